@@ -1,0 +1,33 @@
+# Thin wrappers over meson for the README's two commands (and a few extras).
+#   make run    install what is missing, build, run the main job
+#   make test   install what is missing, build with ASan+UBSan, run every test
+BUILD ?= build
+TEST_BUILD ?= build-test
+
+.PHONY: run test build bench fuzz clean
+
+build:
+	@scripts/deps.sh build
+	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) -Dtests=disabled >/dev/null
+	@ninja -C $(BUILD) >/dev/null
+
+run: build
+	@scripts/main-job.sh $(BUILD)
+
+test:
+	@scripts/deps.sh test
+	@[ -f $(TEST_BUILD)/build.ninja ] || meson setup $(TEST_BUILD) -Dbuildtype=debugoptimized \
+		-Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fno-sanitize-recover=all >/dev/null
+	ninja -C $(TEST_BUILD)
+	meson test -C $(TEST_BUILD) --print-errorlogs
+
+bench: build
+	@scripts/deps.sh bench
+	scripts/bench.sh
+
+fuzz:
+	@scripts/deps.sh fuzz
+	tests/fuzz/run.sh all 600
+
+clean:
+	rm -rf $(BUILD) $(TEST_BUILD)

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# deps.sh — makes sure the Debian 12 packages steerd needs are installed.
+#   scripts/deps.sh build   packages to build and run steerd
+#   scripts/deps.sh test    plus the test suite's (cmocka, PyTorch oracle)
+#   scripts/deps.sh bench   plus the benchmark peer's (PyTorch with OpenBLAS)
+# As root it installs what is missing with apt-get; otherwise it prints the one command to run.
+set -euo pipefail
+
+build_pkgs=(gcc pkg-config meson ninja-build libyaml-dev)
+test_pkgs=(libcmocka-dev python3 python3-numpy python3-yaml python3-torch)
+bench_pkgs=(python3 python3-numpy python3-yaml python3-torch libopenblas0-pthread)
+fuzz_pkgs=(clang libclang-rt-dev)
+
+want=("${build_pkgs[@]}")
+case "${1:-build}" in
+  build) ;;
+  test) want+=("${test_pkgs[@]}") ;;
+  bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  fuzz) want+=("${fuzz_pkgs[@]}") ;;
+  *) echo "usage: $0 build|test|bench|fuzz" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+  echo "deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "deps: missing Debian packages; run:" >&2
+  echo "  sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi

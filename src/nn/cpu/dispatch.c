@@ -1,0 +1,76 @@
+/* dispatch.c — the CPU backend's entry points: one forward call per layer dispatched on l->op,
+ * the scratch each layer needs, which layers may run in place, and the activation epilogue. */
+#include <string.h>
+
+#include "cpu.h"
+
+size_t cpu_scratch_floats(const nn_layer *l, int batch, int threads)
+{
+    if (batch < 1) batch = 1;
+    if (threads < 1) threads = 1;
+    switch (l->op) {
+    case NN_OP_CONV2D:
+        return cpu_conv2d_scratch_floats(l, batch, threads);
+    case NN_OP_DENSE:
+        return nn_sgemm_ws_floats(batch, l->units, (int)nn_shape_size(l->in), threads);
+    default:
+        return 0;
+    }
+}
+
+bool cpu_forward_in_place(const nn_layer *l)
+{
+    switch (l->op) {
+    case NN_OP_RELU:
+    case NN_OP_LEAKY_RELU:
+    case NN_OP_DROPOUT:
+    case NN_OP_FLATTEN:
+    case NN_OP_BATCHNORM:
+        return true;
+    default:
+        return false;
+    }
+}
+
+void cpu_forward(const cpu_fwd_args *a)
+{
+    switch (a->l->op) {
+    case NN_OP_INPUT: break;
+    case NN_OP_CONV2D: cpu_conv2d_forward(a); break;
+    case NN_OP_DEPTHWISE: cpu_depthwise_forward(a); break;
+    case NN_OP_MAXPOOL: cpu_maxpool_forward(a); break;
+    case NN_OP_AVGPOOL: cpu_avgpool_forward(a); break;
+    case NN_OP_GLOBAL_AVGPOOL: cpu_global_avgpool_forward(a); break;
+    case NN_OP_BATCHNORM: cpu_batchnorm_forward(a); break;
+    case NN_OP_RELU: cpu_relu_forward(a); break;
+    case NN_OP_LEAKY_RELU: cpu_leaky_relu_forward(a); break;
+    case NN_OP_SOFTMAX: cpu_softmax_forward(a); break;
+    case NN_OP_DENSE: cpu_dense_forward(a); break;
+    case NN_OP_FLATTEN:
+    case NN_OP_DROPOUT: cpu_copy_forward(a); break;
+    case NN_OP_CHANNEL_SHUFFLE: cpu_channel_shuffle_forward(a); break;
+    case NN_OP_ADD: cpu_add_forward(a); break;
+    case NN_OP_CONCAT: cpu_concat_forward(a); break;
+    case NN_OP_COUNT: break;
+    }
+}
+
+/* x[n] <- act(x) in place. */
+void cpu_apply_act(float *x, size_t n, nn_act act, float alpha)
+{
+    if (act == NN_ACT_RELU) {
+        for (size_t i = 0; i < n; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    } else if (act == NN_ACT_LEAKY) {
+        for (size_t i = 0; i < n; i++) x[i] = x[i] < 0.0f ? x[i] * alpha : x[i];
+    }
+}
+
+/* Below this many element operations a pool launch (~1 us) costs more than it saves. */
+#define CPU_PAR_MIN_WORK 32768.0
+
+void cpu_run(nn_pool *p, double work, int n, nn_range_fn fn, void *ctx)
+{
+    if (n <= 0) return;
+    if (!p || nn_pool_threads(p) == 1 || work < CPU_PAR_MIN_WORK) fn(ctx, 0, n, 0);
+    else nn_pool_run(p, n, fn, ctx);
+}

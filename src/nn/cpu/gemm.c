@@ -1,0 +1,438 @@
+/* gemm.c — single-precision GEMM for the CPU backend:
+ *   C[M x N] (ldc) = A[M x K] (lda) * B[K x N] (ldb)  (+ C) (+ bias[N]) then activation.
+ * Row-major, arbitrary strides. Goto/BLIS-style cache blocking (KC x NC block of B packed into
+ * NR-wide panels, MC x KC block of A optionally packed into MR-tall panels) around a
+ * register-blocked FMA micro-kernel: AVX-512 14x32, AVX2 6x16, picked at run time with
+ * __builtin_cpu_supports, plus a portable scalar path. Edge tiles use masked loads/stores, so
+ * nothing is padded and no uninitialised memory is read. Small problems skip packing (B is
+ * streamed directly when there is one row panel, A when there is one column panel). Work is
+ * split over M (or N when M is small) between pool threads; each thread packs into its own
+ * slice of ws, so one run needs one pool launch and no barrier. */
+#include <stdint.h>
+#include <string.h>
+
+#include "cpu.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define GEMM_X86 1
+#else
+#define GEMM_X86 0
+#endif
+
+/* Blocking. MC_MAX and NC_MAX are multiples of every MR and NR below; ws sizing relies on it. */
+enum {
+    KC_MAX = 256,      /* K block when K is split */
+    KC_ONE = 320,      /* K up to this is not split */
+    MC_MAX = 336,      /* rows of A per packed block (L2) */
+    NC_MAX = 1024,     /* columns of B per packed block */
+    MR_BOUND = 28,     /* >= every MR */
+    NR_BOUND = 32,     /* >= every NR */
+    WS_ALIGN = 16,     /* floats (64 bytes) */
+    PAR_MIN_MNK = 1 << 16, /* below this many multiply-adds, run on one thread */
+};
+
+typedef struct {
+    int M, N, K;
+    const float *A;
+    int lda;
+    const float *B;
+    int ldb;
+    float *C;
+    int ldc;
+    const float *bias;
+    bool accumulate;
+    nn_act act;
+    float alpha;
+} gemm_job;
+
+/* One micro-kernel call: C tile [mr x nr] over kc steps. A(i,k) = a[i*rsa + k*csa] (rsa = 1 and
+ * csa = MR when packed); B(k,j) = b[k*ldbk + j]. bias/act only on the last K block. */
+typedef struct {
+    int kc, nr;
+    const float *a;
+    ptrdiff_t rsa, csa;
+    const float *b;
+    ptrdiff_t ldbk;
+    float *c;
+    ptrdiff_t ldc;
+    bool loadc;
+    const float *bias;
+    nn_act act;
+    float alpha;
+} ktile;
+
+typedef void (*kernel_fn)(const ktile *t);
+
+/* An instruction-set flavour of the driver: micro-tile size and kernel lookup. */
+typedef struct {
+    int mr, nr;
+    kernel_fn (*pick)(int mr, int nr, bool packed_a);
+} gemm_isa;
+
+static inline size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
+
+static int kc_for(int K)
+{
+    if (K <= KC_ONE) return K;
+    int nk = (K + KC_MAX - 1) / KC_MAX;
+    return (K + nk - 1) / nk;
+}
+
+/* ---------------- AVX-512 micro-kernel (MR = 14, NR = 32: 28 zmm accumulators) ---------------- */
+#if GEMM_X86
+#define T512 __attribute__((target("avx512f,avx2,fma")))
+#define T256 __attribute__((target("avx2,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+enum { MR512 = 14, NR512 = 32, MR256 = 6, NR256 = 16 };
+
+INLINE T512 __m512 act512(__m512 x, nn_act act, __m512 alpha)
+{
+    if (act == NN_ACT_RELU) return _mm512_max_ps(x, _mm512_setzero_ps());
+    if (act == NN_ACT_LEAKY) {
+        __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+        return _mm512_mask_mul_ps(x, neg, x, alpha);
+    }
+    return x;
+}
+
+/* MR rows (1..14) x NV zmm columns (1..2); the last column vector is masked to the tile's nr. */
+INLINE T512 void k512_body(const int MR, const int NV, const bool PA, const ktile *t)
+{
+    __m512 acc[MR512][2];
+    const int tail = t->nr - 16 * (NV - 1);
+    const __mmask16 ml = (__mmask16)((1u << tail) - 1u);
+    const __mmask16 m0 = NV == 1 ? ml : (__mmask16)0xFFFF;
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; i++) {
+        acc[i][0] = _mm512_setzero_ps();
+        acc[i][1] = _mm512_setzero_ps();
+    }
+    const float *a = t->a, *b = t->b;
+    const ptrdiff_t rsa = PA ? 1 : t->rsa, csa = PA ? MR512 : t->csa, ldbk = t->ldbk;
+    for (int k = 0; k < t->kc; k++) {
+        __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
+        __m512 b1 = NV == 2 ? _mm512_maskz_loadu_ps(ml, b + 16) : b0;
+#pragma GCC unroll 14
+        for (int i = 0; i < MR; i++) {
+            __m512 ai = _mm512_set1_ps(a[i * rsa]);
+            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+            if (NV == 2) acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        a += csa;
+        b += ldbk;
+    }
+    __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
+    if (t->bias) {
+        bias0 = _mm512_maskz_loadu_ps(m0, t->bias);
+        if (NV == 2) bias1 = _mm512_maskz_loadu_ps(ml, t->bias + 16);
+    }
+    const __m512 alpha = _mm512_set1_ps(t->alpha);
+    float *c = t->c;
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; i++, c += t->ldc) {
+        __m512 x0 = _mm512_add_ps(acc[i][0], bias0);
+        if (t->loadc) x0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), x0);
+        _mm512_mask_storeu_ps(c, m0, act512(x0, t->act, alpha));
+        if (NV == 2) {
+            __m512 x1 = _mm512_add_ps(acc[i][1], bias1);
+            if (t->loadc) x1 = _mm512_add_ps(_mm512_maskz_loadu_ps(ml, c + 16), x1);
+            _mm512_mask_storeu_ps(c + 16, ml, act512(x1, t->act, alpha));
+        }
+    }
+}
+
+#define K512_DEF(MR, NV, PA)                                                                        \
+    static T512 void k512_##MR##_##NV##_##PA(const ktile *t) { k512_body(MR, NV, PA, t); }
+#define K512_ROW(MR) K512_DEF(MR, 1, 0) K512_DEF(MR, 2, 0) K512_DEF(MR, 1, 1) K512_DEF(MR, 2, 1)
+K512_ROW(1) K512_ROW(2) K512_ROW(3) K512_ROW(4) K512_ROW(5) K512_ROW(6) K512_ROW(7)
+K512_ROW(8) K512_ROW(9) K512_ROW(10) K512_ROW(11) K512_ROW(12) K512_ROW(13) K512_ROW(14)
+#define K512_ENT(MR) {{k512_##MR##_1_0, k512_##MR##_2_0}, {k512_##MR##_1_1, k512_##MR##_2_1}}
+static const kernel_fn k512_tab[MR512][2][2] = {
+    K512_ENT(1), K512_ENT(2), K512_ENT(3), K512_ENT(4), K512_ENT(5), K512_ENT(6), K512_ENT(7),
+    K512_ENT(8), K512_ENT(9), K512_ENT(10), K512_ENT(11), K512_ENT(12), K512_ENT(13), K512_ENT(14),
+};
+static kernel_fn k512_pick(int mr, int nr, bool pa) { return k512_tab[mr - 1][pa][nr > 16]; }
+
+/* ---------------- AVX2 micro-kernel (MR = 6, NR = 16: 12 ymm accumulators) ---------------- */
+INLINE T256 __m256 act256(__m256 x, nn_act act, __m256 alpha)
+{
+    if (act == NN_ACT_RELU) return _mm256_max_ps(x, _mm256_setzero_ps());
+    if (act == NN_ACT_LEAKY) {
+        __m256 neg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
+        return _mm256_blendv_ps(x, _mm256_mul_ps(x, alpha), neg);
+    }
+    return x;
+}
+
+INLINE T256 __m256i lanes256(int n)
+{
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+INLINE T256 void k256_body(const int MR, const int NV, const bool PA, const ktile *t)
+{
+    __m256 acc[MR256][2];
+    const __m256i ml = lanes256(t->nr - 8 * (NV - 1));
+    const __m256i m0 = NV == 1 ? ml : _mm256_set1_epi32(-1);
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) {
+        acc[i][0] = _mm256_setzero_ps();
+        acc[i][1] = _mm256_setzero_ps();
+    }
+    const float *a = t->a, *b = t->b;
+    const ptrdiff_t rsa = PA ? 1 : t->rsa, csa = PA ? MR256 : t->csa, ldbk = t->ldbk;
+    for (int k = 0; k < t->kc; k++) {
+        __m256 b0 = _mm256_maskload_ps(b, m0);
+        __m256 b1 = NV == 2 ? _mm256_maskload_ps(b + 8, ml) : b0;
+#pragma GCC unroll 6
+        for (int i = 0; i < MR; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + i * rsa);
+            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+            if (NV == 2) acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        a += csa;
+        b += ldbk;
+    }
+    __m256 bias0 = _mm256_setzero_ps(), bias1 = _mm256_setzero_ps();
+    if (t->bias) {
+        bias0 = _mm256_maskload_ps(t->bias, m0);
+        if (NV == 2) bias1 = _mm256_maskload_ps(t->bias + 8, ml);
+    }
+    const __m256 alpha = _mm256_set1_ps(t->alpha);
+    float *c = t->c;
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++, c += t->ldc) {
+        __m256 x0 = _mm256_add_ps(acc[i][0], bias0);
+        if (t->loadc) x0 = _mm256_add_ps(_mm256_maskload_ps(c, m0), x0);
+        _mm256_maskstore_ps(c, m0, act256(x0, t->act, alpha));
+        if (NV == 2) {
+            __m256 x1 = _mm256_add_ps(acc[i][1], bias1);
+            if (t->loadc) x1 = _mm256_add_ps(_mm256_maskload_ps(c + 8, ml), x1);
+            _mm256_maskstore_ps(c + 8, ml, act256(x1, t->act, alpha));
+        }
+    }
+}
+
+#define K256_DEF(MR, NV, PA)                                                                        \
+    static T256 void k256_##MR##_##NV##_##PA(const ktile *t) { k256_body(MR, NV, PA, t); }
+#define K256_ROW(MR) K256_DEF(MR, 1, 0) K256_DEF(MR, 2, 0) K256_DEF(MR, 1, 1) K256_DEF(MR, 2, 1)
+K256_ROW(1) K256_ROW(2) K256_ROW(3) K256_ROW(4) K256_ROW(5) K256_ROW(6)
+#define K256_ENT(MR) {{k256_##MR##_1_0, k256_##MR##_2_0}, {k256_##MR##_1_1, k256_##MR##_2_1}}
+static const kernel_fn k256_tab[MR256][2][2] = {
+    K256_ENT(1), K256_ENT(2), K256_ENT(3), K256_ENT(4), K256_ENT(5), K256_ENT(6),
+};
+static kernel_fn k256_pick(int mr, int nr, bool pa) { return k256_tab[mr - 1][pa][nr > 8]; }
+
+static const gemm_isa isa_avx512 = {MR512, NR512, k512_pick};
+static const gemm_isa isa_avx2 = {MR256, NR256, k256_pick};
+#endif /* GEMM_X86 */
+
+/* ---------------- packing ---------------- */
+
+/* Ap[panel][k][MR] <- A[rows, kc]: mc rows starting at a (row stride lda). */
+static void pack_a(float *restrict ap, const float *restrict a, int lda, int mc, int kc, int MR)
+{
+    for (int i0 = 0; i0 < mc; i0 += MR) {
+        int mr = mc - i0 < MR ? mc - i0 : MR;
+        const float *src = a + (size_t)i0 * lda;
+        for (int i = 0; i < mr; i++)
+            for (int k = 0; k < kc; k++) ap[(size_t)k * MR + i] = src[(size_t)i * lda + k];
+        ap += (size_t)kc * MR;
+    }
+}
+
+/* Bp[panel][k][NR] <- B[kc, nc]: only the first nr columns of each panel row are written. */
+static void pack_b(float *restrict bp, const float *restrict b, int ldb, int kc, int nc, int NR)
+{
+    for (int j0 = 0; j0 < nc; j0 += NR) {
+        int nr = nc - j0 < NR ? nc - j0 : NR;
+        for (int k = 0; k < kc; k++) memcpy(bp + (size_t)k * NR, b + (size_t)k * ldb + j0, (size_t)nr * sizeof(float));
+        bp += (size_t)kc * NR;
+    }
+}
+
+static float *align_ws(float *p)
+{
+    uintptr_t u = (uintptr_t)p;
+    u = (u + WS_ALIGN * sizeof(float) - 1) & ~(uintptr_t)(WS_ALIGN * sizeof(float) - 1);
+    return (float *)u;
+}
+
+/* Per-thread workspace bound (floats), valid for every ISA flavour. */
+static size_t ws_per_thread(int M, int N, int K)
+{
+    size_t kc = (size_t)kc_for(K);
+    size_t mc = (size_t)M + MR_BOUND < MC_MAX ? (size_t)M + MR_BOUND : MC_MAX;
+    size_t nc = (size_t)N + NR_BOUND < NC_MAX ? (size_t)N + NR_BOUND : NC_MAX;
+    return kc * (mc + nc) + 2 * WS_ALIGN;
+}
+
+size_t nn_sgemm_ws_floats(int M, int N, int K, int threads)
+{
+    if (M <= 0 || N <= 0 || K <= 0) return 0;
+    if (threads < 1) threads = 1;
+    return (size_t)threads * ws_per_thread(M, N, K);
+}
+
+/* Blocked driver for rows [m0, m1) x columns [n0, n1) of the job, on one thread. */
+static void gemm_region(const gemm_isa *isa, const gemm_job *j, int m0, int m1, int n0, int n1, float *ws)
+{
+    const int MR = isa->mr, NR = isa->nr, K = j->K;
+    const int KC = kc_for(K);
+    const bool pb = m1 - m0 > MR;            /* B reused by several row panels */
+    const bool pa = n1 - n0 > PA_T * NR;        /* A reused by several column panels */
+    const size_t mcb = (size_t)j->M + MR_BOUND < MC_MAX ? (size_t)j->M + MR_BOUND : MC_MAX; /* as ws_per_thread */
+    float *ap = align_ws(ws);
+    float *bp = align_ws(ap + (size_t)KC * mcb);
+    if (K == 0) { /* C = (C) + bias, act: run the kernel with zero steps */
+        for (int ic = m0; ic < m1; ic += MR)
+            for (int jc = n0; jc < n1; jc += NR) {
+                int mr = m1 - ic < MR ? m1 - ic : MR, nr = n1 - jc < NR ? n1 - jc : NR;
+                ktile t = {.kc = 0, .nr = nr, .a = j->A, .rsa = 0, .csa = 0, .b = j->B, .ldbk = 0,
+                           .c = j->C + (size_t)ic * j->ldc + jc, .ldc = j->ldc, .loadc = j->accumulate,
+                           .bias = j->bias ? j->bias + jc : NULL, .act = j->act, .alpha = j->alpha};
+                isa->pick(mr, nr, false)(&t);
+            }
+        return;
+    }
+    for (int jc = n0; jc < n1; jc += NC_MAX) {
+        const int nc = n1 - jc < NC_MAX ? n1 - jc : NC_MAX;
+        for (int pc = 0; pc < K; pc += KC) {
+            const int kc = K - pc < KC ? K - pc : KC;
+            const bool last = pc + kc == K, loadc = j->accumulate || pc > 0;
+            const float *bsrc = j->B + (size_t)pc * j->ldb + jc;
+            if (pb) pack_b(bp, bsrc, j->ldb, kc, nc, NR);
+            for (int ic = m0; ic < m1; ic += MC_MAX) {
+                const int mc = m1 - ic < MC_MAX ? m1 - ic : MC_MAX;
+                const float *asrc = j->A + (size_t)ic * j->lda + pc;
+                if (pa) pack_a(ap, asrc, j->lda, mc, kc, MR);
+                for (int jr = 0; jr < nc; jr += NR) {
+                    const int nr = nc - jr < NR ? nc - jr : NR;
+                    ktile t = {.kc = kc, .nr = nr, .ldc = j->ldc, .loadc = loadc,
+                               .bias = last && j->bias ? j->bias + jc + jr : NULL,
+                               .act = last ? j->act : NN_ACT_NONE, .alpha = j->alpha};
+                    t.b = pb ? bp + (size_t)(jr / NR) * kc * NR : bsrc + jr;
+                    t.ldbk = pb ? NR : j->ldb;
+                    for (int ir = 0; ir < mc; ir += MR) {
+                        const int mr = mc - ir < MR ? mc - ir : MR;
+                        t.a = pa ? ap + (size_t)(ir / MR) * kc * MR : asrc + (size_t)ir * j->lda;
+                        t.rsa = j->lda;
+                        t.csa = 1;
+                        t.c = j->C + (size_t)(ic + ir) * j->ldc + jc + jr;
+                        isa->pick(mr, nr, pa)(&t);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Portable path: row by row, B streamed, C row as the accumulator. */
+static void gemm_region_scalar(const gemm_job *j, int m0, int m1, int n0, int n1)
+{
+    for (int i = m0; i < m1; i++) {
+        float *restrict c = j->C + (size_t)i * j->ldc;
+        const float *a = j->A + (size_t)i * j->lda;
+        if (!j->accumulate)
+            for (int n = n0; n < n1; n++) c[n] = 0.0f;
+        for (int k = 0; k < j->K; k++) {
+            const float av = a[k];
+            const float *restrict b = j->B + (size_t)k * j->ldb;
+            for (int n = n0; n < n1; n++) c[n] += av * b[n];
+        }
+        if (j->bias)
+            for (int n = n0; n < n1; n++) c[n] += j->bias[n];
+        cpu_apply_act(c + n0, (size_t)(n1 - n0), j->act, j->alpha);
+    }
+}
+
+typedef struct {
+    const gemm_isa *isa; /* NULL: scalar */
+    const gemm_job *job;
+    float *ws;
+    size_t ws_stride;
+    int parts;
+    bool split_m;
+    int gran;            /* split granularity (MR or NR) */
+} gemm_par;
+
+static void region_of(const gemm_par *g, int t, int *m0, int *m1, int *n0, int *n1)
+{
+    int total = g->split_m ? g->job->M : g->job->N;
+    int units = (total + g->gran - 1) / g->gran;
+    int b = (int)((long long)units * t / g->parts) * g->gran;
+    int e = (int)((long long)units * (t + 1) / g->parts) * g->gran;
+    if (e > total) e = total;
+    *m0 = 0, *m1 = g->job->M, *n0 = 0, *n1 = g->job->N;
+    if (g->split_m) *m0 = b, *m1 = e;
+    else *n0 = b, *n1 = e;
+}
+
+static void gemm_task(void *ctx, int begin, int end, int thread)
+{
+    const gemm_par *g = ctx;
+    for (int t = begin; t < end; t++) {
+        int m0, m1, n0, n1;
+        region_of(g, t, &m0, &m1, &n0, &n1);
+        if (m0 >= m1 || n0 >= n1) continue;
+        if (g->isa) gemm_region(g->isa, g->job, m0, m1, n0, n1, g->ws + (size_t)thread * g->ws_stride);
+        else gemm_region_scalar(g->job, m0, m1, n0, n1);
+    }
+}
+
+static const gemm_isa *isa_for(nn_cpu_isa isa)
+{
+#if GEMM_X86
+    if (isa == NN_CPU_ISA_AUTO) isa = nn_cpu_isa_best();
+    if (isa == NN_CPU_ISA_AVX512) return &isa_avx512;
+    if (isa == NN_CPU_ISA_AVX2) return &isa_avx2;
+#else
+    (void)isa;
+#endif
+    return NULL;
+}
+
+nn_cpu_isa nn_cpu_isa_best(void)
+{
+#if GEMM_X86
+    if (__builtin_cpu_supports("avx512f")) return NN_CPU_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return NN_CPU_ISA_AVX2;
+#endif
+    return NN_CPU_ISA_SCALAR;
+}
+
+void nn_sgemm_isa(nn_cpu_isa isa_req, nn_pool *p, int M, int N, int K, const float *A, int lda, const float *B,
+                  int ldb, float *C, int ldc, const float *bias, bool accumulate, nn_act act, float alpha,
+                  float *ws)
+{
+    if (M <= 0 || N <= 0) return;
+    if (K < 0) K = 0;
+    const gemm_job job = {M, N, K, A, lda, B, ldb, C, ldc, bias, accumulate, act, alpha};
+    const gemm_isa *isa = isa_for(isa_req);
+    const int mr = isa ? isa->mr : 1, nr = isa ? isa->nr : 16;
+    gemm_par g = {.isa = isa, .job = &job, .ws = ws, .ws_stride = ws_per_thread(M, N, K), .parts = 1,
+                  .split_m = true, .gran = mr};
+    int T = nn_pool_threads(p);
+    if (T > 1 && (double)M * N * (K > 0 ? K : 1) >= PAR_MIN_MNK) {
+        int mt = (M + mr - 1) / mr, nt = (N + nr - 1) / nr;
+        if (mt >= 2 * T || (mt >= T && mt >= nt)) {
+            g.parts = T < mt ? T : mt;
+        } else if (nt >= 2) {
+            g.split_m = false;
+            g.gran = nr;
+            g.parts = T < nt ? T : nt;
+        } else if (mt >= 2) {
+            g.parts = T < mt ? T : mt;
+        }
+    }
+    if (g.parts == 1) gemm_task(&g, 0, 1, 0);
+    else nn_pool_run(p, g.parts, gemm_task, &g);
+}
+
+void nn_sgemm(nn_pool *p, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc,
+              const float *bias, bool accumulate, nn_act act, float alpha, float *ws)
+{
+    nn_sgemm_isa(NN_CPU_ISA_AUTO, p, M, N, K, A, lda, B, ldb, C, ldc, bias, accumulate, act, alpha, ws);
+}

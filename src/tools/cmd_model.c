@@ -1,0 +1,289 @@
+/* cmd_model.c — `steerctl model info|init|run`: the cost report, He initialisation to
+ * safetensors, and a forward pass over a .npy batch. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nn/cost.h"
+#include "nn/format/npy.h"
+#include "nn/graph.h"
+#include "tools/steerctl.h"
+
+static const char info_help[] =
+    "usage: steerctl model info MODEL.yaml [--json]\n"
+    "\n"
+    "Prints every primitive layer (composite blocks expanded): name, type, output shape (HxWxC),\n"
+    "parameters, trainable parameters, multiply-adds and activation bytes, then the totals.\n"
+    "Counting rules (per sample, batch 1):\n"
+    "  params     every stored element: weights + biases; batch norm counts 4 per channel\n"
+    "             (gamma, beta, running mean, running variance), as Keras does\n"
+    "  trainable  params minus the batch-norm running statistics (2 per channel)\n"
+    "  MACs       multiply-adds of conv2d (out_h*out_w*out_c * in_c/groups*kh*kw),\n"
+    "             depthwise_conv2d (out_h*out_w*out_c * kh*kw) and dense (in*out) layers only;\n"
+    "             bias adds, batch norm, activations and pooling are not counted\n"
+    "  act bytes  the layer's float32 output tensor\n"
+    "--json prints {name, total_params, trainable_params, macs, activation_bytes, layers:[...]}.\n";
+
+static const char init_help[] =
+    "usage: steerctl model init MODEL.yaml --seed N -o W.safetensors\n"
+    "\n"
+    "Writes He-normal weights (std sqrt(2/fan_in)), zero biases and identity batch norm as\n"
+    "safetensors with PyTorch names and layouts and a sha256 checksum. Same seed, same file.\n";
+
+static const char run_help[] =
+    "usage: steerctl model run MODEL.yaml W.safetensors --input X.npy --output Y.npy [--threads N]\n"
+    "\n"
+    "X: [N, H, W, C] (or [H, W, C]) numeric .npy, converted to float32, NHWC as the model's input.\n"
+    "Y: [N, outputs] float32, the last layer's output per sample.\n";
+
+static int fail(nn_status s, const nn_err *err)
+{
+    (void)s;
+    fprintf(stderr, "steerctl: %s\n", err->msg);
+    return 1;
+}
+
+static void print_info_text(const nn_graph *g)
+{
+    printf("model %s (%s)\n", g->name, g->path);
+    printf("%-28s %-18s %-14s %10s %10s %12s %12s\n", "layer", "type", "output", "params", "trainable", "MACs",
+           "act bytes");
+    for (int i = 0; i < g->n_layers; i++) {
+        const nn_layer *l = &g->layers[i];
+        nn_cost c = nn_layer_cost(g, l);
+        char shape[48];
+        snprintf(shape, sizeof shape, "%dx%dx%d", l->out.h, l->out.w, l->out.c);
+        printf("%-28s %-18s %-14s %10" PRIu64 " %10" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", l->name,
+               nn_op_name(l->op), shape, c.params, c.trainable, c.macs, c.act_bytes);
+    }
+    nn_cost t = nn_graph_cost(g);
+    printf("%-28s %-18s %-14s %10" PRIu64 " %10" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", "total", "", "", t.params,
+           t.trainable, t.macs, t.act_bytes);
+    printf("weights: %.1f KiB as float32\n", (double)t.params * 4.0 / 1024.0);
+}
+
+static void print_info_json(const nn_graph *g)
+{
+    nn_cost t = nn_graph_cost(g);
+    printf("{\"name\": \"%s\", \"total_params\": %" PRIu64 ", \"trainable_params\": %" PRIu64 ", \"macs\": %" PRIu64
+           ", \"activation_bytes\": %" PRIu64 ", \"input\": [%d, %d, %d], \"layers\": [",
+           g->name, t.params, t.trainable, t.macs, t.act_bytes, g->in_h, g->in_w, g->in_c);
+    for (int i = 0; i < g->n_layers; i++) {
+        const nn_layer *l = &g->layers[i];
+        nn_cost c = nn_layer_cost(g, l);
+        printf("%s\n  {\"name\": \"%s\", \"type\": \"%s\", \"output\": [%d, %d, %d], \"params\": %" PRIu64
+               ", \"trainable_params\": %" PRIu64 ", \"macs\": %" PRIu64 ", \"activation_bytes\": %" PRIu64 "}",
+               i ? "," : "", l->name, nn_op_name(l->op), l->out.h, l->out.w, l->out.c, c.params, c.trainable, c.macs,
+               c.act_bytes);
+    }
+    printf("]}\n");
+}
+
+static int model_info(int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    bool json = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'j')
+            json = true;
+        else if (c == 'h')
+            return fputs(info_help, stdout), 0;
+        else
+            return fputs(info_help, stderr), EXIT_USAGE;
+    }
+    if (optind != argc - 1)
+        return fputs(info_help, stderr), EXIT_USAGE;
+    nn_err err;
+    nn_graph g;
+    nn_status s = nn_graph_parse_file(&g, argv[optind], &err);
+    if (s)
+        return fail(s, &err);
+    if (json)
+        print_info_json(&g);
+    else
+        print_info_text(&g);
+    nn_graph_free(&g);
+    return 0;
+}
+
+static int model_init(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"seed", required_argument, 0, 's'}, {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    long seed = -1;
+    const char *out = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+        if (c == 's') {
+            if (!parse_int_opt("--seed", optarg, 0, INT64_MAX, &seed))
+                return EXIT_USAGE;
+        } else if (c == 'o') {
+            out = optarg;
+        } else if (c == 'h') {
+            return fputs(init_help, stdout), 0;
+        } else {
+            return fputs(init_help, stderr), EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1 || seed < 0 || !out)
+        return fputs(init_help, stderr), EXIT_USAGE;
+    nn_err err;
+    nn_model *m;
+    nn_status s = nn_model_load_spec(&m, argv[optind], &err);
+    if (s)
+        return fail(s, &err);
+    nn_model_init_he(m, (uint64_t)seed);
+    char seed_str[32];
+    snprintf(seed_str, sizeof seed_str, "%ld", seed);
+    const char *meta[] = {"init", "he_normal", "seed", seed_str, NULL};
+    s = nn_model_save(m, out, meta, &err);
+    nn_model_free(m);
+    if (s)
+        return fail(s, &err);
+    return 0;
+}
+
+/* Runs x [n, H, W, C] through the model in chunks of up to max_batch; y [n, outputs]. */
+static nn_status run_batches(const nn_model *m, const float *x, size_t n, int threads, float *y, nn_err *err)
+{
+    int h, w, c;
+    nn_model_input_shape(m, &h, &w, &c);
+    size_t in_size = (size_t)h * (size_t)w * (size_t)c;
+    int max_batch = n < 32 ? (int)n : 32;
+    nn_infer *ctx;
+    nn_status s = nn_infer_create(&ctx, m, max_batch, threads, err);
+    if (s)
+        return s;
+    size_t out_size = (size_t)nn_infer_output_size(ctx);
+    for (size_t done = 0; done < n && !s; done += (size_t)max_batch) {
+        int b = (int)(n - done < (size_t)max_batch ? n - done : (size_t)max_batch);
+        memcpy(nn_infer_input(ctx), x + done * in_size, (size_t)b * in_size * sizeof *x);
+        s = nn_infer_run(ctx, b, err);
+        if (!s)
+            memcpy(y + done * out_size, nn_infer_output(ctx), (size_t)b * out_size * sizeof *y);
+    }
+    nn_infer_free(ctx);
+    return s;
+}
+
+static int model_run(int argc, char **argv)
+{
+    static const struct option opts[] = {{"input", required_argument, 0, 'i'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *in_path = NULL, *out_path = NULL;
+    long threads = 1;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'i')
+            in_path = optarg;
+        else if (c == 'o')
+            out_path = optarg;
+        else if (c == 't') {
+            if (!parse_int_opt("--threads", optarg, 1, 256, &threads))
+                return EXIT_USAGE;
+        } else if (c == 'h')
+            return fputs(run_help, stdout), 0;
+        else
+            return fputs(run_help, stderr), EXIT_USAGE;
+    }
+    if (optind != argc - 2 || !in_path || !out_path)
+        return fputs(run_help, stderr), EXIT_USAGE;
+    nn_err err;
+    nn_model *m;
+    nn_status s = nn_model_load(&m, argv[optind], argv[optind + 1], &err);
+    if (s)
+        return fail(s, &err);
+    npy_array x = {0};
+    float *y = NULL;
+    int h, w, ch;
+    nn_model_input_shape(m, &h, &w, &ch);
+    if ((s = npy_read(&x, in_path, &err)))
+        goto done;
+    int lead = x.ndim == 4 ? 1 : 0;
+    size_t n = x.ndim == 4 ? (size_t)x.dims[0] : 1;
+    if ((x.ndim != 3 && x.ndim != 4) || x.dims[lead] != h || x.dims[lead + 1] != w || x.dims[lead + 2] != ch ||
+        n == 0) {
+        char got[96] = "";
+        size_t used = 0;
+        for (int i = 0; i < x.ndim && used < sizeof got; i++)
+            used += (size_t)snprintf(got + used, sizeof got - used, "%s%lld", i ? ", " : "", (long long)x.dims[i]);
+        s = nn_fail(&err, NN_E_SHAPE, "%s: shape [%s], expected [N, %d, %d, %d] for model %s", in_path, got, h, w, ch,
+                    nn_model_name(m));
+        goto done;
+    }
+    size_t outs = (size_t)nn_model_output_size(m);
+    y = malloc(n * outs * sizeof *y);
+    if (!y) {
+        s = nn_fail(&err, NN_E_NOMEM, "out of memory for %zu outputs", n * outs);
+        goto done;
+    }
+    if ((s = run_batches(m, x.data, n, (int)threads, y, &err)))
+        goto done;
+    int64_t dims[2] = {(int64_t)n, (int64_t)outs};
+    s = npy_write_f32(out_path, y, 2, dims, &err);
+done:
+    npy_free(&x);
+    free(y);
+    nn_model_free(m);
+    return s ? fail(s, &err) : 0;
+}
+
+/* `model table M.yaml...`: one line per model; ratios are relative to the first model. */
+static int model_table(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+        fputs("usage: steerctl model table MODEL.yaml [MODEL.yaml ...]\n"
+              "One line per model: input, parameters, MACs, float32 weights size, and both as a\n"
+              "fraction of the first model's.\n",
+              argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    printf("%-26s %-11s %10s %8s %13s %8s %10s\n", "model", "input", "params", "x first", "MACs", "x first",
+           "weights");
+    nn_cost first = {0};
+    for (int i = 1; i < argc; i++) {
+        nn_err err;
+        nn_graph g;
+        nn_status s = nn_graph_parse_file(&g, argv[i], &err);
+        if (s)
+            return fail(s, &err);
+        nn_cost c = nn_graph_cost(&g);
+        if (i == 1)
+            first = c;
+        char in[32];
+        snprintf(in, sizeof in, "%dx%dx%d", g.in_h, g.in_w, g.in_c);
+        printf("%-26s %-11s %10" PRIu64 " %8.3f %13" PRIu64 " %8.3f %8.1f KiB\n", g.name, in, c.params,
+               first.params ? (double)c.params / (double)first.params : 0.0, c.macs,
+               first.macs ? (double)c.macs / (double)first.macs : 0.0, (double)c.params * 4.0 / 1024.0);
+        nn_graph_free(&g);
+    }
+    return 0;
+}
+
+int cmd_model(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: steerctl model info|init|run|table ... (steerctl model <sub> --help)\n");
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "info") == 0)
+        return model_info(argc - 1, argv + 1);
+    if (strcmp(argv[1], "init") == 0)
+        return model_init(argc - 1, argv + 1);
+    if (strcmp(argv[1], "run") == 0)
+        return model_run(argc - 1, argv + 1);
+    if (strcmp(argv[1], "table") == 0)
+        return model_table(argc - 1, argv + 1);
+    fprintf(stderr, "steerctl: model: unknown subcommand '%s' (info, init, run, table)\n", argv[1]);
+    return EXIT_USAGE;
+}

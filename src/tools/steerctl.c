@@ -1,0 +1,60 @@
+/* steerctl.c — the steerd tool: model inspection, initialisation and inference, the
+ * separable-convolution explainer and the CPU benchmark. Dispatches to cmd_*.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tools/steerctl.h"
+
+static const char usage[] =
+    "usage: steerctl <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  model info MODEL.yaml [--json]         per-layer shapes, parameters, MACs, activation bytes\n"
+    "  model init MODEL.yaml --seed N -o W.safetensors\n"
+    "                                         He-initialised weights (PyTorch names and layouts)\n"
+    "  model run MODEL.yaml W.safetensors --input X.npy --output Y.npy [--threads N]\n"
+    "                                         forward pass on a NHWC float32 batch\n"
+    "  model table MODEL.yaml...              one line per model: params, MACs, size, ratios\n"
+    "  explain [--input HxWxC] [--kernel K] [--filters N] [--padding valid|same]\n"
+    "                                         standard vs separable convolutions vs an EffNet block\n"
+    "  bench MODEL.yaml [--weights W] [--threads N] [--batch B] [--runs R] [--json]\n"
+    "                                         per-layer time, latency median/p99, GMAC/s vs SGEMM peak\n"
+    "\n"
+    "Run `steerctl <command> --help` for details.\n";
+
+bool parse_int_opt(const char *opt, const char *val, long min, long max, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = val ? strtol(val, &end, 10) : 0;
+    if (!val || end == val || *end || errno || v < min || v > max) {
+        fprintf(stderr, "steerctl: %s: expected an integer in [%ld, %ld] (got '%s')\n", opt, min, max,
+                val ? val : "");
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "model") == 0)
+        return cmd_model(argc - 1, argv + 1);
+    if (strcmp(cmd, "explain") == 0)
+        return cmd_explain(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0)
+        return cmd_bench(argc - 1, argv + 1);
+    fprintf(stderr, "steerctl: unknown command '%s' (try steerctl --help)\n", cmd);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,16 @@
+/* steerctl.h — subcommands of the steerctl tool; each returns the process exit status
+ * (0 success, 1 failure, 2 usage error) and prints one error line on failure. */
+#ifndef STEERD_STEERCTL_H
+#define STEERD_STEERCTL_H
+
+#define EXIT_USAGE 2
+
+int cmd_model(int argc, char **argv);   /* model info | init | run */
+int cmd_explain(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* Parses a positive integer option value; prints a usage error and returns false when invalid. */
+#include <stdbool.h>
+bool parse_int_opt(const char *opt, const char *val, long min, long max, long *out);
+
+#endif
