@@ -238,6 +238,7 @@ nn_status yd_load_buffer(yd_doc *d, const char *buf, size_t len, const char *nam
             s = nn_fail(err, NN_E_PARSE, "%s:%zu:%zu: only one YAML document is allowed", name, ev.start_mark.line + 1,
                         ev.start_mark.column + 1);
             yaml_event_delete(&ev);
+            break;
         }
     }
     yaml_parser_delete(&b.parser);

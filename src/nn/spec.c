@@ -9,6 +9,11 @@
 
 #include "nn/spec_internal.h"
 
+/* Bounds that keep every size computation far from integer overflow. */
+#define NN_MAX_DIM 65536
+#define NN_MAX_TENSOR (1 << 30)
+#define NN_MAX_PARAMS (1L << 30)
+
 const char *nn_op_name(nn_op op)
 {
     static const char *const names[NN_OP_COUNT] = {
@@ -268,6 +273,9 @@ nn_status spec_add(spec_builder *b, spec_prim *p, const yd_node *where)
     nn_status s = propagate(b, l, p->pad_mode, where);
     if (s)
         return s;
+    if (l->out.h > NN_MAX_DIM || l->out.w > NN_MAX_DIM || nn_shape_size(l->out) > NN_MAX_TENSOR)
+        return shape_fail(b, where, l, "output %dx%dx%d is larger than the engine's limit (%d per side, %d values)",
+                          l->out.h, l->out.w, l->out.c, NN_MAX_DIM, NN_MAX_TENSOR);
     if (g->n_layers == b->layers_cap) {
         int cap = 2 * b->layers_cap;
         nn_layer *nl = realloc(g->layers, (size_t)cap * sizeof *nl);
@@ -278,6 +286,8 @@ nn_status spec_add(spec_builder *b, spec_prim *p, const yd_node *where)
     }
     if ((s = layout_params(b, l)))
         return s;
+    if (g->n_param_floats > NN_MAX_PARAMS)
+        return shape_fail(b, where, l, "the model needs more than %ld parameters", (long)NN_MAX_PARAMS);
     g->layers[g->n_layers++] = *l;
     return NN_OK;
 }

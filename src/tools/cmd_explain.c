@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tools/explain.h"
+#include "tools/steerctl.h"
 
 static void usage(FILE *f)
 {
@@ -107,6 +108,7 @@ static void print_details(const explain_result *r)
     }
 }
 
+/* `steerctl explain [options]`, argv[0] = "explain". Returns 0, or EXIT_USAGE (2) on a bad option. */
 int cmd_explain(int argc, char **argv)
 {
     explain_config cfg;
@@ -117,14 +119,14 @@ int cmd_explain(int argc, char **argv)
         return 0;
     case EXPLAIN_ARGS_ERROR:
         fprintf(stderr, "steerctl explain: %s\n", err);
-        return 2;
+        return EXIT_USAGE;
     case EXPLAIN_ARGS_RUN:
         break;
     }
     explain_result res[EXPLAIN_N_METHODS];
     if (explain_compute(&cfg, res, err, sizeof err)) {
         fprintf(stderr, "steerctl explain: %s\n", err);
-        return 2;
+        return EXIT_USAGE;
     }
     const explain_result *std = &res[EXPLAIN_STANDARD];
     printf("steerctl explain: %dx%dx%d input, %dx%d kernel, %d filters, %s padding, stride 1\n", cfg.h, cfg.w,

@@ -81,8 +81,4 @@ explain_args explain_parse_args(int argc, char **argv, explain_config *cfg, char
 
 const char *explain_pad_name(explain_pad pad);
 
-/* cmd_explain.c: `steerctl explain ...` (argv[0] = "explain"); prints the comparison and returns
- * the process exit status (0, or 2 on a bad option). */
-int cmd_explain(int argc, char **argv);
-
 #endif

@@ -67,7 +67,7 @@ typedef void (*kernel_fn)(const ktile *t);
 /* An instruction-set flavour of the driver: micro-tile size and kernel lookup. */
 typedef struct {
     int mr, nr;
-    kernel_fn (*pick)(int mr, int nr, bool packed_a);
+    kernel_fn (*pick)(int mr, int nr);
 } gemm_isa;
 
 static inline size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
@@ -98,7 +98,7 @@ INLINE T512 __m512 act512(__m512 x, nn_act act, __m512 alpha)
 }
 
 /* MR rows (1..14) x NV zmm columns (1..2); the last column vector is masked to the tile's nr. */
-INLINE T512 void k512_body(const int MR, const int NV, const bool PA, const ktile *t)
+INLINE T512 void k512_body(const int MR, const int NV, const ktile *t)
 {
     __m512 acc[MR512][2];
     const int tail = t->nr - 16 * (NV - 1);
@@ -110,8 +110,9 @@ INLINE T512 void k512_body(const int MR, const int NV, const bool PA, const ktil
         acc[i][1] = _mm512_setzero_ps();
     }
     const float *a = t->a, *b = t->b;
-    const ptrdiff_t rsa = PA ? 1 : t->rsa, csa = PA ? MR512 : t->csa, ldbk = t->ldbk;
-    for (int k = 0; k < t->kc; k++) {
+    const ptrdiff_t rsa = t->rsa, ldbk = t->ldbk;
+    const int kc = t->kc;
+    for (int k = 0; k < kc; k++) {
         __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
         __m512 b1 = NV == 2 ? _mm512_maskz_loadu_ps(ml, b + 16) : b0;
 #pragma GCC unroll 14
@@ -120,7 +121,7 @@ INLINE T512 void k512_body(const int MR, const int NV, const bool PA, const ktil
             acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
             if (NV == 2) acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
         }
-        a += csa;
+        a += 1;
         b += ldbk;
     }
     __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
@@ -143,17 +144,16 @@ INLINE T512 void k512_body(const int MR, const int NV, const bool PA, const ktil
     }
 }
 
-#define K512_DEF(MR, NV, PA)                                                                        \
-    static T512 void k512_##MR##_##NV##_##PA(const ktile *t) { k512_body(MR, NV, PA, t); }
-#define K512_ROW(MR) K512_DEF(MR, 1, 0) K512_DEF(MR, 2, 0) K512_DEF(MR, 1, 1) K512_DEF(MR, 2, 1)
+#define K512_DEF(MR, NV) static T512 void k512_##MR##_##NV(const ktile *t) { k512_body(MR, NV, t); }
+#define K512_ROW(MR) K512_DEF(MR, 1) K512_DEF(MR, 2)
 K512_ROW(1) K512_ROW(2) K512_ROW(3) K512_ROW(4) K512_ROW(5) K512_ROW(6) K512_ROW(7)
 K512_ROW(8) K512_ROW(9) K512_ROW(10) K512_ROW(11) K512_ROW(12) K512_ROW(13) K512_ROW(14)
-#define K512_ENT(MR) {{k512_##MR##_1_0, k512_##MR##_2_0}, {k512_##MR##_1_1, k512_##MR##_2_1}}
-static const kernel_fn k512_tab[MR512][2][2] = {
+#define K512_ENT(MR) {k512_##MR##_1, k512_##MR##_2}
+static const kernel_fn k512_tab[MR512][2] = {
     K512_ENT(1), K512_ENT(2), K512_ENT(3), K512_ENT(4), K512_ENT(5), K512_ENT(6), K512_ENT(7),
     K512_ENT(8), K512_ENT(9), K512_ENT(10), K512_ENT(11), K512_ENT(12), K512_ENT(13), K512_ENT(14),
 };
-static kernel_fn k512_pick(int mr, int nr, bool pa) { return k512_tab[mr - 1][pa][nr > 16]; }
+static kernel_fn k512_pick(int mr, int nr) { return k512_tab[mr - 1][nr > 16]; }
 
 /* ---------------- AVX2 micro-kernel (MR = 6, NR = 16: 12 ymm accumulators) ---------------- */
 INLINE T256 __m256 act256(__m256 x, nn_act act, __m256 alpha)
@@ -171,7 +171,7 @@ INLINE T256 __m256i lanes256(int n)
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-INLINE T256 void k256_body(const int MR, const int NV, const bool PA, const ktile *t)
+INLINE T256 void k256_body(const int MR, const int NV, const ktile *t)
 {
     __m256 acc[MR256][2];
     const __m256i ml = lanes256(t->nr - 8 * (NV - 1));
@@ -182,8 +182,9 @@ INLINE T256 void k256_body(const int MR, const int NV, const bool PA, const ktil
         acc[i][1] = _mm256_setzero_ps();
     }
     const float *a = t->a, *b = t->b;
-    const ptrdiff_t rsa = PA ? 1 : t->rsa, csa = PA ? MR256 : t->csa, ldbk = t->ldbk;
-    for (int k = 0; k < t->kc; k++) {
+    const ptrdiff_t rsa = t->rsa, ldbk = t->ldbk;
+    const int kc = t->kc;
+    for (int k = 0; k < kc; k++) {
         __m256 b0 = _mm256_maskload_ps(b, m0);
         __m256 b1 = NV == 2 ? _mm256_maskload_ps(b + 8, ml) : b0;
 #pragma GCC unroll 6
@@ -192,7 +193,7 @@ INLINE T256 void k256_body(const int MR, const int NV, const bool PA, const ktil
             acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
             if (NV == 2) acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
         }
-        a += csa;
+        a += 1;
         b += ldbk;
     }
     __m256 bias0 = _mm256_setzero_ps(), bias1 = _mm256_setzero_ps();
@@ -215,15 +216,14 @@ INLINE T256 void k256_body(const int MR, const int NV, const bool PA, const ktil
     }
 }
 
-#define K256_DEF(MR, NV, PA)                                                                        \
-    static T256 void k256_##MR##_##NV##_##PA(const ktile *t) { k256_body(MR, NV, PA, t); }
-#define K256_ROW(MR) K256_DEF(MR, 1, 0) K256_DEF(MR, 2, 0) K256_DEF(MR, 1, 1) K256_DEF(MR, 2, 1)
+#define K256_DEF(MR, NV) static T256 void k256_##MR##_##NV(const ktile *t) { k256_body(MR, NV, t); }
+#define K256_ROW(MR) K256_DEF(MR, 1) K256_DEF(MR, 2)
 K256_ROW(1) K256_ROW(2) K256_ROW(3) K256_ROW(4) K256_ROW(5) K256_ROW(6)
-#define K256_ENT(MR) {{k256_##MR##_1_0, k256_##MR##_2_0}, {k256_##MR##_1_1, k256_##MR##_2_1}}
-static const kernel_fn k256_tab[MR256][2][2] = {
+#define K256_ENT(MR) {k256_##MR##_1, k256_##MR##_2}
+static const kernel_fn k256_tab[MR256][2] = {
     K256_ENT(1), K256_ENT(2), K256_ENT(3), K256_ENT(4), K256_ENT(5), K256_ENT(6),
 };
-static kernel_fn k256_pick(int mr, int nr, bool pa) { return k256_tab[mr - 1][pa][nr > 8]; }
+static kernel_fn k256_pick(int mr, int nr) { return k256_tab[mr - 1][nr > 8]; }
 
 static const gemm_isa isa_avx512 = {MR512, NR512, k512_pick};
 static const gemm_isa isa_avx2 = {MR256, NR256, k256_pick};
@@ -237,8 +237,8 @@ static void pack_a(float *restrict ap, const float *restrict a, int lda, int mc,
     for (int i0 = 0; i0 < mc; i0 += MR) {
         int mr = mc - i0 < MR ? mc - i0 : MR;
         const float *src = a + (size_t)i0 * lda;
-        for (int i = 0; i < mr; i++)
-            for (int k = 0; k < kc; k++) ap[(size_t)k * MR + i] = src[(size_t)i * lda + k];
+        for (int k = 0; k < kc; k++)
+            for (int i = 0; i < mr; i++) ap[(size_t)k * MR + i] = src[(size_t)i * lda + k];
         ap += (size_t)kc * MR;
     }
 }
@@ -293,7 +293,7 @@ static void gemm_region(const gemm_isa *isa, const gemm_job *j, int m0, int m1, 
                 ktile t = {.kc = 0, .nr = nr, .a = j->A, .rsa = 0, .csa = 0, .b = j->B, .ldbk = 0,
                            .c = j->C + (size_t)ic * j->ldc + jc, .ldc = j->ldc, .loadc = j->accumulate,
                            .bias = j->bias ? j->bias + jc : NULL, .act = j->act, .alpha = j->alpha};
-                isa->pick(mr, nr, false)(&t);
+                isa->pick(mr, nr)(&t);
             }
         return;
     }
@@ -321,7 +321,7 @@ static void gemm_region(const gemm_isa *isa, const gemm_job *j, int m0, int m1, 
                         t.rsa = j->lda;
                         t.csa = 1;
                         t.c = j->C + (size_t)(ic + ir) * j->ldc + jc + jr;
-                        isa->pick(mr, nr, pa)(&t);
+                        isa->pick(mr, nr)(&t);
                     }
                 }
             }
