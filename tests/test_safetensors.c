@@ -19,6 +19,8 @@
 
 #include "fixtures/st_torch_like.inc"
 
+#define UNI_NAME ("\xc3\xbcnic\xc3\xb6" "de.w") /* "ünicöde.w" */
+
 /* Builds a file: u64 LE header length, header, data. Caller frees. */
 static uint8_t *mk(const char *hdr, const void *data, size_t dlen, size_t *len)
 {
@@ -117,10 +119,10 @@ static void check_torch_like(const char *what, const st_file *f)
     check_tensor(what, f, "bytes", "U8", 1, (const int64_t[]){5}, bytes, sizeof bytes);
     check_tensor(what, f, "dbl", "F64", 1, (const int64_t[]){2}, dbl, sizeof dbl);
     check_tensor(what, f, "empty", "F32", 2, (const int64_t[]){0, 3}, NULL, 0);
-    check_tensor(what, f, "\xc3\xbcnic\xc3\xb6" "de.w", "F32", 1, (const int64_t[]){1}, uni, sizeof uni);
+    check_tensor(what, f, UNI_NAME, "F32", 1, (const int64_t[]){1}, uni, sizeof uni);
     /* save_file order: dtype by alignment, then name; contiguous, covering the data section. */
     static const char *const order[] = {"bn.num_batches_tracked", "dbl", "conv1.bias", "conv1.weight", "empty",
-                                        "\xc3\xbcnic\xc3\xb6" "de.w", "idx", "emb.bf16", "emb.half", "bytes", "mask"};
+                                        UNI_NAME, "idx", "emb.bf16", "emb.half", "bytes", "mask"};
     assert_int_equal(f->n_tensors, 11);
     size_t off = 0;
     for (int i = 0; i < 11; i++) {

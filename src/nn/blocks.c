@@ -102,7 +102,7 @@ static nn_status effnet_block(block_ctx *c)
     if ((s = add_conv(c, "conv1", NN_OP_CONV2D, (int)mid, 1, 1, 1, 1, 1, 1, c->act)) ||
         (s = add_conv(c, "dw1", NN_OP_DEPTHWISE, 0, 1, 1, 3, 1, 1, (int)dm, c->act)) ||
         (s = add_simple(c, "pool", NN_OP_MAXPOOL, 2, 1, 1, 0)) ||
-        (s = add_conv(c, "dw2", NN_OP_DEPTHWISE, 0, 1, 3, 1, 1, 1, 1, c->act)) ||
+        (s = add_conv(c, "dw2", NN_OP_DEPTHWISE, 0, 1, 3, 1, 1, 1, (int)dm, c->act)) ||
         (s = add_conv(c, "conv2", NN_OP_CONV2D, (int)out, 1, 2, 1, 1, 2, 1, c->act)))
         return s;
     return drop > 0 ? add_simple(c, "drop", NN_OP_DROPOUT, 1, 1, 1, (float)drop) : NN_OK;

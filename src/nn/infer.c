@@ -15,6 +15,7 @@ typedef struct {
     nn_layer l;                 /* copy with fused act / folded bias */
     size_t out_off;             /* arena offset of the output, floats */
     size_t in_off[NN_MAX_INPUTS];
+    int in_c[NN_MAX_INPUTS];    /* channels of each input */
     const float *p[4];
     uint64_t ns;
 } infer_step;
@@ -295,8 +296,10 @@ static nn_status build(nn_infer *ctx, const nn_model *m, int threads, planner *p
         st->l.act_alpha = pl->act_alpha[i];
         st->l.has_bias = pl->has_bias[i];
         st->out_off = offset[i];
-        for (int k = 0; k < st->l.n_inputs; k++)
+        for (int k = 0; k < st->l.n_inputs; k++) {
             st->in_off[k] = offset[pl->owner[st->l.inputs[k]]];
+            st->in_c[k] = g->layers[st->l.inputs[k]].out.c;
+        }
         for (int k = 0; k < 4; k++)
             st->p[k] = pl->p[k][i];
         size_t sc = cpu_scratch_floats(&st->l, ctx->max_batch, threads);
@@ -380,8 +383,10 @@ nn_status nn_infer_run(nn_infer *ctx, int batch, nn_err *err)
         infer_step *st = &ctx->steps[i];
         cpu_fwd_args a = {.l = &st->l, .out = ctx->arena + st->out_off, .batch = batch, .scratch = ctx->scratch,
                           .pool = ctx->pool};
-        for (int k = 0; k < st->l.n_inputs; k++)
+        for (int k = 0; k < st->l.n_inputs; k++) {
             a.in[k] = ctx->arena + st->in_off[k];
+            a.in_c[k] = st->in_c[k];
+        }
         for (int k = 0; k < 4; k++)
             a.p[k] = st->p[k];
         cpu_forward(&a);

@@ -169,16 +169,16 @@ static int find_layer(const nn_graph *g, const char *name)
     return -1;
 }
 
-/* Block names refer to the block's last primitive: find "<name>.<anything>" last. */
+/* A name refers to what that layer of the YAML produces: its last primitive, which is the layer
+ * itself or one of its expansions "<name>.<part>" (activation, block parts). */
 static int find_ref(const nn_graph *g, const char *name)
 {
-    int i = find_layer(g, name);
-    if (i >= 0)
-        return i;
     size_t n = strlen(name);
-    for (i = g->n_layers - 1; i >= 0; i--)
-        if (strncmp(g->layers[i].name, name, n) == 0 && g->layers[i].name[n] == '.')
+    for (int i = g->n_layers - 1; i >= 0; i--) {
+        const char *l = g->layers[i].name;
+        if (strncmp(l, name, n) == 0 && (l[n] == '\0' || l[n] == '.'))
             return i;
+    }
     return -1;
 }
 

@@ -21,6 +21,10 @@ static const char usage[] =
     "                                         standard vs separable convolutions vs an EffNet block\n"
     "  bench MODEL.yaml [--weights W] [--threads N] [--batch B] [--runs R] [--json]\n"
     "                                         per-layer time, latency median/p99, GMAC/s vs SGEMM peak\n"
+#ifdef STEERD_HAVE_ZMQ
+    "  sub ENDPOINT [--topic T] [--count N] [--timeout S]\n"
+    "                                         print steerd's ZeroMQ messages, one per line\n"
+#endif
     "\n"
     "Run `steerctl <command> --help` for details.\n";
 
@@ -55,6 +59,10 @@ int main(int argc, char **argv)
         return cmd_explain(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc - 1, argv + 1);
+#ifdef STEERD_HAVE_ZMQ
+    if (strcmp(cmd, "sub") == 0)
+        return cmd_sub(argc - 1, argv + 1);
+#endif
     fprintf(stderr, "steerctl: unknown command '%s' (try steerctl --help)\n", cmd);
     return EXIT_USAGE;
 }

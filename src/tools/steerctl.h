@@ -8,6 +8,9 @@
 int cmd_model(int argc, char **argv);   /* model info | init | run */
 int cmd_explain(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+#ifdef STEERD_HAVE_ZMQ
+int cmd_sub(int argc, char **argv);     /* sub ENDPOINT: print steerd's ZeroMQ messages */
+#endif
 
 /* Parses a positive integer option value; prints a usage error and returns false when invalid. */
 #include <stdbool.h>

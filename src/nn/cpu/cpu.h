@@ -44,6 +44,8 @@ typedef struct {
     int batch;
     float *scratch;                    /* cpu_scratch_floats(l, batch, threads) floats */
     nn_pool *pool;
+    int in_c[NN_MAX_INPUTS];           /* concat: channels of each input; 0 = derive (exact for 2 inputs,
+                                          else the remaining channels split evenly) */
 } cpu_fwd_args;
 
 /* Scratch needed by one layer's forward at this batch and thread count (floats). */

@@ -46,12 +46,12 @@ typedef struct {
     float alpha;
 } gemm_job;
 
-/* One micro-kernel call: C tile [mr x nr] over kc steps. A(i,k) = a[i*rsa + k*csa] (rsa = 1 and
- * csa = MR when packed); B(k,j) = b[k*ldbk + j]. bias/act only on the last K block. */
+/* One micro-kernel call: C tile [mr x nr] over kc steps. A(i,k) = a[i*rsa + k];
+ * B(k,j) = b[k*ldbk + j]. bias/act only on the last K block. */
 typedef struct {
     int kc, nr;
     const float *a;
-    ptrdiff_t rsa, csa;
+    ptrdiff_t rsa;
     const float *b;
     ptrdiff_t ldbk;
     float *c;
@@ -69,8 +69,6 @@ typedef struct {
     int mr, nr;
     kernel_fn (*pick)(int mr, int nr);
 } gemm_isa;
-
-static inline size_t round_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 
 static int kc_for(int K)
 {
@@ -231,16 +229,17 @@ static const gemm_isa isa_avx2 = {MR256, NR256, k256_pick};
 
 /* ---------------- packing ---------------- */
 
-/* Ap[panel][k][MR] <- A[rows, kc]: mc rows starting at a (row stride lda). */
-static void pack_a(float *restrict ap, const float *restrict a, int lda, int mc, int kc, int MR)
+/* The kernel reads A rows in place; a row stride that is a multiple of 2 KiB maps the MR rows onto
+ * one or two L1 sets and thrashes. Such blocks are copied to a stride of a_stride(kc) first
+ * (a plain row copy: the micro-kernel broadcasts from any row stride). */
+static bool a_stride_bad(int lda) { return lda % 512 == 0; }
+static int a_stride(int kc) { return (kc + 15) / 16 * 16 + 16 * ((kc + 15) / 16 % 2 == 0); }
+
+/* Ap[mc][a_stride(kc)] <- A[mc][kc] (row stride lda). */
+static void pack_a(float *restrict ap, const float *restrict a, int lda, int mc, int kc)
 {
-    for (int i0 = 0; i0 < mc; i0 += MR) {
-        int mr = mc - i0 < MR ? mc - i0 : MR;
-        const float *src = a + (size_t)i0 * lda;
-        for (int k = 0; k < kc; k++)
-            for (int i = 0; i < mr; i++) ap[(size_t)k * MR + i] = src[(size_t)i * lda + k];
-        ap += (size_t)kc * MR;
-    }
+    const int s = a_stride(kc);
+    for (int i = 0; i < mc; i++) memcpy(ap + (size_t)i * s, a + (size_t)i * lda, (size_t)kc * sizeof(float));
 }
 
 /* Bp[panel][k][NR] <- B[kc, nc]: only the first nr columns of each panel row are written. */
@@ -266,7 +265,7 @@ static size_t ws_per_thread(int M, int N, int K)
     size_t kc = (size_t)kc_for(K);
     size_t mc = (size_t)M + MR_BOUND < MC_MAX ? (size_t)M + MR_BOUND : MC_MAX;
     size_t nc = (size_t)N + NR_BOUND < NC_MAX ? (size_t)N + NR_BOUND : NC_MAX;
-    return kc * (mc + nc) + 2 * WS_ALIGN;
+    return (kc + 32) * mc + kc * nc + 2 * WS_ALIGN; /* A rows padded by a_stride() */
 }
 
 size_t nn_sgemm_ws_floats(int M, int N, int K, int threads)
@@ -282,15 +281,15 @@ static void gemm_region(const gemm_isa *isa, const gemm_job *j, int m0, int m1, 
     const int MR = isa->mr, NR = isa->nr, K = j->K;
     const int KC = kc_for(K);
     const bool pb = m1 - m0 > MR;            /* B reused by several row panels */
-    const bool pa = n1 - n0 > PA_T * NR;        /* A reused by several column panels */
+    const bool pa = n1 - n0 > NR && a_stride_bad(j->lda); /* see a_stride_bad() */
     const size_t mcb = (size_t)j->M + MR_BOUND < MC_MAX ? (size_t)j->M + MR_BOUND : MC_MAX; /* as ws_per_thread */
     float *ap = align_ws(ws);
-    float *bp = align_ws(ap + (size_t)KC * mcb);
+    float *bp = align_ws(ap + ((size_t)KC + 32) * mcb);
     if (K == 0) { /* C = (C) + bias, act: run the kernel with zero steps */
         for (int ic = m0; ic < m1; ic += MR)
             for (int jc = n0; jc < n1; jc += NR) {
                 int mr = m1 - ic < MR ? m1 - ic : MR, nr = n1 - jc < NR ? n1 - jc : NR;
-                ktile t = {.kc = 0, .nr = nr, .a = j->A, .rsa = 0, .csa = 0, .b = j->B, .ldbk = 0,
+                ktile t = {.kc = 0, .nr = nr, .a = j->A, .rsa = 0, .b = j->B, .ldbk = 0,
                            .c = j->C + (size_t)ic * j->ldc + jc, .ldc = j->ldc, .loadc = j->accumulate,
                            .bias = j->bias ? j->bias + jc : NULL, .act = j->act, .alpha = j->alpha};
                 isa->pick(mr, nr)(&t);
@@ -307,7 +306,7 @@ static void gemm_region(const gemm_isa *isa, const gemm_job *j, int m0, int m1, 
             for (int ic = m0; ic < m1; ic += MC_MAX) {
                 const int mc = m1 - ic < MC_MAX ? m1 - ic : MC_MAX;
                 const float *asrc = j->A + (size_t)ic * j->lda + pc;
-                if (pa) pack_a(ap, asrc, j->lda, mc, kc, MR);
+                if (pa) pack_a(ap, asrc, j->lda, mc, kc);
                 for (int jr = 0; jr < nc; jr += NR) {
                     const int nr = nc - jr < NR ? nc - jr : NR;
                     ktile t = {.kc = kc, .nr = nr, .ldc = j->ldc, .loadc = loadc,
@@ -317,9 +316,8 @@ static void gemm_region(const gemm_isa *isa, const gemm_job *j, int m0, int m1, 
                     t.ldbk = pb ? NR : j->ldb;
                     for (int ir = 0; ir < mc; ir += MR) {
                         const int mr = mc - ir < MR ? mc - ir : MR;
-                        t.a = pa ? ap + (size_t)(ir / MR) * kc * MR : asrc + (size_t)ir * j->lda;
-                        t.rsa = j->lda;
-                        t.csa = 1;
+                        t.a = pa ? ap + (size_t)ir * a_stride(kc) : asrc + (size_t)ir * j->lda;
+                        t.rsa = pa ? a_stride(kc) : j->lda;
                         t.c = j->C + (size_t)(ic + ir) * j->ldc + jc + jr;
                         isa->pick(mr, nr)(&t);
                     }

@@ -46,7 +46,7 @@ nn_status fmt_read_file(const char *path, uint8_t **buf, size_t *len, nn_err *er
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            int e = errno;
+            e = errno;
             free(p);
             close(fd);
             return nn_fail(err, NN_E_IO, "%s: cannot read: %s", path, strerror(e));

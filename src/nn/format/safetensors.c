@@ -58,8 +58,13 @@ static const char *shape_str(char buf[200], const int64_t *dims, int ndim)
 {
     size_t n = 0;
     buf[n++] = '[';
-    for (int i = 0; i < ndim && n < 180; i++)
+    for (int i = 0; i < ndim; i++) {
         n += (size_t)snprintf(buf + n, 200 - n, i ? ", %lld" : "%lld", (long long)dims[i]);
+        if (n >= 196) { /* cannot happen with ST_MAX_DIMS int64 values; keep room for "]" */
+            n = 196;
+            break;
+        }
+    }
     buf[n++] = ']';
     buf[n] = '\0';
     return buf;

@@ -56,7 +56,9 @@ typedef struct {
 } st_out_tensor;
 
 /* Writes F32 tensors in the given order, __metadata__ = meta_kv (NULL-terminated key/value
- * pairs, may be NULL) plus "checksum". Atomic: writes path.tmp, fsyncs, renames.
+ * pairs, may be NULL; keys < 64 and values < 256 bytes, no "checksum") plus "checksum".
+ * Header padded with spaces to a multiple of 8. Atomic: writes path.tmp, fsyncs, renames;
+ * on failure the temp file is removed. Bad arguments: NN_E_ARG; I/O: NN_E_IO.
  * checksum_out (may be NULL) receives "sha256:<hex>". */
 nn_status st_write(const char *path, const st_out_tensor *t, int n, const char *const *meta_kv,
                    char checksum_out[80], nn_err *err);

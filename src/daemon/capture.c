@@ -1,0 +1,292 @@
+/* capture.c — GStreamer pipeline -> appsink -> latest-frame slot; errors retried with back-off.
+ * Every gst_* call that can fail is checked; the appsink callback never allocates (the slot's
+ * buffers grow only when a larger frame arrives). */
+#include "daemon/capture.h"
+
+#include <gst/app/gstappsink.h>
+#include <gst/video/video.h>
+#include <string.h>
+#include <time.h>
+
+uint64_t cap_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void one_line(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src ? src : "");
+    for (char *p = dst; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+}
+
+/* Parses the description and returns the pipeline with a ref on the appsink, or NULL. */
+static GstElement *build(const char *desc, GstElement **sink_out, char *why, size_t cap)
+{
+    GError *ge = NULL;
+    GstElement *p = gst_parse_launch_full(desc, NULL, GST_PARSE_FLAG_FATAL_ERRORS, &ge);
+    if (ge || !p) {
+        one_line(why, cap, ge ? ge->message : "cannot parse the pipeline");
+        if (ge)
+            g_error_free(ge);
+        if (p)
+            gst_object_unref(p);
+        return NULL;
+    }
+    GstElement *sink = GST_IS_BIN(p) ? gst_bin_get_by_name(GST_BIN(p), "sink") : NULL;
+    if (!sink || !GST_IS_APP_SINK(sink)) {
+        snprintf(why, cap, "no `appsink name=sink` element in the pipeline");
+        if (sink)
+            gst_object_unref(sink);
+        gst_object_unref(p);
+        return NULL;
+    }
+    *sink_out = sink;
+    return p;
+}
+
+nn_status cap_check(const char *desc, nn_err *err)
+{
+    char why[512];
+    GstElement *sink = NULL;
+    GstElement *p = build(desc, &sink, why, sizeof why);
+    if (!p)
+        return nn_fail(err, NN_E_SPEC, "%s", why);
+    gst_object_unref(sink);
+    gst_object_unref(p);
+    return NN_OK;
+}
+
+void cap_init(capture *c, const slog *log, frame_slot *slot, const char *desc, bool drop, int retry_ms,
+              int retry_max_ms)
+{
+    memset(c, 0, sizeof *c);
+    c->log = log;
+    c->slot = slot;
+    snprintf(c->desc, sizeof c->desc, "%s", desc);
+    c->drop = drop;
+    c->retry_ms = retry_ms;
+    c->retry_max_ms = retry_max_ms;
+    c->backoff_ms = retry_ms;
+    atomic_init(&c->frames, 0);
+    atomic_init(&c->bad_frames, 0);
+}
+
+/* CLOCK_MONOTONIC capture time of a buffer: base time + running time of its PTS when the
+ * pipeline runs on the (monotonic) system clock and the source is live; else now. */
+static uint64_t capture_time(const capture *c, GstSample *sample, GstBuffer *buf)
+{
+    uint64_t now = cap_now_ns();
+    if (!c->live || !GST_BUFFER_PTS_IS_VALID(buf))
+        return now;
+    const GstSegment *seg = gst_sample_get_segment(sample);
+    if (!seg)
+        return now;
+    guint64 rt = gst_segment_to_running_time(seg, GST_FORMAT_TIME, GST_BUFFER_PTS(buf));
+    GstClockTime base = gst_element_get_base_time(c->pipeline);
+    if (rt == GST_CLOCK_TIME_NONE || base == GST_CLOCK_TIME_NONE)
+        return now;
+    uint64_t t = (uint64_t)base + (uint64_t)rt;
+    /* Not the monotonic clock after all (or a bogus PTS): fall back to the arrival time. */
+    if (t > now || now - t > 10ull * 1000000000ull)
+        return now;
+    return t;
+}
+
+static GstFlowReturn on_new_sample(GstAppSink *sink, gpointer user)
+{
+    capture *c = user;
+    GstSample *sample = gst_app_sink_pull_sample(sink);
+    if (!sample)
+        return GST_FLOW_EOS;
+    GstFlowReturn ret = GST_FLOW_OK;
+    GstBuffer *buf = gst_sample_get_buffer(sample);
+    GstCaps *caps = gst_sample_get_caps(sample);
+    GstVideoInfo vi;
+    GstMapInfo map;
+    if (!buf || !caps || !gst_video_info_from_caps(&vi, caps) || GST_VIDEO_INFO_FORMAT(&vi) != GST_VIDEO_FORMAT_RGB) {
+        atomic_fetch_add(&c->bad_frames, 1);
+        gst_sample_unref(sample);
+        return GST_FLOW_OK;
+    }
+    int w = GST_VIDEO_INFO_WIDTH(&vi), h = GST_VIDEO_INFO_HEIGHT(&vi), stride = GST_VIDEO_INFO_PLANE_STRIDE(&vi, 0);
+    if (!gst_buffer_map(buf, &map, GST_MAP_READ)) {
+        atomic_fetch_add(&c->bad_frames, 1);
+        gst_sample_unref(sample);
+        return GST_FLOW_OK;
+    }
+    size_t row = (size_t)w * 3, need = (size_t)stride * (size_t)(h - 1) + row;
+    sd_frame *f = w > 0 && h > 0 && stride >= (int)row && map.size >= need
+                      ? fs_write_buffer(c->slot, row * (size_t)h)
+                      : NULL;
+    if (f) {
+        for (int y = 0; y < h; y++)
+            memcpy(f->data + (size_t)y * row, map.data + (size_t)y * (size_t)stride, row);
+        f->width = w;
+        f->height = h;
+        f->stride = (int)row;
+        f->frame_id = c->next_frame_id++;
+        f->t_capture_ns = capture_time(c, sample, buf);
+    } else {
+        atomic_fetch_add(&c->bad_frames, 1);
+    }
+    gst_buffer_unmap(buf, &map);
+    gst_sample_unref(sample);
+    if (f) {
+        atomic_fetch_add(&c->frames, 1);
+        if (!fs_commit(c->slot, !c->drop))
+            ret = GST_FLOW_FLUSHING; /* shutting down */
+    }
+    return ret;
+}
+
+static void schedule_retry(capture *c, uint64_t now_ns)
+{
+    /* A pipeline that ran for a while before failing starts the back-off over. */
+    if (c->playing_since_ns && now_ns - c->playing_since_ns > 30ull * 1000000000ull)
+        c->backoff_ms = c->retry_ms;
+    c->retry_at_ns = now_ns + (uint64_t)c->backoff_ms * 1000000ull;
+    slog_warn(c->log, "source: %s; retrying in %.1f s", c->error, c->backoff_ms / 1000.0);
+    c->backoff_ms = c->backoff_ms * 2 > c->retry_max_ms ? c->retry_max_ms : c->backoff_ms * 2;
+    c->state = CAP_RETRY_WAIT;
+}
+
+void cap_stop(capture *c)
+{
+    if (c->pipeline) {
+        fs_close(c->slot); /* wakes a streaming thread blocked in back-pressure mode */
+        if (gst_element_set_state(c->pipeline, GST_STATE_NULL) == GST_STATE_CHANGE_FAILURE)
+            slog_warn(c->log, "source: the pipeline did not stop cleanly");
+        fs_open(c->slot);
+        gst_object_unref(c->pipeline);
+        c->pipeline = NULL;
+    }
+    if (c->bus) {
+        gst_object_unref(c->bus);
+        c->bus = NULL;
+    }
+    c->state = CAP_STOPPED;
+}
+
+/* Takes the first error message off the bus into c->error (after a failed state change). */
+static void drain_error(capture *c)
+{
+    GstMessage *m;
+    while (c->bus && (m = gst_bus_pop_filtered(c->bus, GST_MESSAGE_ERROR))) {
+        GError *ge = NULL;
+        gchar *dbg = NULL;
+        gst_message_parse_error(m, &ge, &dbg);
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s: %s", GST_OBJECT_NAME(GST_MESSAGE_SRC(m)), ge ? ge->message : "error");
+        one_line(c->error, sizeof c->error, msg);
+        if (ge)
+            g_error_free(ge);
+        g_free(dbg);
+        gst_message_unref(m);
+    }
+}
+
+nn_status cap_start(capture *c, uint64_t now_ns, nn_err *err)
+{
+    cap_stop(c);
+    GstElement *sink = NULL;
+    char why[512];
+    GstElement *p = build(c->desc, &sink, why, sizeof why);
+    if (!p)
+        return nn_fail(err, NN_E_SPEC, "source.pipeline: %s", why);
+    GstCaps *caps = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "RGB", NULL);
+    if (!caps) {
+        gst_object_unref(sink);
+        gst_object_unref(p);
+        return nn_fail(err, NN_E_NOMEM, "source: cannot create caps");
+    }
+    gst_app_sink_set_caps(GST_APP_SINK(sink), caps);
+    gst_caps_unref(caps);
+    gst_app_sink_set_max_buffers(GST_APP_SINK(sink), 1);
+    gst_app_sink_set_drop(GST_APP_SINK(sink), c->drop);
+    gst_app_sink_set_emit_signals(GST_APP_SINK(sink), FALSE);
+    g_object_set(sink, "sync", FALSE, NULL);
+    GstAppSinkCallbacks cb = {.new_sample = on_new_sample};
+    gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cb, c, NULL);
+    gst_object_unref(sink);
+    c->pipeline = p;
+    c->bus = gst_element_get_bus(p);
+    if (!c->bus) {
+        cap_stop(c);
+        return nn_fail(err, NN_E_IO, "source: pipeline has no bus");
+    }
+    c->live = false;
+    c->playing_since_ns = now_ns;
+    /* PAUSED first: a live source answers NO_PREROLL there (it produces data only when playing). */
+    GstStateChangeReturn r = gst_element_set_state(p, GST_STATE_PAUSED);
+    bool live = r == GST_STATE_CHANGE_NO_PREROLL;
+    if (r != GST_STATE_CHANGE_FAILURE)
+        r = gst_element_set_state(p, GST_STATE_PLAYING);
+    if (r == GST_STATE_CHANGE_FAILURE) {
+        snprintf(c->error, sizeof c->error, "cannot start the pipeline");
+        drain_error(c);
+        cap_stop(c);
+        c->playing_since_ns = 0;
+        schedule_retry(c, now_ns);
+        return NN_OK;
+    }
+    c->live = live;
+    c->state = CAP_PLAYING;
+    slog_info(c->log, "source: playing (%s source)", c->live ? "live" : "non-live");
+    return NN_OK;
+}
+
+cap_event cap_poll(capture *c, uint64_t now_ns)
+{
+    if (c->state == CAP_RETRY_WAIT) {
+        if (now_ns < c->retry_at_ns)
+            return CAP_EV_NONE;
+        c->restarts++;
+        nn_err e;
+        if (cap_start(c, now_ns, &e)) {
+            one_line(c->error, sizeof c->error, e.msg);
+            schedule_retry(c, now_ns);
+            return CAP_EV_ERROR;
+        }
+        return c->state == CAP_PLAYING ? CAP_EV_RESTARTED : CAP_EV_ERROR;
+    }
+    if (c->state != CAP_PLAYING || !c->bus)
+        return CAP_EV_NONE;
+    GstMessage *m;
+    while ((m = gst_bus_pop_filtered(c->bus, GST_MESSAGE_ERROR | GST_MESSAGE_EOS | GST_MESSAGE_WARNING))) {
+        GstMessageType t = GST_MESSAGE_TYPE(m);
+        if (t == GST_MESSAGE_WARNING) {
+            GError *ge = NULL;
+            gchar *dbg = NULL;
+            gst_message_parse_warning(m, &ge, &dbg);
+            slog_warn(c->log, "source: %s: %s", GST_OBJECT_NAME(GST_MESSAGE_SRC(m)), ge ? ge->message : "warning");
+            if (ge)
+                g_error_free(ge);
+            g_free(dbg);
+            gst_message_unref(m);
+            continue;
+        }
+        if (t == GST_MESSAGE_EOS) {
+            gst_message_unref(m);
+            c->state = CAP_EOS;
+            return CAP_EV_EOS;
+        }
+        GError *ge = NULL;
+        gchar *dbg = NULL;
+        gst_message_parse_error(m, &ge, &dbg);
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s: %s", GST_OBJECT_NAME(GST_MESSAGE_SRC(m)), ge ? ge->message : "error");
+        one_line(c->error, sizeof c->error, msg);
+        if (ge)
+            g_error_free(ge);
+        g_free(dbg);
+        gst_message_unref(m);
+        cap_stop(c);
+        schedule_retry(c, now_ns);
+        return CAP_EV_ERROR;
+    }
+    return CAP_EV_NONE;
+}

@@ -1,0 +1,60 @@
+/* capture.h — the GStreamer source: a pipeline from the config (gst-launch syntax) ending in
+ * `appsink name=sink`, forced to RGB caps, max-buffers=1, drop=true (or back-pressure for
+ * replay), sync=false. The appsink callback (GStreamer's streaming thread) copies each frame
+ * into the latest-frame slot with a frame id and a CLOCK_MONOTONIC capture time (base time +
+ * running time of the buffer PTS for live sources, arrival time otherwise). Bus messages are
+ * polled by the main loop: an error stops the pipeline and schedules a rebuild with exponential
+ * back-off; EOS is reported to the caller. */
+#ifndef STEERD_DAEMON_CAPTURE_H
+#define STEERD_DAEMON_CAPTURE_H
+
+#include <gst/gst.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/log.h"
+#include "daemon/frame_slot.h"
+#include "nn/nn.h"
+
+typedef enum { CAP_STOPPED = 0, CAP_PLAYING, CAP_RETRY_WAIT, CAP_EOS } cap_state;
+typedef enum { CAP_EV_NONE = 0, CAP_EV_ERROR, CAP_EV_RESTARTED, CAP_EV_EOS } cap_event;
+
+typedef struct {
+    const slog *log;
+    frame_slot *slot;
+    char desc[4096];          /* pipeline description */
+    bool drop;                /* appsink drop=true, drop-oldest slot; else back-pressure */
+    int retry_ms, retry_max_ms;
+
+    GstElement *pipeline;
+    GstBus *bus;
+    cap_state state;
+    bool live;
+    int backoff_ms;           /* next back-off */
+    uint64_t retry_at_ns;
+    uint64_t restarts;
+    uint64_t playing_since_ns;
+    char error[512];          /* last error, one line */
+
+    /* streaming thread */
+    uint64_t next_frame_id;
+    atomic_uint_fast64_t frames, bad_frames;
+} capture;
+
+/* Checks a pipeline description without playing it: parses, finds `appsink name=sink`. */
+nn_status cap_check(const char *desc, nn_err *err);
+
+void cap_init(capture *c, const slog *log, frame_slot *slot, const char *desc, bool drop, int retry_ms,
+              int retry_max_ms);
+/* Builds and plays the pipeline. A parse failure is an error (config); a failure to play is
+ * logged and scheduled for retry (returns NN_OK with state CAP_RETRY_WAIT). */
+nn_status cap_start(capture *c, uint64_t now_ns, nn_err *err);
+/* Handles pending bus messages and due retries; never blocks. */
+cap_event cap_poll(capture *c, uint64_t now_ns);
+/* Stops and frees the pipeline (joins the streaming threads). */
+void cap_stop(capture *c);
+
+uint64_t cap_now_ns(void);
+
+#endif

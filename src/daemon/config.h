@@ -1,0 +1,73 @@
+/* config.h — steerd's configuration: one table of keys (type, bounds, default, field offset)
+ * drives parsing, validation, defaults and the --check-config dump. cfg_load() parses and
+ * validates into a fresh struct without touching the running one, so a reload can reject a
+ * file and keep serving; main applies an accepted config between frames. */
+#ifndef STEERD_DAEMON_CONFIG_H
+#define STEERD_DAEMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "nn/nn.h"
+
+#define EX_CONFIG_STATUS 78 /* sysexits.h EX_CONFIG */
+
+typedef enum { CFG_BACKEND_AUTO = 0, CFG_BACKEND_CUDA, CFG_BACKEND_CPU } cfg_backend;
+typedef enum { CFG_EOS_EXIT = 0, CFG_EOS_RESTART } cfg_on_eos;
+
+/* Indices of the table's keys (same order as the table in config.c). */
+typedef enum {
+    CFG_SOURCE_PIPELINE = 0,
+    CFG_SOURCE_DROP,
+    CFG_SOURCE_ON_EOS,
+    CFG_SOURCE_RETRY_MS,
+    CFG_SOURCE_RETRY_MAX_MS,
+    CFG_MODEL_SPEC,
+    CFG_MODEL_WEIGHTS,
+    CFG_BACKEND,
+    CFG_THREADS,
+    CFG_PUBLISH_ENDPOINT,
+    CFG_PUBLISH_SNDHWM,
+    CFG_STATS_INTERVAL_MS,
+    CFG_LOG_LEVEL,
+    CFG_NKEYS
+} cfg_key_id;
+
+typedef struct {
+    int line, col; /* where the key's value is in the file; 0 when the default applies */
+} cfg_pos;
+
+typedef struct {
+    char path[512];           /* the file this was read from */
+    char pipeline[4096];      /* source.pipeline: gst-launch syntax ending in `appsink name=sink` */
+    bool drop;                /* source.drop: latest frame only (live) or back-pressure (replay) */
+    int on_eos;               /* source.on_eos: cfg_on_eos */
+    int retry_ms;             /* source.retry_ms: first back-off after a pipeline error */
+    int retry_max_ms;         /* source.retry_max_ms: back-off cap */
+    char model_spec[512];     /* model.spec: architecture YAML (relative to the config file) */
+    char model_weights[512];  /* model.weights: safetensors (relative to the config file) */
+    int backend;              /* backend: cfg_backend */
+    int threads;              /* threads: CPU backend worker threads */
+    char endpoint[512];       /* publish.endpoint: ZeroMQ bind address */
+    int sndhwm;               /* publish.sndhwm: PUB send high-water mark (messages) */
+    int stats_interval_ms;    /* stats.interval_ms */
+    int log_level;            /* log.level as a syslog priority (3 error .. 7 debug) */
+    cfg_pos pos[CFG_NKEYS];
+} steerd_config;
+
+/* Parse (YAML, types, bounds, unknown keys) -> validate (cross-field rules) into *cfg.
+ * On failure err holds one line `file:line:col: key: problem` and *cfg is unspecified. */
+nn_status cfg_load(steerd_config *cfg, const char *path, nn_err *err);
+/* Same from a buffer; `name` is used in messages and to resolve relative paths. */
+nn_status cfg_load_buffer(steerd_config *cfg, const char *buf, size_t len, const char *name, nn_err *err);
+/* All defaults (required keys empty). */
+void cfg_defaults(steerd_config *cfg);
+/* Formats `file:line:col: key: message` for a key of a loaded config (position of its value). */
+nn_status cfg_error(const steerd_config *cfg, cfg_key_id key, nn_err *err, nn_status s, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+const char *cfg_key_name(cfg_key_id key);
+const char *cfg_backend_name(int backend);
+/* Writes `key: value` lines (the effective configuration) to f. */
+void cfg_dump(const steerd_config *cfg, FILE *f);
+
+#endif

@@ -1,0 +1,138 @@
+/* frame_slot.c — triple-buffered latest-frame slot (see frame_slot.h). */
+#include "daemon/frame_slot.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int fs_init(frame_slot *s)
+{
+    memset(s, 0, sizeof *s);
+    pthread_condattr_t ca;
+    int rc = pthread_condattr_init(&ca);
+    if (rc)
+        return rc;
+    rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    if (!rc)
+        rc = pthread_mutex_init(&s->mu, NULL);
+    if (!rc) {
+        rc = pthread_cond_init(&s->cv_new, &ca);
+        if (!rc) {
+            rc = pthread_cond_init(&s->cv_space, &ca);
+            if (rc)
+                pthread_cond_destroy(&s->cv_new);
+        }
+        if (rc)
+            pthread_mutex_destroy(&s->mu);
+    }
+    pthread_condattr_destroy(&ca);
+    if (rc)
+        return rc;
+    s->writing = &s->bufs[0];
+    s->middle = &s->bufs[1];
+    s->reading = &s->bufs[2];
+    return 0;
+}
+
+void fs_destroy(frame_slot *s)
+{
+    for (int i = 0; i < 3; i++)
+        free(s->bufs[i].data);
+    pthread_cond_destroy(&s->cv_space);
+    pthread_cond_destroy(&s->cv_new);
+    pthread_mutex_destroy(&s->mu);
+    memset(s, 0, sizeof *s);
+}
+
+sd_frame *fs_write_buffer(frame_slot *s, size_t bytes)
+{
+    sd_frame *f = s->writing; /* owned by the producer: no lock needed */
+    if (f->cap < bytes) {
+        uint8_t *p = realloc(f->data, bytes);
+        if (!p)
+            return NULL;
+        f->data = p;
+        f->cap = bytes;
+    }
+    return f;
+}
+
+bool fs_commit(frame_slot *s, bool block)
+{
+    pthread_mutex_lock(&s->mu);
+    while (block && s->has_new && !s->closed)
+        pthread_cond_wait(&s->cv_space, &s->mu);
+    if (s->closed) {
+        pthread_mutex_unlock(&s->mu);
+        return false;
+    }
+    if (s->has_new)
+        s->drops++;
+    sd_frame *t = s->middle;
+    s->middle = s->writing;
+    s->writing = t;
+    s->has_new = true;
+    s->commits++;
+    pthread_cond_signal(&s->cv_new);
+    pthread_mutex_unlock(&s->mu);
+    return true;
+}
+
+static void deadline_after(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+const sd_frame *fs_take(frame_slot *s, int timeout_ms)
+{
+    struct timespec dl;
+    deadline_after(&dl, timeout_ms > 0 ? timeout_ms : 0);
+    pthread_mutex_lock(&s->mu);
+    while (!s->has_new && !s->closed) {
+        if (pthread_cond_timedwait(&s->cv_new, &s->mu, &dl) == ETIMEDOUT)
+            break;
+    }
+    const sd_frame *f = NULL;
+    if (s->has_new) {
+        sd_frame *t = s->reading;
+        s->reading = s->middle;
+        s->middle = t;
+        s->has_new = false;
+        s->takes++;
+        f = s->reading;
+        pthread_cond_signal(&s->cv_space);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return f;
+}
+
+void fs_close(frame_slot *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->closed = true;
+    pthread_cond_broadcast(&s->cv_new);
+    pthread_cond_broadcast(&s->cv_space);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void fs_open(frame_slot *s)
+{
+    pthread_mutex_lock(&s->mu);
+    s->closed = false;
+    pthread_mutex_unlock(&s->mu);
+}
+
+fs_counters fs_get_counters(frame_slot *s)
+{
+    pthread_mutex_lock(&s->mu);
+    fs_counters c = {s->commits, s->drops, s->takes, s->has_new};
+    pthread_mutex_unlock(&s->mu);
+    return c;
+}

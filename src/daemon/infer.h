@@ -1,0 +1,37 @@
+/* infer.h — one loaded model ready to serve: the engine model, its inference context (arena and
+ * threads sized once), the preprocessing plan from its YAML, and what the messages say about it.
+ * Loaded fully (at start or by a reload thread) before it is swapped in between frames. */
+#ifndef STEERD_DAEMON_INFER_H
+#define STEERD_DAEMON_INFER_H
+
+#include <stdbool.h>
+
+#include "common/log.h"
+#include "daemon/config.h"
+#include "daemon/frame_slot.h"
+#include "daemon/preprocess.h"
+#include "nn/nn.h"
+
+typedef struct {
+    nn_model *model;
+    nn_infer *ctx;
+    pp_plan pp;
+    const char *backend;       /* "cpu" */
+    bool has_angle;            /* the model states its steering scale */
+    float scale_deg;
+    int n_outputs;
+} sd_model;
+
+/* Loads spec + weights, picks the backend (auto -> cpu, logged), creates the context.
+ * On failure nothing is left allocated and err says why (one line). */
+nn_status sd_model_load(sd_model *out, const steerd_config *cfg, const slog *log, nn_err *err);
+void sd_model_free(sd_model *m);
+const char *sd_model_name(const sd_model *m);
+const char *sd_model_checksum(const sd_model *m);
+
+/* Preprocess the frame into the engine's input buffer (t_pre_ns: ns spent), then run. */
+nn_status sd_model_preprocess(sd_model *m, const sd_frame *f, nn_err *err);
+nn_status sd_model_run(sd_model *m, nn_err *err);
+const float *sd_model_outputs(const sd_model *m);
+
+#endif

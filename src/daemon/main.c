@@ -1,0 +1,471 @@
+/* main.c — steerd: the real-time steering daemon. Reads the config, loads the model, plays the
+ * GStreamer source and runs the frame loop: take the latest frame -> preprocess -> forward ->
+ * publish `steer`; every stats interval publish `stats`; feed the systemd watchdog between
+ * frames. Signals only set flags: SIGTERM/SIGINT stop (exit 0), SIGHUP reloads config and model
+ * on a helper thread and swaps them in between frames (a failed reload keeps the old ones).
+ * Exit status: 0 stop or end of stream, 78 configuration error, 1 other start-up failure. */
+#include <gst/gst.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "daemon/capture.h"
+#include "daemon/config.h"
+#include "daemon/frame_slot.h"
+#include "daemon/infer.h"
+#include "daemon/msg.h"
+#include "daemon/notify.h"
+#include "daemon/publish.h"
+#include "daemon/stats.h"
+
+#define STEERD_VERSION "0.1.0"
+#define POLL_MS 20 /* the loop wakes at least this often to look at signals and timers */
+
+static volatile sig_atomic_t stop_requested, reload_requested;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGHUP)
+        reload_requested = 1;
+    else
+        stop_requested = 1;
+}
+
+typedef struct {
+    slog log;
+    char cfg_path[512];
+    steerd_config cfg;
+    notifier nt;
+    frame_slot slot;
+    capture cap;
+    publisher pub;
+    sd_model model;
+    sd_stats stats;
+    uint64_t seq;
+
+    /* reload (helper thread loads; the loop joins and swaps) */
+    pthread_t reload_thread;
+    bool reload_running, reload_pending;
+    atomic_int reload_done;
+    steerd_config new_cfg;
+    sd_model new_model;
+    nn_status reload_status;
+    nn_err reload_err;
+    uint64_t reloads, reload_failures;
+
+    char status[32];
+    char message[512];
+    uint64_t next_stats_ns, next_watchdog_ns;
+    char buf[MSG_MAX];
+} steerd;
+
+static void publish_raw(steerd *d, size_t len)
+{
+    if (len && !pub_send(&d->pub, d->buf, len))
+        d->stats.publish_dropped++;
+}
+
+/* Status change: log it, tell subscribers (`status`) and systemd (STATUS=). */
+static void set_status(steerd *d, const char *status, int level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void set_status(steerd *d, const char *status, int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->message, sizeof d->message, fmt, ap);
+    va_end(ap);
+    snprintf(d->status, sizeof d->status, "%s", status);
+    slog_msg(&d->log, level, "%s", d->message);
+    publish_raw(d, msg_status(d->buf, sizeof d->buf, cap_now_ns(), d->status, d->message));
+    notify_status(&d->nt, d->message);
+}
+
+static void publish_stats(steerd *d, uint64_t now, bool final)
+{
+    fs_counters fc = fs_get_counters(&d->slot);
+    stats_ctx c = {
+        .now_ns = now,
+        .frames_in = fc.commits,
+        .dropped = fc.drops,
+        .backend = d->model.backend,
+        .model_name = sd_model_name(&d->model),
+        .model_checksum = sd_model_checksum(&d->model),
+        .status = d->status,
+        .message = d->message,
+        .reloads = d->reloads,
+        .reload_failures = d->reload_failures,
+        .source_restarts = d->cap.restarts,
+        .final = final,
+    };
+    size_t len = stats_format(&d->stats, &c, d->buf, sizeof d->buf);
+    if (len)
+        slog_debug(&d->log, "%s", d->buf);
+    publish_raw(d, len);
+    stats_next_window(&d->stats, now, fc.commits);
+}
+
+/* One frame: preprocess, forward, publish. Nothing here allocates or takes a lock. */
+static void process_frame(steerd *d, const sd_frame *f)
+{
+    uint64_t lat[ST_N];
+    uint64_t t0 = cap_now_ns();
+    nn_err err;
+    nn_status s = sd_model_preprocess(&d->model, f, &err);
+    uint64_t t1 = cap_now_ns();
+    if (!s)
+        s = sd_model_run(&d->model, &err);
+    uint64_t t2 = cap_now_ns();
+    if (s) {
+        if (d->stats.infer_errors++ == 0 || d->stats.infer_errors % 1000 == 0)
+            slog_err(&d->log, "frame %llu: %s (%llu errors so far)", (unsigned long long)f->frame_id, err.msg,
+                     (unsigned long long)d->stats.infer_errors);
+        return;
+    }
+    const float *y = sd_model_outputs(&d->model);
+    steer_msg m = {
+        .seq = d->seq,
+        .frame_id = f->frame_id,
+        .t_capture_ns = f->t_capture_ns,
+        .outputs = y,
+        .n_outputs = d->model.n_outputs,
+        .has_angle = d->model.has_angle,
+        .angle_deg = d->model.has_angle ? (double)y[0] * d->model.scale_deg : 0.0,
+        .queue_ns = t0 > f->t_capture_ns ? t0 - f->t_capture_ns : 0,
+        .preprocess_ns = t1 - t0,
+        .infer_ns = t2 - t1,
+        .model_name = sd_model_name(&d->model),
+        .model_checksum = sd_model_checksum(&d->model),
+        .backend = d->model.backend,
+    };
+    m.t_publish_ns = cap_now_ns();
+    m.total_ns = m.t_publish_ns > f->t_capture_ns ? m.t_publish_ns - f->t_capture_ns : 0;
+    size_t len = msg_steer(d->buf, sizeof d->buf, &m);
+    publish_raw(d, len);
+    d->seq++;
+    uint64_t t3 = cap_now_ns();
+    lat[ST_QUEUE] = m.queue_ns;
+    lat[ST_PREPROCESS] = m.preprocess_ns;
+    lat[ST_INFER] = m.infer_ns;
+    lat[ST_PUBLISH] = t3 - t2;
+    lat[ST_TOTAL] = m.total_ns;
+    stats_record(&d->stats, lat);
+}
+
+/* ---- reload ---- */
+
+static void *reload_main(void *arg)
+{
+    steerd *d = arg;
+    nn_status s = cfg_load(&d->new_cfg, d->cfg_path, &d->reload_err);
+    if (!s && strcmp(d->new_cfg.pipeline, d->cfg.pipeline) != 0) {
+        nn_err e;
+        if (cap_check(d->new_cfg.pipeline, &e))
+            s = cfg_error(&d->new_cfg, CFG_SOURCE_PIPELINE, &d->reload_err, NN_E_SPEC, "%s", e.msg);
+    }
+    if (!s)
+        s = sd_model_load(&d->new_model, &d->new_cfg, &d->log, &d->reload_err);
+    d->reload_status = s;
+    atomic_store(&d->reload_done, 1);
+    return NULL;
+}
+
+static void start_reload(steerd *d)
+{
+    if (d->reload_running) {
+        d->reload_pending = true;
+        return;
+    }
+    notify_reloading(&d->nt);
+    slog_notice(&d->log, "SIGHUP: reloading %s", d->cfg_path);
+    atomic_store(&d->reload_done, 0);
+    memset(&d->new_model, 0, sizeof d->new_model);
+    int rc = pthread_create(&d->reload_thread, NULL, reload_main, d);
+    if (rc) {
+        d->reload_failures++;
+        set_status(d, d->status, SLOG_ERR, "reload failed: cannot start the loader thread (%s); still serving %s",
+                   strerror(rc), sd_model_name(&d->model));
+        notify_ready(&d->nt, d->message);
+        return;
+    }
+    d->reload_running = true;
+}
+
+static void finish_reload(steerd *d, uint64_t now)
+{
+    pthread_join(d->reload_thread, NULL);
+    d->reload_running = false;
+    const char *st = d->cap.state == CAP_RETRY_WAIT ? "source-retry" : "running";
+    if (d->reload_status) {
+        d->reload_failures++;
+        set_status(d, st, SLOG_ERR, "reload failed: %s; still serving %s (%s)", d->reload_err.msg,
+                   sd_model_name(&d->model), sd_model_checksum(&d->model));
+        notify_ready(&d->nt, d->message);
+        return;
+    }
+    /* Apply between frames: swap the model, then whatever else changed. */
+    sd_model old = d->model;
+    d->model = d->new_model;
+    memset(&d->new_model, 0, sizeof d->new_model);
+    sd_model_free(&old);
+    steerd_config *n = &d->new_cfg, *o = &d->cfg;
+    d->log.level = n->log_level;
+    if (strcmp(n->endpoint, o->endpoint) != 0 || n->sndhwm != o->sndhwm) {
+        slog_warn(&d->log, "publish.endpoint / publish.sndhwm changed: they take effect at the next restart "
+                           "(still publishing on %s)", o->endpoint);
+        snprintf(n->endpoint, sizeof n->endpoint, "%s", o->endpoint);
+        n->sndhwm = o->sndhwm;
+    }
+    if (n->stats_interval_ms != o->stats_interval_ms)
+        d->next_stats_ns = now + (uint64_t)n->stats_interval_ms * 1000000ull;
+    bool restart_source = strcmp(n->pipeline, o->pipeline) != 0 || n->drop != o->drop ||
+                          n->retry_ms != o->retry_ms || n->retry_max_ms != o->retry_max_ms;
+    *o = *n;
+    d->reloads++;
+    if (restart_source) {
+        cap_stop(&d->cap);
+        uint64_t restarts = d->cap.restarts;
+        cap_init(&d->cap, &d->log, &d->slot, o->pipeline, o->drop, o->retry_ms, o->retry_max_ms);
+        d->cap.restarts = restarts;
+        nn_err e;
+        if (cap_start(&d->cap, now, &e))
+            slog_err(&d->log, "%s", e.msg); /* checked by the loader: not expected */
+        st = d->cap.state == CAP_RETRY_WAIT ? "source-retry" : "running";
+    }
+    set_status(d, st, SLOG_NOTICE, "reloaded: serving %s (%s) on the %s backend%s", sd_model_name(&d->model),
+               sd_model_checksum(&d->model), d->model.backend, restart_source ? "; source restarted" : "");
+    notify_ready(&d->nt, d->message);
+}
+
+/* ---- the loop ---- */
+
+static int run(steerd *d)
+{
+    uint64_t now = cap_now_ns();
+    stats_init(&d->stats, now);
+    d->next_stats_ns = now + (uint64_t)d->cfg.stats_interval_ms * 1000000ull;
+    uint64_t wd_period = d->nt.watchdog_usec * 1000ull / 2;
+    d->next_watchdog_ns = now;
+    bool eos = false;
+    while (!stop_requested && !eos) {
+        now = cap_now_ns();
+        if (reload_requested) {
+            reload_requested = 0;
+            start_reload(d);
+        }
+        if (d->reload_running && atomic_load(&d->reload_done)) {
+            finish_reload(d, now);
+            if (d->reload_pending) {
+                d->reload_pending = false;
+                start_reload(d);
+            }
+        }
+        switch (cap_poll(&d->cap, now)) {
+        case CAP_EV_ERROR:
+            set_status(d, "source-retry", SLOG_WARNING, "source error: %s; retrying in %.1f s", d->cap.error,
+                       (double)(d->cap.retry_at_ns - now) / 1e9);
+            break;
+        case CAP_EV_RESTARTED:
+            set_status(d, "running", SLOG_NOTICE, "source restarted (restart %llu)",
+                       (unsigned long long)d->cap.restarts);
+            break;
+        case CAP_EV_EOS:
+            if (d->cfg.on_eos == CFG_EOS_RESTART) {
+                nn_err e;
+                d->cap.restarts++;
+                slog_info(&d->log, "source: end of stream; restarting it (source.on_eos: restart)");
+                if (cap_start(&d->cap, now, &e))
+                    slog_err(&d->log, "%s", e.msg);
+            } else {
+                eos = true;
+            }
+            break;
+        case CAP_EV_NONE: break;
+        }
+        if (wd_period && now >= d->next_watchdog_ns) {
+            notify_watchdog(&d->nt);
+            d->next_watchdog_ns = now + wd_period;
+        }
+        if (now >= d->next_stats_ns) {
+            publish_stats(d, now, false);
+            d->next_stats_ns += (uint64_t)d->cfg.stats_interval_ms * 1000000ull;
+            if (d->next_stats_ns <= now)
+                d->next_stats_ns = now + (uint64_t)d->cfg.stats_interval_ms * 1000000ull;
+        }
+        if (eos)
+            break;
+        const sd_frame *f = fs_take(&d->slot, POLL_MS);
+        if (f)
+            process_frame(d, f);
+    }
+    if (eos) {
+        /* Drain: the last frame the source committed before its EOS. */
+        const sd_frame *f;
+        while ((f = fs_take(&d->slot, 0)))
+            process_frame(d, f);
+        snprintf(d->status, sizeof d->status, "eos");
+        snprintf(d->message, sizeof d->message, "end of stream after %llu frames",
+                 (unsigned long long)d->stats.frames);
+        slog_notice(&d->log, "%s", d->message);
+    } else {
+        snprintf(d->status, sizeof d->status, "stopping");
+        snprintf(d->message, sizeof d->message, "stopping on signal after %llu frames",
+                 (unsigned long long)d->stats.frames);
+        slog_notice(&d->log, "%s", d->message);
+    }
+    return 0;
+}
+
+static const char usage[] =
+    "usage: steerd -c FILE          run the daemon with this configuration\n"
+    "       steerd --check-config FILE\n"
+    "                               parse and validate FILE, load its model and pipeline, print the\n"
+    "                               effective configuration; exit 0 or 78 (EX_CONFIG)\n"
+    "       steerd --version | --help\n"
+    "Signals: SIGTERM/SIGINT stop (exit 0); SIGHUP reloads the configuration and the model.\n";
+
+static int install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) || sigaction(SIGINT, &sa, NULL) || sigaction(SIGHUP, &sa, NULL))
+        return -1;
+    sa.sa_handler = SIG_IGN;
+    return sigaction(SIGPIPE, &sa, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL;
+    bool check = false;
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
+            path = argv[++i];
+        } else if (strcmp(argv[i], "--check-config") == 0 && i + 1 < argc) {
+            path = argv[++i];
+            check = true;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            puts("steerd " STEERD_VERSION);
+            return 0;
+        } else {
+            fputs(usage, stderr);
+            return 2;
+        }
+    }
+    if (!path) {
+        fputs(usage, stderr);
+        return 2;
+    }
+
+    steerd *d = calloc(1, sizeof *d);
+    if (!d) {
+        fputs("steerd: out of memory\n", stderr);
+        return 1;
+    }
+    slog_init(&d->log, "steerd", SLOG_INFO);
+    notify_init(&d->nt);
+    snprintf(d->cfg_path, sizeof d->cfg_path, "%s", path);
+    nn_err err;
+    int rc = 0;
+    bool slot_ok = false, pub_ok = false, gst_ok = false;
+    if (cfg_load(&d->cfg, path, &err)) {
+        slog_err(&d->log, "%s", err.msg);
+        rc = EX_CONFIG_STATUS;
+        goto out;
+    }
+    d->log.level = d->cfg.log_level;
+    GError *ge = NULL;
+    if (!gst_init_check(NULL, NULL, &ge)) {
+        slog_err(&d->log, "cannot initialise GStreamer: %s", ge ? ge->message : "unknown error");
+        if (ge)
+            g_error_free(ge);
+        rc = 1;
+        goto out;
+    }
+    gst_ok = true;
+    if (cap_check(d->cfg.pipeline, &err)) {
+        nn_err e2;
+        cfg_error(&d->cfg, CFG_SOURCE_PIPELINE, &e2, NN_E_SPEC, "%s", err.msg);
+        slog_err(&d->log, "%s", e2.msg);
+        rc = EX_CONFIG_STATUS;
+        goto out;
+    }
+    if (sd_model_load(&d->model, &d->cfg, &d->log, &err)) {
+        slog_err(&d->log, "model: %s", err.msg);
+        rc = EX_CONFIG_STATUS;
+        goto out;
+    }
+    slog_info(&d->log, "model %s (%s): input %dx%dx%d, %d output%s, %d thread%s, %s backend",
+              sd_model_name(&d->model), sd_model_checksum(&d->model), d->model.pp.out_h, d->model.pp.out_w,
+              d->model.pp.out_c, d->model.n_outputs, d->model.n_outputs == 1 ? "" : "s", d->cfg.threads,
+              d->cfg.threads == 1 ? "" : "s", d->model.backend);
+    if (check) {
+        printf("%s: configuration OK\n", path);
+        cfg_dump(&d->cfg, stdout);
+        goto out;
+    }
+    if (install_signals()) {
+        slog_err(&d->log, "cannot install signal handlers");
+        rc = 1;
+        goto out;
+    }
+    int e = fs_init(&d->slot);
+    if (e) {
+        slog_err(&d->log, "frame slot: %s", strerror(e));
+        rc = 1;
+        goto out;
+    }
+    slot_ok = true;
+    if (pub_open(&d->pub, d->cfg.endpoint, d->cfg.sndhwm, &err)) {
+        slog_err(&d->log, "%s", err.msg);
+        rc = 1;
+        goto out;
+    }
+    pub_ok = true;
+    slog_info(&d->log, "publishing on %s (sndhwm %d)", d->cfg.endpoint, d->cfg.sndhwm);
+    cap_init(&d->cap, &d->log, &d->slot, d->cfg.pipeline, d->cfg.drop, d->cfg.retry_ms, d->cfg.retry_max_ms);
+    if (cap_start(&d->cap, cap_now_ns(), &err)) {
+        nn_err e2;
+        cfg_error(&d->cfg, CFG_SOURCE_PIPELINE, &e2, NN_E_SPEC, "%s", err.msg);
+        slog_err(&d->log, "%s", e2.msg);
+        rc = EX_CONFIG_STATUS;
+        goto out;
+    }
+    if (d->cap.state == CAP_PLAYING)
+        set_status(d, "running", SLOG_NOTICE, "serving %s (%s) on the %s backend", sd_model_name(&d->model),
+                   sd_model_checksum(&d->model), d->model.backend);
+    else
+        set_status(d, "source-retry", SLOG_WARNING, "source error: %s; retrying", d->cap.error);
+    notify_ready(&d->nt, d->message);
+
+    rc = run(d);
+
+    notify_stopping(&d->nt);
+    cap_stop(&d->cap);
+    if (d->reload_running) {
+        pthread_join(d->reload_thread, NULL);
+        d->reload_running = false;
+        sd_model_free(&d->new_model);
+    }
+    publish_stats(d, cap_now_ns(), true);
+out:
+    if (pub_ok)
+        pub_close(&d->pub, rc == 0 ? 250 : 0); /* let the final stats leave, bounded */
+    if (slot_ok)
+        fs_destroy(&d->slot);
+    sd_model_free(&d->model);
+    notify_close(&d->nt);
+    if (gst_ok)
+        gst_deinit();
+    free(d);
+    return rc;
+}

@@ -1,0 +1,138 @@
+/* msg.c — bounded JSON writer and the steer/status message formatters. */
+#include "daemon/msg.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void jb_init(jbuf *j, char *buf, size_t cap)
+{
+    j->buf = buf;
+    j->cap = cap;
+    j->len = 0;
+    j->overflow = cap == 0;
+    if (cap)
+        buf[0] = 0;
+}
+
+static void put(jbuf *j, const char *s, size_t n)
+{
+    if (j->overflow || j->len + n + 1 > j->cap) {
+        j->overflow = true;
+        return;
+    }
+    memcpy(j->buf + j->len, s, n);
+    j->len += n;
+    j->buf[j->len] = 0;
+}
+
+void jb_raw(jbuf *j, const char *s)
+{
+    put(j, s, strlen(s));
+}
+
+void jb_printf(jbuf *j, const char *fmt, ...)
+{
+    if (j->overflow)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(j->buf + j->len, j->cap - j->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= j->cap - j->len) {
+        j->overflow = true;
+        j->buf[j->len] = 0;
+        return;
+    }
+    j->len += (size_t)n;
+}
+
+void jb_str(jbuf *j, const char *s)
+{
+    put(j, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        char esc[8];
+        switch (*p) {
+        case '"': put(j, "\\\"", 2); break;
+        case '\\': put(j, "\\\\", 2); break;
+        case '\n': put(j, "\\n", 2); break;
+        case '\r': put(j, "\\r", 2); break;
+        case '\t': put(j, "\\t", 2); break;
+        default:
+            if (*p < 0x20) {
+                snprintf(esc, sizeof esc, "\\u%04x", *p);
+                put(j, esc, 6);
+            } else {
+                put(j, (const char *)p, 1);
+            }
+        }
+    }
+    put(j, "\"", 1);
+}
+
+void jb_num(jbuf *j, double v, int digits)
+{
+    if (!isfinite(v))
+        jb_raw(j, "null");
+    else
+        jb_printf(j, "%.*g", digits, v);
+}
+
+void jb_key(jbuf *j, const char *key)
+{
+    jb_str(j, key);
+    put(j, ":", 1);
+}
+
+static double us(uint64_t ns)
+{
+    return (double)ns / 1000.0;
+}
+
+size_t msg_steer(char *buf, size_t cap, const steer_msg *m)
+{
+    jbuf j;
+    jb_init(&j, buf, cap);
+    jb_printf(&j, "steer {\"v\":%d,\"seq\":%" PRIu64 ",\"frame_id\":%" PRIu64 ",\"t_capture_ns\":%" PRIu64
+                  ",\"t_publish_ns\":%" PRIu64 ",\"steering\":",
+              MSG_SCHEMA_VERSION, m->seq, m->frame_id, m->t_capture_ns, m->t_publish_ns);
+    jb_num(&j, m->n_outputs > 0 ? (double)m->outputs[0] : NAN, 7);
+    if (m->has_angle) {
+        jb_raw(&j, ",\"angle_deg\":");
+        jb_num(&j, m->angle_deg, 6);
+    }
+    if (m->n_outputs > 1) {
+        jb_raw(&j, ",\"outputs\":[");
+        int n = m->n_outputs < MSG_MAX_OUTPUTS ? m->n_outputs : MSG_MAX_OUTPUTS;
+        for (int i = 0; i < n; i++) {
+            if (i)
+                jb_raw(&j, ",");
+            jb_num(&j, m->outputs[i], 7);
+        }
+        jb_raw(&j, "]");
+    }
+    jb_printf(&j, ",\"latency_us\":{\"queue\":%.1f,\"preprocess\":%.1f,\"infer\":%.1f,\"total\":%.1f}",
+              us(m->queue_ns), us(m->preprocess_ns), us(m->infer_ns), us(m->total_ns));
+    jb_raw(&j, ",\"model\":{\"name\":");
+    jb_str(&j, m->model_name);
+    jb_raw(&j, ",\"weights\":");
+    jb_str(&j, m->model_checksum);
+    jb_raw(&j, "},\"backend\":");
+    jb_str(&j, m->backend);
+    jb_raw(&j, "}");
+    return j.overflow ? 0 : j.len;
+}
+
+size_t msg_status(char *buf, size_t cap, uint64_t t_ns, const char *status, const char *message)
+{
+    jbuf j;
+    jb_init(&j, buf, cap);
+    jb_printf(&j, "status {\"v\":%d,\"t_ns\":%" PRIu64 ",\"status\":", MSG_SCHEMA_VERSION, t_ns);
+    jb_str(&j, status);
+    jb_raw(&j, ",\"message\":");
+    jb_str(&j, message);
+    jb_raw(&j, "}");
+    return j.overflow ? 0 : j.len;
+}

@@ -1,0 +1,140 @@
+/* preprocess.c — crop + bilinear resize (half-pixel centres, edge clamped, as OpenCV's
+ * INTER_LINEAR and PyTorch's interpolate(align_corners=False)) + scale/offset into the
+ * engine's input buffer. */
+#include "daemon/preprocess.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+nn_status pp_init(pp_plan *p, const nn_preprocess *pre, int out_h, int out_w, int out_c, nn_err *err)
+{
+    memset(p, 0, sizeof *p);
+    if (out_h < 1 || out_w < 1 || (out_c != 3 && out_c != 1))
+        return nn_fail(err, NN_E_ARG, "preprocess: model input %dx%dx%d is not an RGB (3) or grayscale (1) image",
+                       out_h, out_w, out_c);
+    p->pre = *pre;
+    p->out_h = out_h;
+    p->out_w = out_w;
+    p->out_c = out_c;
+    p->x0 = malloc((size_t)out_w * sizeof *p->x0);
+    p->x1 = malloc((size_t)out_w * sizeof *p->x1);
+    p->wx = malloc((size_t)out_w * sizeof *p->wx);
+    p->y0 = malloc((size_t)out_h * sizeof *p->y0);
+    p->y1 = malloc((size_t)out_h * sizeof *p->y1);
+    p->wy = malloc((size_t)out_h * sizeof *p->wy);
+    if (!p->x0 || !p->x1 || !p->wx || !p->y0 || !p->y1 || !p->wy) {
+        pp_free(p);
+        return nn_fail(err, NN_E_NOMEM, "preprocess: out of memory");
+    }
+    return NN_OK;
+}
+
+void pp_free(pp_plan *p)
+{
+    free(p->x0);
+    free(p->x1);
+    free(p->wx);
+    free(p->y0);
+    free(p->y1);
+    free(p->wy);
+    memset(p, 0, sizeof *p);
+}
+
+/* Sampling table for one axis: output i of n reads source lo + (i + 0.5) * len / n - 0.5,
+ * clamped to the crop's pixels [first, last]. */
+static void axis_table(int n, double lo, double len, int first, int last, int *i0, int *i1, float *w)
+{
+    double step = len / n;
+    for (int i = 0; i < n; i++) {
+        double s = lo + (i + 0.5) * step - 0.5;
+        if (s < first)
+            s = first;
+        if (s > last)
+            s = last;
+        int a = (int)floor(s);
+        int b = a + 1 <= last ? a + 1 : last;
+        i0[i] = a;
+        i1[i] = b;
+        w[i] = (float)(s - a);
+    }
+}
+
+nn_status pp_plan_for(pp_plan *p, int width, int height, nn_err *err)
+{
+    if (width < 1 || height < 1)
+        return nn_fail(err, NN_E_ARG, "preprocess: empty frame %dx%d", width, height);
+    double top = 0, bottom = height, left = 0, right = width;
+    const nn_preprocess *pre = &p->pre;
+    if (pre->crop) {
+        /* The crop is given for the model's source size; scale it to this frame. */
+        double fy = pre->src_h > 0 ? (double)height / pre->src_h : 1.0;
+        double fx = pre->src_w > 0 ? (double)width / pre->src_w : 1.0;
+        top = pre->top * fy;
+        bottom = pre->bottom * fy;
+        left = pre->left * fx;
+        right = pre->right * fx;
+        if (top < 0 || left < 0 || bottom > height + 1e-9 || right > width + 1e-9 || bottom - top < 1 ||
+            right - left < 1)
+            return nn_fail(err, NN_E_ARG,
+                           "preprocess: crop rows [%d, %d) cols [%d, %d) does not fit a %dx%d frame", pre->top,
+                           pre->bottom, pre->left, pre->right, width, height);
+    }
+    int fy0 = (int)ceil(top - 0.5), ly = (int)ceil(bottom - 0.5) - 1;
+    int fx0 = (int)ceil(left - 0.5), lx = (int)ceil(right - 0.5) - 1;
+    if (fy0 < 0)
+        fy0 = 0;
+    if (fx0 < 0)
+        fx0 = 0;
+    if (ly > height - 1)
+        ly = height - 1;
+    if (lx > width - 1)
+        lx = width - 1;
+    if (ly < fy0)
+        ly = fy0;
+    if (lx < fx0)
+        lx = fx0;
+    axis_table(p->out_h, top, bottom - top, fy0, ly, p->y0, p->y1, p->wy);
+    axis_table(p->out_w, left, right - left, fx0, lx, p->x0, p->x1, p->wx);
+    p->src_w = width;
+    p->src_h = height;
+    return NN_OK;
+}
+
+nn_status pp_run(pp_plan *p, const uint8_t *rgb, int width, int height, int stride, float *out, nn_err *err)
+{
+    if (!rgb || stride < width * 3)
+        return nn_fail(err, NN_E_ARG, "preprocess: bad frame (stride %d for width %d)", stride, width);
+    if (width != p->src_w || height != p->src_h) {
+        nn_status s = pp_plan_for(p, width, height, err);
+        if (s)
+            return s;
+    }
+    const float scale = p->pre.scale, offset = p->pre.offset;
+    const int ow = p->out_w, oc = p->out_c;
+    for (int oy = 0; oy < p->out_h; oy++) {
+        const uint8_t *r0 = rgb + (size_t)p->y0[oy] * (size_t)stride;
+        const uint8_t *r1 = rgb + (size_t)p->y1[oy] * (size_t)stride;
+        const float wy = p->wy[oy], vy = 1.0f - wy;
+        float *o = out + (size_t)oy * (size_t)ow * (size_t)oc;
+        for (int ox = 0; ox < ow; ox++) {
+            const int a = p->x0[ox] * 3, b = p->x1[ox] * 3;
+            const float wx = p->wx[ox], vx = 1.0f - wx;
+            float px[3];
+            for (int ch = 0; ch < 3; ch++) {
+                float t = r0[a + ch] * vx + r0[b + ch] * wx;
+                float u = r1[a + ch] * vx + r1[b + ch] * wx;
+                px[ch] = t * vy + u * wy;
+            }
+            if (oc == 3) {
+                o[0] = px[0] * scale + offset;
+                o[1] = px[1] * scale + offset;
+                o[2] = px[2] * scale + offset;
+                o += 3;
+            } else {
+                *o++ = (0.299f * px[0] + 0.587f * px[1] + 0.114f * px[2]) * scale + offset;
+            }
+        }
+    }
+    return NN_OK;
+}

@@ -1,0 +1,175 @@
+/* conv2d.c — 2-D convolution forward, NHWC, grouped, explicit (possibly asymmetric) zero padding.
+ *   in  [batch][IH][IW][cin]      weight [G][kh][kw][cin/G][cout/G]      bias [cout] or NULL
+ *   out [batch][OH][OW][cout]     output channel of group g: g*(cout/G) + j
+ * A 1x1 stride-1 unpadded conv is a GEMM straight on the NHWC rows ([batch*H*W, cin] x [cin, cout]
+ * per group). Anything else goes through im2col: the patch of each output pixel, ordered
+ * [G][kh][kw][cin/G], is gathered into per-thread scratch a bounded chunk of output rows at a
+ * time, then one GEMM per group with the bias and activation fused in its epilogue. Threads split
+ * the output pixels (or, when there are few, the output channels) and each runs its own
+ * im2col + GEMM on its own scratch slice, so one pool launch covers the whole layer. */
+#include <stdint.h>
+#include <string.h>
+
+#include "cpu.h"
+
+enum {
+    COL_BUDGET = 96 * 1024, /* floats of im2col per chunk (stays in L2) */
+    ROW_ALIGN = 28,         /* chunk / split granularity in output pixels (multiple of every MR) */
+    SCRATCH_ALIGN = 16,     /* floats */
+};
+
+typedef struct {
+    const nn_layer *l;
+    int batch, G, cin, cout, cin_g, cout_g, K;
+    int IH, IW, OH, OW;
+    int M;            /* batch * OH * OW output pixels */
+    bool direct;      /* 1x1, stride 1, no padding: A is the input itself */
+    int R;            /* output pixels per im2col chunk */
+    size_t col;       /* im2col floats per thread */
+    size_t ws;        /* GEMM workspace floats per thread */
+    size_t per_thread;
+} conv_plan;
+
+static void plan_conv(conv_plan *c, const nn_layer *l, int batch)
+{
+    memset(c, 0, sizeof *c);
+    c->l = l;
+    c->batch = batch;
+    c->G = l->groups > 0 ? l->groups : 1;
+    c->cin = l->in.c;
+    c->cout = l->out.c;
+    c->cin_g = c->cin / c->G;
+    c->cout_g = c->cout / c->G;
+    c->K = l->kh * l->kw * c->cin_g;
+    c->IH = l->in.h, c->IW = l->in.w, c->OH = l->out.h, c->OW = l->out.w;
+    c->M = batch * c->OH * c->OW;
+    c->direct = l->kh == 1 && l->kw == 1 && l->sh == 1 && l->sw == 1 && l->pad_top == 0 && l->pad_bottom == 0 &&
+                l->pad_left == 0 && l->pad_right == 0 && c->OH == c->IH && c->OW == c->IW;
+    if (c->direct) {
+        c->R = c->M;
+        c->col = 0;
+    } else {
+        size_t rows = COL_BUDGET / ((size_t)c->G * (size_t)c->K);
+        rows = rows / ROW_ALIGN * ROW_ALIGN;
+        if (rows < ROW_ALIGN) rows = ROW_ALIGN;
+        c->R = rows < (size_t)c->M ? (int)rows : c->M;
+        c->col = (size_t)c->R * c->G * c->K;
+    }
+    c->ws = nn_sgemm_ws_floats(c->R, c->cout_g, c->K, 1);
+    c->per_thread = c->col + c->ws + 2 * SCRATCH_ALIGN;
+}
+
+size_t cpu_conv2d_scratch_floats(const nn_layer *l, int batch, int threads)
+{
+    conv_plan c;
+    plan_conv(&c, l, batch < 1 ? 1 : batch);
+    return (size_t)(threads < 1 ? 1 : threads) * c.per_thread;
+}
+
+static float *align_up(float *p)
+{
+    uintptr_t u = ((uintptr_t)p + SCRATCH_ALIGN * sizeof(float) - 1) & ~(uintptr_t)(SCRATCH_ALIGN * sizeof(float) - 1);
+    return (float *)u;
+}
+
+static void copy_or_zero(float *restrict d, const float *restrict s, int n)
+{
+    if (!s) memset(d, 0, (size_t)n * sizeof(float));
+    else if (n >= 8) memcpy(d, s, (size_t)n * sizeof(float));
+    else
+        for (int i = 0; i < n; i++) d[i] = s[i];
+}
+
+/* col[rows][G][kh][kw][cin_g] <- patches of output pixels [r0, r0+rows) (flattened b, oh, ow). */
+static void im2col(const conv_plan *c, float *restrict col, const float *restrict in, int r0, int rows)
+{
+    const nn_layer *l = c->l;
+    const int KH = l->kh, KW = l->kw, cin = c->cin, cg = c->cin_g, G = c->G, K = c->K;
+    int ow = r0 % c->OW, oh = r0 / c->OW % c->OH, b = r0 / (c->OW * c->OH);
+    for (int r = 0; r < rows; r++) {
+        float *dst = col + (size_t)r * G * K;
+        const int ih0 = oh * l->sh - l->pad_top, iw0 = ow * l->sw - l->pad_left;
+        const float *img = in + (size_t)b * c->IH * c->IW * cin;
+        const bool wfull = iw0 >= 0 && iw0 + KW <= c->IW;
+        for (int kh = 0; kh < KH; kh++) {
+            const int ih = ih0 + kh;
+            const bool hin = ih >= 0 && ih < c->IH;
+            const float *srow = hin ? img + ((size_t)ih * c->IW + (wfull ? iw0 : 0)) * cin : NULL;
+            if (G == 1 && (!hin || wfull)) { /* one contiguous run of KW pixels */
+                copy_or_zero(dst + (size_t)kh * KW * cin, srow, KW * cin);
+                continue;
+            }
+            for (int kw = 0; kw < KW; kw++) {
+                const int iw = iw0 + kw;
+                const float *s = hin && iw >= 0 && iw < c->IW ? img + ((size_t)ih * c->IW + iw) * cin : NULL;
+                for (int g = 0; g < G; g++)
+                    copy_or_zero(dst + (size_t)g * K + (size_t)(kh * KW + kw) * cg, s ? s + (size_t)g * cg : NULL, cg);
+            }
+        }
+        if (++ow == c->OW) {
+            ow = 0;
+            if (++oh == c->OH) oh = 0, b++;
+        }
+    }
+}
+
+typedef struct {
+    const conv_plan *c;
+    const cpu_fwd_args *a;
+    int parts;
+    bool split_m;
+} conv_par;
+
+static void conv_task(void *ctx, int begin, int end, int thread)
+{
+    const conv_par *cp = ctx;
+    const conv_plan *c = cp->c;
+    const cpu_fwd_args *a = cp->a;
+    const nn_layer *l = c->l;
+    float *col = align_up(a->scratch + (size_t)thread * c->per_thread);
+    float *ws = align_up(col + c->col);
+    const float *W = a->p[0], *bias = l->has_bias ? a->p[1] : NULL;
+    for (int t = begin; t < end; t++) {
+        int m0 = 0, m1 = c->M, n0 = 0, n1 = c->cout_g;
+        if (cp->split_m) {
+            int units = (c->M + ROW_ALIGN - 1) / ROW_ALIGN;
+            m0 = (int)((long long)units * t / cp->parts) * ROW_ALIGN;
+            m1 = (int)((long long)units * (t + 1) / cp->parts) * ROW_ALIGN;
+            if (m1 > c->M) m1 = c->M;
+        } else {
+            int units = (c->cout_g + 15) / 16;
+            n0 = (int)((long long)units * t / cp->parts) * 16;
+            n1 = (int)((long long)units * (t + 1) / cp->parts) * 16;
+            if (n1 > c->cout_g) n1 = c->cout_g;
+        }
+        for (int r = m0; r < m1; r += c->R) {
+            const int rows = m1 - r < c->R ? m1 - r : c->R;
+            if (!c->direct) im2col(c, col, a->in[0], r, rows);
+            for (int g = 0; g < c->G; g++) {
+                const float *A = c->direct ? a->in[0] + (size_t)r * c->cin + (size_t)g * c->cin_g
+                                           : col + (size_t)g * c->K;
+                const int lda = c->direct ? c->cin : c->G * c->K;
+                nn_sgemm(NULL, rows, n1 - n0, c->K, A, lda, W + (size_t)g * c->K * c->cout_g + n0, c->cout_g,
+                         a->out + (size_t)r * c->cout + (size_t)g * c->cout_g + n0, c->cout,
+                         bias ? bias + (size_t)g * c->cout_g + n0 : NULL, false, l->act, l->act_alpha, ws);
+            }
+        }
+    }
+}
+
+void cpu_conv2d_forward(const cpu_fwd_args *a)
+{
+    conv_plan c;
+    plan_conv(&c, a->l, a->batch);
+    if (c.M == 0 || c.cout == 0) return;
+    conv_par cp = {.c = &c, .a = a, .parts = 1, .split_m = true};
+    const int T = nn_pool_threads(a->pool);
+    const double work = (double)c.M * c.cout * c.K;
+    if (T > 1 && work >= 65536.0) {
+        const int mu = (c.M + ROW_ALIGN - 1) / ROW_ALIGN, nu = (c.cout_g + 15) / 16;
+        if (mu >= 2 * T || mu >= nu) cp.parts = T < mu ? T : mu;
+        else cp.parts = T < nu ? T : nu, cp.split_m = false;
+    }
+    if (cp.parts == 1) conv_task(&cp, 0, 1, 0);
+    else nn_pool_run(a->pool, cp.parts, conv_task, &cp);
+}

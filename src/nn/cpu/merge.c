@@ -1,0 +1,106 @@
+/* merge.c — layers that combine or pass tensors through, forward:
+ *   add:    out [batch][H][W][C] = sum of n_inputs inputs of the same shape (out may alias any)
+ *   concat: out [batch][H][W][sum Ci] = inputs side by side along channels, in inputs order
+ *   copy:   flatten / dropout (identity at inference) when not run in place. */
+#include <string.h>
+
+#include "cpu.h"
+
+typedef struct {
+    const cpu_fwd_args *a;
+    size_t n;    /* elements */
+    int parts;
+} flat_ctx;
+
+static void range_of(const flat_ctx *f, int begin, int end, size_t *b, size_t *e)
+{
+    *b = f->n * (size_t)begin / (size_t)f->parts;
+    *e = f->n * (size_t)end / (size_t)f->parts;
+}
+
+static void add_task(void *ctx, int begin, int end, int thread)
+{
+    (void)thread;
+    const flat_ctx *f = ctx;
+    const cpu_fwd_args *a = f->a;
+    size_t b, e;
+    range_of(f, begin, end, &b, &e);
+    float *y = a->out;
+    const float *x0 = a->in[0], *x1 = a->in[1];
+    if (a->l->n_inputs == 2) { /* each y[i] is written after its own inputs are read: alias-safe */
+        for (size_t i = b; i < e; i++) y[i] = x0[i] + x1[i];
+        return;
+    }
+    float t[256]; /* y may alias any input: sum a block fully before storing it */
+    for (size_t i0 = b; i0 < e; i0 += 256) {
+        const size_t n = e - i0 < 256 ? e - i0 : 256;
+        for (size_t i = 0; i < n; i++) t[i] = x0[i0 + i] + x1[i0 + i];
+        for (int k = 2; k < a->l->n_inputs; k++) {
+            const float *xk = a->in[k] + i0;
+            for (size_t i = 0; i < n; i++) t[i] += xk[i];
+        }
+        memcpy(y + i0, t, n * sizeof(float));
+    }
+}
+
+void cpu_add_forward(const cpu_fwd_args *a)
+{
+    flat_ctx f = {.a = a, .n = (size_t)a->batch * nn_shape_size(a->l->out), .parts = 64};
+    if (a->l->n_inputs < 2) {
+        if (a->out != a->in[0]) memcpy(a->out, a->in[0], f.n * sizeof(float));
+        return;
+    }
+    cpu_run(a->pool, (double)f.n * a->l->n_inputs, f.parts, add_task, &f);
+}
+
+/* Channels of input k: from a->in_c when the caller filled it, else inputs 1.. split the rest. */
+static int concat_channels(const cpu_fwd_args *a, int k)
+{
+    const nn_layer *l = a->l;
+    if (a->in_c[k] > 0) return a->in_c[k];
+    if (k == 0) return l->in.c;
+    int rest = l->out.c, unknown = 0;
+    for (int i = 0; i < l->n_inputs; i++) {
+        if (a->in_c[i] > 0) rest -= a->in_c[i];
+        else if (i == 0) rest -= l->in.c;
+        else unknown++;
+    }
+    return unknown > 0 ? rest / unknown : 0;
+}
+
+static void concat_task(void *ctx, int begin, int end, int thread)
+{
+    (void)thread;
+    const cpu_fwd_args *a = ctx;
+    const int C = a->l->out.c;
+    int off = 0;
+    for (int k = 0; k < a->l->n_inputs; k++) {
+        const int ck = concat_channels(a, k);
+        for (int px = begin; px < end; px++)
+            memcpy(a->out + (size_t)px * C + off, a->in[k] + (size_t)px * ck, (size_t)ck * sizeof(float));
+        off += ck;
+    }
+}
+
+void cpu_concat_forward(const cpu_fwd_args *a)
+{
+    const nn_layer *l = a->l;
+    const int pixels = a->batch * l->out.h * l->out.w;
+    cpu_run(a->pool, (double)pixels * l->out.c, pixels, concat_task, (void *)a);
+}
+
+static void copy_task(void *ctx, int begin, int end, int thread)
+{
+    (void)thread;
+    const flat_ctx *f = ctx;
+    size_t b, e;
+    range_of(f, begin, end, &b, &e);
+    memcpy(f->a->out + b, f->a->in[0] + b, (e - b) * sizeof(float));
+}
+
+void cpu_copy_forward(const cpu_fwd_args *a)
+{
+    if (a->out == a->in[0]) return;
+    flat_ctx f = {.a = a, .n = (size_t)a->batch * nn_shape_size(a->l->out), .parts = 64};
+    cpu_run(a->pool, (double)f.n, f.parts, copy_task, &f);
+}

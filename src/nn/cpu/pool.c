@@ -1,0 +1,130 @@
+/* pool.c — pooling forward, NHWC:
+ *   max/avg pool: in [batch][IH][IW][C] -> out [batch][OH][OW][C], window kh x kw, stride sh x sw,
+ *     explicit padding; max ignores padded cells, avg divides by the number of real cells.
+ *   global avg pool: in [batch][H][W][C] -> out [batch][1][1][C].
+ * Each output pixel visits only its in-bounds window cells; the per-channel inner loops are
+ * contiguous and compiled twice (AVX-512 and baseline) so the compiler vectorises them for the
+ * CPU at hand. Threads split output rows (batch x OH) or, for the global pool, samples. */
+#include <string.h>
+
+#include "cpu.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#define POOL_X86 1
+#define T512 __attribute__((target("avx512f,avx2,fma")))
+#else
+#define POOL_X86 0
+#endif
+#define INLINE static inline __attribute__((always_inline))
+
+typedef struct {
+    const cpu_fwd_args *a;
+    bool is_max;
+    bool wide;   /* AVX-512 available */
+} pool_ctx;
+
+INLINE void pool_row(const pool_ctx *p, int b, int oh)
+{
+    const nn_layer *l = p->a->l;
+    const int IH = l->in.h, IW = l->in.w, C = l->in.c, OH = l->out.h, OW = l->out.w;
+    const int ih0 = oh * l->sh - l->pad_top;
+    const int kh0 = ih0 < 0 ? -ih0 : 0, kh1 = ih0 + l->kh > IH ? IH - ih0 : l->kh;
+    const float *img = p->a->in[0] + (size_t)b * IH * IW * C;
+    float *orow = p->a->out + ((size_t)b * OH + oh) * OW * C;
+    for (int ow = 0; ow < OW; ow++) {
+        const int iw0 = ow * l->sw - l->pad_left;
+        const int kw0 = iw0 < 0 ? -iw0 : 0, kw1 = iw0 + l->kw > IW ? IW - iw0 : l->kw;
+        float *restrict o = orow + (size_t)ow * C;
+        const int cells = (kh1 - kh0) * (kw1 - kw0);
+        if (cells <= 0) { /* window entirely in padding (not produced by valid specs) */
+            memset(o, 0, (size_t)C * sizeof(float));
+            continue;
+        }
+        const float *restrict first = img + ((size_t)(ih0 + kh0) * IW + (size_t)(iw0 + kw0)) * C;
+        memcpy(o, first, (size_t)C * sizeof(float));
+        for (int kh = kh0; kh < kh1; kh++)
+            for (int kw = kw0; kw < kw1; kw++) {
+                if (kh == kh0 && kw == kw0) continue;
+                const float *restrict x = img + ((size_t)(ih0 + kh) * IW + (size_t)(iw0 + kw)) * C;
+                if (p->is_max)
+                    for (int c = 0; c < C; c++) o[c] = x[c] > o[c] ? x[c] : o[c];
+                else
+                    for (int c = 0; c < C; c++) o[c] += x[c];
+            }
+        if (!p->is_max && cells > 1) {
+            const float inv = 1.0f / (float)cells;
+            for (int c = 0; c < C; c++) o[c] *= inv;
+        }
+    }
+}
+
+static void pool_row_base(const pool_ctx *p, int b, int oh) { pool_row(p, b, oh); }
+#if POOL_X86
+T512 static void pool_row_512(const pool_ctx *p, int b, int oh) { pool_row(p, b, oh); }
+#endif
+
+static void pool_task(void *ctx, int begin, int end, int thread)
+{
+    (void)thread;
+    const pool_ctx *p = ctx;
+    const int OH = p->a->l->out.h;
+    for (int r = begin; r < end; r++) {
+#if POOL_X86
+        if (p->wide) {
+            pool_row_512(p, r / OH, r % OH);
+            continue;
+        }
+#endif
+        pool_row_base(p, r / OH, r % OH);
+    }
+}
+
+static void pool_forward(const cpu_fwd_args *a, bool is_max)
+{
+    const nn_layer *l = a->l;
+    pool_ctx p = {.a = a, .is_max = is_max, .wide = nn_cpu_isa_best() == NN_CPU_ISA_AVX512};
+    const int rows = a->batch * l->out.h;
+    cpu_run(a->pool, (double)rows * l->out.w * l->out.c * l->kh * l->kw, rows, pool_task, &p);
+}
+
+void cpu_maxpool_forward(const cpu_fwd_args *a) { pool_forward(a, true); }
+void cpu_avgpool_forward(const cpu_fwd_args *a) { pool_forward(a, false); }
+
+/* out[b][c] = mean over the H*W pixels of in[b][.][.][c]. */
+INLINE void gap_sample(const cpu_fwd_args *a, int b)
+{
+    const nn_layer *l = a->l;
+    const size_t HW = (size_t)l->in.h * l->in.w;
+    const int C = l->in.c;
+    const float *restrict x = a->in[0] + (size_t)b * HW * C;
+    float *restrict o = a->out + (size_t)b * C;
+    memset(o, 0, (size_t)C * sizeof(float));
+    for (size_t i = 0; i < HW; i++, x += C)
+        for (int c = 0; c < C; c++) o[c] += x[c];
+    const float inv = HW ? 1.0f / (float)HW : 0.0f;
+    for (int c = 0; c < C; c++) o[c] *= inv;
+}
+
+static void gap_base(const cpu_fwd_args *a, int b) { gap_sample(a, b); }
+#if POOL_X86
+T512 static void gap_512(const cpu_fwd_args *a, int b) { gap_sample(a, b); }
+#endif
+
+static void gap_task(void *ctx, int begin, int end, int thread)
+{
+    (void)thread;
+    const cpu_fwd_args *a = ctx;
+#if POOL_X86
+    if (nn_cpu_isa_best() == NN_CPU_ISA_AVX512) {
+        for (int b = begin; b < end; b++) gap_512(a, b);
+        return;
+    }
+#endif
+    for (int b = begin; b < end; b++) gap_base(a, b);
+}
+
+void cpu_global_avgpool_forward(const cpu_fwd_args *a)
+{
+    const nn_layer *l = a->l;
+    cpu_run(a->pool, (double)a->batch * nn_shape_size(l->in), a->batch, gap_task, (void *)a);
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# run.sh — builds the libFuzzer target tests/fuzz/fuzz_<target>.c with clang
+# (-fsanitize=fuzzer,address,undefined, UB fatal) and runs it for <seconds>.
+#
+# Usage: tests/fuzz/run.sh <target> <seconds> [extra libFuzzer flags...]
+#   e.g. tests/fuzz/run.sh safetensors 600
+#
+# Sources: by default the whole engine (src/common/*.c src/nn/*.c src/nn/format/*.c
+# src/nn/cpu/*.c, linked with -lyaml -lpthread -lm); set FUZZ_SOURCES to a space-separated list
+# (globs allowed) to build from fewer files, e.g.
+#   FUZZ_SOURCES="src/common/err.c src/common/sha256.c src/nn/format/*.c" tests/fuzz/run.sh npy 60
+# Outputs go to $FUZZ_BUILD_DIR (default build-fuzz/, not tracked): the binary fuzz_<target>,
+# the working corpus corpus/<target>/ (grows; the seeds in tests/fuzz/corpus/<target>/ are read
+# but not written) and crash artifacts artifacts/<target>/.
+# MERGE=1: afterwards, merge inputs that add coverage into tests/fuzz/corpus/<target>/ (-merge=1
+# keeps only new-coverage files, so the committed corpus stays small).
+# Exit status: 0 when the run finished without a crash/leak/timeout, libFuzzer's non-zero
+# status otherwise (the reproducer is in artifacts/<target>/).
+set -euo pipefail
+
+if [ $# -lt 2 ]; then
+    sed -n '2,20p' "$0" >&2
+    exit 2
+fi
+target=$1
+secs=$2
+shift 2
+
+cd "$(dirname "$0")/../.."
+harness=tests/fuzz/fuzz_$target.c
+[ -f "$harness" ] || { echo "run.sh: no harness $harness" >&2; exit 2; }
+out=${FUZZ_BUILD_DIR:-build-fuzz}
+seeds=tests/fuzz/corpus/$target
+mkdir -p "$out/corpus/$target" "$out/artifacts/$target" "$seeds"
+
+shopt -s nullglob
+if [ -n "${FUZZ_SOURCES:-}" ]; then
+    # shellcheck disable=SC2206 # intentional word splitting and glob expansion
+    srcs=($FUZZ_SOURCES)
+else
+    srcs=(src/common/*.c src/nn/*.c src/nn/format/*.c src/nn/cpu/*.c)
+fi
+shopt -u nullglob
+
+bin=$out/fuzz_$target
+echo "run.sh: building $bin from $harness + ${#srcs[@]} sources" >&2
+${CC_FUZZ:-clang} -std=c11 -g -O1 -fno-omit-frame-pointer \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+    -Isrc -D_GNU_SOURCE "$harness" "${srcs[@]}" -lyaml -lpthread -lm -o "$bin"
+
+dict=()
+[ -f "tests/fuzz/$target.dict" ] && dict=(-dict="tests/fuzz/$target.dict")
+
+rc=0
+"$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$out/artifacts/$target/" "${dict[@]}" "$@" \
+    "$out/corpus/$target" "$seeds" || rc=$?
+
+if [ "$rc" -eq 0 ] && [ "${MERGE:-0}" = 1 ]; then
+    "$bin" -merge=1 "$seeds" "$out/corpus/$target"
+    echo "run.sh: $(find "$seeds" -type f | wc -l) files in $seeds" >&2
+fi
+if [ "$rc" -ne 0 ]; then
+    echo "run.sh: fuzz_$target FAILED (status $rc); reproducers in $out/artifacts/$target/" >&2
+fi
+exit "$rc"
