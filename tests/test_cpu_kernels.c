@@ -91,18 +91,38 @@ static bool guard_ok(const float *p, size_t n, const char *cfg, const char *what
 
 static nn_pool *pool_for(int threads) { return threads == 1 ? NULL : threads == 2 ? g_pool2 : g_pool3; }
 
+/* Every kernel flavour this CPU can run (the portable one first). */
+static int isa_list(nn_cpu_isa isas[3])
+{
+    int n = 0;
+    isas[n++] = NN_CPU_ISA_SCALAR;
+    nn_cpu_isa best = nn_cpu_isa_best();
+    if (best == NN_CPU_ISA_AVX2 || best == NN_CPU_ISA_AVX512) isas[n++] = NN_CPU_ISA_AVX2;
+    if (best == NN_CPU_ISA_AVX512) isas[n++] = NN_CPU_ISA_AVX512;
+    return n;
+}
+
+static const char *isa_name(nn_cpu_isa isa)
+{
+    return isa == NN_CPU_ISA_SCALAR ? "scalar" : isa == NN_CPU_ISA_AVX2 ? "avx2" : isa == NN_CPU_ISA_AVX512 ? "avx512" : "auto";
+}
+
 /* Runs cpu_forward for layer l (params p) on every thread count; compares with ref. */
 static void run_layer(const nn_layer *l, const float *const *in, int n_in, const float *const p[4], int batch,
                       const double *ref, const double *mag, const char *cfg)
 {
     const size_t on = (size_t)batch * nn_shape_size(l->out);
-    for (int threads = 1; threads <= 3; threads++) {
+    nn_cpu_isa isas[3];
+    const int n_isa = isa_list(isas);
+    for (int run = 0; run < 3 * n_isa; run++) {
+        const int threads = 1 + run % 3;
+        const nn_cpu_isa isa = isas[run / 3];
         char c2[512];
-        snprintf(c2, sizeof c2, "%s threads=%d", cfg, threads);
+        snprintf(c2, sizeof c2, "%s threads=%d isa=%s", cfg, threads, isa_name(isa));
         size_t sn = cpu_scratch_floats(l, batch, threads);
         float *scratch = canary_buf(sn);
         float *out = canary_buf(on);
-        cpu_fwd_args a = {.l = l, .out = out, .batch = batch, .scratch = scratch, .pool = pool_for(threads)};
+        cpu_fwd_args a = {.l = l, .out = out, .batch = batch, .scratch = scratch, .pool = pool_for(threads), .isa = isa};
         for (int k = 0; k < n_in; k++) a.in[k] = in[k];
         for (int k = 0; k < 4; k++) a.p[k] = p[k];
         cpu_forward(&a);
@@ -191,8 +211,8 @@ static bool gemm_case(nn_cpu_isa isa, int threads, int M, int N, int K, int pad,
     float *ws = canary_buf(wn);
     nn_sgemm_isa(isa, pool_for(threads), M, N, K, A, lda, B, ldb, C, ldc, bias, acc, act, alpha, ws);
     char cfg[256];
-    snprintf(cfg, sizeof cfg, "sgemm isa=%d threads=%d M=%d N=%d K=%d lda=%d ldb=%d ldc=%d accumulate=%d bias=%d act=%s",
-             (int)isa, threads, M, N, K, lda, ldb, ldc, acc, use_bias, act_name(act));
+    snprintf(cfg, sizeof cfg, "sgemm isa=%s threads=%d M=%d N=%d K=%d lda=%d ldb=%d ldc=%d accumulate=%d bias=%d act=%s",
+             isa_name(isa), threads, M, N, K, lda, ldb, ldc, acc, use_bias, act_name(act));
     bool ok = close_to(C, want, mag, (size_t)M * ldc, cfg) && guard_ok(C, (size_t)M * ldc, cfg, "C") &&
               guard_ok(ws, wn, cfg, "workspace");
     if (!ok) print_error("%s\n", cfg);
@@ -204,11 +224,7 @@ static void test_sgemm(void **state)
 {
     (void)state;
     nn_cpu_isa isas[3];
-    int n_isa = 0;
-    isas[n_isa++] = NN_CPU_ISA_SCALAR;
-    nn_cpu_isa best = nn_cpu_isa_best();
-    if (best == NN_CPU_ISA_AVX2 || best == NN_CPU_ISA_AVX512) isas[n_isa++] = NN_CPU_ISA_AVX2;
-    if (best == NN_CPU_ISA_AVX512) isas[n_isa++] = NN_CPU_ISA_AVX512;
+    const int n_isa = isa_list(isas);
     static const int sz[][3] = {
         {1, 1, 1},     {1, 10, 300},  {1, 300, 7},   {2, 17, 33},   {3, 5, 0},     {5, 31, 2},    {6, 16, 16},
         {7, 8, 9},     {13, 47, 64},  {14, 32, 1},   {15, 33, 31},  {16, 64, 128}, {27, 100, 5},  {28, 17, 300},
@@ -495,16 +511,19 @@ static void run_both_ways(const nn_layer *l, const float *x, const float *const 
     const float *in[1] = {x};
     run_layer(l, in, 1, p, batch, ref, NULL, cfg);
     const size_t n = (size_t)batch * nn_shape_size(l->in);
-    for (int threads = 1; threads <= 3; threads++) {
+    nn_cpu_isa isas[3];
+    const int n_isa = isa_list(isas);
+    for (int run = 0; run < 3 * n_isa; run++) {
+        const int threads = 1 + run % 3;
         float *buf = canary_buf(n);
         memcpy(buf, x, n * sizeof(float));
-        cpu_fwd_args a = {.l = l, .out = buf, .in = {buf}, .batch = batch, .pool = pool_for(threads)};
+        cpu_fwd_args a = {.l = l, .out = buf, .in = {buf}, .batch = batch, .pool = pool_for(threads), .isa = isas[run / 3]};
         for (int k = 0; k < 4; k++) a.p[k] = p[k];
         assert_true(cpu_forward_in_place(l));
         assert_int_equal(cpu_scratch_floats(l, batch, threads), 0);
         cpu_forward(&a);
         char c2[320];
-        snprintf(c2, sizeof c2, "%s in-place threads=%d", cfg, threads);
+        snprintf(c2, sizeof c2, "%s in-place threads=%d isa=%s", cfg, threads, isa_name(isas[run / 3]));
         bool ok = close_to(buf, ref, NULL, n, c2) && guard_ok(buf, n, c2, "output");
         free(buf);
         if (!ok) fail_msg("%s", c2);

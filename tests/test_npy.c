@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -246,6 +247,7 @@ static void test_preamble_errors(void **state)
     expect_err("v2.0 header over limit", "\x93NUMPY\x02\x00\x00\x00\x20\x00{}", 14, NN_E_PARSE,
                "header length 2097152 exceeds the limit");
     expect_err("v3.0 header length 2^32-1", "\x93NUMPY\x03\x00\xff\xff\xff\xff{}", 14, NN_E_PARSE, "exceeds the limit");
+    expect_err("header ends inside a string", "\x93NUMPY\x01\x00\x05\x00{'abc", 15, NN_E_PARSE, "expected a quoted key");
     expect_err("zero-length header", "\x93NUMPY\x01\x00\x00\x00", 10, NN_E_PARSE, "expected a dict");
 }
 
@@ -318,6 +320,8 @@ static void test_io_errors(void **state)
     check_msg("read directory", npy_read(&a, tmpdir, &err), NN_E_IO, &err, "cannot read: Is a directory");
     check_msg("write negative dim", npy_write_f32(path, v, 2, d, &err), NN_E_ARG, &err, "negative dimension -1");
     check_msg("write ndim 9", npy_write_f32(path, v, 9, d, &err), NN_E_ARG, &err, "bad ndim 9");
+    const int64_t huge[3] = {1LL << 40, 1LL << 40, 1LL << 40};
+    check_msg("write too large", npy_write_f32(path, v, 3, huge, &err), NN_E_ARG, &err, "shape is too large");
     check_msg("write no data", npy_write_f32(path, NULL, 1, d, &err), NN_E_ARG, &err, "no data");
     check_msg("write missing dir", npy_write_f32("/nonexistent-dir/o.npy", v, 1, d, &err), NN_E_IO, &err,
               "/nonexistent-dir/o.npy: cannot create");
@@ -332,6 +336,43 @@ static void test_io_errors(void **state)
     npy_free(NULL);
 }
 
+/* A stream (FIFO) larger than the first read buffer: the reader grows its buffer. */
+static void test_read_pipe(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/fifo.npy", tmpdir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    enum { N = 40000 };
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        static float v[N];
+        for (int i = 0; i < N; i++)
+            v[i] = (float)i;
+        char hdr[128]; /* 10-byte preamble + 118-byte header */
+        memset(hdr, ' ', sizeof hdr);
+        memcpy(hdr, "\x93NUMPY\x01\x00\x76\x00{'descr': '<f4', 'fortran_order': False, 'shape': (40000,)}", 69);
+        hdr[127] = '\n';
+        FILE *fp = fopen(path, "wb");
+        int ok = fp && fwrite(hdr, 1, 128, fp) == 128 && fwrite(v, sizeof(float), N, fp) == N && fclose(fp) == 0;
+        _exit(ok ? 0 : 1);
+    }
+    npy_array a;
+    nn_err err = {{0}};
+    nn_status s = npy_read(&a, path, &err);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (s != NN_OK)
+        fail_msg("case read from a pipe: %s", err.msg);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(a.count, N);
+    for (int i = 0; i < N; i++)
+        if (a.data[i] != (float)i)
+            fail_msg("case read from a pipe: element %d is %g", i, (double)a.data[i]);
+    npy_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_preamble_errors),
         cmocka_unit_test(test_write_roundtrip),
         cmocka_unit_test(test_io_errors),
+        cmocka_unit_test(test_read_pipe),
     };
     return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

@@ -199,11 +199,13 @@ static void test_write_roundtrip(void **state)
         {"caf\xc3\xa9 \"q\"\\n", 1, db, b},
         {"scalar", 0, NULL, &scalar},
         {"zero", 2, dz, NULL},
+        {"ctl\x01\r\b\f\x7f", 1, db, b},
     };
-    const char *const meta[] = {"model", "seed-mnist", "note", "line1\nline2 \"quoted\" \\ tab\t \xe2\x82\xac", NULL};
+    const char *const meta[] = {"model", "seed-mnist", "note", "line1\nline2 \"quoted\" \\ tab\t \xe2\x82\xac \xf0\x9f\x98\x80",
+                                NULL};
     char sum[80];
     nn_err err = {{0}};
-    if (st_write(path, t, 4, meta, sum, &err) != NN_OK)
+    if (st_write(path, t, 5, meta, sum, &err) != NN_OK)
         fail_msg("case write round trip: st_write: %s", err.msg);
     if (access(tmp, F_OK) == 0)
         fail_msg("case write round trip: %s left behind", tmp);
@@ -216,9 +218,10 @@ static void test_write_roundtrip(void **state)
     check_tensor(what, &f, "caf\xc3\xa9 \"q\"\\n", "F32", 1, (const int64_t[]){3}, b, sizeof b);
     check_tensor(what, &f, "scalar", "F32", 0, NULL, &scalar, sizeof scalar);
     check_tensor(what, &f, "zero", "F32", 2, (const int64_t[]){0, 5}, NULL, 0);
+    check_tensor(what, &f, "ctl\x01\r\b\f\x7f", "F32", 1, (const int64_t[]){3}, b, sizeof b);
     /* order and contiguity follow the caller's order */
     size_t off = 0;
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         if (strcmp(f.tensors[i].name, t[i].name) != 0 || f.tensors[i].begin != off)
             fail_msg("case %s: tensor %d out of order or not contiguous", what, i);
         off = f.tensors[i].end;
@@ -263,6 +266,7 @@ static void test_write_errors(void **state)
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     float x[2] = {1, 2};
     const int d2[1] = {2}, dneg[1] = {-2};
+    const int dbig[8] = {65536, 65536, 65536, 65536, 65536, 65536, 65536, 65536};
     char longname[ST_NAME_LEN + 1];
     memset(longname, 'n', ST_NAME_LEN);
     longname[ST_NAME_LEN] = '\0';
@@ -287,6 +291,9 @@ static void test_write_errors(void **state)
         {"meta key without value", {{"a", 1, d2, x}}, 1, (const char *const[]){"k", NULL}, NN_E_ARG, "has no value"},
         {"duplicate meta key", {{"a", 1, d2, x}}, 1, (const char *const[]){"k", "1", "k", "2", NULL}, NN_E_ARG,
          "duplicate key \"k\""},
+        {"tensor too large", {{"a", 8, dbig, x}}, 1, NULL, NN_E_ARG, "tensor \"a\": too large"},
+        {"meta value not UTF-8", {{"a", 1, d2, x}}, 1, (const char *const[]){"k", "v\xc3", NULL}, NN_E_ARG,
+         "__metadata__ \"k\": value must be UTF-8, at most 255 bytes"},
         {"meta key too long", {{"a", 1, d2, x}}, 1,
          (const char *const[]){"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk", "v", NULL}, NN_E_ARG,
          "at most 63 bytes"},
@@ -297,9 +304,13 @@ static void test_write_errors(void **state)
         if (access(path, F_OK) == 0 || access(tmp, F_OK) == 0)
             fail_msg("case %s: a file was written", cases[i].what);
     }
+    nn_status s = st_write(path, NULL, -1, NULL, NULL, &err);
+    check_msg("negative tensor count", s, NN_E_ARG, &err, "bad arguments (n = -1)");
+    s = st_write(path, NULL, 1, NULL, NULL, &err);
+    check_msg("NULL tensors", s, NN_E_ARG, &err, "bad arguments (n = 1)");
     const st_out_tensor ok[1] = {{"a", 1, d2, x}};
     /* directory that does not exist */
-    nn_status s = st_write("/nonexistent-dir/x.safetensors", ok, 1, NULL, NULL, &err);
+    s = st_write("/nonexistent-dir/x.safetensors", ok, 1, NULL, NULL, &err);
     check_msg("missing directory", s, NN_E_IO, &err, "/nonexistent-dir/x.safetensors: cannot create");
     /* the target is a directory: the rename fails and the temp file is removed */
     snprintf(dirpath, sizeof dirpath, "%s/adir", tmpdir);
@@ -336,11 +347,11 @@ static void test_valid_variants(void **state)
 
     /* escapes: \" \\ \/ \b \f \n \r \t \u00e9 and a surrogate pair (U+1F600) */
     b = mk("{\"a\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00z\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]},"
-           "\"__metadata__\":{\"k\\u0041\":\"v\\u20ac\"}}",
+           "\"__metadata__\":{\"k\\u0041\":\"v\\u20AC\xf0\x9f\x98\x80\"}}",
            data, 2, &len);
     f = parse_ok("string escapes", b, len);
     assert_non_null(st_find(&f, "a\"\\/\b\f\n\r\t\xc3\xa9\xf0\x9f\x98\x80z"));
-    assert_string_equal(st_meta(&f, "kA"), "v\xe2\x82\xac");
+    assert_string_equal(st_meta(&f, "kA"), "v\xe2\x82\xac\xf0\x9f\x98\x80");
     st_close(&f);
     free(b);
 
@@ -425,6 +436,11 @@ static void test_header_errors(void **state)
         {"lone high surrogate", "{\"\\ud800\":{}}", 0, NN_E_PARSE, "not followed by a low one"},
         {"high + non-low surrogate", "{\"\\ud800\\u0041\":{}}", 0, NN_E_PARSE, "followed by \\u0041"},
         {"lone low surrogate", "{\"\\udc00\":{}}", 0, NN_E_PARSE, "lone low surrogate"},
+        {"escape of a control byte", "{\"a\\\x01\":{}}", 0, NN_E_PARSE, "invalid escape (byte 0x01)"},
+        {"backslash at end", "{\"a\\", 0, NN_E_PARSE, "unterminated string"},
+        {"control byte as value", "{\"a\":\x01}", 0, NN_E_PARSE, "expected a value, got byte 0x01"},
+        {"metadata value false", "{\"__metadata__\":{\"b\":false}}", 0, NN_E_PARSE, "__metadata__ \"b\": value must be a string"},
+        {"truncated 4-byte UTF-8", "{\"\xf0\x9f\x98", 0, NN_E_PARSE, "invalid UTF-8"},
         {"bad hex digit", "{\"\\u12g4\":{}}", 0, NN_E_PARSE, "bad hex digit"},
         {"truncated \\u", "{\"\\u12", 0, NN_E_PARSE, "truncated \\u escape"},
         {"\\u0000", "{\"a\\u0000\":{}}", 0, NN_E_PARSE, "\\u0000 in string is not supported"},

@@ -11,8 +11,6 @@ nn_status sd_model_load(sd_model *out, const steerd_config *cfg, const slog *log
     memset(out, 0, sizeof *out);
     if (cfg->backend == CFG_BACKEND_CUDA)
         return cfg_error(cfg, CFG_BACKEND, err, NN_E_UNSUPPORTED, "this build has no CUDA backend");
-    if (cfg->backend == CFG_BACKEND_AUTO)
-        slog_info(log, "backend auto: using the CPU backend (this build has no CUDA backend)");
     out->backend = "cpu";
     nn_status s = nn_model_load(&out->model, cfg->model_spec, cfg->model_weights, err);
     if (s)
@@ -28,6 +26,8 @@ nn_status sd_model_load(sd_model *out, const steerd_config *cfg, const slog *log
     out->n_outputs = nn_infer_output_size(out->ctx);
     out->has_angle = g->out_kind == NN_OUT_STEERING && g->steer_scale_deg > 0;
     out->scale_deg = g->steer_scale_deg;
+    if (cfg->backend == CFG_BACKEND_AUTO)
+        slog_info(log, "backend auto: using the CPU backend (this build has no CUDA backend)");
     return NN_OK;
 }
 

@@ -307,8 +307,8 @@ static const char *const act_names[] = {"none", "relu", "leaky_relu", "softmax",
 
 nn_status spec_read_act(spec_builder *b, const yd_node *n, spec_act def, spec_act *act, float *alpha)
 {
-    int a;
-    double al;
+    int a = (int)def;
+    double al = 0.01;
     nn_status s = yd_enum(b->doc, yd_get(n, "activation"), "activation", false, (int)def, act_names, &a, b->err);
     if (!s)
         s = yd_float(b->doc, yd_get(n, "alpha"), "alpha", false, 0.01, 0.0, 1e3, &al, b->err);

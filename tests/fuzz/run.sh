@@ -12,8 +12,8 @@
 # Outputs go to $FUZZ_BUILD_DIR (default build-fuzz/, not tracked): the binary fuzz_<target>,
 # the working corpus corpus/<target>/ (grows; the seeds in tests/fuzz/corpus/<target>/ are read
 # but not written) and crash artifacts artifacts/<target>/.
-# MERGE=1: afterwards, merge inputs that add coverage into tests/fuzz/corpus/<target>/ (-merge=1
-# keeps only new-coverage files, so the committed corpus stays small).
+# MERGE=1: afterwards, merge inputs that add coverage into tests/fuzz/corpus/<target>/
+# (-set_cover_merge=1 keeps only new-coverage files, so the committed corpus stays small).
 # Exit status: 0 when the run finished without a crash/leak/timeout, libFuzzer's non-zero
 # status otherwise (the reproducer is in artifacts/<target>/).
 set -euo pipefail
@@ -57,7 +57,7 @@ rc=0
     "$out/corpus/$target" "$seeds" || rc=$?
 
 if [ "$rc" -eq 0 ] && [ "${MERGE:-0}" = 1 ]; then
-    "$bin" -merge=1 "$seeds" "$out/corpus/$target"
+    "$bin" -set_cover_merge=1 "$seeds" "$out/corpus/$target"
     echo "run.sh: $(find "$seeds" -type f | wc -l) files in $seeds" >&2
 fi
 if [ "$rc" -ne 0 ]; then

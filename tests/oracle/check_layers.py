@@ -281,9 +281,83 @@ def weights_format_cases():
     yield oc.Case("batch of 5", spec, batch=5)
 
 
+def hazard_cases():
+    """Graphs where inference fusion (BN folding, activation epilogues, in-place ops) would be
+    wrong because an intermediate output has another consumer; numerically delicate inputs."""
+    c0 = _conv("c0", 4, padding="same")
+    yield oc.Case("fusion hazard: relu layer after conv whose raw output is also added", model([
+        c0, {"name": "r", "type": "relu"}, {"name": "s", "type": "add", "inputs": ["c0", "r"]}], (5, 6, 3)))
+    yield oc.Case("fusion hazard: batch_norm after conv whose raw output is also concatenated", model([
+        c0, {"name": "bn", "type": "batch_norm"}, {"name": "cat", "type": "concat", "inputs": ["bn", "c0"]}],
+        (5, 6, 3)))
+    yield oc.Case("fusion hazard: dense -> batch_norm -> relu, dense also read later", model([
+        {"name": "d", "type": "dense", "units": 6}, {"name": "bn", "type": "batch_norm"},
+        {"name": "r", "type": "leaky_relu", "alpha": 0.2}, {"name": "s", "type": "add", "inputs": ["r", "d"]}],
+        (3, 4, 2)))
+    yield oc.Case("fusion hazard: activated conv read before and after a following relu", model([
+        {**c0, "activation": "leaky_relu"}, {"name": "r", "type": "relu"},
+        {"name": "s", "type": "add", "inputs": ["c0", "r", "c0"]}], (4, 5, 3)))
+    yield oc.Case("add of a layer with itself", model([
+        c0, {"name": "s", "type": "add", "inputs": ["c0", "c0"]}], (5, 6, 3)))
+    yield oc.Case("concat of a layer with itself", model([
+        c0, {"name": "cat", "type": "concat", "inputs": ["c0", "c0"]}, _conv("o", 3, 1)], (5, 6, 3)))
+    yield oc.Case("dropout then branch back to pre-dropout layer", model([
+        c0, {"name": "do", "type": "dropout", "rate": 0.5},
+        {"name": "s", "type": "add", "inputs": ["do", "c0"]}], (4, 4, 2)))
+    yield oc.Case("max pool over all-negative input (padding must be -inf)", model([
+        {"name": "p", "type": "max_pool2d", "pool": 3, "stride": 2, "padding": "same"}], (6, 7, 3)), x_shift=-4.0)
+    yield oc.Case("max pool explicit padding, all-negative input", model([
+        {"name": "p", "type": "max_pool2d", "pool": 2, "stride": 1, "padding": [1, 1, 1, 1]}], (4, 5, 2)),
+        x_shift=-4.0)
+    yield oc.Case("softmax of large logits (needs max subtraction)", model([
+        {"name": "s", "type": "softmax"}], (3, 4, 6)), x_scale=80.0)
+    yield oc.Case("dense softmax of large logits", model([
+        {"name": "d", "type": "dense", "units": 5, "activation": "softmax"}], (2, 3, 4)), x_scale=60.0)
+    yield oc.Case("leaky_relu alpha=1 (identity) and alpha=0 (relu)", model([
+        {"name": "a", "type": "leaky_relu", "alpha": 1.0}, {"name": "b", "type": "leaky_relu", "alpha": 0.0}],
+        (3, 4, 2)))
+
+
+def size_cases():
+    """Channel counts and batch sizes big enough to reach blocked/vectorised/threaded paths,
+    strides larger than kernels, kernels larger than the input, single-channel input."""
+    yield oc.Case("big conv3x3 same 32->64 in=13x15 batch 3", model([
+        _conv("c", 64, 3, padding="same", activation="relu")], (13, 15, 32)), batch=3)
+    yield oc.Case("big conv1x1 64->96 in=9x11 batch 5", model([_conv("c", 96, 1)], (9, 11, 64)), batch=5)
+    yield oc.Case("big grouped conv3x3 s2 g4 48->64 in=12x13", model([
+        _conv("c", 64, 3, stride=2, padding="same", groups=4, bias=False)], (12, 13, 48)), batch=3)
+    yield oc.Case("big depthwise 3x3 s2 same c=67 dm2 in=11x10", model([
+        {"name": "dw", "type": "depthwise_conv2d", "kernel": 3, "stride": 2, "padding": "same",
+         "depth_multiplier": 2}], (11, 10, 67)), batch=3)
+    yield oc.Case("big dense 1200->130 batch 7", model([
+        {"name": "d", "type": "dense", "units": 130, "activation": "relu"}], (10, 12, 10)), batch=7)
+    yield oc.Case("big conv5x5 valid 17->33 odd channels in=15x16", model([_conv("c", 33, 5)], (15, 16, 17)))
+    yield oc.Case("big mobilenet 2 blocks c=40 in=16x17 batch 4", model([
+        {"name": "m1", "type": "mobilenet_block", "filters": 48, "stride": 2, "batch_norm": True},
+        {"name": "m2", "type": "mobilenet_block", "filters": 64, "batch_norm": True}], (16, 17, 40)), batch=4)
+    yield oc.Case("conv k1 stride 3 (stride > kernel)", model([_conv("c", 5, 1, stride=3)], (8, 10, 3)))
+    yield oc.Case("conv k2 stride [3,2] same", model([_conv("c", 5, 2, stride=[3, 2], padding="same")], (8, 7, 3)))
+    yield oc.Case("pool 2 stride 3 valid", model([{"name": "p", "type": "avg_pool2d", "pool": 2, "stride": 3}],
+                                                 (8, 10, 3)))
+    yield oc.Case("conv 5x5 same on 3x2 input (kernel > input)", model([_conv("c", 4, 5, padding="same")],
+                                                                      (3, 2, 3)))
+    yield oc.Case("conv 7x7 stride 3 same in=5x6", model([_conv("c", 4, 7, stride=3, padding="same")], (5, 6, 2)))
+    yield oc.Case("conv 3x3 input channels 1 (MNIST-like) 28x28", model([_conv("c", 8, 3, activation="relu")],
+                                                                       (28, 28, 1)))
+    yield oc.Case("depthwise dm3 on c=1", model([
+        {"name": "dw", "type": "depthwise_conv2d", "kernel": 3, "depth_multiplier": 3}], (6, 5, 1)))
+    yield oc.Case("channel_shuffle groups = channels (g6, c6)", model([
+        {"name": "cs", "type": "channel_shuffle", "groups": 6}], (3, 4, 6)))
+    yield oc.Case("channel_shuffle groups 1 (identity)", model([
+        {"name": "cs", "type": "channel_shuffle", "groups": 1}], (3, 4, 6)))
+    yield oc.Case("1x1 input spatial: conv3x3 same on 1x1", model([_conv("c", 4, 3, padding="same")], (1, 1, 5)))
+    yield oc.Case("batch 1", model([_conv("c", 4, 3, padding="same"), {"name": "d", "type": "dense", "units": 3}],
+                                   (5, 6, 3)), batch=1)
+
+
 def forward_cases():
     for gen in (conv_cases, depthwise_cases, pool_cases, norm_act_cases, dense_cases, shuffle_cases,
-                graph_cases, block_cases, weights_format_cases):
+                graph_cases, block_cases, weights_format_cases, hazard_cases, size_cases):
         yield from gen()
 
 
@@ -307,7 +381,7 @@ def bad_cases():
     yield oc.Case("bad: non-numeric .npy <U3", B, culprit="input", x_dtype="<U3")
     for axis, label in ((1, "H"), (2, "W"), (3, "C")):
         yield oc.Case(f"bad: input .npy wrong {label}", B, culprit="input", x_grow_axis=axis)
-    yield oc.Case("bad: input .npy rank 3", B, culprit="input", x_drop_batch=True)
+    yield oc.Case("bad: input .npy rank 2", B, culprit="input", x_rank2=True)
     yield oc.Case("bad: malformed YAML", B, culprit="model",
                   yaml_text="name: bad\ninput: {height: 4, width: 5, channels: 3}\nlayers:\n"
                             "  - {name: c, type: conv2d, filters: 4\n")
@@ -318,6 +392,17 @@ def bad_cases():
     yield oc.Case("bad: input too small for pooling chain", model([
         {"name": f"p{i}", "type": "max_pool2d", "pool": 2} for i in range(3)], (4, 4, 2)), culprit="model")
     yield oc.Case("bad: groups do not divide channels", model([_conv("c", 4, 1, groups=2)], (4, 5, 3)),
+                  culprit="model")
+    yield oc.Case("bad: model file does not exist", B, culprit="model", remove="model")
+    yield oc.Case("bad: weights file does not exist", B, culprit="weights", remove="weights")
+    yield oc.Case("bad: input file does not exist", B, culprit="input", remove="input")
+    yield oc.Case("bad: output directory does not exist", B, culprit="output", bad_output=True)
+    yield oc.Case("bad: weights header is not JSON", B, culprit="weights", mutate=oc.header_not_json)
+    yield oc.Case("bad: empty weights file", B, culprit="weights", mutate=lambda t: b"")
+    yield oc.Case("bad: dropout rate 1", model([{"name": "d", "type": "dropout", "rate": 1.0}], (4, 5, 3)),
+                  culprit="model")
+    yield oc.Case("bad: duplicate layer name", model([_conv("c", 4), _conv("c", 4)], (6, 6, 3)), culprit="model")
+    yield oc.Case("bad: input names a later layer", model([_conv("a", 4, input="b"), _conv("b", 4)], (6, 6, 3)),
                   culprit="model")
     yield oc.Case("bad: add of different shapes", model([
         _conv("a", 4, padding="same"), _conv("b", 5, 1, input="a"),

@@ -100,8 +100,8 @@ def _window(x, k, s, pads, fill):
 
 
 def _pads(cfg_pad, h, w, k, s):
-    t, b, _ = tm.resolve_padding(cfg_pad, h, k[0], s[0])
-    l, r, _ = tm.resolve_padding(cfg_pad, w, k[1], s[1])
+    t, b, _ = tm.resolve_padding(cfg_pad, h, k[0], s[0], 0)
+    l, r, _ = tm.resolve_padding(cfg_pad, w, k[1], s[1], 1)
     return t, b, l, r
 
 
@@ -243,7 +243,10 @@ def cmd_run(a):
     if x.ndim != 4 or tuple(x.shape[1:]) != net.in_hwc:
         raise Fail(f"{a.input}: shape {list(x.shape)} != [N, {', '.join(map(str, net.in_hwc))}]")
     y = forward(net, W, x.astype(np.float32).astype(np.float64))
-    np.save(a.output, y.astype(np.float32))
+    try:
+        np.save(a.output, y.astype(np.float32))
+    except OSError as e:
+        raise Fail(f"{a.output}: cannot write: {e.strerror}")
 
 
 def cmd_info(a):

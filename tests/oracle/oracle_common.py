@@ -45,7 +45,11 @@ class Case:
     batch: int = 2
     yaml_text: Optional[str] = None      # verbatim model file (malformed YAML)
     x_grow_axis: Optional[int] = None    # input one larger along this axis
-    x_drop_batch: bool = False
+    x_rank2: bool = False                # input [N*H*W, C] instead of [N, H, W, C]
+    x_scale: float = 1.0                 # input = N(0, 1) * x_scale + x_shift
+    x_shift: float = 0.0
+    remove: Optional[str] = None         # delete this file ("model", "weights", "input") before the run
+    bad_output: bool = False             # --output in a directory that does not exist
     files: dict = field(default_factory=dict)
 
 
@@ -118,6 +122,11 @@ def wrong_checksum(t):
     return st.encode(t, checksum="sha256:" + bad)
 
 
+def header_not_json(t):
+    body = b'{"c.weight": [1, 2' + b" " * 6
+    return len(body).to_bytes(8, "little") + body + b"\0" * 64
+
+
 def offsets_past_end(t):
     header, raw = st.split(st.encode(t, checksum=False))
     last = max((k for k in header if k != "__metadata__"), key=lambda k: header[k]["data_offsets"][1])
@@ -133,13 +142,13 @@ def make_input(case, hwc, rng):
     shape = [case.batch, h, w, c]
     if case.x_grow_axis is not None:
         shape[case.x_grow_axis] += 1
-    if case.x_drop_batch:
-        shape = shape[1:]
+    if case.x_rank2:
+        shape = [int(np.prod(shape[:3])), shape[3]]
     if case.x_dtype == "<U3":
         return np.full(shape, "abc", dtype="<U3")
     if case.x_dtype == "|u1":
         return rng.integers(0, 256, shape).astype(np.uint8)
-    return rng.standard_normal(shape).astype(case.x_dtype)
+    return (rng.standard_normal(shape) * case.x_scale + case.x_shift).astype(case.x_dtype)
 
 
 def prepare(case, workdir, idx):
@@ -170,11 +179,16 @@ def prepare(case, workdir, idx):
                          dtype_override={k: "I64" for k in extra})
     with open(f["weights"], "wb") as fh:
         fh.write(blob)
-    hwc = net.in_hwc if net is not None else (4, 5, 3)
+    i = case.spec.get("input") or {}
+    hwc = net.in_hwc if net is not None else (i.get("height", 4), i.get("width", 5), i.get("channels", 3))
     x = make_input(case, hwc, rng)
     np.save(f["input"], x)
     if os.path.exists(f["output"]):
         os.remove(f["output"])
+    if case.remove:
+        os.remove(f[case.remove])
+    if case.bad_output:
+        f["output"] = os.path.join(d, "no-such-dir", "y.npy")
     if case.culprit is not None:
         return None
     return tm.reference(net, tensors, x.astype(np.float32))

@@ -117,13 +117,14 @@ def check_padding(v, what):
     raise SpecError(f"{what}: expected valid, same or [top, bottom, left, right] (got {v})")
 
 
-def resolve_padding(pad, size, k, s):
-    """One axis: returns (before, after, out) following docs/FORMATS.md (TF "same")."""
+def resolve_padding(pad, size, k, s, axis):
+    """One axis (0 = height, 1 = width): returns (before, after, out) per docs/FORMATS.md:
+    "same" is TF/Keras (out = ceil(in / s), the odd pixel of padding goes after)."""
     if pad == "same":
         out = -(-size // s)
         total = max((out - 1) * s + k - size, 0)
         return total // 2, total - total // 2, out
-    before, after = (0, 0) if pad == "valid" else pad
+    before, after = (0, 0) if pad == "valid" else pad[2 * axis:2 * axis + 2]
     out = (size + before + after - k) // s + 1
     return before, after, out
 
@@ -333,8 +334,8 @@ class SteerNet(nn.Module):
         return getattr(self, "_b_" + p.type)(p, p.cfg, ins)
 
     def _spatial_window(self, p, s, k, st, pad):
-        t, b, o_h = resolve_padding(pad, s.h, k[0], st[0])
-        l, r, o_w = resolve_padding(pad, s.w, k[1], st[1])
+        t, b, o_h = resolve_padding(pad, s.h, k[0], st[0], 0)
+        l, r, o_w = resolve_padding(pad, s.w, k[1], st[1], 1)
         if o_h < 1 or o_w < 1:
             raise SpecError(f"{p.name}: shape: input {s.hwc()} too small for window {list(k)}")
         return (l, r, t, b), o_h, o_w

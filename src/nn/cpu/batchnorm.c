@@ -68,7 +68,7 @@ static void bn_task(void *ctx, int begin, int end, int thread)
 {
     (void)thread;
 #if BN_X86
-    if (nn_cpu_isa_best() == NN_CPU_ISA_AVX512) {
+    if (cpu_isa(((const bn_ctx *)ctx)->a) == NN_CPU_ISA_AVX512) {
         bn_512(ctx, begin, end);
         return;
     }

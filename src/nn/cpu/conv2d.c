@@ -72,16 +72,24 @@ static float *align_up(float *p)
     return (float *)u;
 }
 
-static void copy_or_zero(float *restrict d, const float *restrict s, int n)
+#define INLINE static inline __attribute__((always_inline))
+
+/* d[n] <- s[n], or zeros when s is NULL. Fixed 64-byte chunks compile to whole-vector moves for
+ * the instruction set of the function this is inlined into (no library call per pixel). */
+INLINE void copy_or_zero(float *restrict d, const float *restrict s, int n)
 {
-    if (!s) memset(d, 0, (size_t)n * sizeof(float));
-    else if (n >= 8) memcpy(d, s, (size_t)n * sizeof(float));
-    else
-        for (int i = 0; i < n; i++) d[i] = s[i];
+    int i = 0;
+    if (!s) {
+        for (; i + 16 <= n; i += 16) memset(d + i, 0, 64);
+        for (; i < n; i++) d[i] = 0.0f;
+        return;
+    }
+    for (; i + 16 <= n; i += 16) memcpy(d + i, s + i, 64);
+    for (; i < n; i++) d[i] = s[i];
 }
 
 /* col[rows][G][kh][kw][cin_g] <- patches of output pixels [r0, r0+rows) (flattened b, oh, ow). */
-static void im2col(const conv_plan *c, float *restrict col, const float *restrict in, int r0, int rows)
+INLINE void im2col_body(const conv_plan *c, float *restrict col, const float *restrict in, int r0, int rows)
 {
     const nn_layer *l = c->l;
     const int KH = l->kh, KW = l->kw, cin = c->cin, cg = c->cin_g, G = c->G, K = c->K;
@@ -96,6 +104,7 @@ static void im2col(const conv_plan *c, float *restrict col, const float *restric
             const bool hin = ih >= 0 && ih < c->IH;
             const float *srow = hin ? img + ((size_t)ih * c->IW + (wfull ? iw0 : 0)) * cin : NULL;
             if (G == 1 && (!hin || wfull)) { /* one contiguous run of KW pixels */
+                if (srow) __builtin_prefetch(srow + (size_t)16 * l->sw * cin); /* strided rows defeat HW prefetch */
                 copy_or_zero(dst + (size_t)kh * KW * cin, srow, KW * cin);
                 continue;
             }
@@ -111,6 +120,29 @@ static void im2col(const conv_plan *c, float *restrict col, const float *restric
             if (++oh == c->OH) oh = 0, b++;
         }
     }
+}
+
+static void im2col_base(const conv_plan *c, float *col, const float *in, int r0, int rows)
+{
+    im2col_body(c, col, in, r0, rows);
+}
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx512f,avx2,fma"))) static void im2col_512(const conv_plan *c, float *col, const float *in,
+                                                                  int r0, int rows)
+{
+    im2col_body(c, col, in, r0, rows);
+}
+#endif
+
+static void im2col(const conv_plan *c, nn_cpu_isa isa, float *col, const float *in, int r0, int rows)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (isa == NN_CPU_ISA_AVX512) {
+        im2col_512(c, col, in, r0, rows);
+        return;
+    }
+#endif
+    im2col_base(c, col, in, r0, rows);
 }
 
 typedef struct {
@@ -129,6 +161,7 @@ static void conv_task(void *ctx, int begin, int end, int thread)
     float *col = align_up(a->scratch + (size_t)thread * c->per_thread);
     float *ws = align_up(col + c->col);
     const float *W = a->p[0], *bias = l->has_bias ? a->p[1] : NULL;
+    const nn_cpu_isa isa = cpu_isa(a);
     for (int t = begin; t < end; t++) {
         int m0 = 0, m1 = c->M, n0 = 0, n1 = c->cout_g;
         if (cp->split_m) {
@@ -144,12 +177,12 @@ static void conv_task(void *ctx, int begin, int end, int thread)
         }
         for (int r = m0; r < m1; r += c->R) {
             const int rows = m1 - r < c->R ? m1 - r : c->R;
-            if (!c->direct) im2col(c, col, a->in[0], r, rows);
+            if (!c->direct) im2col(c, isa, col, a->in[0], r, rows);
             for (int g = 0; g < c->G; g++) {
                 const float *A = c->direct ? a->in[0] + (size_t)r * c->cin + (size_t)g * c->cin_g
                                            : col + (size_t)g * c->K;
                 const int lda = c->direct ? c->cin : c->G * c->K;
-                nn_sgemm(NULL, rows, n1 - n0, c->K, A, lda, W + (size_t)g * c->K * c->cout_g + n0, c->cout_g,
+                nn_sgemm_isa(isa, NULL, rows, n1 - n0, c->K, A, lda, W + (size_t)g * c->K * c->cout_g + n0, c->cout_g,
                          a->out + (size_t)r * c->cout + (size_t)g * c->cout_g + n0, c->cout,
                          bias ? bias + (size_t)g * c->cout_g + n0 : NULL, false, l->act, l->act_alpha, ws);
             }

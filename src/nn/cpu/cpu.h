@@ -46,6 +46,7 @@ typedef struct {
     nn_pool *pool;
     int in_c[NN_MAX_INPUTS];           /* concat: channels of each input; 0 = derive (exact for 2 inputs,
                                           else the remaining channels split evenly) */
+    nn_cpu_isa isa;                    /* kernel flavour; 0 = NN_CPU_ISA_AUTO (tests force the others) */
 } cpu_fwd_args;
 
 /* Scratch needed by one layer's forward at this batch and thread count (floats). */
@@ -72,6 +73,8 @@ void cpu_copy_forward(const cpu_fwd_args *a);        /* merge.c: flatten / dropo
 
 /* Applies an activation epilogue in place to n floats. */
 void cpu_apply_act(float *x, size_t n, nn_act act, float alpha);
+/* The flavour a layer call runs: a->isa, or the best this CPU has when that is AUTO. */
+nn_cpu_isa cpu_isa(const cpu_fwd_args *a);
 /* conv2d's share of cpu_scratch_floats (conv2d.c). */
 size_t cpu_conv2d_scratch_floats(const nn_layer *l, int batch, int threads);
 /* nn_pool_run when `work` (roughly, element operations) is worth the launch, else inline. */

@@ -9,6 +9,6 @@ void cpu_dense_forward(const cpu_fwd_args *a)
 {
     const nn_layer *l = a->l;
     const int K = (int)nn_shape_size(l->in), N = l->units;
-    nn_sgemm(a->pool, a->batch, N, K, a->in[0], K, a->p[0], N, a->out, N, l->has_bias ? a->p[1] : NULL, false,
+    nn_sgemm_isa(a->isa, a->pool, a->batch, N, K, a->in[0], K, a->p[0], N, a->out, N, l->has_bias ? a->p[1] : NULL, false,
              l->act, l->act_alpha, a->scratch);
 }

@@ -64,59 +64,120 @@ static void dw_row_scalar(const dw_ctx *d, int b, int oh)
 
 #if DW_X86
 #define T512 __attribute__((target("avx512f,avx2,fma")))
+#define INLINE static inline __attribute__((always_inline))
 
-T512 static void dw_row_avx512(const dw_ctx *d, int b, int oh)
+INLINE T512 __m512 act512(__m512 y, nn_act act, __m512 alpha)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    if (act == NN_ACT_RELU) return _mm512_max_ps(y, zero);
+    if (act == NN_ACT_LEAKY) return _mm512_mask_mul_ps(y, _mm512_cmp_ps_mask(y, zero, _CMP_LT_OQ), y, alpha);
+    return y;
+}
+
+/* Interior pixels [owa, owb) of one row for one channel block (dm = 1): the KH x KW window fully
+ * unrolled with the weights in registers. x0 is the window's top-left input for pixel owa. FULL:
+ * all 16 lanes valid, so plain (unmasked) loads and stores. */
+INLINE T512 void dw512_inner(const float *x0, float *ob, const float *w, __m512 b0, __mmask16 mo, int owa, int owb,
+                             int sw, int C, int CO, int IW, const nn_layer *l, const int KH_, const int KW_,
+                             const bool FULL)
+{
+    const __m512 zero = _mm512_setzero_ps(), alpha = _mm512_set1_ps(l->act_alpha);
+    const nn_act act = l->act;
+    __m512 wv[KH_ ? KH_ : 1][KW_ ? KW_ : 1];
+#pragma GCC unroll 5
+    for (int kh = 0; kh < KH_; kh++)
+#pragma GCC unroll 5
+        for (int kw = 0; kw < KW_; kw++) wv[kh][kw] = _mm512_maskz_loadu_ps(mo, w + (size_t)(kh * KW_ + kw) * CO);
+    const size_t xstep = (size_t)sw * C, rstep = (size_t)IW * C;
+    for (int ow = owa; ow < owb; ow++, x0 += xstep) {
+        __m512 acc0 = b0, acc1 = zero;
+#pragma GCC unroll 5
+        for (int kh = 0; kh < KH_; kh++)
+#pragma GCC unroll 5
+            for (int kw = 0; kw < KW_; kw++) {
+                const float *px = x0 + kh * rstep + (size_t)kw * C;
+                const __m512 x = FULL ? _mm512_loadu_ps(px) : _mm512_maskz_loadu_ps(mo, px);
+                if ((kh * KW_ + kw) & 1) acc1 = _mm512_fmadd_ps(x, wv[kh][kw], acc1);
+                else acc0 = _mm512_fmadd_ps(x, wv[kh][kw], acc0);
+            }
+        const __m512 y = act512(_mm512_add_ps(acc0, acc1), act, alpha);
+        if (FULL) _mm512_storeu_ps(ob + (size_t)ow * CO, y);
+        else _mm512_mask_storeu_ps(ob + (size_t)ow * CO, mo, y);
+    }
+}
+
+/* One output row, 16 channels a step. Pixels whose window touches padding (and every pixel when
+ * dm > 1 or the kernel size is not specialised) take the general loop over in-range taps with
+ * weights read from L1. When KH_/KW_ > 0 (dm = 1), the remaining interior pixels run a fully
+ * unrolled window with the block's weights held in registers. For dm > 1 the block's input
+ * channels o/dm are one contiguous run of the input pixel, spread to the lanes by a permute. */
+INLINE T512 void dw512_row(const dw_ctx *d, int b, int oh, const int KH_, const int KW_)
 {
     const nn_layer *l = d->a->l;
+    const int KH = l->kh, KW = l->kw;
     const float *w = d->a->p[0];
     const float *bias = l->has_bias ? d->a->p[1] : NULL;
-    const int C = d->C, CO = d->CO, dm = d->dm, sw = l->sw, KW = l->kw;
+    const int C = d->C, CO = d->CO, dm = d->dm, sw = l->sw, IW = d->IW, OW = d->OW, pl = l->pad_left;
     int kh0, kh1;
-    tap_range(oh, l->sh, l->pad_top, l->kh, d->IH, &kh0, &kh1);
-    const float *img = d->a->in[0] + (size_t)b * d->IH * d->IW * C;
-    float *orow = d->a->out + ((size_t)b * d->OH + oh) * d->OW * CO;
+    tap_range(oh, l->sh, l->pad_top, KH, d->IH, &kh0, &kh1);
+    const int ih0 = oh * l->sh - l->pad_top;
+    const float *img = d->a->in[0] + (size_t)b * d->IH * IW * C;
+    float *orow = d->a->out + ((size_t)b * d->OH + oh) * OW * CO;
     const __m512 zero = _mm512_setzero_ps(), alpha = _mm512_set1_ps(l->act_alpha);
+    /* interior pixels [owa, owb): iw0 = ow*sw - pl >= 0 and iw0 + KW <= IW */
+    int owa = 0, owb = 0;
+    if (KH_ && kh0 == 0 && kh1 == KH) {
+        owa = (pl + sw - 1) / sw;
+        owb = IW - KW + pl >= 0 ? (IW - KW + pl) / sw + 1 : 0;
+        if (owb > OW) owb = OW;
+        if (owa > owb) owa = owb = 0;
+    }
     for (int o0 = 0; o0 < CO; o0 += 16) {
         const int n = CO - o0 < 16 ? CO - o0 : 16;
         const __mmask16 mo = (__mmask16)((1u << n) - 1u);
-        /* input channels o/dm for this block: a contiguous run starting at i0, permuted by idx */
         const int i0 = o0 / dm, ni = (o0 + n - 1) / dm - i0 + 1;
         const __mmask16 mi = (__mmask16)((1u << ni) - 1u);
-        int lanes[16];
-        for (int j = 0; j < 16; j++) lanes[j] = j < n ? (o0 + j) / dm - i0 : 0;
-        const __m512i idx = _mm512_loadu_si512(lanes);
+        __m512i idx = _mm512_setzero_si512();
+        if (dm != 1) {
+            int lanes[16];
+            for (int j = 0; j < 16; j++) lanes[j] = j < n ? (o0 + j) / dm - i0 : 0;
+            idx = _mm512_loadu_si512(lanes);
+        }
         const __m512 b0 = bias ? _mm512_maskz_loadu_ps(mo, bias + o0) : zero;
-        for (int ow = 0; ow < d->OW; ow++) {
-            int kw0, kw1;
-            tap_range(ow, sw, l->pad_left, KW, d->IW, &kw0, &kw1);
-            __m512 acc0 = b0, acc1 = zero;
+        const float *xb = img + i0;
+        float *ob = orow + o0;
+        for (int ow = 0; ow < OW; ow++) {
+            if (ow == owa && owa < owb) { /* skip the interior: done below */
+                ow = owb - 1;
+                continue;
+            }
+            const int iw0 = ow * sw - pl;
+            const int kw0 = iw0 < 0 ? -iw0 : 0, kw1 = iw0 + KW > IW ? IW - iw0 : KW;
+            __m512 acc = b0;
             for (int kh = kh0; kh < kh1; kh++) {
-                const int ih = oh * l->sh - l->pad_top + kh;
-                const float *x = img + ((size_t)ih * d->IW + (size_t)(ow * sw - l->pad_left + kw0)) * C + i0;
-                const float *wk = w + (size_t)(kh * KW + kw0) * CO + o0;
-                const int nt = kw1 - kw0;
-                int kw = 0;
-                for (; kw + 1 < nt; kw += 2) {
-                    __m512 x0 = _mm512_maskz_loadu_ps(mi, x + (size_t)kw * C);
-                    __m512 x1 = _mm512_maskz_loadu_ps(mi, x + (size_t)(kw + 1) * C);
-                    if (dm != 1) x0 = _mm512_permutexvar_ps(idx, x0), x1 = _mm512_permutexvar_ps(idx, x1);
-                    acc0 = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(mo, wk + (size_t)kw * CO), acc0);
-                    acc1 = _mm512_fmadd_ps(x1, _mm512_maskz_loadu_ps(mo, wk + (size_t)(kw + 1) * CO), acc1);
-                }
-                if (kw < nt) {
-                    __m512 x0 = _mm512_maskz_loadu_ps(mi, x + (size_t)kw * C);
-                    if (dm != 1) x0 = _mm512_permutexvar_ps(idx, x0);
-                    acc0 = _mm512_fmadd_ps(x0, _mm512_maskz_loadu_ps(mo, wk + (size_t)kw * CO), acc0);
+                const float *xr = xb + ((size_t)(ih0 + kh) * IW + (size_t)(iw0 + kw0)) * C; /* tap kw0 */
+                const float *wr = w + (size_t)kh * KW * CO + o0;
+                for (int kw = kw0; kw < kw1; kw++) {
+                    __m512 x = _mm512_maskz_loadu_ps(mi, xr + (size_t)(kw - kw0) * C);
+                    if (dm != 1) x = _mm512_permutexvar_ps(idx, x);
+                    acc = _mm512_fmadd_ps(x, _mm512_maskz_loadu_ps(mo, wr + (size_t)kw * CO), acc);
                 }
             }
-            __m512 y = _mm512_add_ps(acc0, acc1);
-            if (l->act == NN_ACT_RELU) y = _mm512_max_ps(y, zero);
-            else if (l->act == NN_ACT_LEAKY)
-                y = _mm512_mask_mul_ps(y, _mm512_cmp_ps_mask(y, zero, _CMP_LT_OQ), y, alpha);
-            _mm512_mask_storeu_ps(orow + (size_t)ow * CO + o0, mo, y);
+            _mm512_mask_storeu_ps(ob + (size_t)ow * CO, mo, act512(acc, l->act, alpha));
+        }
+        if (KH_ && owa < owb) {
+            const float *x0 = xb + ((size_t)ih0 * IW + (size_t)(owa * sw - pl)) * C;
+            if (n == 16) dw512_inner(x0, ob, w + o0, b0, mo, owa, owb, sw, C, CO, IW, l, KH_, KW_, true);
+            else dw512_inner(x0, ob, w + o0, b0, mo, owa, owb, sw, C, CO, IW, l, KH_, KW_, false);
         }
     }
 }
+
+T512 static void dw512_1x3(const dw_ctx *d, int b, int oh) { dw512_row(d, b, oh, 1, 3); }
+T512 static void dw512_3x1(const dw_ctx *d, int b, int oh) { dw512_row(d, b, oh, 3, 1); }
+T512 static void dw512_3x3(const dw_ctx *d, int b, int oh) { dw512_row(d, b, oh, 3, 3); }
+T512 static void dw512_5x5(const dw_ctx *d, int b, int oh) { dw512_row(d, b, oh, 5, 5); }
+T512 static void dw512_any(const dw_ctx *d, int b, int oh) { dw512_row(d, b, oh, 0, 0); }
 #endif
 
 typedef void (*dw_row_fn)(const dw_ctx *d, int b, int oh);
@@ -140,8 +201,13 @@ void cpu_depthwise_forward(const cpu_fwd_args *a)
                       .CO = l->out.c, .dm = l->depth_multiplier > 0 ? l->depth_multiplier : 1},
                 .row = dw_row_scalar};
 #if DW_X86
-    /* dm <= 16 keeps one block's input channels inside one vector */
-    if (p.d.dm <= 16 && nn_cpu_isa_best() == NN_CPU_ISA_AVX512) p.row = dw_row_avx512;
+    if (cpu_isa(a) == NN_CPU_ISA_AVX512) {
+        const int kh = l->kh, kw = l->kw;
+        p.row = dw512_any;
+        if (p.d.dm == 1)
+            p.row = kh == 1 && kw == 3 ? dw512_1x3 : kh == 3 && kw == 1 ? dw512_3x1 : kh == 3 && kw == 3 ? dw512_3x3
+                  : kh == 5 && kw == 5 ? dw512_5x5 : dw512_any;
+    }
 #endif
     const int rows = a->batch * p.d.OH;
     cpu_run(a->pool, (double)rows * p.d.OW * p.d.CO * l->kh * l->kw, rows, dw_task, &p);

@@ -55,6 +55,8 @@ void cpu_forward(const cpu_fwd_args *a)
     }
 }
 
+nn_cpu_isa cpu_isa(const cpu_fwd_args *a) { return a->isa != NN_CPU_ISA_AUTO ? a->isa : nn_cpu_isa_best(); }
+
 /* x[n] <- act(x) in place. */
 void cpu_apply_act(float *x, size_t n, nn_act act, float alpha)
 {

@@ -77,9 +77,13 @@ static int kc_for(int K)
     return (K + nk - 1) / nk;
 }
 
-/* ---------------- AVX-512 micro-kernel (MR = 14, NR = 32: 28 zmm accumulators) ---------------- */
+/* ---------------- AVX-512 micro-kernel (MR = 14, NR = 32: up to 28 zmm accumulators) ----------------
+ * The tile's nr columns are covered by NZ zmm vectors plus, when H, one trailing ymm vector (an
+ * 8-column remainder then costs half an FMA slot, not a whole one: Zen 4 splits zmm FMAs in two).
+ * Variants by nr: <=8 (0 zmm + ymm), <=16 (1 zmm), <=24 (1 zmm + ymm), <=32 (2 zmm); the last
+ * vector is masked to nr. */
 #if GEMM_X86
-#define T512 __attribute__((target("avx512f,avx2,fma")))
+#define T512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
 #define T256 __attribute__((target("avx2,fma")))
 #define INLINE static inline __attribute__((always_inline))
 
@@ -95,63 +99,85 @@ INLINE T512 __m512 act512(__m512 x, nn_act act, __m512 alpha)
     return x;
 }
 
-/* MR rows (1..14) x NV zmm columns (1..2); the last column vector is masked to the tile's nr. */
-INLINE T512 void k512_body(const int MR, const int NV, const ktile *t)
+INLINE T512 __m256 act512h(__m256 x, nn_act act, __m512 alpha)
+{
+    if (act == NN_ACT_RELU) return _mm256_max_ps(x, _mm256_setzero_ps());
+    if (act == NN_ACT_LEAKY) {
+        __mmask8 neg = _mm256_cmp_ps_mask(x, _mm256_setzero_ps(), _CMP_LT_OQ);
+        return _mm256_mask_mul_ps(x, neg, x, _mm512_castps512_ps256(alpha));
+    }
+    return x;
+}
+
+INLINE T512 void k512_body(const int MR, const int NZ, const bool H, const ktile *t)
 {
     __m512 acc[MR512][2];
-    const int tail = t->nr - 16 * (NV - 1);
-    const __mmask16 ml = (__mmask16)((1u << tail) - 1u);
-    const __mmask16 m0 = NV == 1 ? ml : (__mmask16)0xFFFF;
+    __m256 acch[MR512];
+    const int nr = t->nr;
+    const __mmask16 mlast = H ? (__mmask16)0xFFFF : (__mmask16)((1u << (nr - 16 * (NZ - 1))) - 1u);
+    const __mmask16 m0 = NZ == 1 ? mlast : (__mmask16)0xFFFF, m1 = mlast;
+    const __mmask8 mh = H ? (__mmask8)((1u << (nr - 16 * NZ)) - 1u) : 0;
 #pragma GCC unroll 14
     for (int i = 0; i < MR; i++) {
-        acc[i][0] = _mm512_setzero_ps();
-        acc[i][1] = _mm512_setzero_ps();
+        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+        acch[i] = _mm256_setzero_ps();
     }
     const float *a = t->a, *b = t->b;
     const ptrdiff_t rsa = t->rsa, ldbk = t->ldbk;
     const int kc = t->kc;
     for (int k = 0; k < kc; k++) {
-        __m512 b0 = _mm512_maskz_loadu_ps(m0, b);
-        __m512 b1 = NV == 2 ? _mm512_maskz_loadu_ps(ml, b + 16) : b0;
+        const __m512 b0 = NZ >= 1 ? _mm512_maskz_loadu_ps(m0, b) : _mm512_setzero_ps();
+        const __m512 b1 = NZ == 2 ? _mm512_maskz_loadu_ps(m1, b + 16) : b0;
+        const __m256 bh = H ? _mm256_maskz_loadu_ps(mh, b + 16 * NZ) : _mm256_setzero_ps();
 #pragma GCC unroll 14
         for (int i = 0; i < MR; i++) {
-            __m512 ai = _mm512_set1_ps(a[i * rsa]);
-            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
-            if (NV == 2) acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+            const __m512 ai = _mm512_set1_ps(a[i * rsa]);
+            if (NZ >= 1) acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+            if (NZ == 2) acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+            if (H) acch[i] = _mm256_fmadd_ps(_mm512_castps512_ps256(ai), bh, acch[i]);
         }
         a += 1;
         b += ldbk;
     }
     __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
+    __m256 biash = _mm256_setzero_ps();
     if (t->bias) {
-        bias0 = _mm512_maskz_loadu_ps(m0, t->bias);
-        if (NV == 2) bias1 = _mm512_maskz_loadu_ps(ml, t->bias + 16);
+        if (NZ >= 1) bias0 = _mm512_maskz_loadu_ps(m0, t->bias);
+        if (NZ == 2) bias1 = _mm512_maskz_loadu_ps(m1, t->bias + 16);
+        if (H) biash = _mm256_maskz_loadu_ps(mh, t->bias + 16 * NZ);
     }
     const __m512 alpha = _mm512_set1_ps(t->alpha);
     float *c = t->c;
 #pragma GCC unroll 14
     for (int i = 0; i < MR; i++, c += t->ldc) {
-        __m512 x0 = _mm512_add_ps(acc[i][0], bias0);
-        if (t->loadc) x0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), x0);
-        _mm512_mask_storeu_ps(c, m0, act512(x0, t->act, alpha));
-        if (NV == 2) {
+        if (NZ >= 1) {
+            __m512 x0 = _mm512_add_ps(acc[i][0], bias0);
+            if (t->loadc) x0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, c), x0);
+            _mm512_mask_storeu_ps(c, m0, act512(x0, t->act, alpha));
+        }
+        if (NZ == 2) {
             __m512 x1 = _mm512_add_ps(acc[i][1], bias1);
-            if (t->loadc) x1 = _mm512_add_ps(_mm512_maskz_loadu_ps(ml, c + 16), x1);
-            _mm512_mask_storeu_ps(c + 16, ml, act512(x1, t->act, alpha));
+            if (t->loadc) x1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, c + 16), x1);
+            _mm512_mask_storeu_ps(c + 16, m1, act512(x1, t->act, alpha));
+        }
+        if (H) {
+            __m256 xh = _mm256_add_ps(acch[i], biash);
+            if (t->loadc) xh = _mm256_add_ps(_mm256_maskz_loadu_ps(mh, c + 16 * NZ), xh);
+            _mm256_mask_storeu_ps(c + 16 * NZ, mh, act512h(xh, t->act, alpha));
         }
     }
 }
 
-#define K512_DEF(MR, NV) static T512 void k512_##MR##_##NV(const ktile *t) { k512_body(MR, NV, t); }
-#define K512_ROW(MR) K512_DEF(MR, 1) K512_DEF(MR, 2)
+#define K512_DEF(MR, NZ, H, V) static T512 void k512_##MR##_##V(const ktile *t) { k512_body(MR, NZ, H, t); }
+#define K512_ROW(MR) K512_DEF(MR, 0, true, 0) K512_DEF(MR, 1, false, 1) K512_DEF(MR, 1, true, 2) K512_DEF(MR, 2, false, 3)
 K512_ROW(1) K512_ROW(2) K512_ROW(3) K512_ROW(4) K512_ROW(5) K512_ROW(6) K512_ROW(7)
 K512_ROW(8) K512_ROW(9) K512_ROW(10) K512_ROW(11) K512_ROW(12) K512_ROW(13) K512_ROW(14)
-#define K512_ENT(MR) {k512_##MR##_1, k512_##MR##_2}
-static const kernel_fn k512_tab[MR512][2] = {
+#define K512_ENT(MR) {k512_##MR##_0, k512_##MR##_1, k512_##MR##_2, k512_##MR##_3}
+static const kernel_fn k512_tab[MR512][4] = {
     K512_ENT(1), K512_ENT(2), K512_ENT(3), K512_ENT(4), K512_ENT(5), K512_ENT(6), K512_ENT(7),
     K512_ENT(8), K512_ENT(9), K512_ENT(10), K512_ENT(11), K512_ENT(12), K512_ENT(13), K512_ENT(14),
 };
-static kernel_fn k512_pick(int mr, int nr) { return k512_tab[mr - 1][nr > 16]; }
+static kernel_fn k512_pick(int mr, int nr) { return k512_tab[mr - 1][(nr + 7) / 8 - 1]; }
 
 /* ---------------- AVX2 micro-kernel (MR = 6, NR = 16: 12 ymm accumulators) ---------------- */
 INLINE T256 __m256 act256(__m256 x, nn_act act, __m256 alpha)
@@ -395,7 +421,7 @@ static const gemm_isa *isa_for(nn_cpu_isa isa)
 nn_cpu_isa nn_cpu_isa_best(void)
 {
 #if GEMM_X86
-    if (__builtin_cpu_supports("avx512f")) return NN_CPU_ISA_AVX512;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) return NN_CPU_ISA_AVX512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return NN_CPU_ISA_AVX2;
 #endif
     return NN_CPU_ISA_SCALAR;

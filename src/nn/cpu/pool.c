@@ -10,6 +10,7 @@
 #include "cpu.h"
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
 #define POOL_X86 1
 #define T512 __attribute__((target("avx512f,avx2,fma")))
 #else
@@ -59,8 +60,44 @@ INLINE void pool_row(const pool_ctx *p, int b, int oh)
 }
 
 static void pool_row_base(const pool_ctx *p, int b, int oh) { pool_row(p, b, oh); }
+
 #if POOL_X86
-T512 static void pool_row_512(const pool_ctx *p, int b, int oh) { pool_row(p, b, oh); }
+/* pool_row with AVX-512: 16 channels a step, masked tail, the window reduced in registers. */
+T512 static void pool_row_512(const pool_ctx *p, int b, int oh)
+{
+    const nn_layer *l = p->a->l;
+    const int IH = l->in.h, IW = l->in.w, C = l->in.c, OH = l->out.h, OW = l->out.w;
+    const int ih0 = oh * l->sh - l->pad_top;
+    const int kh0 = ih0 < 0 ? -ih0 : 0, kh1 = ih0 + l->kh > IH ? IH - ih0 : l->kh;
+    const float *img = p->a->in[0] + (size_t)b * IH * IW * C;
+    float *orow = p->a->out + ((size_t)b * OH + oh) * OW * C;
+    const bool is_max = p->is_max;
+    for (int ow = 0; ow < OW; ow++) {
+        const int iw0 = ow * l->sw - l->pad_left;
+        const int kw0 = iw0 < 0 ? -iw0 : 0, kw1 = iw0 + l->kw > IW ? IW - iw0 : l->kw;
+        const int cells = (kh1 - kh0) * (kw1 - kw0);
+        const __m512 inv = _mm512_set1_ps(!is_max && cells > 0 ? 1.0f / (float)cells : 0.0f);
+        const float *x0 = img + ((size_t)(ih0 + kh0) * IW + (size_t)(iw0 + kw0)) * C;
+        float *o = orow + (size_t)ow * C;
+        for (int c0 = 0; c0 < C; c0 += 16) {
+            const __mmask16 m = (__mmask16)(C - c0 >= 16 ? 0xFFFFu : (1u << (C - c0)) - 1u);
+            if (cells <= 0) {
+                _mm512_mask_storeu_ps(o + c0, m, _mm512_setzero_ps());
+                continue;
+            }
+            __m512 v = _mm512_maskz_loadu_ps(m, x0 + c0);
+            for (int kh = 0; kh < kh1 - kh0; kh++) {
+                const float *xr = x0 + (size_t)kh * IW * C + c0;
+                for (int kw = kh == 0; kw < kw1 - kw0; kw++) {
+                    const __m512 x = _mm512_maskz_loadu_ps(m, xr + (size_t)kw * C);
+                    v = is_max ? _mm512_max_ps(v, x) : _mm512_add_ps(v, x);
+                }
+            }
+            if (!is_max) v = _mm512_mul_ps(v, inv);
+            _mm512_mask_storeu_ps(o + c0, m, v);
+        }
+    }
+}
 #endif
 
 static void pool_task(void *ctx, int begin, int end, int thread)
@@ -82,7 +119,7 @@ static void pool_task(void *ctx, int begin, int end, int thread)
 static void pool_forward(const cpu_fwd_args *a, bool is_max)
 {
     const nn_layer *l = a->l;
-    pool_ctx p = {.a = a, .is_max = is_max, .wide = nn_cpu_isa_best() == NN_CPU_ISA_AVX512};
+    pool_ctx p = {.a = a, .is_max = is_max, .wide = cpu_isa(a) == NN_CPU_ISA_AVX512};
     const int rows = a->batch * l->out.h;
     cpu_run(a->pool, (double)rows * l->out.w * l->out.c * l->kh * l->kw, rows, pool_task, &p);
 }
@@ -115,7 +152,7 @@ static void gap_task(void *ctx, int begin, int end, int thread)
     (void)thread;
     const cpu_fwd_args *a = ctx;
 #if POOL_X86
-    if (nn_cpu_isa_best() == NN_CPU_ISA_AVX512) {
+    if (cpu_isa(a) == NN_CPU_ISA_AVX512) {
         for (int b = begin; b < end; b++) gap_512(a, b);
         return;
     }

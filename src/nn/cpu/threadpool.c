@@ -1,10 +1,16 @@
 /* threadpool.c — the fixed CPU thread pool: threads-1 pthread workers plus the calling thread.
- * nn_pool_run() publishes a job by bumping a generation counter; workers spin briefly on it and
- * then sleep on a condition variable, so back-to-back layer launches cost well under a
- * microsecond while an idle pool costs no CPU. Runs never allocate. One caller at a time. */
-#include <errno.h>
+ *
+ * nn_pool_run(n) cuts [0, n) into min(n, threads) contiguous chunks and publishes them with one
+ * 64-bit atomic word, state = generation << 32 | next unclaimed chunk. Every participant (the
+ * caller included) claims chunks by compare-and-swap until none are left, so a worker that is
+ * slow to wake (or descheduled on a busy machine) never holds the caller up: the caller simply
+ * runs the remaining chunks itself and only waits for chunks already started. Idle workers spin
+ * briefly on the word, then sleep on a condition variable. Runs never allocate; one caller at a
+ * time. fn's `thread` argument is the participant (0 = caller), unique among concurrent calls,
+ * so kernels can index per-thread scratch with it. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,22 +28,22 @@ typedef struct {
 } pool_worker;
 
 struct nn_pool {
-    int threads;          /* workers + caller */
-    int started;          /* workers actually running */
-    pthread_t *tids;      /* [threads-1] */
-    pool_worker *args;    /* [threads-1] */
+    int threads;            /* workers + caller */
+    int started;            /* workers actually running */
+    pthread_t *tids;        /* [threads-1] */
+    pool_worker *args;      /* [threads-1] */
     pthread_mutex_t mu;
-    pthread_cond_t wake;  /* workers: a new generation was published */
-    pthread_cond_t done;  /* caller: the last worker finished */
-    atomic_uint gen;      /* job generation; bumped once per run (and once to stop) */
-    atomic_int remaining; /* workers that have not finished the current generation */
-    atomic_int sleepers;  /* workers blocked on `wake` */
-    atomic_int waiting;   /* 1 while the caller is blocked on `done` */
+    pthread_cond_t wake;    /* workers: a new generation was published */
+    pthread_cond_t done_cv; /* caller: the last chunk finished */
+    _Atomic uint64_t state; /* generation << 32 | next chunk to claim */
+    atomic_int done;        /* chunks finished in the current generation */
+    atomic_int sleepers;    /* workers blocked on `wake` */
+    atomic_int waiting;     /* 1 while the caller is blocked on `done_cv` */
     atomic_bool stop;
-    /* the current job; written before `gen` is released, read after it is acquired */
+    /* the current job: written before its generation is published, stable until all chunks are done */
     nn_range_fn fn;
     void *ctx;
-    int n;
+    int n, chunks;
 };
 
 static inline void cpu_relax(void)
@@ -54,30 +60,43 @@ static long long now_ns(void)
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* Chunk t of [0, n) split into `parts` contiguous pieces. */
-static void chunk(int n, int parts, int t, int *b, int *e)
-{
-    *b = (int)((long long)n * t / parts);
-    *e = (int)((long long)n * (t + 1) / parts);
-}
+static inline uint32_t gen_of(uint64_t s) { return (uint32_t)(s >> 32); }
 
-static void run_share(nn_pool *p, int id)
+/* Claims and runs chunks of generation g until none are left. */
+static void run_chunks(nn_pool *p, uint32_t g, int thread)
 {
-    int b, e;
-    chunk(p->n, p->threads, id, &b, &e);
-    if (b < e) p->fn(p->ctx, b, e, id);
+    uint64_t s = atomic_load_explicit(&p->state, memory_order_acquire);
+    for (;;) {
+        if (gen_of(s) != g) return;
+        const int c = (int)(uint32_t)s;
+        /* p->chunks may only be read once a claim succeeds; bound by threads meanwhile */
+        if (c >= p->threads) return;
+        if (!atomic_compare_exchange_weak_explicit(&p->state, &s, s + 1, memory_order_acq_rel, memory_order_acquire))
+            continue;
+        /* the claim pins generation g: its job fields cannot change until this chunk is done */
+        if (c < p->chunks) {
+            const int b = (int)((long long)p->n * c / p->chunks), e = (int)((long long)p->n * (c + 1) / p->chunks);
+            if (b < e) p->fn(p->ctx, b, e, thread);
+        }
+        if (atomic_fetch_add(&p->done, 1) + 1 == p->threads && atomic_load(&p->waiting)) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done_cv);
+            pthread_mutex_unlock(&p->mu);
+        }
+        s = atomic_load_explicit(&p->state, memory_order_acquire);
+    }
 }
 
 static void *worker_main(void *arg)
 {
     pool_worker *w = arg;
     nn_pool *p = w->pool;
-    unsigned seen = 0;
+    uint32_t seen = 0;
     for (;;) {
-        unsigned g = atomic_load_explicit(&p->gen, memory_order_acquire);
+        uint32_t g = gen_of(atomic_load_explicit(&p->state, memory_order_acquire));
         if (g == seen) {
             long long t0 = now_ns();
-            for (int i = 0; (g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen; i++) {
+            for (int i = 0; (g = gen_of(atomic_load_explicit(&p->state, memory_order_acquire))) == seen; i++) {
                 cpu_relax();
                 if ((i & 63) == 63 && now_ns() - t0 > POOL_SPIN_NS) break;
             }
@@ -85,30 +104,28 @@ static void *worker_main(void *arg)
         if (g == seen) {
             pthread_mutex_lock(&p->mu);
             atomic_fetch_add(&p->sleepers, 1);
-            while ((g = atomic_load(&p->gen)) == seen) pthread_cond_wait(&p->wake, &p->mu);
+            while ((g = gen_of(atomic_load(&p->state))) == seen) pthread_cond_wait(&p->wake, &p->mu);
             atomic_fetch_sub(&p->sleepers, 1);
             pthread_mutex_unlock(&p->mu);
         }
         seen = g;
         if (atomic_load_explicit(&p->stop, memory_order_acquire)) break;
-        run_share(p, w->id);
-        if (atomic_fetch_sub(&p->remaining, 1) == 1 && atomic_load(&p->waiting)) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        run_chunks(p, g, w->id);
     }
     return NULL;
 }
 
-static void publish(nn_pool *p)
+/* Publishes generation g+1 with its first chunk unclaimed and wakes sleeping workers. */
+static uint32_t publish(nn_pool *p)
 {
-    atomic_fetch_add(&p->gen, 1); /* seq_cst: pairs with the sleepers check below */
+    uint32_t g = gen_of(atomic_load_explicit(&p->state, memory_order_relaxed)) + 1;
+    atomic_store(&p->state, (uint64_t)g << 32); /* seq_cst: pairs with the sleepers check below */
     if (atomic_load(&p->sleepers) > 0) {
         pthread_mutex_lock(&p->mu);
         pthread_cond_broadcast(&p->wake);
         pthread_mutex_unlock(&p->mu);
     }
+    return g;
 }
 
 void nn_pool_free(nn_pool *p)
@@ -119,7 +136,7 @@ void nn_pool_free(nn_pool *p)
         publish(p);
         for (int i = 0; i < p->started; i++) pthread_join(p->tids[i], NULL);
     }
-    pthread_cond_destroy(&p->done);
+    pthread_cond_destroy(&p->done_cv);
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->mu);
     free(p->args);
@@ -137,9 +154,9 @@ nn_status nn_pool_create(nn_pool **out, int threads, nn_err *err)
     p->threads = threads;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
-    pthread_cond_init(&p->done, NULL);
-    atomic_init(&p->gen, 0);
-    atomic_init(&p->remaining, 0);
+    pthread_cond_init(&p->done_cv, NULL);
+    atomic_init(&p->state, 0);
+    atomic_init(&p->done, 0);
     atomic_init(&p->sleepers, 0);
     atomic_init(&p->waiting, 0);
     atomic_init(&p->stop, false);
@@ -174,22 +191,25 @@ void nn_pool_run(nn_pool *p, int n, nn_range_fn fn, void *ctx)
         fn(ctx, 0, n, 0);
         return;
     }
+    /* Every generation has `threads` claimable slots; slots past `chunks` are empty, so the
+     * completion count is always `threads` and a claim never needs the job fields. */
     p->fn = fn;
     p->ctx = ctx;
     p->n = n;
-    atomic_store_explicit(&p->remaining, p->threads - 1, memory_order_relaxed);
-    publish(p);
-    run_share(p, 0);
-    if (atomic_load_explicit(&p->remaining, memory_order_acquire) == 0) return;
+    p->chunks = n < p->threads ? n : p->threads;
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    const uint32_t g = publish(p);
+    run_chunks(p, g, 0);
+    if (atomic_load_explicit(&p->done, memory_order_acquire) == p->threads) return;
     long long t0 = now_ns();
-    for (int i = 0; atomic_load_explicit(&p->remaining, memory_order_acquire) != 0; i++) {
+    for (int i = 0; atomic_load_explicit(&p->done, memory_order_acquire) != p->threads; i++) {
         cpu_relax();
         if ((i & 63) == 63 && now_ns() - t0 > POOL_SPIN_NS) break;
     }
-    if (atomic_load(&p->remaining) == 0) return;
+    if (atomic_load(&p->done) == p->threads) return;
     pthread_mutex_lock(&p->mu);
     atomic_store(&p->waiting, 1);
-    while (atomic_load(&p->remaining) != 0) pthread_cond_wait(&p->done, &p->mu);
+    while (atomic_load(&p->done) != p->threads) pthread_cond_wait(&p->done_cv, &p->mu);
     atomic_store(&p->waiting, 0);
     pthread_mutex_unlock(&p->mu);
 }

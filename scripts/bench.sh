@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# bench.sh — steerd vs PyTorch on the zoo models: same weights, same batch, same thread count.
+#
+# For each model (default: models/*.yaml) it makes one weights file with `steerctl model init`,
+# then for every batch size (default 1 and 32) and thread count (default 1 and 2) runs
+#   steerctl bench MODEL --weights W --threads T --batch B --runs R --json
+#   scripts/bench_torch.py MODEL --weights W --threads T --batch B --runs R
+# and prints a markdown table (median/p99 µs of both, ratio steerd/torch, steerd GMAC/s, SGEMM
+# peak GMAC/s, the memory format torch was faster with) headed by the exact command line.
+# Needs OpenBLAS (Debian libopenblas0-pthread): installed with apt-get when run as root,
+# otherwise the apt command is printed and the script stops.
+#
+# Usage: scripts/bench.sh [-t "1 2"] [-b "1 32"] [-r RUNS] [-s STEERCTL] [-o OUT.md] [MODEL.yaml...]
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY=/usr/bin/python3
+THREADS="1 2"
+BATCHES="1 32"
+RUNS=""
+STEERCTL="${STEERCTL:-}"
+OUT=""
+CMDLINE="$0 $*"
+
+usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+
+while getopts "t:b:r:s:o:h" opt; do
+    case "$opt" in
+        t) THREADS="$OPTARG" ;;
+        b) BATCHES="$OPTARG" ;;
+        r) RUNS="$OPTARG" ;;
+        s) STEERCTL="$OPTARG" ;;
+        o) OUT="$OPTARG" ;;
+        h) usage 0 ;;
+        *) usage 2 ;;
+    esac
+done
+shift $((OPTIND - 1))
+
+check_openblas() {
+    if dpkg-query -W -f='${Status}' libopenblas0-pthread 2>/dev/null | grep -q "install ok installed"; then
+        echo "OpenBLAS: libopenblas0-pthread installed" >&2
+        return 0
+    fi
+    echo "OpenBLAS (libopenblas0-pthread) is not installed; benchmarks need it:" >&2
+    echo "  apt-get install -y libopenblas0-pthread" >&2
+    if [ "$(id -u)" = 0 ]; then
+        apt-get install -y libopenblas0-pthread >&2 || { echo "apt-get failed" >&2; exit 1; }
+    else
+        exit 1
+    fi
+}
+
+find_steerctl() {   # newest build*/steerctl that is not a sanitizer build
+    if [ -n "$STEERCTL" ]; then echo "$STEERCTL"; return; fi
+    local best="" f
+    for f in "$ROOT"/build*/steerctl "$ROOT"/build*/src/tools/steerctl; do
+        [ -x "$f" ] || continue
+        if grep -q -a -e __asan_init -e __ubsan_handle "$f"; then continue; fi
+        if [ -z "$best" ] || [ "$f" -nt "$best" ]; then best="$f"; fi
+    done
+    [ -n "$best" ] || { echo "no non-sanitizer build*/steerctl: build one or pass -s PATH" >&2; exit 1; }
+    echo "$best"
+}
+
+runs_for() {   # default run count: fewer for big batches, to keep the whole script ~10 minutes
+    if [ -n "$RUNS" ]; then echo "$RUNS"; elif [ "$1" -le 4 ]; then echo 50; else echo 10; fi
+}
+
+check_openblas
+STEERCTL="$(find_steerctl)"
+echo "steerctl: $STEERCTL" >&2
+if [ $# -gt 0 ]; then MODELS=("$@"); else MODELS=("$ROOT"/models/*.yaml); fi
+[ -e "${MODELS[0]}" ] || { echo "no models to benchmark" >&2; exit 1; }
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/steerd-bench.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+RESULTS="$WORK/results.jsonl"
+: > "$RESULTS"
+
+for model in "${MODELS[@]}"; do
+    w="$WORK/$(basename "$model" .yaml).safetensors"
+    if ! "$STEERCTL" model init "$model" --seed 1 -o "$w" 2> "$WORK/err"; then
+        echo "skip $model: $(head -n1 "$WORK/err")" >&2
+        continue
+    fi
+    for b in $BATCHES; do
+        r="$(runs_for "$b")"
+        for t in $THREADS; do
+            echo "bench $(basename "$model") batch $b threads $t ..." >&2
+            s="$("$STEERCTL" bench "$model" --weights "$w" --threads "$t" --batch "$b" --runs "$r" --json \
+                2> "$WORK/err" || echo "{\"error\": \"$(head -n1 "$WORK/err" | tr -d '"\\')\"}")"
+            p="$(OPENBLAS_NUM_THREADS="$t" OMP_NUM_THREADS="$t" "$PY" "$ROOT/scripts/bench_torch.py" "$model" \
+                --weights "$w" --threads "$t" --batch "$b" --runs "$r" --warmup 3 --max-seconds 2 \
+                2> "$WORK/err" || echo "{\"error\": \"$(tail -n1 "$WORK/err" | tr -d '"\\')\"}")"
+            printf '{"file": "%s", "batch": %s, "threads": %s, "runs": %s, "steerd": %s, "torch": %s}\n' \
+                "$(basename "$model" .yaml)" "$b" "$t" "$r" "$s" "$p" >> "$RESULTS"
+        done
+    done
+done
+
+render() {
+    local blas cpu
+    blas="$(update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null | sed -n 's/^Value: //p')"
+    cpu="$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1)"
+    echo "Command: \`$CMDLINE\`"
+    echo
+    echo "Per row: \`$STEERCTL bench MODEL --weights W --threads T --batch B --runs R --json\` and"
+    echo "\`OPENBLAS_NUM_THREADS=T $PY scripts/bench_torch.py MODEL --weights W --threads T --batch B --runs R\`"
+    echo "(W made once per model by \`steerctl model init MODEL --seed 1\`)."
+    echo "Machine: $cpu, $(nproc) CPUs; libblas.so.3 -> ${blas:-unknown}; $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    "$PY" - "$RESULTS" <<'EOF'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print("| model | batch | threads | steerd median µs | steerd p99 µs | torch median µs | torch p99 µs "
+      "| steerd/torch | steerd GMAC/s | SGEMM peak GMAC/s | torch format |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+f = lambda v, d=1: "—" if v is None else f"{v:.{d}f}"
+for r in rows:
+    s, t = r["steerd"], r["torch"]
+    sm, tm = s.get("median_us"), t.get("median_us")
+    ratio = sm / tm if sm and tm else None
+    note = s.get("error") or t.get("error") or t.get("format", "")
+    print(f"| {s.get('model', r['file'])} | {r['batch']} | {r['threads']} | {f(sm)} | {f(s.get('p99_us'))} "
+          f"| {f(tm)} | {f(t.get('p99_us'))} | {f(ratio, 2)} | {f(s.get('gmacs'), 2)} "
+          f"| {f(s.get('peak_gmacs'), 2)} | {note} |")
+EOF
+}
+
+if [ -n "$OUT" ]; then render | tee "$OUT"; else render; fi

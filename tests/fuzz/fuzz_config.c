@@ -1,0 +1,20 @@
+/* fuzz_config.c — libFuzzer target for steerd's config reader (yamldoc + the config table):
+ * any input must load or fail with one line naming file:line:col, never crash, leak or hang.
+ *   FUZZ_SOURCES="src/common/err.c src/common/yamldoc.c src/daemon/config.c" tests/fuzz/run.sh config 600 */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/config.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    steerd_config cfg;
+    nn_err err;
+    err.msg[0] = 0;
+    if (cfg_load_buffer(&cfg, (const char *)data, size, "dir/fuzz.yaml", &err) != NN_OK &&
+        (strchr(err.msg, '\n') || strncmp(err.msg, "dir/fuzz.yaml", 13) != 0))
+        abort(); /* every error is one line about the file */
+    return 0;
+}

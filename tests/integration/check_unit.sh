@@ -1,0 +1,28 @@
+#!/bin/sh
+# check_unit.sh — systemd/steerd.service: `systemd-analyze verify` with nothing on stderr and
+# `systemd-analyze security --offline=true` exposure <= 2.5. Exit 77 (skipped) without systemd-analyze.
+# Usage: check_unit.sh UNIT STEERD_BINARY (ExecStart is pointed at the built binary for verify).
+set -eu
+unit=$1
+bin=$2
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+    echo "systemd-analyze not found: skipped"
+    exit 77
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+sed "s#^ExecStart=/usr/local/bin/steerd #ExecStart=$bin #" "$unit" > "$tmp/steerd.service"
+grep -q "^ExecStart=$bin " "$tmp/steerd.service" || { echo "ExecStart not found in $unit"; exit 1; }
+cd "$tmp"
+systemd-analyze verify ./steerd.service > verify.out 2> verify.err || {
+    echo "systemd-analyze verify failed:"; cat verify.out verify.err; exit 1; }
+if [ -s verify.err ]; then
+    echo "systemd-analyze verify warnings:"; cat verify.err; exit 1
+fi
+systemd-analyze security --offline=true --no-pager ./steerd.service > security.out 2>&1 || true
+exposure=$(sed -n 's/.*Overall exposure level for steerd.service: \([0-9.]*\).*/\1/p' security.out)
+if [ -z "$exposure" ]; then
+    echo "no exposure level in:"; cat security.out; exit 1
+fi
+echo "exposure $exposure (limit 2.5)"
+awk -v e="$exposure" 'BEGIN { exit !(e <= 2.5) }' || { grep '✗' security.out; exit 1; }
