@@ -38,20 +38,26 @@ static float frand(void)
 }
 
 /* n floats of U(-1, 1) followed by GUARD canaries. */
-static float *rnd_buf(size_t n)
-{
-    float *p = malloc((n + GUARD) * sizeof(float));
-    assert_non_null(p);
-    for (size_t i = 0; i < n; i++) p[i] = frand();
-    for (size_t i = 0; i < GUARD; i++) p[n + i] = CANARY;
-    return p;
-}
-
 static float *canary_buf(size_t n)
 {
     float *p = malloc((n + GUARD) * sizeof(float));
     assert_non_null(p);
     for (size_t i = 0; i < n + GUARD; i++) p[i] = CANARY;
+    return p;
+}
+
+static float *rnd_buf(size_t n)
+{
+    float *p = canary_buf(n);
+    for (size_t i = 0; i < n; i++) p[i] = frand();
+    return p;
+}
+
+/* n zeroed doubles (reference results). */
+static double *dbuf(size_t n)
+{
+    double *p = calloc(n ? n : 1, sizeof(double));
+    assert_non_null(p);
     return p;
 }
 
@@ -189,9 +195,7 @@ static bool gemm_case(nn_cpu_isa isa, int threads, int M, int N, int K, int pad,
     const float alpha = 0.1f;
     float *A = rnd_buf((size_t)M * lda), *B = rnd_buf((size_t)K * ldb), *C = rnd_buf((size_t)M * ldc);
     float *bias = use_bias ? rnd_buf((size_t)N) : NULL;
-    double *want = malloc((size_t)M * ldc * sizeof(double)), *mag = calloc((size_t)M * ldc, sizeof(double));
-    assert_non_null(want);
-    assert_non_null(mag);
+    double *want = dbuf((size_t)M * ldc), *mag = dbuf((size_t)M * ldc);
     for (int i = 0; i < M; i++)
         for (int j = 0; j < ldc; j++) {
             double v = C[(size_t)i * ldc + j];
@@ -260,7 +264,6 @@ typedef struct {
 static void conv_case(const conv_cfg *c)
 {
     nn_layer l = {0};
-    snprintf(l.name, sizeof l.name, "conv");
     l.op = NN_OP_CONV2D;
     l.n_inputs = 1;
     l.kh = c->kh, l.kw = c->kw, l.sh = c->sh, l.sw = c->sw;
@@ -274,9 +277,7 @@ static void conv_case(const conv_cfg *c)
     float *w = rnd_buf((size_t)G * c->kh * c->kw * cg * og);
     float *b = c->bias ? rnd_buf((size_t)c->cout) : NULL;
     const size_t on = (size_t)c->batch * nn_shape_size(l.out);
-    double *ref = malloc(on * sizeof(double)), *mag = malloc(on * sizeof(double));
-    assert_non_null(ref);
-    assert_non_null(mag);
+    double *ref = dbuf(on), *mag = dbuf(on);
     for (int n = 0; n < c->batch; n++)
         for (int y = 0; y < oh; y++)
             for (int xo = 0; xo < ow; xo++)
@@ -356,9 +357,7 @@ typedef struct {
 
 static void dw_case(const dw_cfg *c)
 {
-    nn_layer l = {0};
-    l.op = NN_OP_DEPTHWISE;
-    l.n_inputs = 1;
+    nn_layer l = {.op = NN_OP_DEPTHWISE, .n_inputs = 1};
     l.kh = c->kh, l.kw = c->kw, l.sh = c->sh, l.sw = c->sw;
     l.pad_top = c->pt, l.pad_bottom = c->pb, l.pad_left = c->pl, l.pad_right = c->pr;
     l.depth_multiplier = c->dm, l.has_bias = c->bias, l.act = c->act, l.act_alpha = 0.05f;
@@ -370,8 +369,7 @@ static void dw_case(const dw_cfg *c)
     float *w = rnd_buf((size_t)c->kh * c->kw * co);
     float *b = c->bias ? rnd_buf((size_t)co) : NULL;
     const size_t on = (size_t)c->batch * nn_shape_size(l.out);
-    double *ref = malloc(on * sizeof(double));
-    assert_non_null(ref);
+    double *ref = dbuf(on);
     for (int n = 0; n < c->batch; n++)
         for (int y = 0; y < oh; y++)
             for (int xo = 0; xo < ow; xo++)
@@ -428,17 +426,14 @@ static void test_depthwise(void **state)
 static void pool_case(nn_op op, int batch, int ih, int iw, int c, int kh, int kw, int sh, int sw, int pt, int pb, int pl,
                       int pr)
 {
-    nn_layer l = {0};
-    l.op = op;
-    l.n_inputs = 1;
+    nn_layer l = {.op = op, .n_inputs = 1};
     l.kh = kh, l.kw = kw, l.sh = sh, l.sw = sw, l.pad_top = pt, l.pad_bottom = pb, l.pad_left = pl, l.pad_right = pr;
     const int oh = (ih + pt + pb - kh) / sh + 1, ow = (iw + pl + pr - kw) / sw + 1;
     l.in = (nn_shape){ih, iw, c, 0, 0, 0};
     l.out = (nn_shape){oh, ow, c, 0, 0, 0};
     float *x = rnd_buf((size_t)batch * nn_shape_size(l.in));
     const size_t on = (size_t)batch * nn_shape_size(l.out);
-    double *ref = malloc(on * sizeof(double));
-    assert_non_null(ref);
+    double *ref = dbuf(on);
     for (int n = 0; n < batch; n++)
         for (int y = 0; y < oh; y++)
             for (int xo = 0; xo < ow; xo++)
@@ -482,14 +477,11 @@ static void test_pool(void **state)
     const int shapes[][4] = {{1, 1, 1, 3}, {2, 7, 5, 17}, {3, 8, 8, 64}, {32, 4, 4, 128}};
     for (int s = 0; s < 4; s++) {
         const int batch = shapes[s][0], h = shapes[s][1], w = shapes[s][2], c = shapes[s][3];
-        nn_layer l = {0};
-        l.op = NN_OP_GLOBAL_AVGPOOL;
-        l.n_inputs = 1;
+        nn_layer l = {.op = NN_OP_GLOBAL_AVGPOOL, .n_inputs = 1};
         l.in = (nn_shape){h, w, c, 0, 0, 0};
         l.out = (nn_shape){1, 1, c, 0, 0, 0};
         float *x = rnd_buf((size_t)batch * h * w * c);
-        double *ref = calloc((size_t)batch * c, sizeof(double));
-        assert_non_null(ref);
+        double *ref = dbuf((size_t)batch * c);
         for (int n = 0; n < batch; n++)
             for (int i = 0; i < h * w; i++)
                 for (int ch = 0; ch < c; ch++) ref[(size_t)n * c + ch] += x[((size_t)n * h * w + i) * c + ch] / (double)(h * w);
@@ -533,21 +525,18 @@ static void run_both_ways(const nn_layer *l, const float *x, const float *const 
 static void test_batchnorm(void **state)
 {
     (void)state;
-    const int shapes[][4] = {{2, 5, 7, 3}, {1, 4, 4, 33}, {32, 8, 8, 16}, {3, 1, 1, 1000}, {1, 1, 1, 7}};
+    const int shapes[][4] = {{2, 5, 7, 3}, {1, 4, 4, 33}, {32, 16, 16, 16}, {3, 1, 1, 1000}, {1, 1, 1, 7}};
     for (int s = 0; s < 5; s++)
         for (int ai = 0; ai < 3; ai++) {
             const int batch = shapes[s][0], h = shapes[s][1], w = shapes[s][2], c = shapes[s][3];
-            nn_layer l = {0};
-            l.op = NN_OP_BATCHNORM;
-            l.n_inputs = 1;
+            nn_layer l = {.op = NN_OP_BATCHNORM, .n_inputs = 1};
             l.eps = 1e-3f;
             l.act = (nn_act)ai, l.act_alpha = 0.3f;
             l.in = l.out = (nn_shape){h, w, c, 0, 0, 0};
             const size_t n = (size_t)batch * h * w * c;
             float *x = rnd_buf(n), *gamma = rnd_buf(c), *beta = rnd_buf(c), *mean = rnd_buf(c), *var = rnd_buf(c);
             for (int i = 0; i < c; i++) var[i] = fabsf(var[i]) + 0.1f;
-            double *ref = malloc(n * sizeof(double));
-            assert_non_null(ref);
+            double *ref = dbuf(n);
             for (size_t i = 0; i < n; i++) {
                 int ch = (int)(i % c);
                 double v = ((double)x[i] - mean[ch]) / sqrt((double)var[ch] + (double)l.eps) * gamma[ch] + beta[ch];
@@ -564,19 +553,16 @@ static void test_batchnorm(void **state)
 static void test_activations(void **state)
 {
     (void)state;
-    const int shapes[][4] = {{1, 3, 3, 5}, {4, 16, 16, 32}, {2, 1, 1, 10}};
+    const int shapes[][4] = {{1, 3, 3, 5}, {4, 32, 32, 32}, {2, 1, 1, 10}};
     for (int s = 0; s < 3; s++)
         for (int op = 0; op < 2; op++) {
             const int batch = shapes[s][0], h = shapes[s][1], w = shapes[s][2], c = shapes[s][3];
-            nn_layer l = {0};
-            l.op = op ? NN_OP_LEAKY_RELU : NN_OP_RELU;
-            l.n_inputs = 1;
+            nn_layer l = {.op = op ? NN_OP_LEAKY_RELU : NN_OP_RELU, .n_inputs = 1};
             l.alpha = 0.01f;
             l.in = l.out = (nn_shape){h, w, c, 0, 0, 0};
             const size_t n = (size_t)batch * h * w * c;
             float *x = rnd_buf(n);
-            double *ref = malloc(n * sizeof(double));
-            assert_non_null(ref);
+            double *ref = dbuf(n);
             for (size_t i = 0; i < n; i++) ref[i] = act_ref(x[i], op ? NN_ACT_LEAKY : NN_ACT_RELU, 0.01f);
             char cfg[128];
             snprintf(cfg, sizeof cfg, "%s batch=%d in=%dx%dx%d", op ? "leaky_relu" : "relu", batch, h, w, c);
@@ -587,15 +573,12 @@ static void test_activations(void **state)
     /* softmax over channels, with large logits to check the max subtraction */
     for (int s = 0; s < 3; s++) {
         const int batch = shapes[s][0], h = shapes[s][1], w = shapes[s][2], c = shapes[s][3];
-        nn_layer l = {0};
-        l.op = NN_OP_SOFTMAX;
-        l.n_inputs = 1;
+        nn_layer l = {.op = NN_OP_SOFTMAX, .n_inputs = 1};
         l.in = l.out = (nn_shape){h, w, c, 0, 0, 0};
         const size_t n = (size_t)batch * h * w * c;
         float *x = rnd_buf(n);
         for (size_t i = 0; i < n; i++) x[i] *= s == 2 ? 100.0f : 5.0f;
-        double *ref = malloc(n * sizeof(double));
-        assert_non_null(ref);
+        double *ref = dbuf(n);
         for (size_t px = 0; px < n / c; px++) {
             double m = -INFINITY, sum = 0;
             for (int k = 0; k < c; k++) m = fmax(m, x[px * c + k]);
@@ -622,19 +605,14 @@ static void test_dense(void **state)
     for (int s = 0; s < 8; s++)
         for (int v = 0; v < 3; v++) {
             const int batch = cfgs[s][0], hw = cfgs[s][1], c = cfgs[s][2], units = cfgs[s][3];
-            nn_layer l = {0};
-            l.op = NN_OP_DENSE;
-            l.n_inputs = 1;
+            nn_layer l = {.op = NN_OP_DENSE, .n_inputs = 1};
             l.units = units, l.has_bias = v != 1, l.act = (nn_act)v, l.act_alpha = 0.1f;
             l.in = (nn_shape){hw, hw, c, 0, 0, 0};
             l.out = (nn_shape){1, 1, units, 0, 0, 0};
             const int K = hw * hw * c;
             float *x = rnd_buf((size_t)batch * K), *w = rnd_buf((size_t)K * units);
             float *b = l.has_bias ? rnd_buf(units) : NULL;
-            double *ref = malloc((size_t)batch * units * sizeof(double));
-            double *mag = malloc((size_t)batch * units * sizeof(double));
-            assert_non_null(ref);
-            assert_non_null(mag);
+            double *ref = dbuf((size_t)batch * units), *mag = dbuf((size_t)batch * units);
             for (int n = 0; n < batch; n++)
                 for (int j = 0; j < units; j++) {
                     double sum = b ? b[j] : 0, abs_sum = 0;
@@ -660,18 +638,15 @@ static void test_dense(void **state)
 static void test_shuffle(void **state)
 {
     (void)state;
-    const int cfgs[][5] = {{1, 2, 3, 6, 2}, {2, 4, 4, 12, 3}, {3, 5, 1, 16, 4}, {1, 1, 1, 8, 8}, {2, 8, 8, 240, 3}};
+    const int cfgs[][5] = {{1, 2, 3, 6, 2}, {2, 4, 4, 12, 3}, {3, 5, 1, 16, 4}, {1, 1, 1, 8, 8}, {2, 16, 16, 240, 3}};
     for (int s = 0; s < 5; s++) {
         const int batch = cfgs[s][0], h = cfgs[s][1], w = cfgs[s][2], c = cfgs[s][3], g = cfgs[s][4], n = c / g;
-        nn_layer l = {0};
-        l.op = NN_OP_CHANNEL_SHUFFLE;
-        l.n_inputs = 1;
+        nn_layer l = {.op = NN_OP_CHANNEL_SHUFFLE, .n_inputs = 1};
         l.groups = g;
         l.in = l.out = (nn_shape){h, w, c, 0, 0, 0};
         const size_t total = (size_t)batch * h * w * c;
         float *x = rnd_buf(total);
-        double *ref = malloc(total * sizeof(double));
-        assert_non_null(ref);
+        double *ref = dbuf(total);
         /* PyTorch: y = x.view(N, g, n, H, W).transpose(1, 2).reshape(N, C, H, W) */
         for (size_t px = 0; px < total / c; px++)
             for (int i = 0; i < g; i++)
@@ -690,16 +665,13 @@ static void test_add_concat_copy(void **state)
     (void)state;
     const float *p[4] = {0};
     for (int n_in = 2; n_in <= 4; n_in++) {
-        const int batch = 3, h = 5, w = 4, c = 7 + n_in * 9;
+        const int batch = 3, h = 40, w = 40, c = 7 + n_in * 9;
         const size_t n = (size_t)batch * h * w * c;
-        nn_layer l = {0};
-        l.op = NN_OP_ADD;
-        l.n_inputs = n_in;
+        nn_layer l = {.op = NN_OP_ADD, .n_inputs = n_in};
         l.in = l.out = (nn_shape){h, w, c, 0, 0, 0};
         float *x[4];
         for (int k = 0; k < n_in; k++) x[k] = rnd_buf(n);
-        double *ref = malloc(n * sizeof(double));
-        assert_non_null(ref);
+        double *ref = dbuf(n);
         for (size_t i = 0; i < n; i++) {
             ref[i] = 0;
             for (int k = 0; k < n_in; k++) ref[i] += x[k][i];
@@ -722,20 +694,17 @@ static void test_add_concat_copy(void **state)
     }
     for (int n_in = 2; n_in <= 3; n_in++)
         for (int given = 0; given < 2; given++) {
-            const int batch = 2, h = 3, w = 6;
+            const int batch = 2, h = 40, w = 60;
             const int cs[3] = {5, 16, n_in == 3 && !given ? 16 : 3};
             int ctot = 0;
             for (int k = 0; k < n_in; k++) ctot += cs[k];
-            nn_layer l = {0};
-            l.op = NN_OP_CONCAT;
-            l.n_inputs = n_in;
+            nn_layer l = {.op = NN_OP_CONCAT, .n_inputs = n_in};
             l.in = (nn_shape){h, w, cs[0], 0, 0, 0};
             l.out = (nn_shape){h, w, ctot, 0, 0, 0};
             float *x[3];
             for (int k = 0; k < n_in; k++) x[k] = rnd_buf((size_t)batch * h * w * cs[k]);
             const size_t n = (size_t)batch * h * w * ctot;
-            double *ref = malloc(n * sizeof(double));
-            assert_non_null(ref);
+            double *ref = dbuf(n);
             for (size_t px = 0; px < (size_t)batch * h * w; px++) {
                 int off = 0;
                 for (int k = 0; k < n_in; k++) {
@@ -759,15 +728,12 @@ static void test_add_concat_copy(void **state)
         }
     /* flatten / dropout: copy out of place, nothing in place */
     for (int op = 0; op < 2; op++) {
-        nn_layer l = {0};
-        l.op = op ? NN_OP_DROPOUT : NN_OP_FLATTEN;
-        l.n_inputs = 1;
+        nn_layer l = {.op = op ? NN_OP_DROPOUT : NN_OP_FLATTEN, .n_inputs = 1};
         l.in = (nn_shape){4, 5, 6, 0, 0, 0};
         l.out = op ? l.in : (nn_shape){1, 1, 120, 4, 5, 6};
         const size_t n = 2 * 120;
         float *x = rnd_buf(n);
-        double *ref = malloc(n * sizeof(double));
-        assert_non_null(ref);
+        double *ref = dbuf(n);
         for (size_t i = 0; i < n; i++) ref[i] = x[i];
         const float *pp[4] = {0};
         run_both_ways(&l, x, pp, 2, ref, op ? "dropout" : "flatten");

@@ -21,6 +21,11 @@ static const char usage[] =
     "                                         standard vs separable convolutions vs an EffNet block\n"
     "  bench MODEL.yaml [--weights W] [--threads N] [--batch B] [--runs R] [--json]\n"
     "                                         per-layer time, latency median/p99, GMAC/s vs SGEMM peak\n"
+#ifdef STEERD_HAVE_REPLAY
+    "  replay LOG --model M.yaml --weights W.safetensors [--rate recorded|max] [--publish EP]\n"
+    "         [--output CSV] [--threads N]\n"
+    "                                         recorded drive (Udacity driving_log.csv) -> CSV, MAE, RMSE, latency\n"
+#endif
 #ifdef STEERD_HAVE_ZMQ
     "  sub ENDPOINT [--topic T] [--count N] [--timeout S]\n"
     "                                         print steerd's ZeroMQ messages, one per line\n"
@@ -59,6 +64,10 @@ int main(int argc, char **argv)
         return cmd_explain(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc - 1, argv + 1);
+#ifdef STEERD_HAVE_REPLAY
+    if (strcmp(cmd, "replay") == 0)
+        return cmd_replay(argc - 1, argv + 1);
+#endif
 #ifdef STEERD_HAVE_ZMQ
     if (strcmp(cmd, "sub") == 0)
         return cmd_sub(argc - 1, argv + 1);

@@ -8,6 +8,9 @@
 int cmd_model(int argc, char **argv);   /* model info | init | run */
 int cmd_explain(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+#ifdef STEERD_HAVE_REPLAY
+int cmd_replay(int argc, char **argv);  /* replay LOG: a recorded drive through the daemon's engine path */
+#endif
 #ifdef STEERD_HAVE_ZMQ
 int cmd_sub(int argc, char **argv);     /* sub ENDPOINT: print steerd's ZeroMQ messages */
 #endif

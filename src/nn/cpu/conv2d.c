@@ -85,6 +85,8 @@ INLINE void copy_or_zero(float *restrict d, const float *restrict s, int n)
         return;
     }
     for (; i + 16 <= n; i += 16) memcpy(d + i, s + i, 64);
+    if (i + 8 <= n) memcpy(d + i, s + i, 32), i += 8;
+    if (i + 4 <= n) memcpy(d + i, s + i, 16), i += 4;
     for (; i < n; i++) d[i] = s[i];
 }
 
@@ -198,7 +200,7 @@ void cpu_conv2d_forward(const cpu_fwd_args *a)
     conv_par cp = {.c = &c, .a = a, .parts = 1, .split_m = true};
     const int T = nn_pool_threads(a->pool);
     const double work = (double)c.M * c.cout * c.K;
-    if (T > 1 && work >= 65536.0) {
+    if (T > 1 && work >= 131072.0) { /* ~2 us of FMAs: worth a pool launch */
         const int mu = (c.M + ROW_ALIGN - 1) / ROW_ALIGN, nu = (c.cout_g + 15) / 16;
         if (mu >= 2 * T || mu >= nu) cp.parts = T < mu ? T : mu;
         else cp.parts = T < nu ? T : nu, cp.split_m = false;

@@ -17,8 +17,10 @@ typedef void (*nn_range_fn)(void *ctx, int begin, int end, int thread);
 nn_status nn_pool_create(nn_pool **out, int threads, nn_err *err);
 void nn_pool_free(nn_pool *p);
 int nn_pool_threads(const nn_pool *p);
-/* Splits [0, n) into contiguous chunks over the workers and waits for all. p may be NULL
- * (runs inline on the caller). Never allocates. */
+/* Splits [0, n) into min(n, threads) contiguous chunks, runs them on the workers and the caller
+ * (whoever is free claims the next chunk, so one thread may run several) and waits for all.
+ * `thread` is unique among concurrently running calls (per-thread scratch). p may be NULL (runs
+ * inline on the caller). Never allocates. One caller at a time; fn must not call nn_pool_run. */
 void nn_pool_run(nn_pool *p, int n, nn_range_fn fn, void *ctx);
 
 /* ---- SGEMM (gemm.c) ----
@@ -42,7 +44,7 @@ typedef struct {
     const float *in[NN_MAX_INPUTS];    /* [batch, shape of each input] */
     const float *p[4];                 /* layer params in engine layout (weight, bias | BN γ β μ σ²) */
     int batch;
-    float *scratch;                    /* cpu_scratch_floats(l, batch, threads) floats */
+    float *scratch;                    /* cpu_scratch_floats(l, B, T) floats, B >= batch, T >= pool threads */
     nn_pool *pool;
     int in_c[NN_MAX_INPUTS];           /* concat: channels of each input; 0 = derive (exact for 2 inputs,
                                           else the remaining channels split evenly) */

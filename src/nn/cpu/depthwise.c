@@ -2,7 +2,8 @@
  *   in [batch][IH][IW][C]    weight [kh][kw][C*dm]    bias [C*dm] or NULL
  *   out [batch][OH][OW][C*dm];  output channel o reads input channel o/dm.
  * Channels are contiguous in NHWC, so the kernel vectorises across them: AVX-512 (16 channels a
- * step, masked tails, a lane permute for dm > 1) when the CPU has it, plain C otherwise. Each
+ * step, masked tails, a lane permute for dm > 1) when the CPU has it, plain C otherwise (built
+ * for AVX2 too, where the compiler vectorises it). Each
  * output pixel only visits its in-bounds taps, so padding costs nothing. The bias and activation
  * are applied before the single store. Threads split output rows. */
 #include <string.h>
@@ -29,8 +30,9 @@ static inline void tap_range(int o, int s, int pad, int k, int n, int *k0, int *
     *k1 = i0 + k > n ? n - i0 : k;
 }
 
-/* Portable path: out row (b, oh) accumulated in place. */
-static void dw_row_scalar(const dw_ctx *d, int b, int oh)
+/* Portable path: out row (b, oh) accumulated in place; compiled for the baseline ISA and for AVX2
+ * (dw_row_avx2), where the compiler vectorises the channel loops. */
+static inline __attribute__((always_inline)) void dw_row_plain(const dw_ctx *d, int b, int oh)
 {
     const nn_layer *l = d->a->l;
     const float *restrict w = d->a->p[0];
@@ -62,7 +64,11 @@ static void dw_row_scalar(const dw_ctx *d, int b, int oh)
     }
 }
 
+static void dw_row_scalar(const dw_ctx *d, int b, int oh) { dw_row_plain(d, b, oh); }
+
 #if DW_X86
+__attribute__((target("avx2,fma"))) static void dw_row_avx2(const dw_ctx *d, int b, int oh) { dw_row_plain(d, b, oh); }
+
 #define T512 __attribute__((target("avx512f,avx2,fma")))
 #define INLINE static inline __attribute__((always_inline))
 
@@ -201,6 +207,7 @@ void cpu_depthwise_forward(const cpu_fwd_args *a)
                       .CO = l->out.c, .dm = l->depth_multiplier > 0 ? l->depth_multiplier : 1},
                 .row = dw_row_scalar};
 #if DW_X86
+    if (cpu_isa(a) == NN_CPU_ISA_AVX2) p.row = dw_row_avx2;
     if (cpu_isa(a) == NN_CPU_ISA_AVX512) {
         const int kh = l->kh, kw = l->kw;
         p.row = dw512_any;

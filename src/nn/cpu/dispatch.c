@@ -68,7 +68,7 @@ void cpu_apply_act(float *x, size_t n, nn_act act, float alpha)
 }
 
 /* Below this many element operations a pool launch (~1 us) costs more than it saves. */
-#define CPU_PAR_MIN_WORK 32768.0
+#define CPU_PAR_MIN_WORK 65536.0
 
 void cpu_run(nn_pool *p, double work, int n, nn_range_fn fn, void *ctx)
 {

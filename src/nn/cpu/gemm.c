@@ -1,13 +1,14 @@
 /* gemm.c — single-precision GEMM for the CPU backend:
  *   C[M x N] (ldc) = A[M x K] (lda) * B[K x N] (ldb)  (+ C) (+ bias[N]) then activation.
- * Row-major, arbitrary strides. Goto/BLIS-style cache blocking (KC x NC block of B packed into
- * NR-wide panels, MC x KC block of A optionally packed into MR-tall panels) around a
- * register-blocked FMA micro-kernel: AVX-512 14x32, AVX2 6x16, picked at run time with
- * __builtin_cpu_supports, plus a portable scalar path. Edge tiles use masked loads/stores, so
- * nothing is padded and no uninitialised memory is read. Small problems skip packing (B is
- * streamed directly when there is one row panel, A when there is one column panel). Work is
- * split over M (or N when M is small) between pool threads; each thread packs into its own
- * slice of ws, so one run needs one pool launch and no barrier. */
+ * Row-major, arbitrary strides. Goto/BLIS-style cache blocking (K split in KC blocks, N in NC
+ * blocks, M in MC blocks) around a register-blocked FMA micro-kernel that broadcasts A from its
+ * rows and streams B rows: AVX-512 14x32 (with a ymm remainder for 8-column tails), AVX2 6x16,
+ * picked at run time with __builtin_cpu_supports, plus a portable scalar path. Edge tiles use
+ * masked loads/stores, so nothing is padded and no uninitialised memory is read. B is packed into
+ * NR-wide panels only when many row panels reuse it; A is read in place unless its row stride
+ * would thrash L1 (then rows are copied to a padded stride). Work is split over M (or N when M is
+ * small) between pool threads; each thread packs into its own slice of ws, so one run needs one
+ * pool launch and no barrier. */
 #include <stdint.h>
 #include <string.h>
 
@@ -29,7 +30,7 @@ enum {
     MR_BOUND = 28,     /* >= every MR */
     NR_BOUND = 32,     /* >= every NR */
     WS_ALIGN = 16,     /* floats (64 bytes) */
-    PAR_MIN_MNK = 1 << 16, /* below this many multiply-adds, run on one thread */
+    PAR_MIN_MNK = 1 << 17, /* below this many multiply-adds (~2 us), run on one thread */
 };
 
 typedef struct {
@@ -64,9 +65,11 @@ typedef struct {
 
 typedef void (*kernel_fn)(const ktile *t);
 
-/* An instruction-set flavour of the driver: micro-tile size and kernel lookup. */
+/* An instruction-set flavour of the driver: micro-tile size and kernel lookup. A last column panel
+ * of up to nr_wide columns is done in one pass with mr_wide-row tiles (0: no such tiles). */
 typedef struct {
     int mr, nr;
+    int mr_wide, nr_wide;
     kernel_fn (*pick)(int mr, int nr);
 } gemm_isa;
 
@@ -177,7 +180,12 @@ static const kernel_fn k512_tab[MR512][4] = {
     K512_ENT(1), K512_ENT(2), K512_ENT(3), K512_ENT(4), K512_ENT(5), K512_ENT(6), K512_ENT(7),
     K512_ENT(8), K512_ENT(9), K512_ENT(10), K512_ENT(11), K512_ENT(12), K512_ENT(13), K512_ENT(14),
 };
-static kernel_fn k512_pick(int mr, int nr) { return k512_tab[mr - 1][(nr + 7) / 8 - 1]; }
+/* 33..40 columns: 2 zmm + 1 ymm per row, 9 rows (27 accumulators). */
+enum { MR512W = 9, NR512W = 40 };
+#define K512W_DEF(MR) static T512 void k512w_##MR(const ktile *t) { k512_body(MR, 2, true, t); }
+K512W_DEF(1) K512W_DEF(2) K512W_DEF(3) K512W_DEF(4) K512W_DEF(5) K512W_DEF(6) K512W_DEF(7) K512W_DEF(8) K512W_DEF(9)
+static const kernel_fn k512w_tab[MR512W] = {k512w_1, k512w_2, k512w_3, k512w_4, k512w_5, k512w_6, k512w_7, k512w_8, k512w_9};
+static kernel_fn k512_pick(int mr, int nr) { return nr > NR512 ? k512w_tab[mr - 1] : k512_tab[mr - 1][(nr + 7) / 8 - 1]; }
 
 /* ---------------- AVX2 micro-kernel (MR = 6, NR = 16: 12 ymm accumulators) ---------------- */
 INLINE T256 __m256 act256(__m256 x, nn_act act, __m256 alpha)
@@ -249,8 +257,8 @@ static const kernel_fn k256_tab[MR256][2] = {
 };
 static kernel_fn k256_pick(int mr, int nr) { return k256_tab[mr - 1][nr > 8]; }
 
-static const gemm_isa isa_avx512 = {MR512, NR512, k512_pick};
-static const gemm_isa isa_avx2 = {MR256, NR256, k256_pick};
+static const gemm_isa isa_avx512 = {MR512, NR512, MR512W, NR512W, k512_pick};
+static const gemm_isa isa_avx2 = {MR256, NR256, 0, 0, k256_pick};
 #endif /* GEMM_X86 */
 
 /* ---------------- packing ---------------- */
@@ -268,13 +276,21 @@ static void pack_a(float *restrict ap, const float *restrict a, int lda, int mc,
     for (int i = 0; i < mc; i++) memcpy(ap + (size_t)i * s, a + (size_t)i * lda, (size_t)kc * sizeof(float));
 }
 
-/* Bp[panel][k][NR] <- B[kc, nc]: only the first nr columns of each panel row are written. */
-static void pack_b(float *restrict bp, const float *restrict b, int ldb, int kc, int nc, int NR)
+/* Width of the column panel at jr of an nc-wide block: nr, except that a remainder of up to
+ * nr_wide columns is one (wide) last panel rather than a full panel plus a thin one. */
+static int panel_w(const gemm_isa *isa, int nc, int jr)
 {
-    for (int j0 = 0; j0 < nc; j0 += NR) {
-        int nr = nc - j0 < NR ? nc - j0 : NR;
-        for (int k = 0; k < kc; k++) memcpy(bp + (size_t)k * NR, b + (size_t)k * ldb + j0, (size_t)nr * sizeof(float));
-        bp += (size_t)kc * NR;
+    const int rem = nc - jr;
+    return rem <= isa->nr || rem <= isa->nr_wide ? rem : isa->nr;
+}
+
+/* Bp[panel][k][w] <- B[kc, nc], panels as panel_w() cuts them, each stored densely. */
+static void pack_b(const gemm_isa *isa, float *restrict bp, const float *restrict b, int ldb, int kc, int nc)
+{
+    for (int j0 = 0, w; j0 < nc; j0 += w) {
+        w = panel_w(isa, nc, j0);
+        for (int k = 0; k < kc; k++) memcpy(bp + (size_t)k * w, b + (size_t)k * ldb + j0, (size_t)w * sizeof(float));
+        bp += (size_t)kc * w;
     }
 }
 
@@ -306,7 +322,7 @@ static void gemm_region(const gemm_isa *isa, const gemm_job *j, int m0, int m1, 
 {
     const int MR = isa->mr, NR = isa->nr, K = j->K;
     const int KC = kc_for(K);
-    const bool pb = m1 - m0 > MR;            /* B reused by several row panels */
+    const bool pb = m1 - m0 > 8 * MR;        /* packing B pays off only over many row panels */
     const bool pa = n1 - n0 > NR && a_stride_bad(j->lda); /* see a_stride_bad() */
     const size_t mcb = (size_t)j->M + MR_BOUND < MC_MAX ? (size_t)j->M + MR_BOUND : MC_MAX; /* as ws_per_thread */
     float *ap = align_ws(ws);
@@ -328,20 +344,21 @@ static void gemm_region(const gemm_isa *isa, const gemm_job *j, int m0, int m1, 
             const int kc = K - pc < KC ? K - pc : KC;
             const bool last = pc + kc == K, loadc = j->accumulate || pc > 0;
             const float *bsrc = j->B + (size_t)pc * j->ldb + jc;
-            if (pb) pack_b(bp, bsrc, j->ldb, kc, nc, NR);
+            if (pb) pack_b(isa, bp, bsrc, j->ldb, kc, nc);
             for (int ic = m0; ic < m1; ic += MC_MAX) {
                 const int mc = m1 - ic < MC_MAX ? m1 - ic : MC_MAX;
                 const float *asrc = j->A + (size_t)ic * j->lda + pc;
                 if (pa) pack_a(ap, asrc, j->lda, mc, kc);
-                for (int jr = 0; jr < nc; jr += NR) {
-                    const int nr = nc - jr < NR ? nc - jr : NR;
+                for (int jr = 0, nr; jr < nc; jr += nr) {
+                    nr = panel_w(isa, nc, jr);
+                    const int MRp = nr > NR ? isa->mr_wide : MR;
                     ktile t = {.kc = kc, .nr = nr, .ldc = j->ldc, .loadc = loadc,
                                .bias = last && j->bias ? j->bias + jc + jr : NULL,
                                .act = last ? j->act : NN_ACT_NONE, .alpha = j->alpha};
-                    t.b = pb ? bp + (size_t)(jr / NR) * kc * NR : bsrc + jr;
-                    t.ldbk = pb ? NR : j->ldb;
-                    for (int ir = 0; ir < mc; ir += MR) {
-                        const int mr = mc - ir < MR ? mc - ir : MR;
+                    t.b = pb ? bp + (size_t)jr * kc : bsrc + jr; /* panels before jr hold jr columns */
+                    t.ldbk = pb ? nr : j->ldb;
+                    for (int ir = 0; ir < mc; ir += MRp) {
+                        const int mr = mc - ir < MRp ? mc - ir : MRp;
                         t.a = pa ? ap + (size_t)ir * a_stride(kc) : asrc + (size_t)ir * j->lda;
                         t.rsa = pa ? a_stride(kc) : j->lda;
                         t.c = j->C + (size_t)(ic + ir) * j->ldc + jc + jr;
