@@ -6,7 +6,7 @@
 #   e.g. tests/fuzz/run.sh safetensors 600
 #
 # Sources: by default the whole engine (src/common/*.c src/nn/*.c src/nn/format/*.c
-# src/nn/cpu/*.c, linked with -lyaml -lpthread -lm); set FUZZ_SOURCES to a space-separated list
+# src/nn/cpu/*.c, linked with -lyaml -lz -lpthread -lm); set FUZZ_SOURCES to a space-separated list
 # (globs allowed) to build from fewer files, e.g.
 #   FUZZ_SOURCES="src/common/err.c src/common/sha256.c src/nn/format/*.c" tests/fuzz/run.sh npy 60
 # Outputs go to $FUZZ_BUILD_DIR (default build-fuzz/, not tracked): the binary fuzz_<target>,
@@ -46,7 +46,7 @@ bin=$out/fuzz_$target
 echo "run.sh: building $bin from $harness + ${#srcs[@]} sources" >&2
 ${CC_FUZZ:-clang} -std=c11 -g -O1 -fno-omit-frame-pointer \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -Isrc -D_GNU_SOURCE "$harness" "${srcs[@]}" -lyaml -lpthread -lm -o "$bin"
+    -Isrc -D_GNU_SOURCE "$harness" "${srcs[@]}" -lyaml -lz -lpthread -lm -o "$bin"
 
 dict=()
 [ -f "tests/fuzz/$target.dict" ] && dict=(-dict="tests/fuzz/$target.dict")

@@ -208,3 +208,168 @@ void cpu_conv2d_forward(const cpu_fwd_args *a)
     if (cp.parts == 1) conv_task(&cp, 0, 1, 0);
     else nn_pool_run(a->pool, cp.parts, conv_task, &cp);
 }
+
+/* ---------------------------------------------------------------------------- backward
+ * dy [batch][OH][OW][cout]. Per chunk of output pixels (im2col as in the forward):
+ *   dW_g [K][cout_g] += col_g^T [K][rows] * dy_g [rows][cout_g]     (col_g transposed in scratch)
+ *   dcol_g [rows][K]  = dy_g [rows][cout_g] * W_g^T [cout_g][K]     (W^T built once per call)
+ *   d_in += col2im(dcol);  db += column sums of dy.
+ * Threads split the samples, so col2im never races; each thread sums dW and db into its own
+ * slice of scratch, reduced into d_p by the caller afterwards. */
+
+typedef struct {
+    conv_plan c;
+    size_t wt;         /* floats of W^T (shared, at the start of scratch) */
+    size_t colT, dcol, dw, ws, per_thread;
+} conv_bplan;
+
+static void plan_conv_bwd(conv_bplan *b, const nn_layer *l, int batch)
+{
+    plan_conv(&b->c, l, batch);
+    const conv_plan *c = &b->c;
+    int R = c->R;
+    if (c->direct) { /* the forward's plan has no chunking for 1x1: bound it here */
+        size_t rows = COL_BUDGET / ((size_t)c->G * (size_t)c->K);
+        rows = rows / ROW_ALIGN * ROW_ALIGN;
+        if (rows < ROW_ALIGN) rows = ROW_ALIGN;
+        R = rows < (size_t)c->M ? (int)rows : c->M;
+        b->c.R = R;
+        b->c.col = (size_t)R * c->G * c->K;
+    }
+    b->wt = (size_t)c->G * c->cout_g * c->K + SCRATCH_ALIGN;
+    b->colT = (size_t)c->K * R;
+    b->dcol = (size_t)R * c->G * c->K;
+    b->dw = (size_t)c->G * c->K * c->cout_g + (size_t)c->cout;
+    size_t w1 = nn_sgemm_ws_floats(c->K, c->cout_g, R, 1), w2 = nn_sgemm_ws_floats(R, c->K, c->cout_g, 1);
+    b->ws = w1 > w2 ? w1 : w2;
+    b->per_thread = b->c.col + b->colT + b->dcol + b->dw + b->ws + 6 * SCRATCH_ALIGN;
+}
+
+size_t cpu_conv2d_bwd_scratch_floats(const nn_layer *l, int batch, int threads)
+{
+    conv_bplan b;
+    plan_conv_bwd(&b, l, batch < 1 ? 1 : batch);
+    if (threads < 1) threads = 1;
+    if (threads > batch) threads = batch < 1 ? 1 : batch;
+    return b.wt + (size_t)threads * b.per_thread + SCRATCH_ALIGN;
+}
+
+/* d_in[pixels of output rows r0..r0+rows) patches] += dcol (the adjoint of im2col_body). */
+static void col2im_add(const conv_plan *c, float *din, const float *dcol, int r0, int rows)
+{
+    const nn_layer *l = c->l;
+    const int KH = l->kh, KW = l->kw, cin = c->cin, cg = c->cin_g, G = c->G, K = c->K;
+    int ow = r0 % c->OW, oh = r0 / c->OW % c->OH, b = r0 / (c->OW * c->OH);
+    for (int r = 0; r < rows; r++) {
+        const float *src = dcol + (size_t)r * G * K;
+        const int ih0 = oh * l->sh - l->pad_top, iw0 = ow * l->sw - l->pad_left;
+        float *img = din + (size_t)b * c->IH * c->IW * cin;
+        for (int kh = 0; kh < KH; kh++) {
+            const int ih = ih0 + kh;
+            if (ih < 0 || ih >= c->IH) continue;
+            for (int kw = 0; kw < KW; kw++) {
+                const int iw = iw0 + kw;
+                if (iw < 0 || iw >= c->IW) continue;
+                float *d = img + ((size_t)ih * c->IW + iw) * cin;
+                for (int g = 0; g < G; g++) {
+                    const float *s = src + (size_t)g * K + (size_t)(kh * KW + kw) * cg;
+                    float *dg = d + (size_t)g * cg;
+                    for (int i = 0; i < cg; i++) dg[i] += s[i];
+                }
+            }
+        }
+        if (++ow == c->OW) {
+            ow = 0;
+            if (++oh == c->OH) oh = 0, b++;
+        }
+    }
+}
+
+void cpu_transpose(float *dst, int ldd, const float *src, int lds, int rows, int cols)
+{
+    for (int r0 = 0; r0 < rows; r0 += 32)
+        for (int c0 = 0; c0 < cols; c0 += 32) {
+            const int r1 = r0 + 32 < rows ? r0 + 32 : rows, c1 = c0 + 32 < cols ? c0 + 32 : cols;
+            for (int r = r0; r < r1; r++)
+                for (int cc = c0; cc < c1; cc++) dst[(size_t)cc * ldd + r] = src[(size_t)r * lds + cc];
+        }
+}
+
+typedef struct {
+    const conv_bplan *b;
+    const cpu_bwd_args *a;
+    const float *wt;
+    int parts;
+} conv_bpar;
+
+static float *thread_slice(const conv_bpar *p, int t) { return p->a->scratch + p->b->wt + (size_t)t * p->b->per_thread; }
+
+static void conv_bwd_task(void *ctx, int begin, int end, int thread)
+{
+    (void)thread; /* slices are per part: parts <= threads and each part is one thread's */
+    const conv_bpar *p = ctx;
+    const conv_plan *c = &p->b->c;
+    const cpu_bwd_args *a = p->a;
+    const int G = c->G, K = c->K, cg_out = c->cout_g, per_sample = c->OH * c->OW;
+    for (int t = begin; t < end; t++) {
+        float *col = align_up(thread_slice(p, t));
+        float *colT = align_up(col + c->col);
+        float *dcol = align_up(colT + p->b->colT);
+        float *dw = align_up(dcol + p->b->dcol);
+        float *db = dw + (size_t)G * K * cg_out;
+        float *ws = align_up(db + c->cout);
+        memset(dw, 0, p->b->dw * sizeof(float));
+        const int s0 = (int)((long long)a->batch * t / p->parts), s1 = (int)((long long)a->batch * (t + 1) / p->parts);
+        const int m0 = s0 * per_sample, m1 = s1 * per_sample;
+        for (int r = m0; r < m1; r += c->R) {
+            const int rows = m1 - r < c->R ? m1 - r : c->R;
+            im2col(c, nn_cpu_isa_best(), col, a->in[0], r, rows);
+            const float *dy = a->dy + (size_t)r * c->cout;
+            for (int g = 0; g < G; g++) {
+                const float *dyg = dy + (size_t)g * cg_out;
+                if (a->d_p[0]) {
+                    cpu_transpose(colT, rows, col + (size_t)g * K, G * K, rows, K);
+                    nn_sgemm(NULL, K, cg_out, rows, colT, rows, dyg, c->cout, dw + (size_t)g * K * cg_out, cg_out,
+                             NULL, true, NN_ACT_NONE, 0.0f, ws);
+                }
+                nn_sgemm(NULL, rows, K, cg_out, dyg, c->cout, p->wt + (size_t)g * cg_out * K, K, dcol + (size_t)g * K,
+                         G * K, NULL, false, NN_ACT_NONE, 0.0f, ws);
+            }
+            col2im_add(c, a->d_in[0], dcol, r, rows);
+            for (int i = 0; i < rows; i++)
+                for (int o = 0; o < c->cout; o++) db[o] += dy[(size_t)i * c->cout + o];
+        }
+    }
+}
+
+void cpu_conv2d_backward(const cpu_bwd_args *a)
+{
+    conv_bplan b;
+    plan_conv_bwd(&b, a->l, a->batch);
+    const conv_plan *c = &b.c;
+    if (c->M == 0 || c->cout == 0) return;
+    float *wt = align_up(a->scratch);
+    for (int g = 0; g < c->G; g++) /* W_g [K][cout_g] -> W_g^T [cout_g][K] */
+        cpu_transpose(wt + (size_t)g * c->cout_g * c->K, c->K, a->p[0] + (size_t)g * c->K * c->cout_g, c->cout_g,
+                      c->K, c->cout_g);
+    const int T = nn_pool_threads(a->pool);
+    conv_bpar p = {.b = &b, .a = a, .wt = wt, .parts = T < a->batch ? T : a->batch};
+    if (p.parts < 1) p.parts = 1;
+    if (p.parts == 1 || (double)c->M * c->cout * c->K < 131072.0) {
+        p.parts = 1;
+        conv_bwd_task(&p, 0, 1, 0);
+    } else {
+        nn_pool_run(a->pool, p.parts, conv_bwd_task, &p);
+    }
+    const size_t nw = (size_t)c->G * c->K * c->cout_g;
+    for (int t = 0; t < p.parts; t++) {
+        const float *col = align_up(thread_slice(&p, t));
+        const float *colT = align_up((float *)col + c->col);
+        const float *dcol = align_up((float *)colT + b.colT);
+        const float *dw = align_up((float *)dcol + b.dcol), *db = dw + nw;
+        if (a->d_p[0])
+            for (size_t i = 0; i < nw; i++) a->d_p[0][i] += dw[i];
+        if (a->l->has_bias && a->d_p[1])
+            for (int o = 0; o < c->cout; o++) a->d_p[1][o] += db[o];
+    }
+}

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../graph.h"
 
@@ -81,5 +82,62 @@ nn_cpu_isa cpu_isa(const cpu_fwd_args *a);
 size_t cpu_conv2d_scratch_floats(const nn_layer *l, int batch, int threads);
 /* nn_pool_run when `work` (roughly, element operations) is worth the launch, else inline. */
 void cpu_run(nn_pool *p, double work, int n, nn_range_fn fn, void *ctx);
+
+/* ---- training: training-mode forwards and backward kernels (one next to each forward) ----
+ * Backward kernels take their outputs first: d_in[k] (gradient w.r.t. input k, shape of input k)
+ * and d_p[r] (gradient w.r.t. parameter r, engine layout); both are ACCUMULATED (+=), zeroing is
+ * the caller's step. d_in[k] may alias d_in[j] (a layer reading one value twice); d_p[r] may be
+ * NULL (not wanted). Then the inputs: dy [batch, l->out], the forward's saved inputs and output,
+ * the params, `aux` (what the training forward saved: batch-norm mean and 1/std [2][C], dropout
+ * mask [batch, size]), the batch, scratch (cpu_bwd_scratch_floats) and the pool. */
+typedef struct {
+    const nn_layer *l;
+    float *d_in[NN_MAX_INPUTS];        /* [batch, shape of each input], accumulated */
+    float *d_p[4];                     /* engine layout, accumulated; NULL = not wanted */
+    const float *dy;                   /* [batch, l->out] */
+    const float *in[NN_MAX_INPUTS];    /* the forward's inputs */
+    const float *out;                  /* the forward's output [batch, l->out] */
+    const float *p[4];                 /* params, engine layout */
+    const float *aux;                  /* saved by the training forward (see above) */
+    int batch;
+    float *scratch;                    /* cpu_bwd_scratch_floats(l, B, T) floats */
+    nn_pool *pool;
+    int in_c[NN_MAX_INPUTS];           /* concat: channels of each input (required, > 0) */
+} cpu_bwd_args;
+
+/* Scratch needed by one layer's backward at this batch and thread count (floats). */
+size_t cpu_bwd_scratch_floats(const nn_layer *l, int batch, int threads);
+/* Floats the training forward saves for the backward (aux) per layer at this batch. */
+size_t cpu_train_aux_floats(const nn_layer *l, int batch);
+/* Dispatches on l->op. Layers are primitive (l->act must be NN_ACT_NONE: no fusion in training). */
+void cpu_backward(const cpu_bwd_args *a);
+
+/* batchnorm.c: batch statistics over batch*H*W per channel (biased variance) normalise the
+ * batch; saved = mean [C] then 1/sqrt(var + eps) [C]; running_mean/var (may be NULL) move by
+ * l->momentum towards the batch mean and the unbiased batch variance (PyTorch convention). */
+void cpu_batchnorm_forward_train(const cpu_fwd_args *a, float *running_mean, float *running_var, float *saved);
+/* merge.c: dropout in training mode: mask[i] = 0 with probability l->rate, else 1/(1-rate),
+ * drawn by a counter-based hash of (seed, element index): reproducible at any thread count. */
+void cpu_dropout_forward_train(const cpu_fwd_args *a, uint64_t seed, float *mask);
+
+void cpu_conv2d_backward(const cpu_bwd_args *a);      /* conv2d.c */
+void cpu_depthwise_backward(const cpu_bwd_args *a);   /* depthwise.c */
+void cpu_maxpool_backward(const cpu_bwd_args *a);     /* pool.c (ties: first maximum in window order) */
+void cpu_avgpool_backward(const cpu_bwd_args *a);     /* pool.c */
+void cpu_global_avgpool_backward(const cpu_bwd_args *a); /* pool.c */
+void cpu_batchnorm_backward(const cpu_bwd_args *a);   /* batchnorm.c (through the batch statistics) */
+void cpu_relu_backward(const cpu_bwd_args *a);        /* activation.c */
+void cpu_leaky_relu_backward(const cpu_bwd_args *a);  /* activation.c */
+void cpu_softmax_backward(const cpu_bwd_args *a);     /* activation.c */
+void cpu_dense_backward(const cpu_bwd_args *a);       /* dense.c */
+void cpu_channel_shuffle_backward(const cpu_bwd_args *a); /* shuffle.c */
+void cpu_add_backward(const cpu_bwd_args *a);         /* merge.c */
+void cpu_concat_backward(const cpu_bwd_args *a);      /* merge.c */
+void cpu_copy_backward(const cpu_bwd_args *a);        /* merge.c: flatten */
+void cpu_dropout_backward(const cpu_bwd_args *a);     /* merge.c: d_in += dy * mask */
+/* dense.c / conv2d.c: dst[c][r] = src[r][c] for a rows x cols block (ld = row strides). */
+void cpu_transpose(float *dst, int ldd, const float *src, int lds, int rows, int cols);
+size_t cpu_conv2d_bwd_scratch_floats(const nn_layer *l, int batch, int threads);
+size_t cpu_dense_bwd_scratch_floats(const nn_layer *l, int batch, int threads);
 
 #endif

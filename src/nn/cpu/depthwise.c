@@ -219,3 +219,66 @@ void cpu_depthwise_forward(const cpu_fwd_args *a)
     const int rows = a->batch * p.d.OH;
     cpu_run(a->pool, (double)rows * p.d.OW * p.d.CO * l->kh * l->kw, rows, dw_task, &p);
 }
+
+/* ---------------------------------------------------------------------------- backward
+ * dy [batch][OH][OW][C*dm]:  d_in[.., c] += sum w[kh][kw][o] dy[.., o],  dW[kh][kw][o] += x dy,
+ * db[o] += dy, over the in-bounds taps (o = c*dm + m). Threads split the input channels, so
+ * every gradient element has a single writer (no partial sums, no races). */
+typedef struct {
+    const cpu_bwd_args *a;
+    int IH, IW, C, OH, OW, CO, dm, parts;
+} dw_bctx;
+
+static void dw_bwd_task(void *ctx, int begin, int end, int thread)
+{
+    (void)thread;
+    const dw_bctx *d = ctx;
+    const cpu_bwd_args *a = d->a;
+    const nn_layer *l = a->l;
+    const int C = d->C, CO = d->CO, dm = d->dm;
+    const int c0 = (int)((long long)C * begin / d->parts), c1 = (int)((long long)C * end / d->parts);
+    const float *w = a->p[0];
+    float *dw = a->d_p[0], *db = l->has_bias ? a->d_p[1] : NULL;
+    for (int b = 0; b < a->batch; b++)
+        for (int oh = 0; oh < d->OH; oh++) {
+            int kh0, kh1;
+            tap_range(oh, l->sh, l->pad_top, l->kh, d->IH, &kh0, &kh1);
+            for (int ow = 0; ow < d->OW; ow++) {
+                int kw0, kw1;
+                tap_range(ow, l->sw, l->pad_left, l->kw, d->IW, &kw0, &kw1);
+                const float *g = a->dy + (((size_t)b * d->OH + oh) * d->OW + ow) * CO;
+                if (db)
+                    for (int o = c0 * dm; o < c1 * dm; o++) db[o] += g[o];
+                for (int kh = kh0; kh < kh1; kh++) {
+                    const int ih = oh * l->sh - l->pad_top + kh;
+                    for (int kw = kw0; kw < kw1; kw++) {
+                        const int iw = ow * l->sw - l->pad_left + kw;
+                        const size_t px = (((size_t)b * d->IH + ih) * d->IW + iw) * C;
+                        const float *x = a->in[0] + px;
+                        float *dx = a->d_in[0] + px;
+                        const size_t tap = (size_t)(kh * l->kw + kw) * CO;
+                        for (int c = c0; c < c1; c++) {
+                            float s = 0.0f;
+                            for (int m = 0; m < dm; m++) {
+                                const int o = c * dm + m;
+                                s += w[tap + o] * g[o];
+                                if (dw) dw[tap + o] += x[c] * g[o];
+                            }
+                            dx[c] += s;
+                        }
+                    }
+                }
+            }
+        }
+}
+
+void cpu_depthwise_backward(const cpu_bwd_args *a)
+{
+    const nn_layer *l = a->l;
+    dw_bctx d = {.a = a, .IH = l->in.h, .IW = l->in.w, .C = l->in.c, .OH = l->out.h, .OW = l->out.w,
+                 .CO = l->out.c, .dm = l->depth_multiplier > 0 ? l->depth_multiplier : 1};
+    const int T = nn_pool_threads(a->pool);
+    d.parts = T < d.C ? T : d.C;
+    if (d.parts < 1) d.parts = 1;
+    cpu_run(a->pool, (double)a->batch * d.OH * d.OW * d.CO * l->kh * l->kw * 2.0, d.parts, dw_bwd_task, &d);
+}

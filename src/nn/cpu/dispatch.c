@@ -76,3 +76,53 @@ void cpu_run(nn_pool *p, double work, int n, nn_range_fn fn, void *ctx)
     if (!p || nn_pool_threads(p) == 1 || work < CPU_PAR_MIN_WORK) fn(ctx, 0, n, 0);
     else nn_pool_run(p, n, fn, ctx);
 }
+
+/* ---- training ---- */
+size_t cpu_bwd_scratch_floats(const nn_layer *l, int batch, int threads)
+{
+    if (batch < 1) batch = 1;
+    if (threads < 1) threads = 1;
+    switch (l->op) {
+    case NN_OP_CONV2D:
+        return cpu_conv2d_bwd_scratch_floats(l, batch, threads);
+    case NN_OP_DENSE:
+        return cpu_dense_bwd_scratch_floats(l, batch, threads);
+    default:
+        return 0;
+    }
+}
+
+size_t cpu_train_aux_floats(const nn_layer *l, int batch)
+{
+    switch (l->op) {
+    case NN_OP_BATCHNORM:
+        return 2 * (size_t)l->in.c;
+    case NN_OP_DROPOUT:
+        return (size_t)(batch < 1 ? 1 : batch) * nn_shape_size(l->out);
+    default:
+        return 0;
+    }
+}
+
+void cpu_backward(const cpu_bwd_args *a)
+{
+    switch (a->l->op) {
+    case NN_OP_INPUT: break;
+    case NN_OP_CONV2D: cpu_conv2d_backward(a); break;
+    case NN_OP_DEPTHWISE: cpu_depthwise_backward(a); break;
+    case NN_OP_MAXPOOL: cpu_maxpool_backward(a); break;
+    case NN_OP_AVGPOOL: cpu_avgpool_backward(a); break;
+    case NN_OP_GLOBAL_AVGPOOL: cpu_global_avgpool_backward(a); break;
+    case NN_OP_BATCHNORM: cpu_batchnorm_backward(a); break;
+    case NN_OP_RELU: cpu_relu_backward(a); break;
+    case NN_OP_LEAKY_RELU: cpu_leaky_relu_backward(a); break;
+    case NN_OP_SOFTMAX: cpu_softmax_backward(a); break;
+    case NN_OP_DENSE: cpu_dense_backward(a); break;
+    case NN_OP_FLATTEN: cpu_copy_backward(a); break;
+    case NN_OP_DROPOUT: cpu_dropout_backward(a); break;
+    case NN_OP_CHANNEL_SHUFFLE: cpu_channel_shuffle_backward(a); break;
+    case NN_OP_ADD: cpu_add_backward(a); break;
+    case NN_OP_CONCAT: cpu_concat_backward(a); break;
+    case NN_OP_COUNT: break;
+    }
+}

@@ -2,6 +2,7 @@
  *   add:    out [batch][H][W][C] = sum of n_inputs inputs of the same shape (out may alias any)
  *   concat: out [batch][H][W][sum Ci] = inputs side by side along channels, in inputs order
  *   copy:   flatten / dropout (identity at inference) when not run in place. */
+#include <stdint.h>
 #include <string.h>
 
 #include "cpu.h"
@@ -103,4 +104,116 @@ void cpu_copy_forward(const cpu_fwd_args *a)
     if (a->out == a->in[0]) return;
     flat_ctx f = {.a = a, .n = (size_t)a->batch * nn_shape_size(a->l->out), .parts = 64};
     cpu_run(a->pool, (double)f.n, f.parts, copy_task, &f);
+}
+
+/* ---------------------------------------------------------------------------- training
+ * add: d_in[k] += dy for every input (inputs may be one tensor: it then gets dy once per use);
+ * concat: d_in[k] += its channel slice of dy; flatten: d_in += dy;
+ * dropout (training): y = x * mask, mask[i] = 0 (probability rate) or 1/(1-rate), the uniform
+ * draw a hash of (seed, i); backward d_in += dy * mask. Threads split elements / pixels, and
+ * every loop below visits one element's inputs in order, so aliased d_in never races. */
+typedef struct {
+    const cpu_bwd_args *a;
+    size_t n;
+    int parts;
+} flat_bctx;
+
+static void add_bwd_task(void *ctx, int begin, int end, int thread)
+{
+    (void)thread;
+    const flat_bctx *f = ctx;
+    const size_t b = f->n * (size_t)begin / (size_t)f->parts, e = f->n * (size_t)end / (size_t)f->parts;
+    const cpu_bwd_args *a = f->a;
+    const int k_end = a->l->op == NN_OP_ADD ? a->l->n_inputs : 1;
+    for (int k = 0; k < k_end; k++) {
+        float *d = a->d_in[k];
+        for (size_t i = b; i < e; i++) d[i] += a->dy[i];
+    }
+}
+
+void cpu_add_backward(const cpu_bwd_args *a)
+{
+    flat_bctx f = {.a = a, .n = (size_t)a->batch * nn_shape_size(a->l->out), .parts = 64};
+    cpu_run(a->pool, (double)f.n * a->l->n_inputs, f.parts, add_bwd_task, &f);
+}
+
+void cpu_copy_backward(const cpu_bwd_args *a)
+{
+    flat_bctx f = {.a = a, .n = (size_t)a->batch * nn_shape_size(a->l->out), .parts = 64};
+    cpu_run(a->pool, (double)f.n, f.parts, add_bwd_task, &f);
+}
+
+static void concat_bwd_task(void *ctx, int begin, int end, int thread)
+{
+    (void)thread;
+    const cpu_bwd_args *a = ctx;
+    const int C = a->l->out.c;
+    for (int px = begin; px < end; px++) {
+        int off = 0;
+        for (int k = 0; k < a->l->n_inputs; k++) {
+            const int ck = a->in_c[k];
+            const float *g = a->dy + (size_t)px * C + off;
+            float *d = a->d_in[k] + (size_t)px * ck;
+            for (int c = 0; c < ck; c++) d[c] += g[c];
+            off += ck;
+        }
+    }
+}
+
+void cpu_concat_backward(const cpu_bwd_args *a)
+{
+    const nn_layer *l = a->l;
+    const int pixels = a->batch * l->out.h * l->out.w;
+    cpu_run(a->pool, (double)pixels * l->out.c, pixels, concat_bwd_task, (void *)a);
+}
+
+/* splitmix64 finaliser: a well-mixed 64-bit value of (seed, i). */
+static inline uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+typedef struct {
+    const cpu_fwd_args *a;
+    float *mask;
+    uint64_t seed;
+    size_t n;
+    int parts;
+} drop_ctx;
+
+static void drop_task(void *ctx, int begin, int end, int thread)
+{
+    (void)thread;
+    const drop_ctx *p = ctx;
+    const size_t b = p->n * (size_t)begin / (size_t)p->parts, e = p->n * (size_t)end / (size_t)p->parts;
+    const float rate = p->a->l->rate, keep = rate < 1.0f ? 1.0f / (1.0f - rate) : 0.0f;
+    const uint64_t key = mix64(p->seed + 0x9e3779b97f4a7c15ull);
+    for (size_t i = b; i < e; i++) {
+        const double u = (double)(mix64(key ^ (i * 0x9e3779b97f4a7c15ull + 1)) >> 11) * 0x1.0p-53; /* [0, 1) */
+        const float m = u < (double)rate ? 0.0f : keep;
+        p->mask[i] = m;
+        p->a->out[i] = p->a->in[0][i] * m;
+    }
+}
+
+void cpu_dropout_forward_train(const cpu_fwd_args *a, uint64_t seed, float *mask)
+{
+    drop_ctx p = {.a = a, .mask = mask, .seed = seed, .n = (size_t)a->batch * nn_shape_size(a->l->out), .parts = 64};
+    cpu_run(a->pool, (double)p.n * 4.0, p.parts, drop_task, &p);
+}
+
+static void drop_bwd_task(void *ctx, int begin, int end, int thread)
+{
+    (void)thread;
+    const flat_bctx *f = ctx;
+    const size_t b = f->n * (size_t)begin / (size_t)f->parts, e = f->n * (size_t)end / (size_t)f->parts;
+    for (size_t i = b; i < e; i++) f->a->d_in[0][i] += f->a->dy[i] * f->a->aux[i];
+}
+
+void cpu_dropout_backward(const cpu_bwd_args *a)
+{
+    flat_bctx f = {.a = a, .n = (size_t)a->batch * nn_shape_size(a->l->out), .parts = 64};
+    cpu_run(a->pool, (double)f.n, f.parts, drop_bwd_task, &f);
 }

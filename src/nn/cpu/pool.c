@@ -165,3 +165,86 @@ void cpu_global_avgpool_forward(const cpu_fwd_args *a)
     const nn_layer *l = a->l;
     cpu_run(a->pool, (double)a->batch * nn_shape_size(l->in), a->batch, gap_task, (void *)a);
 }
+
+/* ---------------------------------------------------------------------------- backward
+ * max: each output's gradient goes to the first maximal in-bounds cell of its window (row-major
+ *   window order, as PyTorch on the -inf padded input); avg: spread evenly over the real cells;
+ * global avg: dy[b][c] / (H*W) to every pixel. Threads split the samples (windows of one sample
+ * may overlap, samples never do). */
+typedef struct {
+    const cpu_bwd_args *a;
+    bool is_max;
+} pool_bctx;
+
+static void pool_bwd_task(void *ctx, int begin, int end, int thread)
+{
+    (void)thread;
+    const pool_bctx *p = ctx;
+    const cpu_bwd_args *a = p->a;
+    const nn_layer *l = a->l;
+    const int IH = l->in.h, IW = l->in.w, C = l->in.c, OH = l->out.h, OW = l->out.w;
+    for (int b = begin; b < end; b++) {
+        const float *img = a->in[0] + (size_t)b * IH * IW * C;
+        float *dimg = a->d_in[0] + (size_t)b * IH * IW * C;
+        for (int oh = 0; oh < OH; oh++) {
+            const int ih0 = oh * l->sh - l->pad_top;
+            const int kh0 = ih0 < 0 ? -ih0 : 0, kh1 = ih0 + l->kh > IH ? IH - ih0 : l->kh;
+            for (int ow = 0; ow < OW; ow++) {
+                const int iw0 = ow * l->sw - l->pad_left;
+                const int kw0 = iw0 < 0 ? -iw0 : 0, kw1 = iw0 + l->kw > IW ? IW - iw0 : l->kw;
+                const int cells = (kh1 - kh0) * (kw1 - kw0);
+                if (cells <= 0) continue;
+                const float *g = a->dy + (((size_t)b * OH + oh) * OW + ow) * C;
+                if (!p->is_max) {
+                    const float inv = 1.0f / (float)cells;
+                    for (int kh = kh0; kh < kh1; kh++)
+                        for (int kw = kw0; kw < kw1; kw++) {
+                            float *d = dimg + ((size_t)(ih0 + kh) * IW + (size_t)(iw0 + kw)) * C;
+                            for (int c = 0; c < C; c++) d[c] += g[c] * inv;
+                        }
+                    continue;
+                }
+                for (int c = 0; c < C; c++) {
+                    size_t best = ((size_t)(ih0 + kh0) * IW + (size_t)(iw0 + kw0)) * C + c;
+                    float bv = img[best];
+                    for (int kh = kh0; kh < kh1; kh++)
+                        for (int kw = kw0; kw < kw1; kw++) {
+                            const size_t i = ((size_t)(ih0 + kh) * IW + (size_t)(iw0 + kw)) * C + c;
+                            if (img[i] > bv) bv = img[i], best = i;
+                        }
+                    dimg[best] += g[c];
+                }
+            }
+        }
+    }
+}
+
+static void pool_backward(const cpu_bwd_args *a, bool is_max)
+{
+    const nn_layer *l = a->l;
+    pool_bctx p = {.a = a, .is_max = is_max};
+    cpu_run(a->pool, (double)a->batch * nn_shape_size(l->out) * l->kh * l->kw, a->batch, pool_bwd_task, &p);
+}
+
+void cpu_maxpool_backward(const cpu_bwd_args *a) { pool_backward(a, true); }
+void cpu_avgpool_backward(const cpu_bwd_args *a) { pool_backward(a, false); }
+
+static void gap_bwd_task(void *ctx, int begin, int end, int thread)
+{
+    (void)thread;
+    const cpu_bwd_args *a = ctx;
+    const size_t HW = (size_t)a->l->in.h * a->l->in.w;
+    const int C = a->l->in.c;
+    const float inv = HW ? 1.0f / (float)HW : 0.0f;
+    for (int b = begin; b < end; b++) {
+        const float *g = a->dy + (size_t)b * C;
+        float *d = a->d_in[0] + (size_t)b * HW * C;
+        for (size_t i = 0; i < HW; i++, d += C)
+            for (int c = 0; c < C; c++) d[c] += g[c] * inv;
+    }
+}
+
+void cpu_global_avgpool_backward(const cpu_bwd_args *a)
+{
+    cpu_run(a->pool, (double)a->batch * nn_shape_size(a->l->in), a->batch, gap_bwd_task, (void *)a);
+}
