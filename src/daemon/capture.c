@@ -172,20 +172,26 @@ void cap_stop(capture *c)
 }
 
 /* Takes the first error message off the bus into c->error (after a failed state change). */
+/* Keeps an error message's text (one line, "<element>: <message>") in c->error and frees it. */
+static void record_error(capture *c, GstMessage *m)
+{
+    GError *ge = NULL;
+    gchar *dbg = NULL;
+    gst_message_parse_error(m, &ge, &dbg);
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s: %s", GST_OBJECT_NAME(GST_MESSAGE_SRC(m)), ge ? ge->message : "error");
+    one_line(c->error, sizeof c->error, msg);
+    if (ge)
+        g_error_free(ge);
+    g_free(dbg);
+    gst_message_unref(m);
+}
+
 static void drain_error(capture *c)
 {
     GstMessage *m;
     while (c->bus && (m = gst_bus_pop_filtered(c->bus, GST_MESSAGE_ERROR))) {
-        GError *ge = NULL;
-        gchar *dbg = NULL;
-        gst_message_parse_error(m, &ge, &dbg);
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s: %s", GST_OBJECT_NAME(GST_MESSAGE_SRC(m)), ge ? ge->message : "error");
-        one_line(c->error, sizeof c->error, msg);
-        if (ge)
-            g_error_free(ge);
-        g_free(dbg);
-        gst_message_unref(m);
+        record_error(c, m);
     }
 }
 
@@ -274,16 +280,7 @@ cap_event cap_poll(capture *c, uint64_t now_ns)
             c->state = CAP_EOS;
             return CAP_EV_EOS;
         }
-        GError *ge = NULL;
-        gchar *dbg = NULL;
-        gst_message_parse_error(m, &ge, &dbg);
-        char msg[512];
-        snprintf(msg, sizeof msg, "%s: %s", GST_OBJECT_NAME(GST_MESSAGE_SRC(m)), ge ? ge->message : "error");
-        one_line(c->error, sizeof c->error, msg);
-        if (ge)
-            g_error_free(ge);
-        g_free(dbg);
-        gst_message_unref(m);
+        record_error(c, m);
         cap_stop(c);
         schedule_retry(c, now_ns);
         return CAP_EV_ERROR;

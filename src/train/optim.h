@@ -52,10 +52,10 @@ nn_status opt_init(opt_state *o, const opt_config *cfg, float *state, size_t n_p
 void opt_begin_step(opt_state *o);
 /* Updates params[offset, offset+count) from grads at the same offsets (state likewise), with
  * learning rate lr and this range's weight decay. Call after opt_begin_step(). */
-void opt_update(opt_state *o, float *params, const float *grads, size_t offset, size_t count, float lr,
-                float weight_decay);
+void opt_update(opt_state *o, float *params, const float *grads, size_t offset, size_t count, double lr,
+                double weight_decay);
 /* One whole step over all n parameters with cfg.weight_decay. */
-void opt_step(opt_state *o, float *params, const float *grads, float lr);
+void opt_step(opt_state *o, float *params, const float *grads, double lr);
 
 /* torch.nn.utils.clip_grad_norm_(max_norm, norm_type=2): scales grads by
  * min(1, max_norm / (total_norm + 1e-6)) and returns the total norm before clipping (NaN/Inf
