@@ -66,7 +66,8 @@ nn_status nn_train_create(nn_train **out, nn_model *m, int max_batch, int thread
         tl->dact = off, off += buf;
         tl->aux = off, off += round_up(cpu_train_aux_floats(&tl->l, max_batch));
         if (i == 0) continue;
-        size_t s1 = cpu_scratch_floats(&tl->l, max_batch, threads), s2 = cpu_bwd_scratch_floats(&tl->l, max_batch, threads);
+        const size_t s1 = cpu_scratch_floats(&tl->l, max_batch, threads);
+        const size_t s2 = cpu_bwd_scratch_floats(&tl->l, max_batch, threads);
         if (s1 > scratch) scratch = s1;
         if (s2 > scratch) scratch = s2;
     }
@@ -112,6 +113,12 @@ size_t nn_train_param_floats(const nn_train *t) { return t->grad_floats; }
 const float *nn_train_input_grad(const nn_train *t) { return t->arena + t->layers[0].dact; }
 void nn_train_set_step(nn_train *t, uint64_t step) { t->step = step; }
 uint64_t nn_train_step(const nn_train *t) { return t->step; }
+int nn_train_layers(const nn_train *t) { return t->n; }
+const float *nn_train_layer_output(const nn_train *t, int i) { return t->arena + t->layers[i].act; }
+const float *nn_train_layer_saved(const nn_train *t, int i)
+{
+    return cpu_train_aux_floats(&t->layers[i].l, 1) ? t->arena + t->layers[i].aux : NULL;
+}
 void nn_train_zero_grad(nn_train *t) { memset(t->grads, 0, t->grad_floats * sizeof(float)); }
 
 /* Parameter r of layer l in the model (engine layout). */

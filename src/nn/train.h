@@ -44,6 +44,12 @@ float *nn_train_grads(nn_train *t);
 size_t nn_train_param_floats(const nn_train *t);
 /* dL/d(input) of the last backward [batch, H, W, C]. */
 const float *nn_train_input_grad(const nn_train *t);
+/* Output of graph layer i (0 = input) of the last forward [batch, out_i], and what its training
+ * forward saved: dropout mask [batch, out_i] (0 or 1/(1-rate)), batch norm mean [C] + 1/std [C];
+ * NULL for other layers. Tests and diagnostics. */
+int nn_train_layers(const nn_train *t);
+const float *nn_train_layer_output(const nn_train *t, int i);
+const float *nn_train_layer_saved(const nn_train *t, int i);
 /* The dropout step counter (reproducible masks: set it before a forward to replay one). */
 void nn_train_set_step(nn_train *t, uint64_t step);
 uint64_t nn_train_step(const nn_train *t);

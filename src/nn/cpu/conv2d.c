@@ -240,7 +240,8 @@ static void plan_conv_bwd(conv_bplan *b, const nn_layer *l, int batch)
     b->colT = (size_t)c->K * R;
     b->dcol = (size_t)R * c->G * c->K;
     b->dw = (size_t)c->G * c->K * c->cout_g + (size_t)c->cout;
-    size_t w1 = nn_sgemm_ws_floats(c->K, c->cout_g, R, 1), w2 = nn_sgemm_ws_floats(R, c->K, c->cout_g, 1);
+    /* the dW GEMM's K-dimension is a chunk's row count: any value up to R */
+    size_t w1 = nn_sgemm_ws_floats_upto(c->K, c->cout_g, R, 1), w2 = nn_sgemm_ws_floats(R, c->K, c->cout_g, 1);
     b->ws = w1 > w2 ? w1 : w2;
     b->per_thread = b->c.col + b->colT + b->dcol + b->dw + b->ws + 6 * SCRATCH_ALIGN;
 }

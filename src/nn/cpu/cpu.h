@@ -28,6 +28,8 @@ void nn_pool_run(nn_pool *p, int n, nn_range_fn fn, void *ctx);
  * C[M x N] (ldc) = A[M x K] (lda) * B[K x N] (ldb)  (+ C if accumulate) (+ bias[N]) then act.
  * Row-major. Threads split M (or N when M is small). ws: nn_sgemm_ws_floats() floats. */
 size_t nn_sgemm_ws_floats(int M, int N, int K, int threads);
+/* Workspace enough for every K in [1, Kmax] (the K-dimension of a chunked GEMM varies). */
+size_t nn_sgemm_ws_floats_upto(int M, int N, int Kmax, int threads);
 void nn_sgemm(nn_pool *p, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
               int ldc, const float *bias, bool accumulate, nn_act act, float alpha, float *ws);
 /* Instruction-set flavour of the kernels: AUTO picks the best this CPU supports at run time. */

@@ -21,7 +21,7 @@ void cpu_dense_forward(const cpu_fwd_args *a)
 size_t cpu_dense_bwd_scratch_floats(const nn_layer *l, int batch, int threads)
 {
     const int K = (int)nn_shape_size(l->in), N = l->units;
-    size_t w1 = nn_sgemm_ws_floats(batch, K, N, threads), w2 = nn_sgemm_ws_floats(K, N, batch, threads);
+    size_t w1 = nn_sgemm_ws_floats(batch, K, N, threads), w2 = nn_sgemm_ws_floats_upto(K, N, batch, threads);
     return (size_t)N * K + (size_t)K * batch + (w1 > w2 ? w1 : w2) + 32;
 }
 

@@ -317,6 +317,18 @@ size_t nn_sgemm_ws_floats(int M, int N, int K, int threads)
     return (size_t)threads * ws_per_thread(M, N, K);
 }
 
+size_t nn_sgemm_ws_floats_upto(int M, int N, int Kmax, int threads)
+{
+    if (M <= 0 || N <= 0 || Kmax <= 0) return 0;
+    if (threads < 1) threads = 1;
+    /* kc_for() is not monotonic in K: kc = K up to KC_ONE, then at most KC_MAX (< KC_ONE), so its
+     * largest value over K <= Kmax is min(Kmax, KC_ONE). */
+    _Static_assert(KC_ONE >= KC_MAX, "kc bound below assumes KC_ONE >= KC_MAX");
+    const int worst = Kmax < KC_ONE ? Kmax : KC_ONE;
+    size_t a = ws_per_thread(M, N, worst), b = ws_per_thread(M, N, Kmax);
+    return (size_t)threads * (a > b ? a : b);
+}
+
 /* Blocked driver for rows [m0, m1) x columns [n0, n1) of the job, on one thread. */
 static void gemm_region(const gemm_isa *isa, const gemm_job *j, int m0, int m1, int n0, int n1, float *ws)
 {

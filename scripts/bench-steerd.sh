@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# bench-steerd.sh — steerd's own performance (not a test; numbers for docs/BENCHMARKS.md):
+#   (a) live 30 fps videotestsrc: capture -> publish overhead excluding inference, per frame
+#       (total - infer from each `steer` message: queue + preprocess + formatting), p50/p99/max;
+#   (b) non-live videotestsrc (is-live=false, source.drop false = back-pressure, nothing dropped):
+#       maximum sustained fps per zoo steering model on the CPU backend, 1 and 2 threads;
+#   (c) RSS over 100,000 frames (VmRSS from /proc/PID/status after warm-up and at the end) with
+#       the smallest steering model on small (160x80) frames.
+# Prints a markdown table and the exact commands. Uses a release build (default build/, made
+# like `make build`) and He-initialised weights (speed does not depend on the values).
+# Usage: scripts/bench-steerd.sh [BUILD_DIR]   env: LIVE_S (20), FPS_S (8), RSS_FRAMES (100000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+if [ ! -x "$build/steerd" ]; then
+    scripts/deps.sh build
+    [ -f "$build/build.ninja" ] || meson setup "$build" -Dtests=disabled >/dev/null
+    ninja -C "$build" >/dev/null
+fi
+/usr/bin/python3 -c 'import zmq, yaml' 2>/dev/null || { echo "bench-steerd: needs python3-zmq python3-yaml" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+for m in seed-steering-baseline seed-steering-effnet effnet-steer pilotnet; do
+    "$build/steerctl" model init "models/$m.yaml" --seed 1 -o "$tmp/$m.safetensors" >/dev/null
+done
+STEERD="$build/steerd" BENCH_TMP="$tmp" LIVE_S=${LIVE_S:-20} FPS_S=${FPS_S:-8} RSS_FRAMES=${RSS_FRAMES:-100000} \
+    /usr/bin/python3 - <<'EOF'
+import json, os, platform, signal, subprocess, time
+import yaml, zmq
+
+STEERD, TMP = os.environ["STEERD"], os.environ["BENCH_TMP"]
+LIVE_S, FPS_S, RSS_FRAMES = float(os.environ["LIVE_S"]), float(os.environ["FPS_S"]), int(os.environ["RSS_FRAMES"])
+LOAD_BEFORE = open("/proc/loadavg").read().split()[0]
+MODELS = ["seed-steering-baseline", "seed-steering-effnet", "effnet-steer", "pilotnet"]
+commands = []
+
+
+def config(name, model, pipeline, drop, threads, interval_ms=1000):
+    cfg = {"source": {"pipeline": pipeline, "drop": drop, "on_eos": "exit"},
+           "model": {"spec": os.path.abspath("models/%s.yaml" % model), "weights": "%s/%s.safetensors" % (TMP, model)},
+           "backend": "cpu", "threads": threads,
+           "publish": {"endpoint": "ipc://%s/%s.sock" % (TMP, name), "sndhwm": 100000},
+           "stats": {"interval_ms": interval_ms}, "log": {"level": "warning"}}
+    path = "%s/%s.yaml" % (TMP, name)
+    with open(path, "w") as f:
+        yaml.safe_dump(cfg, f)
+    commands.append("%s -c %s   # %s: model %s, threads %d, source: %s, drop: %s"
+                    % (STEERD, path, name, model, threads, pipeline, str(drop).lower()))
+    return path, cfg["publish"]["endpoint"]
+
+
+class Run:
+    """steerd + a SUB socket; on_msg(topic, obj) returns True to stop."""
+
+    def __init__(self, name, model, pipeline, drop, threads):
+        path, ep = config(name, model, pipeline, drop, threads)
+        self.ctx = zmq.Context()
+        self.sub = self.ctx.socket(zmq.SUB)
+        self.sub.setsockopt(zmq.SUBSCRIBE, b"")
+        self.sub.setsockopt(zmq.RCVHWM, 0)
+        self.sub.setsockopt(zmq.RECONNECT_IVL, 10)
+        self.sub.connect(ep)
+        self.proc = subprocess.Popen([STEERD, "-c", path], stderr=subprocess.PIPE, text=True)
+
+    def loop(self, on_msg, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.sub.poll(100):
+                topic, _, body = self.sub.recv().partition(b" ")
+                if on_msg(topic.decode(), json.loads(body)):
+                    return True
+            elif self.proc.poll() is not None:
+                return False
+        return False
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(60)
+        err = self.proc.stderr.read()
+        self.sub.close(0)
+        self.ctx.term()
+        if rc != 0:
+            raise SystemExit("steerd exited with %d: %s" % (rc, err))
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+rows = []
+# (a) live source: overhead = total - infer (queue + preprocess + message formatting).
+live = ("videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=160,framerate=30/1 ! "
+        "videoconvert ! appsink name=sink")
+r = Run("live", "effnet-steer", live, True, 1)
+over, pre, queue, infer = [], [], [], []
+t0 = [None]
+
+
+def on_live(topic, m):
+    if topic != "steer":
+        return False
+    if t0[0] is None:
+        t0[0] = time.monotonic()
+    if time.monotonic() - t0[0] < 2.0:  # warm-up
+        return False
+    lat = m["latency_us"]
+    over.append(lat["total"] - lat["infer"])
+    pre.append(lat["preprocess"])
+    queue.append(lat["queue"])
+    infer.append(lat["infer"])
+    return time.monotonic() - t0[0] >= 2.0 + LIVE_S
+
+
+r.loop(on_live, LIVE_S + 60)
+r.stop()
+rows.append("| live 30 fps, effnet-steer, 1 thread, 320x160 | capture→publish excluding inference (total − infer), %d frames | "
+            "p50 %.1f µs, p99 **%.1f µs**, max %.1f µs (target p99 ≤ 300 µs); queue p99 %.1f, preprocess p99 %.1f, "
+            "infer p50 %.1f µs |" % (len(over), pct(over, 50), pct(over, 99), max(over), pct(queue, 99), pct(pre, 99),
+                                     pct(infer, 50)))
+
+# (b) non-live, back-pressure: sustained fps per model and thread count.
+nonlive = "videotestsrc is-live=false pattern=ball ! video/x-raw,width=320,height=160 ! videoconvert ! appsink name=sink"
+fps_rows = []
+for model in MODELS:
+    for threads in (1, 2):
+        r = Run("fps-%s-%d" % (model, threads), model, nonlive, False, threads)
+        t_start, first, last = [None], [None], [None]
+
+        def on_fps(topic, m):
+            if topic != "steer":
+                return False
+            now = m["t_publish_ns"]
+            if t_start[0] is None:
+                t_start[0] = now
+            if now - t_start[0] < 2e9:  # warm-up
+                return False
+            if first[0] is None:
+                first[0] = (now, m["seq"])
+            last[0] = (now, m["seq"])
+            return now - first[0][0] >= FPS_S * 1e9
+
+        r.loop(on_fps, FPS_S + 120)
+        r.stop()
+        (ta, sa), (tb, sb) = first[0], last[0]
+        fps = (sb - sa) / ((tb - ta) / 1e9)
+        fps_rows.append((model, threads, fps, sb - sa))
+for model, threads, fps, n in fps_rows:
+    rows.append("| non-live 320x160, back-pressure, %s, %d thread%s | max sustained fps (%d frames) | **%.0f fps** (%.2f ms/frame) |"
+                % (model, threads, "" if threads == 1 else "s", n, fps, 1000.0 / fps))
+
+# (c) RSS over RSS_FRAMES frames.
+small = ("videotestsrc is-live=false num-buffers=%d pattern=ball ! video/x-raw,width=160,height=80 ! videoconvert ! "
+         "appsink name=sink" % RSS_FRAMES)
+r = Run("rss", "effnet-steer", small, False, 1)
+pid = r.proc.pid
+samples = []
+state = {"start": None, "end": None, "final": None, "t": time.monotonic(), "warm": max(1000, RSS_FRAMES // 100)}
+
+
+def on_rss(topic, m):
+    now = time.monotonic()
+    if topic == "steer":
+        seq = m["seq"]
+        if state["start"] is None and seq >= state["warm"]:
+            state["start"] = (seq, rss_kib(pid))
+        if seq >= RSS_FRAMES - 1000 and state["end"] is None:
+            state["end"] = (seq, rss_kib(pid))
+        if now - state["t"] >= 5.0 and state["start"] is not None:
+            samples.append(rss_kib(pid))
+            state["t"] = now
+    elif topic == "stats" and m["final"]:
+        state["final"] = m
+        return True
+    return False
+
+
+t_rss = time.monotonic()
+r.loop(on_rss, 1800)
+wall = time.monotonic() - t_rss
+r.stop()
+(s0, k0), (s1, k1) = state["start"], state["end"]
+fin = state["final"]
+rows.append("| non-live 160x80, back-pressure, effnet-steer, 1 thread | VmRSS over %d frames (%.0f s) | "
+            "%d KiB after %d frames → %d KiB after %d frames: **%+d KiB** (max of %d samples in between %d KiB); "
+            "frames %d, dropped %d (target ±1 MiB) |"
+            % (RSS_FRAMES, wall, k0, s0, k1, s1, k1 - k0, len(samples), max(samples + [k1]), fin["frames"], fin["dropped"]))
+
+cpu = ""
+with open("/proc/cpuinfo") as f:
+    for line in f:
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+print("### steerd daemon (scripts/bench-steerd.sh)\n")
+print("Machine: %s, %d CPUs, %s; load average before: %s\n" % (cpu, os.cpu_count(), platform.platform(),
+                                                                 LOAD_BEFORE))
+print("| setup | measure | result |")
+print("|---|---|---|")
+for row in rows:
+    print(row)
+print("\nCommands (configs written by the script; weights: `steerctl model init models/M.yaml --seed 1`):\n")
+print("```")
+for c in commands:
+    print(c)
+print("```")
+EOF
