@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "daemon/frame_slot.h"
@@ -127,6 +128,46 @@ static void test_back_pressure_loses_nothing(void **state)
     fs_destroy(&s);
 }
 
+/* A steady 5 ms producer with spinning enabled: the consumer learns the period and still gets
+ * every frame, in order, each picked up soon after its commit. */
+static void *paced_producer(void *p)
+{
+    producer_arg *a = p;
+    for (int i = 0; i < a->n; i++) {
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+        sd_frame *f = fs_write_buffer(a->s, 16);
+        if (!f)
+            return NULL;
+        f->frame_id = (uint64_t)i;
+        if (!fs_commit(a->s, true))
+            return NULL;
+    }
+    return NULL;
+}
+
+static void test_spin_learns_period_and_loses_nothing(void **state)
+{
+    (void)state;
+    frame_slot s;
+    assert_int_equal(fs_init(&s), 0);
+    fs_set_spin(&s, 1000);
+    producer_arg a = {&s, 60};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, paced_producer, &a), 0);
+    for (int i = 0; i < a.n; i++) {
+        const sd_frame *f = fs_take(&s, 10000);
+        assert_non_null(f);
+        assert_int_equal(f->frame_id, (uint64_t)i);
+    }
+    pthread_join(t, NULL);
+    /* The learned interval is about the producer's 5 ms (generous bounds: a loaded machine). */
+    if (s.period_ns < 4000000ull || s.period_ns > 50000000ull)
+        fail_msg("learned period %llu ns for a 5 ms producer", (unsigned long long)s.period_ns);
+    assert_int_equal(fs_get_counters(&s).drops, 0);
+    fs_destroy(&s);
+}
+
 static void *blocked_producer(void *p)
 {
     frame_slot *s = p;
@@ -168,6 +209,7 @@ int main(void)
         cmocka_unit_test(test_no_allocation_per_frame),
         cmocka_unit_test(test_back_pressure_loses_nothing),
         cmocka_unit_test(test_close_wakes_both_sides),
+        cmocka_unit_test(test_spin_learns_period_and_loses_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

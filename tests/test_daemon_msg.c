@@ -18,7 +18,7 @@ static steer_msg base(const float *y, int n)
 {
     steer_msg m = {
         .seq = 7, .frame_id = 9, .t_capture_ns = 1000000, .t_publish_ns = 1002500, .outputs = y, .n_outputs = n,
-        .queue_ns = 100, .preprocess_ns = 200, .infer_ns = 1500, .total_ns = 2500,
+        .source_ns = 50, .queue_ns = 100, .preprocess_ns = 200, .infer_ns = 1500, .total_ns = 2500,
         .model_name = "effnet-steer", .model_checksum = "sha256:ab", .backend = "cpu",
     };
     return m;
@@ -34,7 +34,7 @@ static void test_steer_exact(void **state)
     m.angle_deg = 12.5;
     size_t n = msg_steer(buf, sizeof buf, &m);
     const char *want = "steer {\"v\":1,\"seq\":7,\"frame_id\":9,\"t_capture_ns\":1000000,\"t_publish_ns\":1002500,"
-                       "\"steering\":0.5,\"angle_deg\":12.5,\"latency_us\":{\"queue\":0.1,\"preprocess\":0.2,"
+                       "\"steering\":0.5,\"angle_deg\":12.5,\"latency_us\":{\"source\":0.1,\"queue\":0.1,\"preprocess\":0.2,"
                        "\"infer\":1.5,\"total\":2.5},\"model\":{\"name\":\"effnet-steer\",\"weights\":\"sha256:ab\"},"
                        "\"backend\":\"cpu\"}";
     assert_string_equal(buf, want);

@@ -99,6 +99,7 @@ static uint64_t capture_time(const capture *c, GstSample *sample, GstBuffer *buf
 static GstFlowReturn on_new_sample(GstAppSink *sink, gpointer user)
 {
     capture *c = user;
+    uint64_t t_arrival = cap_now_ns();
     GstSample *sample = gst_app_sink_pull_sample(sink);
     if (!sample)
         return GST_FLOW_EOS;
@@ -130,6 +131,7 @@ static GstFlowReturn on_new_sample(GstAppSink *sink, gpointer user)
         f->stride = (int)row;
         f->frame_id = c->next_frame_id++;
         f->t_capture_ns = capture_time(c, sample, buf);
+        f->t_arrival_ns = t_arrival < f->t_capture_ns ? f->t_capture_ns : t_arrival;
     } else {
         atomic_fetch_add(&c->bad_frames, 1);
     }

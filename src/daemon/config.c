@@ -41,6 +41,7 @@ static const cfg_row table[CFG_NKEYS] = {
     {"source.on_eos", CT_ENUM, false, 0, 0, CFG_EOS_EXIT, NULL, eos_names, NULL, F(on_eos)},
     {"source.retry_ms", CT_INT, false, 10, 600000, 500, NULL, NULL, NULL, F(retry_ms)},
     {"source.retry_max_ms", CT_INT, false, 10, 3600000, 10000, NULL, NULL, NULL, F(retry_max_ms)},
+    {"source.spin_us", CT_INT, false, 0, 20000, 1500, NULL, NULL, NULL, F(spin_us)},
     {"model.spec", CT_PATH, true, 0, 0, 0, NULL, NULL, NULL, F(model_spec)},
     {"model.weights", CT_PATH, true, 0, 0, 0, NULL, NULL, NULL, F(model_weights)},
     {"backend", CT_ENUM, false, 0, 0, CFG_BACKEND_AUTO, NULL, backend_names, NULL, F(backend)},

@@ -22,6 +22,7 @@ typedef enum {
     CFG_SOURCE_ON_EOS,
     CFG_SOURCE_RETRY_MS,
     CFG_SOURCE_RETRY_MAX_MS,
+    CFG_SOURCE_SPIN_US,
     CFG_MODEL_SPEC,
     CFG_MODEL_WEIGHTS,
     CFG_BACKEND,
@@ -44,6 +45,7 @@ typedef struct {
     int on_eos;               /* source.on_eos: cfg_on_eos */
     int retry_ms;             /* source.retry_ms: first back-off after a pipeline error */
     int retry_max_ms;         /* source.retry_max_ms: back-off cap */
+    int spin_us;              /* source.spin_us: busy-wait window around an expected frame (0 = off) */
     char model_spec[512];     /* model.spec: architecture YAML (relative to the config file) */
     char model_weights[512];  /* model.weights: safetensors (relative to the config file) */
     int backend;              /* backend: cfg_backend */

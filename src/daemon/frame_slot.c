@@ -58,6 +58,13 @@ sd_frame *fs_write_buffer(frame_slot *s, size_t bytes)
     return f;
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 bool fs_commit(frame_slot *s, bool block)
 {
     pthread_mutex_lock(&s->mu);
@@ -74,9 +81,62 @@ bool fs_commit(frame_slot *s, bool block)
     s->writing = t;
     s->has_new = true;
     s->commits++;
+    uint64_t now = now_ns();
+    if (s->last_commit_ns && now > s->last_commit_ns) {
+        uint64_t dt = now - s->last_commit_ns; /* smoothed 7/8 old + 1/8 new; a gap over 1 s resets */
+        s->period_ns = dt > 1000000000ull ? 0 : s->period_ns ? (7 * s->period_ns + dt) / 8 : dt;
+    }
+    s->last_commit_ns = now;
+    atomic_fetch_add_explicit(&s->commit_seq, 1, memory_order_release);
     pthread_cond_signal(&s->cv_new);
     pthread_mutex_unlock(&s->mu);
     return true;
+}
+
+void fs_set_spin(frame_slot *s, int spin_us)
+{
+    pthread_mutex_lock(&s->mu);
+    s->spin_ns = spin_us > 0 ? (uint64_t)spin_us * 1000ull : 0;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+static void timespec_at(struct timespec *ts, uint64_t t_ns)
+{
+    ts->tv_sec = (time_t)(t_ns / 1000000000ull);
+    ts->tv_nsec = (long)(t_ns % 1000000000ull);
+}
+
+/* Called with the mutex held and no frame waiting: when the next commit is predictable and due
+ * before `deadline`, sleeps until spin_ns before it, then spins (mutex released) until it comes
+ * or spin_ns after it. Returns with the mutex held. */
+static void wait_predicted(frame_slot *s, uint64_t deadline)
+{
+    uint64_t now = now_ns();
+    if (!s->spin_ns || !s->period_ns || !s->last_commit_ns)
+        return;
+    uint64_t due = s->last_commit_ns + s->period_ns;
+    if (due + s->spin_ns < now || due > deadline)
+        return;
+    if (due > now + s->spin_ns) {
+        struct timespec ts;
+        timespec_at(&ts, due - s->spin_ns);
+        while (!s->has_new && !s->closed && pthread_cond_timedwait(&s->cv_new, &s->mu, &ts) != ETIMEDOUT) {
+        }
+        if (s->has_new || s->closed)
+            return;
+    }
+    uint64_t seen = atomic_load_explicit(&s->commit_seq, memory_order_acquire), until = due + s->spin_ns;
+    pthread_mutex_unlock(&s->mu);
+    while (atomic_load_explicit(&s->commit_seq, memory_order_acquire) == seen && now_ns() < until)
+        cpu_relax();
+    pthread_mutex_lock(&s->mu);
 }
 
 static void deadline_after(struct timespec *ts, int ms)
@@ -95,6 +155,8 @@ const sd_frame *fs_take(frame_slot *s, int timeout_ms)
     struct timespec dl;
     deadline_after(&dl, timeout_ms > 0 ? timeout_ms : 0);
     pthread_mutex_lock(&s->mu);
+    if (!s->has_new && !s->closed && timeout_ms > 0)
+        wait_predicted(s, (uint64_t)dl.tv_sec * 1000000000ull + (uint64_t)dl.tv_nsec);
     while (!s->has_new && !s->closed) {
         if (pthread_cond_timedwait(&s->cv_new, &s->mu, &dl) == ETIMEDOUT)
             break;

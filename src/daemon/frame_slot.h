@@ -9,6 +9,7 @@
 #define STEERD_DAEMON_FRAME_SLOT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,7 +19,8 @@ typedef struct {
     size_t cap;             /* bytes allocated */
     int width, height, stride;
     uint64_t frame_id;      /* capture sequence number (per source start, from 0) */
-    uint64_t t_capture_ns;  /* CLOCK_MONOTONIC */
+    uint64_t t_capture_ns;  /* CLOCK_MONOTONIC: base time + running time of the PTS */
+    uint64_t t_arrival_ns;  /* CLOCK_MONOTONIC: when steerd received it from the appsink */
 } sd_frame;
 
 typedef struct {
@@ -28,6 +30,10 @@ typedef struct {
     sd_frame bufs[3];
     sd_frame *writing, *middle, *reading;
     bool has_new;            /* middle holds a committed, unread frame */
+    _Atomic uint64_t commit_seq; /* commits, readable without the mutex (for spinning) */
+    uint64_t last_commit_ns; /* CLOCK_MONOTONIC of the last commit */
+    uint64_t period_ns;      /* smoothed interval between commits (0 = unknown) */
+    uint64_t spin_ns;        /* busy-wait window around the expected next commit (0 = never spin) */
     bool closed;
     uint64_t commits, drops, takes;
 } frame_slot;
@@ -44,6 +50,10 @@ bool fs_commit(frame_slot *s, bool block);
 /* Consumer: waits up to timeout_ms for a new frame; NULL on timeout or when closed and empty.
  * The returned frame belongs to the consumer until its next take(). */
 const sd_frame *fs_take(frame_slot *s, int timeout_ms);
+/* Sets the busy-wait window of fs_take (0 = block only). Waking a sleeping thread can take
+ * hundreds of microseconds: with a steady frame interval, fs_take sleeps until spin_us before the
+ * next frame is due and spins from there until spin_us after it. */
+void fs_set_spin(frame_slot *s, int spin_us);
 
 /* Wakes both sides; commits are refused until fs_open(). */
 void fs_close(frame_slot *s);

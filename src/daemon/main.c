@@ -135,7 +135,8 @@ static void process_frame(steerd *d, const sd_frame *f)
         .n_outputs = d->model.n_outputs,
         .has_angle = d->model.has_angle,
         .angle_deg = d->model.has_angle ? (double)y[0] * d->model.scale_deg : 0.0,
-        .queue_ns = t0 > f->t_capture_ns ? t0 - f->t_capture_ns : 0,
+        .source_ns = f->t_arrival_ns > f->t_capture_ns ? f->t_arrival_ns - f->t_capture_ns : 0,
+        .queue_ns = t0 > f->t_arrival_ns ? t0 - f->t_arrival_ns : 0,
         .preprocess_ns = t1 - t0,
         .infer_ns = t2 - t1,
         .model_name = sd_model_name(&d->model),
@@ -419,6 +420,8 @@ int main(int argc, char **argv)
         goto out;
     }
     int e = fs_init(&d->slot);
+    if (!e)
+        fs_set_spin(&d->slot, d->cfg.spin_us);
     if (e) {
         slog_err(&d->log, "frame slot: %s", strerror(e));
         rc = 1;

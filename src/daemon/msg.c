@@ -113,8 +113,9 @@ size_t msg_steer(char *buf, size_t cap, const steer_msg *m)
         }
         jb_raw(&j, "]");
     }
-    jb_printf(&j, ",\"latency_us\":{\"queue\":%.1f,\"preprocess\":%.1f,\"infer\":%.1f,\"total\":%.1f}",
-              us(m->queue_ns), us(m->preprocess_ns), us(m->infer_ns), us(m->total_ns));
+    jb_printf(&j,
+              ",\"latency_us\":{\"source\":%.1f,\"queue\":%.1f,\"preprocess\":%.1f,\"infer\":%.1f,\"total\":%.1f}",
+              us(m->source_ns), us(m->queue_ns), us(m->preprocess_ns), us(m->infer_ns), us(m->total_ns));
     jb_raw(&j, ",\"model\":{\"name\":");
     jb_str(&j, m->model_name);
     jb_raw(&j, ",\"weights\":");

@@ -35,6 +35,7 @@ typedef struct {
     int n_outputs;
     bool has_angle;
     double angle_deg;
+    uint64_t source_ns;     /* capture -> arrival in steerd (the GStreamer pipeline) */
     uint64_t queue_ns, preprocess_ns, infer_ns, total_ns;
     const char *model_name, *model_checksum, *backend;
 } steer_msg;

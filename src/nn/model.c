@@ -38,8 +38,9 @@ nn_status nn_model_load_spec(nn_model **out, const char *spec_path, nn_err *err)
     }
     m->params = calloc(m->g.n_param_floats ? m->g.n_param_floats : 1, sizeof *m->params);
     if (!m->params) {
+        size_t n = m->g.n_param_floats;
         nn_model_free(m);
-        return nn_fail(err, NN_E_NOMEM, "%s: out of memory for %zu parameters", spec_path, m->g.n_param_floats);
+        return nn_fail(err, NN_E_NOMEM, "%s: out of memory for %zu parameters", spec_path, n);
     }
     set_identity_bn(m);
     *out = m;

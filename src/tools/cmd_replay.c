@@ -156,6 +156,7 @@ static int replay_frame(replay *r, size_t i)
     }
     sd_frame f = {.data = r->img.data, .cap = r->img.cap, .width = r->img.width, .height = r->img.height,
                   .stride = r->img.width * 3, .frame_id = i, .t_capture_ns = now_ns()};
+    f.t_arrival_ns = f.t_capture_ns;
     hist_record(&r->decode, f.t_capture_ns - t_dec);
     uint64_t t0 = now_ns();
     nn_status s = sd_model_preprocess(&r->model, &f, &err);

@@ -157,10 +157,10 @@ def check_steer(tc, m):
     tc.assertIsInstance(m["steering"], float)
     tc.assertAlmostEqual(m["angle_deg"], m["steering"] * 25.0, delta=1e-3 * max(1.0, abs(m["angle_deg"])))
     lat = m["latency_us"]
-    tc.assertEqual(set(lat), {"queue", "preprocess", "infer", "total"})
+    tc.assertEqual(set(lat), {"source", "queue", "preprocess", "infer", "total"})
     for v in lat.values():
         tc.assertGreaterEqual(v, 0)
-    tc.assertGreaterEqual(lat["total"] + 0.2, lat["queue"] + lat["preprocess"] + lat["infer"])
+    tc.assertGreaterEqual(lat["total"] + 0.2, lat["source"] + lat["queue"] + lat["preprocess"] + lat["infer"])
     tc.assertEqual(set(m["model"]), {"name", "weights"})
     tc.assertTrue(m["model"]["weights"].startswith("sha256:"))
     tc.assertEqual(m["backend"], "cpu")
