@@ -18,6 +18,8 @@ typedef struct {
     float *wx;                 /* [out_w] weight of x1 */
     int *y0, *y1;              /* [out_h] source rows */
     float *wy;                 /* [out_h] weight of y1 */
+    float *rows[2];            /* [out_w*3] two source rows resized horizontally (a row cache) */
+    int row_y[2];              /* source row held by rows[i] (-1: none) */
 } pp_plan;
 
 nn_status pp_init(pp_plan *p, const nn_preprocess *pre, int out_h, int out_w, int out_c, nn_err *err);
