@@ -152,7 +152,7 @@ class WatchdogHang(unittest.TestCase):
     (systemd's WatchdogSec would then kill and restart steerd). A model taking over a second per
     frame stands in for the hang; the same daemon with the zoo model never misses a ping."""
 
-    WATCHDOG_USEC = 300000  # steerd pings every 150 ms
+    WATCHDOG_USEC = 100000  # steerd pings every 50 ms; the slow model takes 0.4 s (release) to 4 s (ASan)
 
     def pings(self, cfg, want_steer, watchdog_usec, timeout=120.0):
         """Runs steerd; returns (WATCHDOG=1 arrival times after READY, steer messages)."""

@@ -1,0 +1,362 @@
+/* main.c — steer-train: trains a model of the zoo on a dataset as a config file describes.
+ *   steer-train CONFIG.yaml [--set key=value ...] [--resume RUN_DIR]
+ *   steer-train --resume RUN_DIR            (the run's own config.yaml)
+ * Order: config (parse -> overrides -> validate; exit 78 on a bad one) -> model + dataset
+ * checks -> run directory (a non-empty one is refused unless resuming) -> epochs, each ending
+ * in an atomic checkpoint, log.csv, metrics.json and curve.svg -> test set -> final weights
+ * `<model>.safetensors`. Exit status: 0 done, 1 failure (data, I/O, divergence), 2 usage,
+ * 78 configuration. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nn/graph.h"
+#include "train/checkpoint.h"
+#include "train/trainer.h"
+
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+#define MAX_SETS 64
+
+static const char usage[] =
+    "usage: steer-train CONFIG.yaml [--set key=value ...] [--resume RUN_DIR]\n"
+    "       steer-train --resume RUN_DIR [--set threads=N]\n"
+    "Trains the model a config names (see config/train-*.yaml, every key commented) and writes the\n"
+    "run directory (`output`): <model>.safetensors, checkpoint.bin (after every epoch), log.csv,\n"
+    "metrics.json, curve.svg, config.yaml. --set overrides one key (dotted name, YAML value; paths\n"
+    "relative to the current directory). --resume continues a stopped run from its last checkpoint\n"
+    "(the configuration must be the run's, except output).\n";
+
+typedef struct {
+    const char *config;
+    const char *resume;
+    const char *sets[MAX_SETS];
+    int n_sets;
+} cli;
+
+static int parse_cli(cli *c, int argc, char **argv)
+{
+    memset(c, 0, sizeof *c);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(usage, stdout);
+            return -1;
+        }
+        if (!strcmp(a, "--set") || !strcmp(a, "--resume")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "steer-train: %s needs a value\n%s", a, usage);
+                return EXIT_USAGE;
+            }
+            const char *v = argv[++i];
+            if (a[2] == 'r') {
+                c->resume = v;
+            } else if (c->n_sets == MAX_SETS) {
+                fprintf(stderr, "steer-train: more than %d --set options\n", MAX_SETS);
+                return EXIT_USAGE;
+            } else {
+                c->sets[c->n_sets++] = v;
+            }
+        } else if (a[0] == '-') {
+            fprintf(stderr, "steer-train: unknown option '%s'\n%s", a, usage);
+            return EXIT_USAGE;
+        } else if (c->config) {
+            fprintf(stderr, "steer-train: one config file expected (got '%s' and '%s')\n%s", c->config, a, usage);
+            return EXIT_USAGE;
+        } else {
+            c->config = a;
+        }
+    }
+    if (!c->config && !c->resume) {
+        fputs(usage, stderr);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* Everything a run holds, freed in one place. */
+typedef struct {
+    train_config cfg;
+    char dir[TC_PATH_LEN];
+    char hash[72];
+    char weights_name[160];
+    nn_model *m;
+    ds_dataset *ds, *test;
+    trainer tr;
+    bool tr_ready;
+    tm_row *rows;
+    int n_rows;
+    tm_summary sum;
+} run;
+
+static void run_free(run *r)
+{
+    if (r->tr_ready)
+        tr_free(&r->tr);
+    ds_close(r->test);
+    ds_close(r->ds);
+    nn_model_free(r->m);
+    free(r->rows);
+}
+
+static nn_status open_dataset(const train_config *cfg, const char *path, const char *labels, ds_dataset **out,
+                              nn_err *err)
+{
+    ds_open_opts o = {.labels_path = labels[0] ? labels : NULL, .n_classes = cfg->classes};
+    return ds_open(out, tc_enum_name(TC_DATASET_KIND, cfg->dataset_kind), path, &o, err);
+}
+
+static nn_status write_reports(run *r, nn_err *err)
+{
+    bool cl = r->cfg.task == TC_TASK_CLASSIFY;
+    char title[TC_PATH_LEN + 200];
+    snprintf(title, sizeof title, "%s on %s", nn_model_name(r->m), r->cfg.train);
+    nn_status s = tm_write_csv(r->dir, r->rows, r->n_rows, cl, err);
+    if (!s)
+        s = tm_write_json(r->dir, &r->sum, r->rows, r->n_rows, err);
+    if (!s)
+        s = tm_write_svg(r->dir, title, r->rows, r->n_rows, cl, err);
+    return s;
+}
+
+static nn_status save_checkpoint(run *r, nn_err *err)
+{
+    trainer *tr = &r->tr;
+    ck_state ck = {.epochs_done = r->n_rows, .opt_step = tr->opt.step, .train_step = nn_train_step(tr->t),
+                   .n_params = tr->n_params, .n_state = tr->n_state, .params = r->m->params,
+                   .state = tr->opt_mem, .n_rows = r->n_rows, .rows = r->rows};
+    memcpy(ck.config_hash, r->hash, sizeof ck.config_hash);
+    return ck_save(r->dir, &ck, err);
+}
+
+static nn_status resume_from(run *r, nn_err *err)
+{
+    trainer *tr = &r->tr;
+    ck_state ck = {.n_params = tr->n_params, .n_state = tr->n_state, .params = r->m->params,
+                   .state = tr->opt_mem, .rows = r->rows};
+    nn_status s = ck_load(r->dir, &ck, r->cfg.epochs, err);
+    if (s)
+        return s;
+    if (strcmp(ck.config_hash, r->hash) != 0)
+        return nn_fail(err, NN_E_ARG,
+                       "%s: the configuration differs from the run's (%s, now %s); resume with the run's "
+                       "config: steer-train --resume %s", r->dir, ck.config_hash, r->hash, r->dir);
+    tr->opt.step = ck.opt_step;
+    nn_train_set_step(tr->t, ck.train_step);
+    r->n_rows = ck.n_rows;
+    return NN_OK;
+}
+
+static void epoch_line(const run *r, const tm_row *row)
+{
+    bool cl = r->cfg.task == TC_TASK_CLASSIFY;
+    double scale = cl ? 100.0 : 1.0;
+    const char *m = cl ? "acc" : "mae", *pct = cl ? "%" : "";
+    fprintf(stderr, "epoch %d/%d: train loss %.4f %s %.4g%s", (int)row->epoch, r->cfg.epochs, row->train_loss, m,
+            row->train_metric * scale, pct);
+    if (r->tr.n_val)
+        fprintf(stderr, " | val loss %.4f %s %.4g%s", row->val_loss, m, row->val_metric * scale, pct);
+    double left = (r->cfg.epochs - row->epoch) * row->seconds;
+    fprintf(stderr, " | lr %.3g | %.0f img/s | %.1f s | ETA %.0f s\n", row->lr, row->images_per_s, row->seconds,
+            left);
+}
+
+static nn_status write_config_copy(run *r, nn_err *err)
+{
+    char tmp[4096];
+    FILE *f = tm_begin(r->dir, "config.yaml", tmp, sizeof tmp, err);
+    if (!f)
+        return NN_E_IO;
+    fprintf(f, "# steer-train: the effective configuration of this run (%s)\n", r->hash);
+    tc_dump(&r->cfg, f, true);
+    return tm_commit(f, tmp, r->dir, "config.yaml", err);
+}
+
+static nn_status save_weights(run *r, nn_err *err)
+{
+    bool cl = r->cfg.task == TC_TASK_CLASSIFY;
+    const tm_row *last = r->n_rows ? &r->rows[r->n_rows - 1] : NULL;
+    char epochs[32], tl[32], vl[32], vm[32], tel[32], tem[32];
+    snprintf(epochs, sizeof epochs, "%d", r->n_rows);
+    snprintf(tl, sizeof tl, "%.6g", last ? last->train_loss : 0.0);
+    snprintf(vl, sizeof vl, "%.6g", last ? last->val_loss : 0.0);
+    snprintf(vm, sizeof vm, "%.6g", last ? last->val_metric : 0.0);
+    snprintf(tel, sizeof tel, "%.6g", r->sum.test_loss);
+    snprintf(tem, sizeof tem, "%.6g", r->sum.test_metric);
+    const char *meta[32];
+    int k = 0;
+    meta[k++] = "dataset", meta[k++] = r->cfg.train;
+    meta[k++] = "task", meta[k++] = tc_enum_name(TC_TASK, r->cfg.task);
+    meta[k++] = "epochs", meta[k++] = epochs;
+    meta[k++] = "config_hash", meta[k++] = r->hash;
+    meta[k++] = "train_loss", meta[k++] = tl;
+    if (r->tr.n_val) {
+        meta[k++] = "val_loss", meta[k++] = vl;
+        meta[k++] = cl ? "val_accuracy" : "val_mae", meta[k++] = vm;
+    }
+    if (r->sum.has_test) {
+        meta[k++] = "test_loss", meta[k++] = tel;
+        meta[k++] = cl ? "test_accuracy" : "test_mae", meta[k++] = tem;
+    }
+    meta[k++] = "trainer", meta[k++] = "steer-train";
+    meta[k] = NULL;
+    char path[TC_PATH_LEN + 200], tmp[TC_PATH_LEN + 200];
+    snprintf(path, sizeof path, "%s/%s", r->dir, r->weights_name);
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", r->dir, r->weights_name);
+    nn_status s = nn_model_save(r->m, tmp, meta, err);
+    if (!s && rename(tmp, path) != 0)
+        s = nn_fail(err, NN_E_IO, "%s: cannot rename to %s", tmp, path);
+    if (s)
+        remove(tmp);
+    return s;
+}
+
+static int train(run *r, const cli *c)
+{
+    nn_err err = {{0}};
+    train_config *cfg = &r->cfg;
+    char cfg_path[TC_PATH_LEN + 16];
+    if (c->config)
+        snprintf(cfg_path, sizeof cfg_path, "%s", c->config);
+    else
+        snprintf(cfg_path, sizeof cfg_path, "%s/config.yaml", c->resume);
+    if (tc_load(cfg, cfg_path, c->sets, c->n_sets, &err)) {
+        fprintf(stderr, "steer-train: %s\n", err.msg);
+        return TC_EX_CONFIG;
+    }
+    snprintf(r->dir, sizeof r->dir, "%s", c->resume ? c->resume : cfg->output);
+    tc_hash(cfg, r->hash);
+    nn_status s = nn_model_load_spec(&r->m, cfg->model, &err);
+    if (!s) {
+        nn_model_init_he(r->m, (uint64_t)cfg->seed);
+        s = open_dataset(cfg, cfg->train, cfg->train_labels, &r->ds, &err);
+    }
+    if (!s)
+        s = tr_check_dataset(cfg, r->m, r->ds, &err);
+    if (!s && cfg->test[0]) {
+        s = open_dataset(cfg, cfg->test, cfg->test_labels, &r->test, &err);
+        if (!s)
+            s = tr_check_dataset(cfg, r->m, r->test, &err);
+    }
+    if (!s) {
+        s = tr_init(&r->tr, cfg, r->m, r->ds, &err);
+        r->tr_ready = true;
+        r->tr.tty = isatty(STDERR_FILENO);
+    }
+    r->rows = calloc((size_t)cfg->epochs, sizeof *r->rows);
+    if (!s && !r->rows)
+        s = nn_fail(&err, NN_E_NOMEM, "out of memory");
+    bool has_ck = false;
+    if (!s)
+        s = ck_prepare_dir(r->dir, c->resume != NULL, &has_ck, &err);
+    if (!s && has_ck)
+        s = resume_from(r, &err);
+    else if (!s)
+        s = write_config_copy(r, &err);
+    if (!s && c->resume && !has_ck)
+        fprintf(stderr, "steer-train: %s has no checkpoint yet (stopped during epoch 1): starting over\n", r->dir);
+    if (s) {
+        fprintf(stderr, "steer-train: %s\n", err.msg);
+        return EXIT_FAIL;
+    }
+    snprintf(r->weights_name, sizeof r->weights_name, "%s.safetensors", nn_model_name(r->m));
+    r->sum = (tm_summary){.model_name = nn_model_name(r->m), .model_path = cfg->model, .dataset = cfg->train,
+                          .task = tc_enum_name(TC_TASK, cfg->task), .config_hash = r->hash,
+                          .epochs = cfg->epochs, .classify = cfg->task == TC_TASK_CLASSIFY,
+                          .n_train = r->tr.n_train, .n_val = r->tr.n_val};
+    for (int p = 0; p < r->m->g.n_params; p++)
+        if (r->m->g.params[p].trainable)
+            r->sum.params += r->m->g.params[p].count;
+    fprintf(stderr, "steer-train: %s, %zu trainable parameters, %zu train / %zu validation items, %zu batches of "
+            "%d per epoch, %d threads -> %s%s\n", nn_model_name(r->m), r->sum.params, r->tr.n_train, r->tr.n_val,
+            r->tr.batches_per_epoch, cfg->batch_size, cfg->threads, r->dir,
+            c->resume ? (r->n_rows < cfg->epochs ? " (resumed)" : " (already complete)") : "");
+    if (c->resume && r->n_rows)
+        fprintf(stderr, "steer-train: resuming after epoch %d of %d\n", r->n_rows, cfg->epochs);
+    for (int e = r->n_rows; e < cfg->epochs; e++) {
+        tm_row row = {.val_loss = NAN, .val_metric = NAN};
+        uint64_t t0 = tr_now_ns();
+        s = tr_train_epoch(&r->tr, e, &row, &err);
+        if (s && r->tr.diverged[0]) {
+            if (r->n_rows)
+                fprintf(stderr, "steer-train: training diverged at %s; stopped. The last good checkpoint (epoch %d) "
+                        "stays in %s/%s\n", r->tr.diverged, r->n_rows, r->dir, CK_FILE);
+            else
+                fprintf(stderr, "steer-train: training diverged at %s; stopped before the first checkpoint (try a lower "
+                        "optimizer.lr)\n", r->tr.diverged);
+            r->sum.stopped = r->tr.diverged;
+            nn_err e2;
+            if (write_reports(r, &e2))
+                fprintf(stderr, "steer-train: %s\n", e2.msg);
+            return EXIT_FAIL;
+        }
+        if (!s && r->tr.n_val)
+            s = tr_evaluate(&r->tr, r->ds, r->tr.val_idx, r->tr.n_val, &row.val_loss, &row.val_metric, &err);
+        if (s) {
+            fprintf(stderr, "steer-train: %s\n", err.msg);
+            return EXIT_FAIL;
+        }
+        row.seconds = (double)(tr_now_ns() - t0) * 1e-9;
+        r->rows[r->n_rows++] = row;
+        s = save_checkpoint(r, &err);
+        if (!s)
+            s = write_reports(r, &err);
+        if (s) {
+            fprintf(stderr, "steer-train: %s\n", err.msg);
+            return EXIT_FAIL;
+        }
+        epoch_line(r, &row);
+    }
+    if (r->test) {
+        size_t n = ds_count(r->test);
+        size_t *idx = malloc(n * sizeof *idx);
+        if (!idx) {
+            fprintf(stderr, "steer-train: out of memory\n");
+            return EXIT_FAIL;
+        }
+        for (size_t i = 0; i < n; i++)
+            idx[i] = i;
+        s = tr_evaluate(&r->tr, r->test, idx, n, &r->sum.test_loss, &r->sum.test_metric, &err);
+        free(idx);
+        if (s) {
+            fprintf(stderr, "steer-train: %s\n", err.msg);
+            return EXIT_FAIL;
+        }
+        r->sum.has_test = true;
+        r->sum.n_test = n;
+    }
+    r->sum.weights_file = r->weights_name;
+    s = save_weights(r, &err);
+    if (!s)
+        s = write_reports(r, &err);
+    if (s) {
+        fprintf(stderr, "steer-train: %s\n", err.msg);
+        return EXIT_FAIL;
+    }
+    bool cl = cfg->task == TC_TASK_CLASSIFY;
+    fprintf(stderr, "steer-train: done: %s/%s", r->dir, r->weights_name);
+    if (r->sum.has_test)
+        fprintf(stderr, " (test %s %.4g%s on %zu items)", cl ? "accuracy" : "MAE",
+                r->sum.test_metric * (cl ? 100.0 : 1.0), cl ? "%" : "", r->sum.n_test);
+    fputc('\n', stderr);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    cli c;
+    int rc = parse_cli(&c, argc, argv);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    run *r = calloc(1, sizeof *r);
+    if (!r) {
+        fputs("steer-train: out of memory\n", stderr);
+        return EXIT_FAIL;
+    }
+    rc = train(r, &c);
+    run_free(r);
+    free(r);
+    return rc;
+}

@@ -1,0 +1,288 @@
+/* trainer.c — the training epoch and the evaluation pass of steer-train (see trainer.h), and
+ * the progress line: redrawn in place at most 4 times a second when stderr is a terminal;
+ * otherwise main prints one line per epoch. */
+#include "train/trainer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nn/graph.h"
+
+uint64_t tr_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+nn_status tr_check_dataset(const train_config *cfg, const nn_model *m, ds_dataset *ds, nn_err *err)
+{
+    int h, w, c;
+    nn_model_input_shape(m, &h, &w, &c);
+    const ds_info *in = ds_get_info(ds);
+    int out = nn_model_output_size(m);
+    if (in->h != h || in->w != w || in->c != c)
+        return nn_fail(err, NN_E_SHAPE, "%s: images are %dx%dx%d but model %s takes %dx%dx%d (HxWxC)", ds_path(ds),
+                       in->h, in->w, in->c, nn_model_name(m), h, w, c);
+    if (cfg->task == TC_TASK_CLASSIFY) {
+        if (in->task != DS_CLASSIFY)
+            return nn_fail(err, NN_E_ARG, "%s: dataset holds regression targets but task is classification",
+                           ds_path(ds));
+        if (in->n_classes > out)
+            return nn_fail(err, NN_E_SHAPE, "%s: labels go up to %d but model %s has %d outputs", ds_path(ds),
+                           in->n_classes - 1, nn_model_name(m), out);
+    } else {
+        if (in->task != DS_REGRESS)
+            return nn_fail(err, NN_E_ARG, "%s: dataset holds class labels but task is regression", ds_path(ds));
+        if (in->n_targets != out)
+            return nn_fail(err, NN_E_SHAPE, "%s: %d targets per item but model %s has %d outputs", ds_path(ds),
+                           in->n_targets, nn_model_name(m), out);
+    }
+    return NN_OK;
+}
+
+nn_status tr_init(trainer *tr, const train_config *cfg, nn_model *m, ds_dataset *ds, nn_err *err)
+{
+    memset(tr, 0, sizeof *tr);
+    tr->cfg = cfg;
+    tr->m = m;
+    tr->ds = ds;
+    tr->classify = cfg->task == TC_TASK_CLASSIFY;
+    tr->out_size = nn_model_output_size(m);
+    tr->xf = (ds_xform){m->g.pre.scale, m->g.pre.offset};
+    size_t n = ds_count(ds);
+    tr->train_idx = malloc(n * sizeof *tr->train_idx);
+    tr->val_idx = malloc(n * sizeof *tr->val_idx);
+    tr->dloss = malloc((size_t)cfg->batch_size * (size_t)tr->out_size * sizeof *tr->dloss);
+    if (!tr->train_idx || !tr->val_idx || !tr->dloss)
+        return nn_fail(err, NN_E_NOMEM, "out of memory");
+    nn_status s = ds_split(n, cfg->val_split, (uint64_t)cfg->seed, tr->train_idx, &tr->n_train, tr->val_idx,
+                           &tr->n_val, err);
+    if (s)
+        return s;
+    if (tr->n_train < (size_t)cfg->batch_size)
+        return nn_fail(err, NN_E_ARG, "%s: %zu training items after the validation split, fewer than batch_size %d",
+                       ds_path(ds), tr->n_train, cfg->batch_size);
+    tr->batches_per_epoch = tr->n_train / (size_t)cfg->batch_size; /* drop_last */
+    s = nn_train_create(&tr->t, m, cfg->batch_size, cfg->threads, (uint64_t)cfg->seed, err);
+    if (s)
+        return s;
+    tr->softmax_out = nn_train_softmax_output(tr->t);
+    if (!tr->classify && tr->softmax_out)
+        return nn_fail(err, NN_E_ARG, "%s: model ends in a softmax, which regression cannot train",
+                       nn_model_name(m));
+    opt_config oc = opt_defaults((opt_kind)cfg->opt_kind);
+    oc.momentum = cfg->momentum;
+    oc.dampening = cfg->dampening;
+    oc.nesterov = cfg->nesterov;
+    oc.beta1 = cfg->betas[0];
+    oc.beta2 = cfg->betas[1];
+    oc.eps = cfg->eps;
+    oc.weight_decay = cfg->weight_decay;
+    tr->n_params = nn_train_param_floats(tr->t);
+    tr->n_state = opt_state_floats(&oc, tr->n_params);
+    tr->opt_mem = calloc(tr->n_state ? tr->n_state : 1, sizeof *tr->opt_mem);
+    if (!tr->opt_mem)
+        return nn_fail(err, NN_E_NOMEM, "out of memory for the optimizer state");
+    s = opt_init(&tr->opt, &oc, tr->opt_mem, tr->n_params, err);
+    if (s)
+        return s;
+    int64_t bpe = (int64_t)tr->batches_per_epoch;
+    tr->sched = (lr_schedule){.kind = (lr_kind)cfg->sched_kind, .lr = cfg->lr,
+                              .step_size = (int)(cfg->step_epochs * bpe), .gamma = cfg->gamma,
+                              .warmup = (int)(cfg->warmup_epochs * bpe), .warmup_start = cfg->warmup_start,
+                              .total = (int)(cfg->epochs * bpe), .min_lr = cfg->min_lr};
+    if ((int64_t)cfg->epochs * bpe > 2000000000)
+        return nn_fail(err, NN_E_ARG, "too many steps (%lld epochs x %lld batches)", (long long)cfg->epochs,
+                       (long long)bpe);
+    s = lr_validate(&tr->sched, err);
+    if (s)
+        return s;
+    tr->tty = false;
+    tr->t_run0 = tr_now_ns();
+    return NN_OK;
+}
+
+void tr_free(trainer *tr)
+{
+    nn_train_free(tr->t);
+    free(tr->train_idx);
+    free(tr->val_idx);
+    free(tr->dloss);
+    free(tr->opt_mem);
+    memset(tr, 0, sizeof *tr);
+}
+
+/* Index of the largest of n values. */
+static int argmax(const float *v, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (v[i] > v[best])
+            best = i;
+    return best;
+}
+
+/* Loss of a batch (mean) and its gradient into tr->dloss; adds correct predictions or the sum
+ * of absolute errors to *metric_sum. */
+static double batch_loss(trainer *tr, const float *y, bool y_is_prob, const ds_batch *b, double *metric_sum)
+{
+    const train_config *cfg = tr->cfg;
+    int n = b->n, k = tr->out_size;
+    if (tr->classify) {
+        for (int r = 0; r < n; r++)
+            *metric_sum += argmax(y + (size_t)r * (size_t)k, k) == b->labels[r];
+        return nn_loss_softmax_ce(y, y_is_prob, b->labels, n, k, tr->dloss);
+    }
+    for (size_t i = 0; i < (size_t)n * (size_t)k; i++)
+        *metric_sum += fabs((double)y[i] - (double)b->targets[i]) / k;
+    if (cfg->loss_kind == TC_LOSS_HUBER)
+        return nn_loss_huber(y, b->targets, n, k, (float)cfg->huber_delta, tr->dloss);
+    return nn_loss_mse(y, b->targets, n, k, tr->dloss);
+}
+
+static void fmt_time(double s, char *out, size_t cap)
+{
+    long t = isfinite(s) && s > 0 ? (long)(s + 0.5) : 0;
+    if (t >= 3600)
+        snprintf(out, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(out, cap, "%ld:%02ld", t / 60, t % 60);
+}
+
+static void progress(trainer *tr, int epoch, size_t i, double loss, double metric, size_t seen, double secs)
+{
+    const train_config *cfg = tr->cfg;
+    size_t done = tr->batches_run;
+    double per_batch = done ? (double)(tr_now_ns() - tr->t_run0) * 1e-9 / (double)done : 0;
+    size_t left = (size_t)(cfg->epochs - epoch - 1) * tr->batches_per_epoch + (tr->batches_per_epoch - i - 1);
+    char eta[32];
+    fmt_time(per_batch * (double)left, eta, sizeof eta);
+    if (tr->classify)
+        fprintf(stderr, "\r\033[Kepoch %d/%d  batch %zu/%zu  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s", epoch + 1,
+                cfg->epochs, i + 1, tr->batches_per_epoch, loss, 100.0 * metric, secs > 0 ? seen / secs : 0, eta);
+    else
+        fprintf(stderr, "\r\033[Kepoch %d/%d  batch %zu/%zu  loss %.5f  mae %.4f  %.0f img/s  ETA %s", epoch + 1,
+                cfg->epochs, i + 1, tr->batches_per_epoch, loss, metric, secs > 0 ? seen / secs : 0, eta);
+    fflush(stderr);
+}
+
+nn_status tr_train_epoch(trainer *tr, int epoch, tm_row *row, nn_err *err)
+{
+    const train_config *cfg = tr->cfg;
+    const ds_info *info = ds_get_info(tr->ds);
+    size_t img = (size_t)info->h * (size_t)info->w * (size_t)info->c;
+    ds_loader_opts lo = {.batch_size = cfg->batch_size, .queue_depth = cfg->queue_depth, .shuffle = true,
+                         .drop_last = true, .xf = tr->xf,
+                         .seed = (uint64_t)cfg->seed * 0x9E3779B97F4A7C15ull + (uint64_t)epoch + 1};
+    ds_loader *l;
+    nn_status s = ds_loader_create(&l, tr->ds, tr->train_idx, tr->n_train, &lo, err);
+    if (s)
+        return s;
+    float *params = tr->m->params;
+    const nn_graph *g = &tr->m->g;
+    double loss_sum = 0, metric_sum = 0, lr = 0;
+    size_t seen = 0, i = 0;
+    uint64_t t0 = tr_now_ns(), last_draw = 0;
+    for (;; i++) {
+        const ds_batch *b;
+        s = ds_loader_next(l, &b, err);
+        if (s || !b)
+            break;
+        memcpy(nn_train_input(tr->t), b->images, (size_t)b->n * img * sizeof(float));
+        nn_train_zero_grad(tr->t);
+        s = nn_train_forward(tr->t, b->n, err);
+        if (s)
+            break;
+        double loss = batch_loss(tr, nn_train_output(tr->t), tr->softmax_out, b, &metric_sum);
+        lr = lr_at(&tr->sched, tr->opt.step);
+        if (!isfinite(loss)) {
+            snprintf(tr->diverged, sizeof tr->diverged, "epoch %d, batch %zu: loss is %s (learning rate %g)",
+                     epoch + 1, i + 1, isnan(loss) ? "NaN" : "Inf", lr);
+            s = NN_E_ARG;
+            break;
+        }
+        s = nn_train_backward(tr->t, b->n, tr->dloss, err);
+        if (s)
+            break;
+        float *grads = nn_train_grads(tr->t);
+        /* the norm is checked every step (clipping or not): a non-finite gradient stops here,
+         * before relu/softmax clamps could hide NaN parameters behind a finite loss */
+        float norm = opt_clip_grad_norm(grads, tr->n_params, cfg->grad_clip > 0 ? (float)cfg->grad_clip : INFINITY);
+        if (!isfinite(norm)) {
+            snprintf(tr->diverged, sizeof tr->diverged,
+                     "epoch %d, batch %zu: gradient norm is %s (learning rate %g)", epoch + 1, i + 1,
+                     isnan(norm) ? "NaN" : "Inf", lr);
+            s = NN_E_ARG;
+            break;
+        }
+        opt_begin_step(&tr->opt);
+        for (int p = 0; p < g->n_params; p++)
+            if (g->params[p].trainable)
+                opt_update(&tr->opt, params, grads, g->params[p].offset, g->params[p].count, lr, cfg->weight_decay);
+        loss_sum += loss * b->n;
+        seen += (size_t)b->n;
+        tr->batches_run++;
+        uint64_t now = tr_now_ns();
+        if (tr->tty && now - last_draw > 250000000ull) {
+            last_draw = now;
+            progress(tr, epoch, i, loss_sum / (double)seen, metric_sum / (double)seen, seen, (now - t0) * 1e-9);
+        }
+    }
+    ds_loader_free(l);
+    if (tr->tty)
+        fputs("\r\033[K", stderr);
+    if (s)
+        return s;
+    double secs = (double)(tr_now_ns() - t0) * 1e-9;
+    row->epoch = epoch + 1;
+    row->train_loss = loss_sum / (double)seen;
+    row->train_metric = metric_sum / (double)seen;
+    row->lr = lr;
+    row->images_per_s = secs > 0 ? (double)seen / secs : 0;
+    return NN_OK;
+}
+
+nn_status tr_evaluate(trainer *tr, ds_dataset *ds, const size_t *idx, size_t n, double *loss, double *metric,
+                      nn_err *err)
+{
+    const train_config *cfg = tr->cfg;
+    const ds_info *info = ds_get_info(ds);
+    size_t img = (size_t)info->h * (size_t)info->w * (size_t)info->c;
+    nn_infer *ctx;
+    nn_status s = nn_infer_create(&ctx, tr->m, cfg->batch_size, cfg->threads, err);
+    if (s)
+        return s;
+    ds_loader_opts lo = {.batch_size = cfg->batch_size, .queue_depth = cfg->queue_depth, .shuffle = false,
+                         .drop_last = false, .xf = tr->xf, .seed = 0};
+    ds_loader *l;
+    s = ds_loader_create(&l, ds, idx, n, &lo, err);
+    if (s) {
+        nn_infer_free(ctx);
+        return s;
+    }
+    double loss_sum = 0, metric_sum = 0;
+    size_t seen = 0;
+    for (;;) {
+        const ds_batch *b;
+        s = ds_loader_next(l, &b, err);
+        if (s || !b)
+            break;
+        memcpy(nn_infer_input(ctx), b->images, (size_t)b->n * img * sizeof(float));
+        s = nn_infer_run(ctx, b->n, err);
+        if (s)
+            break;
+        loss_sum += batch_loss(tr, nn_infer_output(ctx), tr->softmax_out, b, &metric_sum) * b->n;
+        seen += (size_t)b->n;
+    }
+    ds_loader_free(l);
+    nn_infer_free(ctx);
+    if (s)
+        return s;
+    *loss = seen ? loss_sum / (double)seen : NAN;
+    *metric = seen ? metric_sum / (double)seen : NAN;
+    return NN_OK;
+}
