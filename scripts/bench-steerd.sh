@@ -9,7 +9,8 @@
 # Prints a markdown table and the exact commands. Uses a release build (default build/, made
 # like `make build`) and He-initialised weights (speed does not depend on the values).
 # Usage: scripts/bench-steerd.sh [BUILD_DIR]   env: LIVE_S (20), FPS_S (8), RSS_FRAMES (100000),
-#        ONLY_LIVE=1 (run (a) only)
+#        ONLY_LIVE=1 (run (a) only), LIVE_PATTERN (videotestsrc pattern of (a), default ball),
+#        SPIN_US (source.spin_us, default 1500)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -37,7 +38,8 @@ commands = []
 
 
 def config(name, model, pipeline, drop, threads, interval_ms=1000):
-    cfg = {"source": {"pipeline": pipeline, "drop": drop, "on_eos": "exit"},
+    cfg = {"source": {"pipeline": pipeline, "drop": drop, "on_eos": "exit",
+                      "spin_us": int(os.environ.get("SPIN_US", "1500"))},
            "model": {"spec": os.path.abspath("models/%s.yaml" % model), "weights": "%s/%s.safetensors" % (TMP, model)},
            "backend": "cpu", "threads": threads,
            "publish": {"endpoint": "ipc://%s/%s.sock" % (TMP, name), "sndhwm": 100000},
@@ -102,8 +104,8 @@ rows = []
 # (a) live source: overhead = total - infer (queue + preprocess + message formatting).
 # The source produces RGB itself, as a camera with an RGB mode does: no conversion element, so
 # the overhead measured is steerd's (appsink hand-over, slot, preprocess, message), not videoconvert's.
-live = ("videotestsrc is-live=true pattern=ball ! video/x-raw,format=RGB,width=320,height=160,framerate=30/1 ! "
-        "appsink name=sink")
+live = ("videotestsrc is-live=true pattern=%s ! video/x-raw,format=RGB,width=320,height=160,framerate=30/1 ! "
+        "appsink name=sink" % os.environ.get("LIVE_PATTERN", "ball"))
 r = Run("live", "effnet-steer", live, True, 1)
 over, own, source, pre, queue, infer = [], [], [], [], [], []
 t0 = [None]
