@@ -21,18 +21,7 @@
 #include "nn/graph.h"
 #include "nn/train.h"
 
-/* Allocation counter (--wrap of the allocator, as tests/test_infer_alloc.c). */
-static size_t allocations;
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t m);
-void *__real_realloc(void *p, size_t n);
-void *__real_aligned_alloc(size_t a, size_t n);
-int __real_posix_memalign(void **p, size_t a, size_t n);
-void *__wrap_malloc(size_t n) { allocations++; return __real_malloc(n); }
-void *__wrap_calloc(size_t n, size_t m) { allocations++; return __real_calloc(n, m); }
-void *__wrap_realloc(void *p, size_t n) { allocations++; return __real_realloc(p, n); }
-void *__wrap_aligned_alloc(size_t a, size_t n) { allocations++; return __real_aligned_alloc(a, n); }
-int __wrap_posix_memalign(void **p, size_t a, size_t n) { allocations++; return __real_posix_memalign(p, a, n); }
+#include "alloc_counter.h"
 
 static uint64_t rng_state = 0x12345678u;
 static float urand(void) /* [-1, 1) */
