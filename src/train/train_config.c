@@ -1,33 +1,19 @@
 /* train_config.c — the steer-train configuration table and its reader (the pattern of
- * src/daemon/config.c: one row per key with type, bounds, default and field offset). The YAML
- * tree is walked once; `--set key=value` reads its value through the same row; validate()
- * applies the cross-field rules and the defaults that depend on other keys. */
+ * src/daemon/config.c: one row per key with type, bounds, default and field offset, read by
+ * common/cfgtable.c). The YAML tree is walked once; `--set key=value` reads its value through
+ * the same row; validate() applies the cross-field rules and the defaults that depend on other
+ * keys. */
 #include "train/train_config.h"
 
-#include <limits.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/cfgtable.h"
 #include "common/sha256.h"
 #include "common/yamldoc.h"
-
-typedef enum { CT_PATH = 0, CT_INT, CT_LONG, CT_FLOAT, CT_FLOAT2, CT_BOOL, CT_ENUM } tc_type;
-
-typedef struct {
-    const char *key;
-    tc_type type;
-    bool required;
-    bool optional_path;         /* CT_PATH that may stay empty */
-    double min, max;            /* CT_INT / CT_LONG / CT_FLOAT bounds (inclusive) */
-    bool min_open;              /* CT_FLOAT: value must be > min */
-    double def;                 /* numeric / bool / enum-index default */
-    const char *const *choices; /* CT_ENUM names (NULL-terminated) */
-    size_t offset, size;        /* field in train_config (size: capacity of strings) */
-} tc_row;
 
 static const char *const ds_names[] = {"idx", "udacity", "sullychen", "donkey", NULL};
 static const char *const task_names[] = {"classification", "regression", NULL};
@@ -35,15 +21,18 @@ static const char *const opt_names[] = {"sgd", "adam", "adamw", NULL};
 static const char *const sched_names[] = {"constant", "step", "cosine", NULL};
 static const char *const loss_names[] = {"cross_entropy", "mse", "huber", NULL};
 
-#define F(field) offsetof(train_config, field), sizeof(((train_config *)0)->field)
-#define PATH(k, req, opt, field) {k, CT_PATH, req, opt, 0, 0, false, 0, NULL, F(field)}
-#define INT(k, lo, hi, d, field) {k, CT_INT, false, false, lo, hi, false, d, NULL, F(field)}
-#define FLT(k, lo, open, hi, d, field) {k, CT_FLOAT, false, false, lo, hi, open, d, NULL, F(field)}
-#define BOOL(k, d, field) {k, CT_BOOL, false, false, 0, 0, false, d, NULL, F(field)}
-#define ENUM(k, req, names, d, field) {k, CT_ENUM, req, false, 0, 0, false, d, names, F(field)}
+#define F(field) .offset = offsetof(train_config, field), .size = sizeof(((train_config *)0)->field)
+#define PATH(k, req, opt, field) \
+    {.key = k, .type = CFGT_PATH, .required = req, .flags = (opt) ? CFGT_OPTIONAL : 0u, F(field)}
+#define INT(k, lo, hi, d, field) {.key = k, .type = CFGT_INT, .imin = lo, .imax = hi, .def = d, F(field)}
+#define FLT(k, lo, open, hi, d, field) \
+    {.key = k, .type = CFGT_FLOAT, .flags = (open) ? CFGT_MIN_OPEN : 0u, .fmin = lo, .fmax = hi, .def = d, F(field)}
+#define BOOL(k, d, field) {.key = k, .type = CFGT_BOOL, .def = d, F(field)}
+#define ENUM(k, req, names, d, field) \
+    {.key = k, .type = CFGT_ENUM, .required = req, .def = d, .choices = names, F(field)}
 
 /* Order = tc_key_id. */
-static const tc_row table[TC_NKEYS] = {
+static const cfgt_row table[TC_NKEYS] = {
     PATH("model", true, false, model),
     ENUM("dataset.kind", true, ds_names, 0, dataset_kind),
     PATH("dataset.train", true, false, train),
@@ -60,7 +49,7 @@ static const tc_row table[TC_NKEYS] = {
     FLT("optimizer.momentum", 0, false, 0.999999, 0, momentum),
     FLT("optimizer.dampening", 0, false, 1, 0, dampening),
     BOOL("optimizer.nesterov", 0, nesterov),
-    {"optimizer.betas", CT_FLOAT2, false, false, 0, 0.999999, false, 0, NULL, F(betas)},
+    {.key = "optimizer.betas", .type = CFGT_FLOAT2, .fmin = 0, .fmax = 0.999999, .def = 0.9, .def2 = 0.999, F(betas)},
     FLT("optimizer.eps", 0, true, 1, 1e-8, eps),
     FLT("optimizer.weight_decay", 0, false, 1, 0, weight_decay),
     ENUM("schedule.kind", false, sched_names, TC_LR_CONSTANT, sched_kind),
@@ -79,7 +68,7 @@ static const tc_row table[TC_NKEYS] = {
     FLT("augmentation.zero_threshold", 0, false, 1, 0.01, aug_zero_threshold),
     FLT("augmentation.zero_keep", 0, false, 1, 1.0, aug_zero_keep),
     FLT("val_split", 0, false, 0.9, 0.1, val_split),
-    {"seed", CT_LONG, false, false, 0, 9007199254740991.0, false, 1, NULL, F(seed)},
+    {.key = "seed", .type = CFGT_LONG, .imin = 0, .imax = 9007199254740991L, .def = 1, F(seed)},
     INT("threads", 1, 256, 1, threads),
     PATH("output", true, false, output),
 };
@@ -91,7 +80,7 @@ const char *tc_key_name(tc_key_id key)
 
 const char *tc_enum_name(tc_key_id key, int value)
 {
-    if (key >= TC_NKEYS || table[key].type != CT_ENUM || value < 0)
+    if (key >= TC_NKEYS || table[key].type != CFGT_ENUM || value < 0)
         return "?";
     for (int i = 0; table[key].choices[i]; i++)
         if (i == value)
@@ -99,169 +88,33 @@ const char *tc_enum_name(tc_key_id key, int value)
     return "?";
 }
 
-static void *field(train_config *c, const tc_row *r) { return (char *)c + r->offset; }
-static const void *cfield(const train_config *c, const tc_row *r) { return (const char *)c + r->offset; }
-
 void tc_defaults(train_config *c)
 {
     memset(c, 0, sizeof *c);
-    for (int i = 0; i < TC_NKEYS; i++) {
-        const tc_row *r = &table[i];
-        void *p = field(c, r);
-        switch (r->type) {
-        case CT_PATH: *(char *)p = 0; break;
-        case CT_INT:
-        case CT_ENUM: *(int *)p = (int)r->def; break;
-        case CT_LONG: *(long *)p = (long)r->def; break;
-        case CT_FLOAT: *(double *)p = r->def; break;
-        case CT_FLOAT2: break;
-        case CT_BOOL: *(bool *)p = r->def != 0; break;
-        }
-    }
-    c->betas[0] = 0.9;
-    c->betas[1] = 0.999;
+    cfgt_defaults(c, table, TC_NKEYS);
 }
 
 nn_status tc_error(const train_config *c, tc_key_id key, nn_err *err, nn_status s, const char *fmt, ...)
 {
-    char msg[384];
+    tc_pos at = key < TC_NKEYS ? c->pos[key] : (tc_pos){0, 0, false};
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    s = cfgt_vfail(err, s, at.from_set ? NULL : c->path, at.line, at.col, tc_key_name(key), fmt, ap);
     va_end(ap);
-    if (key < TC_NKEYS && c->pos[key].from_set)
-        return nn_fail(err, s, "--set %s: %s", tc_key_name(key), msg);
-    int line = key < TC_NKEYS && c->pos[key].line ? c->pos[key].line : 1;
-    int col = key < TC_NKEYS && c->pos[key].col ? c->pos[key].col : 1;
-    return nn_fail(err, s, "%s:%d:%d: %s: %s", c->path, line, col, tc_key_name(key), msg);
+    return s;
 }
 
-/* Joins a relative path to base_dir ("" = keep as is). */
-static nn_status resolve(const yd_doc *d, const yd_node *n, const tc_row *r, const char *base_dir, char *dst,
-                         nn_err *err)
+/* Records where key `row`'s value is in the file. */
+static void mark(void *obj, int row, int line, int col)
 {
-    if (dst[0] == '/' || !base_dir[0])
-        return NN_OK;
-    char joined[2 * TC_PATH_LEN];
-    int m = snprintf(joined, sizeof joined, "%s/%s", base_dir, dst);
-    if (m < 0 || (size_t)m >= r->size)
-        return yd_error(err, d, n, NN_E_SPEC, r->key, "path longer than %zu characters", r->size - 1);
-    memcpy(dst, joined, (size_t)m + 1);
-    return NN_OK;
+    train_config *c = obj;
+    c->pos[row] = (tc_pos){line, col, false};
 }
 
-/* Reads one value into c per its row; relative paths join base_dir. */
-static nn_status read_value(const yd_doc *d, const yd_node *n, const tc_row *r, train_config *c,
-                            const char *base_dir, nn_err *err)
+/* tc_parse_file's parser for cfgt_load_file. */
+static nn_status parse_text(void *c, const char *buf, size_t len, const char *name, nn_err *err)
 {
-    void *p = field(c, r);
-    nn_status s;
-    switch (r->type) {
-    case CT_PATH: {
-        char *dst = p;
-        s = yd_str(d, n, r->key, true, NULL, dst, r->size, err);
-        if (s)
-            return s;
-        if (!dst[0])
-            return r->optional_path ? NN_OK : yd_error(err, d, n, NN_E_SPEC, r->key, "must not be empty");
-        return resolve(d, n, r, base_dir, dst, err);
-    }
-    case CT_INT:
-    case CT_LONG: {
-        long v;
-        s = yd_int(d, n, r->key, true, 0, (long)r->min, (long)r->max, &v, err);
-        if (s)
-            return s;
-        if (r->type == CT_INT)
-            *(int *)p = (int)v;
-        else
-            *(long *)p = v;
-        return NN_OK;
-    }
-    case CT_FLOAT: {
-        double v;
-        s = yd_float(d, n, r->key, true, 0, -HUGE_VAL, HUGE_VAL, &v, err);
-        if (s)
-            return s;
-        bool low = r->min_open ? v <= r->min : v < r->min;
-        if (low || v > r->max) {
-            if (r->max >= 1e30)
-                return yd_error(err, d, n, NN_E_SPEC, r->key, "must be %s %g (got %g)", r->min_open ? ">" : ">=",
-                                r->min, v);
-            return yd_error(err, d, n, NN_E_SPEC, r->key, "must be in %c%g, %g] (got %g)", r->min_open ? '(' : '[',
-                            r->min, r->max, v);
-        }
-        *(double *)p = v;
-        return NN_OK;
-    }
-    case CT_FLOAT2: {
-        double *out = p;
-        if (n->kind != YD_SEQ || n->n != 2)
-            return yd_error(err, d, n, NN_E_SPEC, r->key, "expected a list of two numbers [a, b]");
-        for (int i = 0; i < 2; i++) {
-            s = yd_float(d, n->items[i], r->key, true, 0, r->min, r->max, &out[i], err);
-            if (s)
-                return s;
-        }
-        return NN_OK;
-    }
-    case CT_BOOL:
-        return yd_bool(d, n, r->key, true, false, (bool *)p, err);
-    case CT_ENUM:
-        return yd_enum(d, n, r->key, true, 0, r->choices, (int *)p, err);
-    }
-    return NN_E_ARG;
-}
-
-static int find_row(const char *key)
-{
-    for (int i = 0; i < TC_NKEYS; i++)
-        if (strcmp(table[i].key, key) == 0)
-            return i;
-    return -1;
-}
-
-/* True when some key lives under `prefix.` (prefix is a section). */
-static bool is_section(const char *prefix)
-{
-    size_t n = strlen(prefix);
-    for (int i = 0; i < TC_NKEYS; i++)
-        if (strncmp(table[i].key, prefix, n) == 0 && table[i].key[n] == '.')
-            return true;
-    return false;
-}
-
-static nn_status walk(const yd_doc *d, const yd_node *map, const char *prefix, train_config *c, bool *seen,
-                      const char *base_dir, nn_err *err)
-{
-    for (int i = 0; i < map->n; i++) {
-        char key[256];
-        int m = snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", map->keys[i]);
-        if (m < 0 || (size_t)m >= sizeof key)
-            return nn_fail(err, NN_E_SPEC, "%s:%d:%d: key too long", d->path, map->key_line[i], map->key_col[i]);
-        const yd_node *v = map->items[i];
-        int row = find_row(key);
-        if (row >= 0) {
-            if (seen[row])
-                return nn_fail(err, NN_E_SPEC, "%s:%d:%d: %s: given twice", d->path, map->key_line[i],
-                               map->key_col[i], key);
-            c->pos[row] = (tc_pos){v->line, v->col, false};
-            nn_status s = read_value(d, v, &table[row], c, base_dir, err);
-            if (s)
-                return s;
-            seen[row] = true;
-        } else if (is_section(key)) {
-            nn_status s = yd_expect(d, v, YD_MAP, key, err);
-            if (!s)
-                s = walk(d, v, key, c, seen, base_dir, err);
-            if (s)
-                return s;
-        } else {
-            return nn_fail(err, NN_E_SPEC, "%s:%d:%d: %s: unknown key", d->path, map->key_line[i], map->key_col[i],
-                           key);
-        }
-    }
-    return NN_OK;
+    return tc_parse_buffer(c, buf, len, name, err);
 }
 
 nn_status tc_parse_buffer(train_config *c, const char *buf, size_t len, const char *name, nn_err *err)
@@ -277,53 +130,20 @@ nn_status tc_parse_buffer(train_config *c, const char *buf, size_t len, const ch
     if (s)
         return s;
     bool seen[TC_NKEYS] = {false};
+    const cfgt_walk w = {table, TC_NKEYS, c, base_dir[0] ? base_dir : NULL, true, seen, mark};
     if (!d.root || d.root->kind != YD_MAP)
         s = nn_fail(err, NN_E_SPEC, "%s:1:1: config: expected a mapping of keys at the top level", name);
     else
-        s = walk(&d, d.root, "", c, seen, base_dir, err);
-    for (int i = 0; !s && i < TC_NKEYS; i++) {
-        if (!table[i].required || seen[i])
-            continue;
-        char sect[64];
-        const char *dot = strchr(table[i].key, '.');
-        const yd_node *at = d.root;
-        if (dot && (size_t)(dot - table[i].key) < sizeof sect) {
-            snprintf(sect, sizeof sect, "%.*s", (int)(dot - table[i].key), table[i].key);
-            const yd_node *sn = yd_get(d.root, sect);
-            if (sn)
-                at = sn;
-        }
-        s = yd_error(err, &d, at, NN_E_SPEC, table[i].key, "required key is missing");
-    }
+        s = cfgt_walk_map(&d, d.root, "", &w, err);
+    if (!s)
+        s = cfgt_check_required(&d, table, TC_NKEYS, seen, err);
     yd_free(&d);
     return s;
 }
 
 nn_status tc_parse_file(train_config *c, const char *path, nn_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        tc_defaults(c);
-        return nn_fail(err, NN_E_IO, "%s: cannot open the configuration file", path);
-    }
-    enum { MAX = 1 << 20 };
-    char *buf = malloc(MAX + 1);
-    if (!buf) {
-        fclose(f);
-        return nn_fail(err, NN_E_NOMEM, "%s: out of memory", path);
-    }
-    size_t len = fread(buf, 1, MAX + 1, f);
-    int bad = ferror(f);
-    fclose(f);
-    nn_status s;
-    if (bad)
-        s = nn_fail(err, NN_E_IO, "%s: read error", path);
-    else if (len > MAX)
-        s = nn_fail(err, NN_E_PARSE, "%s: larger than %d bytes", path, MAX);
-    else
-        s = tc_parse_buffer(c, buf, len, path, err);
-    free(buf);
-    return s;
+    return cfgt_load_file(path, c, sizeof *c, table, TC_NKEYS, parse_text, err);
 }
 
 nn_status tc_set(train_config *c, const char *assignment, nn_err *err)
@@ -333,7 +153,7 @@ nn_status tc_set(train_config *c, const char *assignment, nn_err *err)
     if (!eq || eq == assignment || (size_t)(eq - assignment) >= sizeof key)
         return nn_fail(err, NN_E_SPEC, "--set %s: expected key=value (e.g. optimizer.lr=0.01)", assignment);
     snprintf(key, sizeof key, "%.*s", (int)(eq - assignment), assignment);
-    int row = find_row(key);
+    int row = cfgt_find_row(table, TC_NKEYS, key);
     if (row < 0)
         return nn_fail(err, NN_E_SPEC, "--set %s: unknown key", key);
     const char *value = eq + 1;
@@ -346,7 +166,7 @@ nn_status tc_set(train_config *c, const char *assignment, nn_err *err)
         if (!d.root)
             s = nn_fail(&e2, NN_E_SPEC, "--set:1:1: %s: empty value", key);
         else
-            s = read_value(&d, d.root, &table[row], &tmp, "", &e2);
+            s = cfgt_read_value(&d, d.root, &table[row], &tmp, NULL, &e2);
         yd_free(&d);
     }
     if (s) {
@@ -368,10 +188,10 @@ static bool changed(const train_config *c, tc_key_id k)
 {
     train_config d;
     tc_defaults(&d);
-    const tc_row *r = &table[k];
-    if (r->type == CT_PATH)
-        return strcmp(cfield(c, r), cfield(&d, r)) != 0;
-    return memcmp(cfield(c, r), cfield(&d, r), r->size) != 0;
+    const cfgt_row *r = &table[k];
+    if (r->type == CFGT_PATH)
+        return strcmp(cfgt_cfield(c, r), cfgt_cfield(&d, r)) != 0;
+    return memcmp(cfgt_cfield(c, r), cfgt_cfield(&d, r), r->size) != 0;
 }
 
 nn_status tc_validate(train_config *c, nn_err *err)
@@ -467,24 +287,25 @@ static void put_quoted(FILE *f, const char *s)
 void tc_dump(const train_config *c, FILE *f, bool with_output)
 {
     for (int i = 0; i < TC_NKEYS; i++) {
-        const tc_row *r = &table[i];
-        const void *p = cfield(c, r);
+        const cfgt_row *r = &table[i];
+        const void *p = cfgt_cfield(c, r);
         if (i == TC_OUTPUT && !with_output)
             continue;
         fprintf(f, "%s: ", r->key);
         switch (r->type) {
-        case CT_PATH: {
+        case CFGT_STR: /* not in this table */
+        case CFGT_PATH: {
             char abs[2 * TC_PATH_LEN];
             absolute(p, abs, sizeof abs);
             put_quoted(f, abs);
             break;
         }
-        case CT_INT: fprintf(f, "%d", *(const int *)p); break;
-        case CT_LONG: fprintf(f, "%ld", *(const long *)p); break;
-        case CT_FLOAT: fprintf(f, "%.17g", *(const double *)p); break;
-        case CT_FLOAT2: fprintf(f, "[%.17g, %.17g]", ((const double *)p)[0], ((const double *)p)[1]); break;
-        case CT_BOOL: fputs(*(const bool *)p ? "true" : "false", f); break;
-        case CT_ENUM: fputs(r->choices[*(const int *)p], f); break;
+        case CFGT_INT: fprintf(f, "%d", *(const int *)p); break;
+        case CFGT_LONG: fprintf(f, "%ld", *(const long *)p); break;
+        case CFGT_FLOAT: fprintf(f, "%.17g", *(const double *)p); break;
+        case CFGT_FLOAT2: fprintf(f, "[%.17g, %.17g]", ((const double *)p)[0], ((const double *)p)[1]); break;
+        case CFGT_BOOL: fputs(*(const bool *)p ? "true" : "false", f); break;
+        case CFGT_ENUM: fputs(r->choices[*(const int *)p], f); break;
         }
         fputc('\n', f);
     }
