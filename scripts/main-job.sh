@@ -13,7 +13,9 @@ echo "-- steering models (ratios vs the seed's baseline) --"
   "$root"/models/effnet-steer.yaml "$root"/models/pilotnet.yaml
 echo
 echo "-- digit models, 28x28x1 (ratios vs the seed's baseline) --"
-"$ctl" model table "$root"/models/seed-mnist-baseline.yaml "$root"/models/seed-mnist-effnet.yaml
+"$ctl" model table "$root"/models/seed-mnist-baseline.yaml "$root"/models/seed-mnist-effnet.yaml \
+  "$root"/models/paper-mnist-baseline.yaml "$root"/models/paper-mnist-mobilenet.yaml \
+  "$root"/models/paper-mnist-shufflenet.yaml "$root"/models/paper-mnist-effnet.yaml
 echo
 echo "-- the EffNet paper's Cifar10 models, 32x32x3 (ratios vs the baseline) --"
 "$ctl" model table "$root"/models/paper-cifar-baseline.yaml "$root"/models/paper-cifar-mobilenet.yaml \
