@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "nn/format/npy.h"
 
 #include "fixtures/npy_numpy.inc"
@@ -31,19 +33,7 @@ static int setup_dir(void **state)
 static int teardown_dir(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
-
-static void check_msg(const char *what, nn_status got_s, nn_status want_s, const nn_err *err, const char *substr)
-{
-    if (got_s != want_s)
-        fail_msg("case %s: status %d, want %d (msg: %s)", what, got_s, want_s, err->msg);
-    if (!strstr(err->msg, substr))
-        fail_msg("case %s: message \"%s\" lacks \"%s\"", what, err->msg, substr);
-    if (strchr(err->msg, '\n'))
-        fail_msg("case %s: message is not one line: %s", what, err->msg);
+    return remove_tree(tmpdir);
 }
 
 static void expect_err(const char *what, const void *buf, size_t len, nn_status want, const char *substr)

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "test_util.h"
+
 #include "common/sha256.h"
 #include "nn/format/safetensors.h"
 
@@ -34,16 +36,6 @@ static uint8_t *mk(const char *hdr, const void *data, size_t dlen, size_t *len)
         memcpy(b + 8 + n, data, dlen);
     *len = 8 + n + dlen;
     return b;
-}
-
-static void check_msg(const char *what, nn_status got_s, nn_status want_s, const nn_err *err, const char *substr)
-{
-    if (got_s != want_s)
-        fail_msg("case %s: status %d, want %d (msg: %s)", what, got_s, want_s, err->msg);
-    if (!strstr(err->msg, substr))
-        fail_msg("case %s: message \"%s\" lacks \"%s\"", what, err->msg, substr);
-    if (strchr(err->msg, '\n'))
-        fail_msg("case %s: message is not one line: %s", what, err->msg);
 }
 
 static void expect_parse_err(const char *what, const uint8_t *buf, size_t len, nn_status want, const char *substr)
@@ -147,9 +139,7 @@ static int setup_dir(void **state)
 static int teardown_dir(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return remove_tree(tmpdir);
 }
 
 static void write_file(const char *path, const void *p, size_t n)
