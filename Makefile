@@ -2,6 +2,8 @@
 #   make run    install what is missing, build, run the main job
 #   make test   install what is missing, build with ASan+UBSan, run every test
 BUILD ?= build
+# nvcc (CUDA 13) lives here; meson builds the CUDA backend (kernels/) when it finds it.
+export PATH := $(PATH):/usr/local/cuda/bin
 TEST_BUILD ?= build-test
 
 .PHONY: run test build bench fuzz clean

@@ -17,6 +17,7 @@ const char *nn_status_str(nn_status s)
     case NN_E_NOMEM: return "out of memory";
     case NN_E_ARG: return "invalid argument";
     case NN_E_UNSUPPORTED: return "unsupported";
+    case NN_E_DEVICE: return "GPU device error";
     }
     return "unknown status";
 }

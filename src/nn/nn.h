@@ -19,6 +19,7 @@ typedef enum {
     NN_E_NOMEM,
     NN_E_ARG,         /* bad argument from the caller */
     NN_E_UNSUPPORTED, /* valid request this build cannot do (e.g. backend not compiled) */
+    NN_E_DEVICE,      /* the GPU: no usable device, or a CUDA / cuDNN / cuBLAS call failed */
 } nn_status;
 
 #define NN_ERR_LEN 512
