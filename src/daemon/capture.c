@@ -156,12 +156,18 @@ static void schedule_retry(capture *c, uint64_t now_ns)
     c->state = CAP_RETRY_WAIT;
 }
 
+void cap_set_feed(capture *c, drive_feed *feed) { c->feed = feed; }
+
 void cap_stop(capture *c)
 {
     if (c->pipeline) {
+        if (c->feed)
+            df_request_stop(c->feed);
         fs_close(c->slot); /* wakes a streaming thread blocked in back-pressure mode */
         if (gst_element_set_state(c->pipeline, GST_STATE_NULL) == GST_STATE_CHANGE_FAILURE)
             slog_warn(c->log, "source: the pipeline did not stop cleanly");
+        if (c->feed)
+            df_join(c->feed); /* its blocked push was released by the flush */
         fs_open(c->slot);
         gst_object_unref(c->pipeline);
         c->pipeline = NULL;
@@ -226,6 +232,13 @@ nn_status cap_start(capture *c, uint64_t now_ns, nn_err *err)
         cap_stop(c);
         return nn_fail(err, NN_E_IO, "source: pipeline has no bus");
     }
+    if (c->feed) {
+        nn_status s = df_attach(c->feed, p, err);
+        if (s) {
+            cap_stop(c);
+            return s;
+        }
+    }
     c->live = false;
     c->playing_since_ns = now_ns;
     /* PAUSED first: a live source answers NO_PREROLL there (it produces data only when playing). */
@@ -240,6 +253,15 @@ nn_status cap_start(capture *c, uint64_t now_ns, nn_err *err)
         c->playing_since_ns = 0;
         schedule_retry(c, now_ns);
         return NN_OK;
+    }
+    if (c->feed) {
+        if (c->feed->next >= df_rows(c->feed))
+            c->feed->next = 0; /* replayed from the start (source.on_eos: restart) */
+        nn_status s = df_start(c->feed, err);
+        if (s) {
+            cap_stop(c);
+            return s;
+        }
     }
     c->live = live;
     c->state = CAP_PLAYING;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "common/log.h"
+#include "daemon/drive_feed.h"
 #include "daemon/frame_slot.h"
 #include "nn/nn.h"
 
@@ -26,6 +27,7 @@ typedef struct {
     char desc[4096];          /* pipeline description */
     bool drop;                /* appsink drop=true, drop-oldest slot; else back-pressure */
     int retry_ms, retry_max_ms;
+    drive_feed *feed;         /* a recorded drive pushed into `appsrc name=src`, or NULL */
 
     GstElement *pipeline;
     GstBus *bus;
@@ -47,6 +49,9 @@ nn_status cap_check(const char *desc, nn_err *err);
 
 void cap_init(capture *c, const slog *log, frame_slot *slot, const char *desc, bool drop, int retry_ms,
               int retry_max_ms);
+/* Feeds a recorded drive into the pipeline's `appsrc name=src` from the next cap_start on
+ * (NULL: none). The feed stays the caller's. */
+void cap_set_feed(capture *c, drive_feed *feed);
 /* Builds and plays the pipeline. A parse failure is an error (config); a failure to play is
  * logged and scheduled for retry (returns NN_OK with state CAP_RETRY_WAIT). */
 nn_status cap_start(capture *c, uint64_t now_ns, nn_err *err);

@@ -15,6 +15,7 @@
 
 static const char *const backend_names[] = {"auto", "cuda", "cpu", NULL};
 static const char *const eos_names[] = {"exit", "restart", NULL};
+static const char *const rate_names[] = {"recorded", "max", NULL};
 static const char *const level_names[] = {"error", "warning", "notice", "info", "debug", NULL};
 static const int level_values[] = {3, 4, 5, 6, 7};
 
@@ -34,6 +35,8 @@ static const cfgt_row table[CFG_NKEYS] = {
     INT("source.retry_ms", 10, 600000, 500, retry_ms),
     INT("source.retry_max_ms", 10, 3600000, 10000, retry_max_ms),
     INT("source.spin_us", 0, 20000, 1500, spin_us),
+    {.key = "source.drive_log", .type = CFGT_PATH, .flags = CFGT_ENV | CFGT_OPTIONAL, F(drive_log)},
+    ENUM("source.rate", rate_names, NULL, CFG_RATE_RECORDED, rate),
     PATH("model.spec", model_spec),
     PATH("model.weights", model_weights),
     ENUM("backend", backend_names, NULL, CFG_BACKEND_AUTO, backend),
@@ -81,6 +84,10 @@ static nn_status validate(const steerd_config *cfg, nn_err *err)
     if (!strstr(cfg->pipeline, "appsink") || !strstr(cfg->pipeline, "name=sink"))
         return cfg_error(cfg, CFG_SOURCE_PIPELINE, err, NN_E_SPEC,
                          "must end in `appsink name=sink` (the frames are read from that element)");
+    if (cfg->drive_log[0] && (!strstr(cfg->pipeline, "appsrc") || !strstr(cfg->pipeline, "name=src")))
+        return cfg_error(cfg, CFG_SOURCE_PIPELINE, err, NN_E_SPEC,
+                         "source.drive_log is set: the pipeline must start with `appsrc name=src` (e.g. "
+                         "appsrc name=src ! decodebin ! videoconvert ! appsink name=sink)");
     if (cfg->retry_max_ms < cfg->retry_ms)
         return cfg_error(cfg, CFG_SOURCE_RETRY_MAX_MS, err, NN_E_SPEC, "must be >= source.retry_ms (%d) (got %d)",
                          cfg->retry_ms, cfg->retry_max_ms);

@@ -14,6 +14,7 @@
 
 typedef enum { CFG_BACKEND_AUTO = 0, CFG_BACKEND_CUDA, CFG_BACKEND_CPU } cfg_backend;
 typedef enum { CFG_EOS_EXIT = 0, CFG_EOS_RESTART } cfg_on_eos;
+typedef enum { CFG_RATE_RECORDED = 0, CFG_RATE_MAX } cfg_rate; /* = df_rate */
 
 /* Indices of the table's keys (same order as the table in config.c). */
 typedef enum {
@@ -23,6 +24,8 @@ typedef enum {
     CFG_SOURCE_RETRY_MS,
     CFG_SOURCE_RETRY_MAX_MS,
     CFG_SOURCE_SPIN_US,
+    CFG_SOURCE_DRIVE_LOG,
+    CFG_SOURCE_RATE,
     CFG_MODEL_SPEC,
     CFG_MODEL_WEIGHTS,
     CFG_BACKEND,
@@ -46,6 +49,8 @@ typedef struct {
     int retry_ms;             /* source.retry_ms: first back-off after a pipeline error */
     int retry_max_ms;         /* source.retry_max_ms: back-off cap */
     int spin_us;              /* source.spin_us: busy-wait window around an expected frame (0 = off) */
+    char drive_log[512];      /* source.drive_log: Udacity driving_log.csv fed into `appsrc name=src` ("" = none) */
+    int rate;                 /* source.rate: cfg_rate, pace of the drive log */
     char model_spec[512];     /* model.spec: architecture YAML (relative to the config file) */
     char model_weights[512];  /* model.weights: safetensors (relative to the config file) */
     int backend;              /* backend: cfg_backend */

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "daemon/capture.h"
 #include "daemon/config.h"
+#include "daemon/drive_feed.h"
 #include "daemon/frame_slot.h"
 #include "daemon/infer.h"
 #include "daemon/msg.h"
@@ -43,6 +44,8 @@ typedef struct {
     notifier nt;
     frame_slot slot;
     capture cap;
+    drive_feed feed;          /* source.drive_log, when set */
+    bool feed_ok;
     publisher pub;
     sd_model model;
     sd_stats stats;
@@ -223,6 +226,12 @@ static void finish_reload(steerd *d, uint64_t now)
     }
     if (n->stats_interval_ms != o->stats_interval_ms)
         d->next_stats_ns = now + (uint64_t)n->stats_interval_ms * 1000000ull;
+    if (strcmp(n->drive_log, o->drive_log) != 0 || n->rate != o->rate) {
+        slog_warn(&d->log, "source.drive_log / source.rate changed: they take effect at the next restart "
+                           "(still playing %s)", o->drive_log[0] ? o->drive_log : "no drive log");
+        snprintf(n->drive_log, sizeof n->drive_log, "%s", o->drive_log);
+        n->rate = o->rate;
+    }
     bool restart_source = strcmp(n->pipeline, o->pipeline) != 0 || n->drop != o->drop ||
                           n->retry_ms != o->retry_ms || n->retry_max_ms != o->retry_max_ms;
     *o = *n;
@@ -231,6 +240,7 @@ static void finish_reload(steerd *d, uint64_t now)
         cap_stop(&d->cap);
         uint64_t restarts = d->cap.restarts;
         cap_init(&d->cap, &d->log, &d->slot, o->pipeline, o->drop, o->retry_ms, o->retry_max_ms);
+        cap_set_feed(&d->cap, d->feed_ok ? &d->feed : NULL);
         d->cap.restarts = restarts;
         nn_err e;
         if (cap_start(&d->cap, now, &e))
@@ -400,6 +410,18 @@ int main(int argc, char **argv)
         rc = EX_CONFIG_STATUS;
         goto out;
     }
+    if (d->cfg.drive_log[0]) {
+        if (df_open(&d->feed, &d->log, d->cfg.drive_log, (df_rate)d->cfg.rate, &err)) {
+            nn_err e2;
+            cfg_error(&d->cfg, CFG_SOURCE_DRIVE_LOG, &e2, NN_E_SPEC, "%s", err.msg);
+            slog_err(&d->log, "%s", e2.msg);
+            rc = EX_CONFIG_STATUS;
+            goto out;
+        }
+        d->feed_ok = true;
+        slog_info(&d->log, "source: drive log %s, %zu frames, %s rate", d->cfg.drive_log, df_rows(&d->feed),
+                  d->cfg.rate == CFG_RATE_MAX ? "max" : "recorded");
+    }
     if (sd_model_load(&d->model, &d->cfg, &d->log, &err)) {
         slog_err(&d->log, "model: %s", err.msg);
         rc = EX_CONFIG_STATUS;
@@ -436,6 +458,7 @@ int main(int argc, char **argv)
     pub_ok = true;
     slog_info(&d->log, "publishing on %s (sndhwm %d)", d->cfg.endpoint, d->cfg.sndhwm);
     cap_init(&d->cap, &d->log, &d->slot, d->cfg.pipeline, d->cfg.drop, d->cfg.retry_ms, d->cfg.retry_max_ms);
+    cap_set_feed(&d->cap, d->feed_ok ? &d->feed : NULL);
     if (cap_start(&d->cap, cap_now_ns(), &err)) {
         nn_err e2;
         cfg_error(&d->cfg, CFG_SOURCE_PIPELINE, &e2, NN_E_SPEC, "%s", err.msg);
@@ -466,6 +489,8 @@ out:
     if (slot_ok)
         fs_destroy(&d->slot);
     sd_model_free(&d->model);
+    if (d->feed_ok)
+        df_close(&d->feed);
     notify_close(&d->nt);
     if (gst_ok)
         gst_deinit();

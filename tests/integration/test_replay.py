@@ -350,6 +350,76 @@ class Replay(unittest.TestCase):
             self.assertIn("--rate: expected recorded or max (got 'fast')", r.stderr)
 
 
+DRIVE_PIPELINE = "appsrc name=src ! decodebin ! videoconvert ! appsink name=sink"
+
+
+class DriveLog(unittest.TestCase):
+    """A Udacity folder fed into steerd itself through `appsrc name=src` (source.drive_log): every
+    centre image becomes one steer message in max mode (back-pressure), the recorded mode keeps the
+    recorded pace, and a bad log is a one-line config error (exit 78)."""
+
+    def run_log(self, log, rate, drop):
+        cfg = h.base_config()
+        cfg["source"].update({"pipeline": DRIVE_PIPELINE, "drive_log": log, "rate": rate, "drop": drop,
+                              "on_eos": "exit"})
+        d = h.Daemon(cfg)
+        try:
+            t0 = time.monotonic()
+            msgs = d.collect(lambda m: m[0] == "stats" and m[1]["final"], 1, timeout=180)
+            wall = time.monotonic() - t0
+            self.assertEqual(d.proc.wait(60), 0, d.stderr())
+            steer = [m for t, m in msgs if t == "steer"]
+            for m in steer:
+                h.check_steer(self, m)
+            final = msgs[-1][1]
+            self.assertEqual(final["status"], "eos")
+            return steer, final, wall, d.stderr()
+        finally:
+            d.close()
+
+    def test_max_and_recorded(self):
+        n = 30
+        with tempfile.TemporaryDirectory(prefix="steerd-drive-") as tmp:
+            frames = make_frames(tmp, n, "jpg")
+            log = write_udacity(os.path.join(tmp, "drive"), frames, [0.0] * n, header=True)
+            steer, final, wall, err = self.run_log(log, "max", False)
+            self.assertEqual(final["frames_in"], n, err)
+            self.assertEqual(final["frames"], n, err)
+            self.assertEqual(final["dropped"], 0, err)
+            check_tail(self, steer, n)
+            self.assertIn("drive log %s, %d frames, max rate" % (log, n), err)
+            # recorded: names 100 ms apart -> the 30 frames take about 2.9 s, as a live camera would.
+            steer, final, wall, err = self.run_log(log, "recorded", True)
+            self.assertGreaterEqual(wall, 2.8, err)
+            self.assertLess(wall, 30.0, err)
+            self.assertGreater(final["frames"], n // 2, err)
+            self.assertIn("live source", err)
+
+    def test_bad_logs(self):
+        with tempfile.TemporaryDirectory(prefix="steerd-drive-") as tmp:
+            frames = make_frames(tmp, 3, "png")
+            log = write_udacity(os.path.join(tmp, "drive"), frames, [0.0] * 3, header=False)
+            with open(log, "a") as f:
+                f.write("IMG/missing.png,,,0.1,0,0,0\n")
+            cfg = h.base_config()
+            cfg["source"].update({"pipeline": DRIVE_PIPELINE, "drive_log": log})
+            path = os.path.join(tmp, "bad.yaml")
+            h.write_config(path, cfg)
+            r = subprocess.run([h.STEERD, "--check-config", path], capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 78, r.stderr)
+            lines = r.stderr.strip().splitlines()
+            self.assertEqual(len(lines), 1, r.stderr)
+            self.assertIn("source.drive_log: %s:4: center: image not found" % log, lines[0])
+            self.assertIn("'IMG/missing.png'", lines[0])
+            # A drive log needs an appsrc to push into.
+            cfg["source"]["pipeline"] = "videotestsrc ! appsink name=sink"
+            h.write_config(path, cfg)
+            r = subprocess.run([h.STEERD, "--check-config", path], capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 78, r.stderr)
+            self.assertIn("source.pipeline: source.drive_log is set: the pipeline must start with `appsrc name=src`",
+                          r.stderr)
+
+
 if __name__ == "__main__":
     if GST_LAUNCH is None:
         print("skipped: gst-launch-1.0 not installed (Debian package gstreamer1.0-tools)")
