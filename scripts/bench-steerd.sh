@@ -10,7 +10,8 @@
 # like `make build`) and He-initialised weights (speed does not depend on the values).
 # Usage: scripts/bench-steerd.sh [BUILD_DIR]   env: LIVE_S (20), FPS_S (8), RSS_FRAMES (100000),
 #        ONLY_LIVE=1 (run (a) only), LIVE_PATTERN (videotestsrc pattern of (a), default ball),
-#        SPIN_US (source.spin_us, default 1500)
+#        SPIN_US (source.spin_us, default 1500), RT_PRIO (realtime_priority, default 0 = off;
+#        SCHED_FIFO needs root or CAP_SYS_NICE)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -41,7 +42,7 @@ def config(name, model, pipeline, drop, threads, interval_ms=1000):
     cfg = {"source": {"pipeline": pipeline, "drop": drop, "on_eos": "exit",
                       "spin_us": int(os.environ.get("SPIN_US", "1500"))},
            "model": {"spec": os.path.abspath("models/%s.yaml" % model), "weights": "%s/%s.safetensors" % (TMP, model)},
-           "backend": "cpu", "threads": threads,
+           "backend": "cpu", "threads": threads, "realtime_priority": int(os.environ.get("RT_PRIO", "0")),
            "publish": {"endpoint": "ipc://%s/%s.sock" % (TMP, name), "sndhwm": 100000},
            "stats": {"interval_ms": interval_ms}, "log": {"level": "warning"}}
     path = "%s/%s.yaml" % (TMP, name)

@@ -41,6 +41,7 @@ static const cfgt_row table[CFG_NKEYS] = {
     PATH("model.weights", model_weights),
     ENUM("backend", backend_names, NULL, CFG_BACKEND_AUTO, backend),
     INT("threads", 1, 256, 1, threads),
+    INT("realtime_priority", 0, 99, 0, realtime_priority),
     STR("publish.endpoint", false, "ipc:///run/steerd/steer.sock", endpoint),
     INT("publish.sndhwm", 1, 1000000, 100, sndhwm),
     INT("stats.interval_ms", 50, 3600000, 1000, stats_interval_ms),

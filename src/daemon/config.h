@@ -30,6 +30,7 @@ typedef enum {
     CFG_MODEL_WEIGHTS,
     CFG_BACKEND,
     CFG_THREADS,
+    CFG_REALTIME_PRIORITY,
     CFG_PUBLISH_ENDPOINT,
     CFG_PUBLISH_SNDHWM,
     CFG_STATS_INTERVAL_MS,
@@ -55,6 +56,7 @@ typedef struct {
     char model_weights[512];  /* model.weights: safetensors (relative to the config file) */
     int backend;              /* backend: cfg_backend */
     int threads;              /* threads: CPU backend worker threads */
+    int realtime_priority;    /* realtime_priority: SCHED_FIFO priority of every steerd thread (0 = off) */
     char endpoint[512];       /* publish.endpoint: ZeroMQ bind address */
     int sndhwm;               /* publish.sndhwm: PUB send high-water mark (messages) */
     int stats_interval_ms;    /* stats.interval_ms */

@@ -5,7 +5,9 @@
  * on a helper thread and swaps them in between frames (a failed reload keeps the old ones).
  * Exit status: 0 stop or end of stream, 78 configuration error, 1 other start-up failure. */
 #include <gst/gst.h>
+#include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -226,6 +228,11 @@ static void finish_reload(steerd *d, uint64_t now)
     }
     if (n->stats_interval_ms != o->stats_interval_ms)
         d->next_stats_ns = now + (uint64_t)n->stats_interval_ms * 1000000ull;
+    if (n->realtime_priority != o->realtime_priority) {
+        slog_warn(&d->log, "realtime_priority changed: it takes effect at the next restart (still %d)",
+                  o->realtime_priority);
+        n->realtime_priority = o->realtime_priority;
+    }
     if (strcmp(n->drive_log, o->drive_log) != 0 || n->rate != o->rate) {
         slog_warn(&d->log, "source.drive_log / source.rate changed: they take effect at the next restart "
                            "(still playing %s)", o->drive_log[0] ? o->drive_log : "no drive log");
@@ -339,6 +346,24 @@ static const char usage[] =
     "       steerd --version | --help\n"
     "Signals: SIGTERM/SIGINT stop (exit 0); SIGHUP reloads the configuration and the model.\n";
 
+/* realtime_priority > 0: SCHED_FIFO for the calling thread before any other thread exists, so
+ * every thread steerd and GStreamer create inherit it (frame loop, capture, CPU workers). Under
+ * load this takes the scheduler's wake-up delay out of the frame path (BENCHMARKS.md). Without
+ * the privilege (CAP_SYS_NICE, or systemd's CPUSchedulingPolicy=fifo) steerd warns and goes on. */
+static void set_realtime(const steerd *d)
+{
+    int prio = d->cfg.realtime_priority;
+    if (prio <= 0)
+        return;
+    struct sched_param sp = {.sched_priority = prio};
+    if (sched_setscheduler(0, SCHED_FIFO, &sp) != 0)
+        slog_warn(&d->log, "realtime_priority: cannot switch to SCHED_FIFO %d (%s); running with the default "
+                           "scheduling (needs CAP_SYS_NICE or systemd's CPUSchedulingPolicy=fifo)",
+                  prio, strerror(errno));
+    else
+        slog_info(&d->log, "realtime_priority: every thread runs SCHED_FIFO %d", prio);
+}
+
 static int install_signals(void)
 {
     struct sigaction sa;
@@ -394,6 +419,8 @@ int main(int argc, char **argv)
         goto out;
     }
     d->log.level = d->cfg.log_level;
+    if (!check)
+        set_realtime(d);
     GError *ge = NULL;
     if (!gst_init_check(NULL, NULL, &ge)) {
         slog_err(&d->log, "cannot initialise GStreamer: %s", ge ? ge->message : "unknown error");

@@ -59,6 +59,39 @@ class Stream(unittest.TestCase):
             d.close()
 
 
+class Realtime(unittest.TestCase):
+    """realtime_priority: every thread of steerd (frame loop, GStreamer's, workers) runs SCHED_FIFO
+    at that priority when the process may (root / CAP_SYS_NICE); otherwise one warning and it serves
+    as usual."""
+
+    def test_realtime_priority(self):
+        cfg = h.base_config()
+        cfg["realtime_priority"] = 10
+        cfg["threads"] = 2
+        allowed = subprocess.run(["chrt", "-f", "10", "true"], capture_output=True).returncode == 0
+        d = h.Daemon(cfg)
+        try:
+            d.wait_note("READY=1")
+            d.collect(lambda m: m[0] == "steer", 10)
+            tasks = os.listdir("/proc/%d/task" % d.proc.pid)
+            policies = {}
+            for tid in tasks:
+                with open("/proc/%d/task/%s/stat" % (d.proc.pid, tid)) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                policies[tid] = (int(fields[38]), int(fields[37]))  # (policy, rt_priority): stat fields 41, 40
+            self.assertGreaterEqual(len(tasks), 3, "frame loop, worker and GStreamer threads expected")
+            if allowed:
+                self.assertEqual(set(policies.values()), {(1, 10)}, "SCHED_FIFO 10 for every thread: %s" % policies)
+                self.assertIn("realtime_priority: every thread runs SCHED_FIFO 10", d.stderr())
+            else:
+                self.assertEqual({p for p, _ in policies.values()}, {0}, policies)
+                self.assertIn("realtime_priority: cannot switch to SCHED_FIFO 10", d.stderr())
+            rc, _ = d.stop()
+            self.assertEqual(rc, 0, d.stderr())
+        finally:
+            d.close()
+
+
 class Reload(unittest.TestCase):
     """SIGHUP to a valid model switches `model` with no gap in seq; SIGHUP to a corrupt model keeps
     serving the old one and says why (log, status message, stats)."""
