@@ -189,11 +189,13 @@ static void test_pool_run(void **state)
 
 /* ---------------- SGEMM ---------------- */
 
-static bool gemm_case(nn_cpu_isa isa, int threads, int M, int N, int K, int pad, bool acc, bool use_bias, nn_act act)
+/* at: A stored transposed ([K][lda], lda >= M: nn_sgemm_at_isa, no bias or activation). */
+static bool gemm_case_x(nn_cpu_isa isa, int threads, bool at, int M, int N, int K, int pad, bool acc, bool use_bias,
+                        nn_act act)
 {
-    const int lda = K + pad, ldb = N + pad * 2, ldc = N + pad * 3;
+    const int lda = at ? M + pad : K + pad, ldb = N + pad * 2, ldc = N + pad * 3;
     const float alpha = 0.1f;
-    float *A = rnd_buf((size_t)M * lda), *B = rnd_buf((size_t)K * ldb), *C = rnd_buf((size_t)M * ldc);
+    float *A = rnd_buf((size_t)(at ? K : M) * lda + 1), *B = rnd_buf((size_t)K * ldb), *C = rnd_buf((size_t)M * ldc);
     float *bias = use_bias ? rnd_buf((size_t)N) : NULL;
     double *want = dbuf((size_t)M * ldc), *mag = dbuf((size_t)M * ldc);
     for (int i = 0; i < M; i++)
@@ -202,7 +204,7 @@ static bool gemm_case(nn_cpu_isa isa, int threads, int M, int N, int K, int pad,
             if (j < N) {
                 double s = acc ? v : 0.0, abs_sum = 0;
                 for (int k = 0; k < K; k++) {
-                    double t = (double)A[(size_t)i * lda + k] * B[(size_t)k * ldb + j];
+                    double t = (double)A[at ? (size_t)k * lda + i : (size_t)i * lda + k] * B[(size_t)k * ldb + j];
                     s += t, abs_sum += fabs(t);
                 }
                 if (bias) s += bias[j];
@@ -213,15 +215,22 @@ static bool gemm_case(nn_cpu_isa isa, int threads, int M, int N, int K, int pad,
         }
     size_t wn = nn_sgemm_ws_floats(M, N, K, threads);
     float *ws = canary_buf(wn);
-    nn_sgemm_isa(isa, pool_for(threads), M, N, K, A, lda, B, ldb, C, ldc, bias, acc, act, alpha, ws);
+    if (at) nn_sgemm_at_isa(isa, pool_for(threads), M, N, K, A, lda, B, ldb, C, ldc, acc, ws);
+    else nn_sgemm_isa(isa, pool_for(threads), M, N, K, A, lda, B, ldb, C, ldc, bias, acc, act, alpha, ws);
     char cfg[256];
-    snprintf(cfg, sizeof cfg, "sgemm isa=%s threads=%d M=%d N=%d K=%d lda=%d ldb=%d ldc=%d accumulate=%d bias=%d act=%s",
-             isa_name(isa), threads, M, N, K, lda, ldb, ldc, acc, use_bias, act_name(act));
+    snprintf(cfg, sizeof cfg,
+             "sgemm%s isa=%s threads=%d M=%d N=%d K=%d lda=%d ldb=%d ldc=%d accumulate=%d bias=%d act=%s",
+             at ? "_at" : "", isa_name(isa), threads, M, N, K, lda, ldb, ldc, acc, use_bias, act_name(act));
     bool ok = close_to(C, want, mag, (size_t)M * ldc, cfg) && guard_ok(C, (size_t)M * ldc, cfg, "C") &&
               guard_ok(ws, wn, cfg, "workspace");
     if (!ok) print_error("%s\n", cfg);
     free(A), free(B), free(C), free(bias), free(want), free(mag), free(ws);
     return ok;
+}
+
+static bool gemm_case(nn_cpu_isa isa, int threads, int M, int N, int K, int pad, bool acc, bool use_bias, nn_act act)
+{
+    return gemm_case_x(isa, threads, false, M, N, K, pad, acc, use_bias, act);
 }
 
 static void test_sgemm(void **state)
@@ -245,6 +254,8 @@ static void test_sgemm(void **state)
                 const nn_act act = (nn_act)((s + v) % 3);
                 for (int t = 1; t <= 3; t++)
                     if (!gemm_case(isas[ii], t, M, N, K, pad, acc, bias, act)) failed++;
+                /* A transposed (the weight-gradient GEMMs): no bias or activation */
+                if (!gemm_case_x(isas[ii], 1 + v % 2, true, M, N, K, pad, acc, false, NN_ACT_NONE)) failed++;
             }
     /* the padded-copy path for row strides that are multiples of 2 KiB */
     for (int ii = 0; ii < n_isa; ii++)

@@ -119,6 +119,9 @@ static void test_every_key(void **state)
     assert_int_equal(load(&c, "model: /m\ndataset: {kind: donkey, train: /t}\ntask: regression\noutput: /o\n",
                           NULL, 0, &err), NN_OK);
     assert_int_equal(c.loss_kind, TC_LOSS_MSE);
+    /* idx: the digit shift and the per-step log */
+    assert_int_equal(load(&c, BASE "augmentation: {shift: 2}\nlog_steps: true\n", NULL, 0, &err), NN_OK);
+    assert_true(c.aug_shift == 2 && c.log_steps);
 }
 
 static void test_parse_errors(void **state)
@@ -183,7 +186,15 @@ static void test_cross_field(void **state)
     expect_error(BASE "augmentation: {flip: true}\n", 6, 22,
                  "augmentation.flip: steering augmentation applies to driving-log datasets only");
     expect_error(BASE "augmentation: {zero_keep: 0.5}\n", 6, 27, "augmentation.zero_keep: steering augmentation");
+    expect_error("model: /m\ndataset: {kind: sullychen, train: /t}\ntask: regression\noutput: /o\n"
+                 "augmentation: {side_cameras: true}\n", 5, 30,
+                 "augmentation.side_cameras: needs dataset.kind udacity (a sullychen log has one camera)");
+    expect_error(BASE "dataset.allow_missing: true\n", 6, 24,
+                 "dataset.allow_missing: applies to driving-log datasets only");
     expect_error(BASE "dataset.test_labels: /l\n", 6, 22, "dataset.test_labels: needs dataset.test");
+    expect_error("model: /m\ndataset: {kind: udacity, train: /t}\ntask: regression\noutput: /o\n"
+                 "augmentation: {shift: 1}\n", 5, 23, "augmentation.shift: applies to idx datasets only");
+    expect_error(BASE "augmentation: {shift: 9}\n", 6, 23, "augmentation.shift: ");
     expect_error(BASE "optimizer: {nesterov: true}\n", 6, 23,
                  "optimizer.nesterov: needs optimizer.kind sgd, momentum > 0 and dampening 0");
     expect_error(BASE "optimizer: {kind: sgd, nesterov: true}\n", 6, 34, "optimizer.nesterov: needs");
@@ -254,6 +265,13 @@ static void test_dump_roundtrip(void **state)
     snprintf(b.output, sizeof b.output, "/elsewhere");
     tc_hash(&b, hb);
     assert_string_equal(ha, hb);
+    b.log_steps = true; /* nor is the per-step log */
+    tc_hash(&b, hb);
+    assert_string_equal(ha, hb);
+    b.aug_shift = 1;
+    tc_hash(&b, hb);
+    assert_string_not_equal(ha, hb);
+    b.aug_shift = 0;
     b.threads = 2;
     tc_hash(&b, hb);
     assert_string_not_equal(ha, hb);

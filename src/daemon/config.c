@@ -92,7 +92,7 @@ static nn_status validate(const steerd_config *cfg, nn_err *err)
     if (cfg->retry_max_ms < cfg->retry_ms)
         return cfg_error(cfg, CFG_SOURCE_RETRY_MAX_MS, err, NN_E_SPEC, "must be >= source.retry_ms (%d) (got %d)",
                          cfg->retry_ms, cfg->retry_max_ms);
-    if (cfg->backend == CFG_BACKEND_CUDA)
+    if (cfg->backend == CFG_BACKEND_CUDA && !nn_cuda_built())
         return cfg_error(cfg, CFG_BACKEND, err, NN_E_UNSUPPORTED,
                          "this build has no CUDA backend (use cpu or auto) (got 'cuda')");
     const char *ep = cfg->endpoint;

@@ -1,5 +1,6 @@
 /* infer.c — model loading for the daemon (backend choice, context, preprocessing plan) and the
- * per-frame preprocess + forward calls, which allocate nothing. */
+ * per-frame preprocess + forward calls, which allocate nothing (on the CUDA backend the frame
+ * staging buffer is sized on the first frame of each larger size). */
 #include "daemon/infer.h"
 
 #include <string.h>
@@ -9,25 +10,37 @@
 nn_status sd_model_load(sd_model *out, const steerd_config *cfg, const slog *log, nn_err *err)
 {
     memset(out, 0, sizeof *out);
-    if (cfg->backend == CFG_BACKEND_CUDA)
-        return cfg_error(cfg, CFG_BACKEND, err, NN_E_UNSUPPORTED, "this build has no CUDA backend");
-    out->backend = "cpu";
+    char why[200];
+    nn_backend want = cfg->backend == CFG_BACKEND_CUDA  ? NN_BACKEND_CUDA
+                      : cfg->backend == CFG_BACKEND_CPU ? NN_BACKEND_CPU
+                                                        : NN_BACKEND_AUTO;
+    bool cuda = want != NN_BACKEND_CPU && nn_cuda_available(why, sizeof why);
+    if (want == NN_BACKEND_CUDA && !cuda)
+        return cfg_error(cfg, CFG_BACKEND, err, nn_cuda_built() ? NN_E_DEVICE : NN_E_UNSUPPORTED,
+                         "cuda: %s (use cpu or auto)", why);
     nn_status s = nn_model_load(&out->model, cfg->model_spec, cfg->model_weights, err);
     if (s)
         return s;
     const nn_graph *g = &out->model->g;
-    s = nn_infer_create(&out->ctx, out->model, 1, cfg->threads, err);
+    nn_infer_opts o = {.max_batch = 1, .threads = cfg->threads, .backend = cuda ? NN_BACKEND_CUDA : NN_BACKEND_CPU};
+    s = nn_infer_create_opts(&out->ctx, out->model, &o, err);
     if (!s)
         s = pp_init(&out->pp, &g->pre, g->in_h, g->in_w, g->in_c, err);
     if (s) {
         sd_model_free(out);
         return s;
     }
+    out->backend = nn_backend_name(nn_infer_backend(out->ctx));
+    out->gpu_pre = nn_infer_backend(out->ctx) == NN_BACKEND_CUDA;
     out->n_outputs = nn_infer_output_size(out->ctx);
     out->has_angle = g->out_kind == NN_OUT_STEERING && g->steer_scale_deg > 0;
     out->scale_deg = g->steer_scale_deg;
-    if (cfg->backend == CFG_BACKEND_AUTO)
-        slog_info(log, "backend auto: using the CPU backend (this build has no CUDA backend)");
+    if (cfg->backend == CFG_BACKEND_AUTO) {
+        if (cuda)
+            slog_info(log, "backend auto: using the CUDA backend (%s)", why);
+        else
+            slog_info(log, "backend auto: using the CPU backend (%s)", why);
+    }
     return NN_OK;
 }
 
@@ -54,6 +67,16 @@ const char *sd_model_checksum(const sd_model *m)
 
 nn_status sd_model_preprocess(sd_model *m, const sd_frame *f, nn_err *err)
 {
+    if (m->gpu_pre) { /* the frame goes to the GPU and is preprocessed there (same tables, same result) */
+        size_t bytes = (size_t)f->width * (size_t)f->height * 3;
+        if (bytes > m->frame_reserved) { /* first frame, or a larger one: sized once per frame size */
+            nn_status s = nn_infer_frame_reserve(m->ctx, bytes, err);
+            if (s)
+                return s;
+            m->frame_reserved = bytes;
+        }
+        return nn_infer_frame(m->ctx, f->data, f->width, f->height, f->stride, err);
+    }
     return pp_run(&m->pp, f->data, f->width, f->height, f->stride, nn_infer_input(m->ctx), err);
 }
 

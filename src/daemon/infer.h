@@ -16,13 +16,16 @@ typedef struct {
     nn_model *model;
     nn_infer *ctx;
     pp_plan pp;
-    const char *backend;       /* "cpu" */
+    const char *backend;       /* "cpu" or "cuda" */
+    bool gpu_pre;              /* CUDA backend: frames are preprocessed on the GPU */
+    size_t frame_reserved;     /* GPU frame staging bytes reserved so far */
     bool has_angle;            /* the model states its steering scale */
     float scale_deg;
     int n_outputs;
 } sd_model;
 
-/* Loads spec + weights, picks the backend (auto -> cpu, logged), creates the context.
+/* Loads spec + weights, picks the backend (auto: CUDA when a device is present, else the CPU, one
+ * log line; cuda without a device: an error naming the backend key), creates the context.
  * On failure nothing is left allocated and err says why (one line). */
 nn_status sd_model_load(sd_model *out, const steerd_config *cfg, const slog *log, nn_err *err);
 void sd_model_free(sd_model *m);

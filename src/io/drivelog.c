@@ -1,21 +1,15 @@
-/* drivelog.c — the Udacity simulator's driving_log.csv reader: a small CSV splitter (quoted
- * fields with "" escapes, spaces around fields trimmed, CRLF and a UTF-8 BOM accepted), the
- * header check, per-field validation with `file:line: field: problem (got value)` errors, image
- * path resolution against the log's IMG/ folder, and timestamps from the image file names. */
-#include "io/drivelog.h"
+/* drivelog.c — what the drive-log readers share (see drivelog_read.h): log file or folder, row
+ * array and path pool, one-line errors, number fields, image lookup with the missing-image
+ * policy, the final pointer pass; plus file-name and date timestamps and the dispatch by format
+ * name. The formats themselves are in drivelog_udacity.c, drivelog_sully.c, drivelog_donkey.c. */
+#include "io/drivelog_read.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
-
-#define UDACITY_FIELDS 7
-static const char *const udacity_cols[UDACITY_FIELDS] = {"center", "left",  "right", "steering",
-                                                          "throttle", "brake", "speed"};
 
 const char *io_basename_any(const char *path)
 {
@@ -26,8 +20,8 @@ const char *io_basename_any(const char *path)
     return b;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
-static int64_t days_from_civil(int64_t y, int m, int d)
+/* H. Hinnant's days_from_civil. */
+int64_t io_rd_days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -35,6 +29,28 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
     int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     return era * 146097 + doe - 719468;
+}
+
+/* Reads exactly `width` digits at *p into *v. */
+static bool digits(const char **p, int width, int *v)
+{
+    *v = 0;
+    for (int k = 0; k < width; k++, (*p)++) {
+        if (!isdigit((unsigned char)**p))
+            return false;
+        *v = *v * 10 + (**p - '0');
+    }
+    return true;
+}
+
+/* ms since 1970 of a date and time, false when a field is out of range. */
+static bool civil_ms(const int v[6], int ms, int64_t *t_ms)
+{
+    if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 || v[4] > 59 || v[5] > 60)
+        return false;
+    int64_t s = io_rd_days_from_civil(v[0], v[1], v[2]) * 86400 + v[3] * 3600 + v[4] * 60 + v[5];
+    *t_ms = s * 1000 + ms;
+    return true;
 }
 
 bool io_udacity_time(const char *path, int64_t *t_ms)
@@ -47,21 +63,39 @@ bool io_udacity_time(const char *path, int64_t *t_ms)
     p++;
     int v[7];
     for (int i = 0; i < 7; i++) {
-        v[i] = 0;
-        for (int k = 0; k < widths[i]; k++, p++) {
-            if (!isdigit((unsigned char)*p))
-                return false;
-            v[i] = v[i] * 10 + (*p - '0');
-        }
-        if (*p != (i < 6 ? '_' : '.'))
+        if (!digits(&p, widths[i], &v[i]) || *p != (i < 6 ? '_' : '.'))
             return false;
         p++;
     }
-    if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 || v[4] > 59 || v[5] > 60)
+    return civil_ms(v, v[6], t_ms);
+}
+
+bool io_sully_time(const char *s, int64_t *t_ms)
+{
+    /* YYYY-MM-DD HH:MM:SS:mmm (or .mmm; 1..6 fraction digits) */
+    static const int widths[6] = {4, 2, 2, 2, 2, 2};
+    static const char seps[6] = {'-', '-', ' ', ':', ':', 0};
+    const char *p = s;
+    int v[6];
+    for (int i = 0; i < 6; i++) {
+        if (!digits(&p, widths[i], &v[i]))
+            return false;
+        if (i < 5 && *p++ != seps[i])
+            return false;
+    }
+    if (*p != ':' && *p != '.')
         return false;
-    int64_t s = days_from_civil(v[0], v[1], v[2]) * 86400 + v[3] * 3600 + v[4] * 60 + v[5];
-    *t_ms = s * 1000 + v[6];
-    return true;
+    p++;
+    int n = 0;
+    double frac = 0, unit = 0.1;
+    while (isdigit((unsigned char)*p) && n < 6) {
+        frac += (*p++ - '0') * unit;
+        unit *= 0.1;
+        n++;
+    }
+    if (n == 0 || *p)
+        return false;
+    return civil_ms(v, (int)floor(frac * 1000.0 + 1e-6), t_ms);
 }
 
 void io_drive_log_free(io_drive_log *log)
@@ -71,19 +105,37 @@ void io_drive_log_free(io_drive_log *log)
     memset(log, 0, sizeof *log);
 }
 
-/* ---- loading ---- */
-
-typedef struct {
-    io_drive_log *log;
-    io_drive_opts opts;
-    size_t *offs;  /* 3 pool offsets per row (SIZE_MAX: empty); pointers are set at the end */
-    nn_err *err;
-    int line;
-} loader;
-
-static char *trim(char *s)
+nn_status io_drive_load(io_drive_log *log, const char *format, const char *path, const io_drive_opts *opts,
+                        nn_err *err)
 {
-    while (*s == ' ' || *s == '\t')
+    memset(log, 0, sizeof *log);
+    if (format && strcmp(format, "udacity") == 0)
+        return io_udacity_load(log, path, opts, err);
+    if (format && strcmp(format, "sullychen") == 0)
+        return io_sully_load(log, path, opts, err);
+    if (format && strcmp(format, "donkey") == 0)
+        return io_donkey_load(log, path, opts, err);
+    return nn_fail(err, NN_E_ARG, "%s: unknown drive-log format (expected udacity, sullychen or donkey, got '%s')",
+                   path, format ? format : "");
+}
+
+/* ---- the shared reader ---- */
+
+bool io_rd_is_file(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+char *io_rd_trim(char *s)
+{
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
         s++;
     char *e = s + strlen(s);
     while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
@@ -91,72 +143,9 @@ static char *trim(char *s)
     return s;
 }
 
-/* Splits one CSV line in place into at most `max` fields; returns the field count (max + 1 when
- * there are more), or -1 for an unterminated quote. */
-static int split_csv(char *line, char **fields, int max)
+static nn_status pool_add(io_reader *rd, const char *s, size_t *off)
 {
-    int n = 0;
-    char *p = line;
-    for (;;) {
-        while (*p == ' ' || *p == '\t')
-            p++;
-        char *start = p;
-        if (*p == '"') {
-            char *w = p;
-            p++;
-            for (;;) {
-                if (!*p)
-                    return -1;
-                if (*p == '"' && p[1] == '"') {
-                    *w++ = '"';
-                    p += 2;
-                } else if (*p == '"') {
-                    p++;
-                    break;
-                } else {
-                    *w++ = *p++;
-                }
-            }
-            while (*p && *p != ',')
-                p++; /* spaces after the closing quote */
-            bool more = *p == ',';
-            *w = '\0';
-            if (n < max)
-                fields[n] = start;
-            n++;
-            if (!more)
-                break;
-            p++;
-            continue;
-        }
-        while (*p && *p != ',')
-            p++;
-        bool more = *p == ',';
-        *p = '\0';
-        if (n < max)
-            fields[n] = trim(start);
-        n++;
-        if (!more)
-            break;
-        p++;
-    }
-    return n > max ? max + 1 : n;
-}
-
-static nn_status fail_at(loader *ld, const char *field, const char *problem, const char *got)
-{
-    return nn_fail(ld->err, NN_E_PARSE, "%s:%d: %s: %s (got '%.200s')", ld->log->path, ld->line, field, problem, got);
-}
-
-static bool is_file(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static nn_status pool_add(loader *ld, const char *s, size_t *off)
-{
-    io_drive_log *log = ld->log;
+    io_drive_log *log = rd->log;
     size_t n = strlen(s) + 1;
     if (log->pool_len + n > log->pool_cap) {
         size_t cap = log->pool_cap ? log->pool_cap : 4096;
@@ -164,7 +153,7 @@ static nn_status pool_add(loader *ld, const char *s, size_t *off)
             cap *= 2;
         char *p = realloc(log->pool, cap);
         if (!p)
-            return nn_fail(ld->err, NN_E_NOMEM, "%s: out of memory", log->path);
+            return nn_fail(rd->err, NN_E_NOMEM, "%s: out of memory", log->path);
         log->pool = p;
         log->pool_cap = cap;
     }
@@ -174,180 +163,172 @@ static nn_status pool_add(loader *ld, const char *s, size_t *off)
     return NN_OK;
 }
 
-/* <dir>/IMG/<basename> first, then the path as written (relative to <dir> unless absolute). */
-static nn_status resolve_image(loader *ld, const char *field, const char *value, bool required, size_t *off)
+nn_status io_rd_set_file(io_reader *rd, const char *path)
 {
-    *off = SIZE_MAX;
-    if (!*value) {
-        if (required)
-            return fail_at(ld, field, "empty image path", value);
-        return NN_OK;
-    }
-    char a[8192], b[8192];
-    const char *base = io_basename_any(value);
-    if (!*base)
-        return fail_at(ld, field, "image path has no file name", value);
-    snprintf(a, sizeof a, "%s/IMG/%s", ld->log->dir, base);
-    const char *use = a;
-    if (!is_file(a)) {
-        if (value[0] == '/')
-            snprintf(b, sizeof b, "%s", value);
-        else
-            snprintf(b, sizeof b, "%s/%s", ld->log->dir, value);
-        if (is_file(b))
-            use = b;
-        else if (ld->opts.check_images) {
-            char problem[4200];
-            snprintf(problem, sizeof problem, "image not found in %.4000s/IMG/ nor as written", ld->log->dir);
-            return fail_at(ld, field, problem, value);
-        }
-    }
-    return pool_add(ld, use, off);
+    snprintf(rd->file, sizeof rd->file, "%s", path);
+    rd->line = 0;
+    return pool_add(rd, path, &rd->file_off);
 }
 
-static nn_status parse_num(loader *ld, const char *field, const char *s, double lo, double hi, float *out)
+nn_status io_rd_open(io_reader *rd, io_drive_log *log, const char *path, const char *default_name,
+                     const char *const *also, int n_also, const io_drive_opts *opts, nn_err *err, FILE **fp)
+{
+    memset(log, 0, sizeof *log);
+    memset(rd, 0, sizeof *rd);
+    *fp = NULL;
+    rd->log = log;
+    rd->err = err;
+    rd->opts = (io_drive_opts){.check_images = true};
+    if (opts)
+        rd->opts = *opts;
+    if (!(rd->opts.max_angle_deg >= 0) || !isfinite(rd->opts.max_angle_deg))
+        return nn_fail(err, NN_E_ARG, "%s: max_angle_deg must be a positive number (got %g)", path,
+                       rd->opts.max_angle_deg);
+    if (rd->opts.max_angle_deg == 0)
+        rd->opts.max_angle_deg = IO_DEFAULT_MAX_ANGLE_DEG;
+    if (strlen(path) + strlen(default_name) + 16 >= sizeof log->path)
+        return nn_fail(err, NN_E_ARG, "%.200s...: path too long", path);
+    if (is_dir(path)) {
+        size_t n = strlen(path);
+        while (n > 1 && path[n - 1] == '/')
+            n--;
+        snprintf(log->path, sizeof log->path, "%.*s/%s", (int)n, path, default_name);
+        for (int i = 0; i < n_also && !io_rd_is_file(log->path); i++) {
+            char alt[sizeof log->path];
+            snprintf(alt, sizeof alt, "%.*s/%.64s", (int)n, path, also[i]);
+            if (io_rd_is_file(alt))
+                memcpy(log->path, alt, sizeof alt);
+        }
+    } else {
+        snprintf(log->path, sizeof log->path, "%s", path);
+    }
+    const char *slash = strrchr(log->path, '/');
+    if (!slash)
+        snprintf(log->dir, sizeof log->dir, ".");
+    else if (slash == log->path)
+        snprintf(log->dir, sizeof log->dir, "/");
+    else
+        snprintf(log->dir, sizeof log->dir, "%.*s", (int)(slash - log->path), log->path);
+    *fp = fopen(log->path, "r");
+    if (!*fp)
+        return nn_fail(err, NN_E_IO, "%s: cannot open: %s", log->path, strerror(errno));
+    nn_status s = io_rd_set_file(rd, log->path);
+    if (s) {
+        fclose(*fp);
+        *fp = NULL;
+        io_drive_log_free(log);
+    }
+    return s;
+}
+
+nn_status io_rd_fail(io_reader *rd, const char *field, const char *problem, const char *got)
+{
+    return nn_fail(rd->err, NN_E_PARSE, "%s:%d: %s: %s (got '%.200s')", rd->file, rd->line, field, problem, got);
+}
+
+nn_status io_rd_number(io_reader *rd, const char *field, const char *s, double lo, double hi, float *out)
 {
     char *end = NULL;
     errno = 0;
     double v = *s ? strtod(s, &end) : 0;
     if (!*s || *end || errno == ERANGE || !isfinite(v))
-        return fail_at(ld, field, "expected a number", s);
+        return io_rd_fail(rd, field, "expected a number", s);
     if (v < lo || v > hi) {
         char problem[96];
         snprintf(problem, sizeof problem, "must be in [%g, %g]", lo, hi);
-        return fail_at(ld, field, problem, s);
+        return io_rd_fail(rd, field, problem, s);
     }
     *out = (float)v;
     return NN_OK;
 }
 
-static nn_status check_header(loader *ld, char **f, int n)
+io_drive_row *io_rd_row(io_reader *rd)
 {
-    if (n != UDACITY_FIELDS) {
-        char got[16];
-        snprintf(got, sizeof got, "%d", n > UDACITY_FIELDS ? UDACITY_FIELDS + 1 : n);
-        return fail_at(ld, "header", "expected the 7 columns center,left,right,steering,throttle,brake,speed", got);
-    }
-    for (int i = 0; i < UDACITY_FIELDS; i++)
-        if (strcasecmp(f[i], udacity_cols[i]) != 0) {
-            char problem[64];
-            snprintf(problem, sizeof problem, "column %d must be '%s'", i + 1, udacity_cols[i]);
-            return fail_at(ld, "header", problem, f[i]);
-        }
-    return NN_OK;
-}
-
-static nn_status add_row(loader *ld, char **f, int n)
-{
-    io_drive_log *log = ld->log;
-    if (n != UDACITY_FIELDS) {
-        char got[16];
-        snprintf(got, sizeof got, n > UDACITY_FIELDS ? "more than %d" : "%d", n > UDACITY_FIELDS ? UDACITY_FIELDS : n);
-        return fail_at(ld, "row", "expected 7 fields center,left,right,steering,throttle,brake,speed", got);
-    }
+    io_drive_log *log = rd->log;
     if (log->n == log->rows_cap) {
         size_t cap = log->rows_cap ? log->rows_cap * 2 : 256;
         io_drive_row *r = realloc(log->rows, cap * sizeof *r);
-        if (!r)
-            return nn_fail(ld->err, NN_E_NOMEM, "%s: out of memory", log->path);
+        if (!r) {
+            nn_fail(rd->err, NN_E_NOMEM, "%s: out of memory", log->path);
+            return NULL;
+        }
         log->rows = r;
-        size_t *o = realloc(ld->offs, cap * 3 * sizeof *o);
-        if (!o)
-            return nn_fail(ld->err, NN_E_NOMEM, "%s: out of memory", log->path);
-        ld->offs = o;
+        size_t *o = realloc(rd->offs, cap * IO_ROW_PATHS * sizeof *o);
+        if (!o) {
+            nn_fail(rd->err, NN_E_NOMEM, "%s: out of memory", log->path);
+            return NULL;
+        }
+        rd->offs = o;
         log->rows_cap = cap;
     }
     io_drive_row *r = &log->rows[log->n];
     memset(r, 0, sizeof *r);
-    r->line = ld->line;
-    size_t *off = &ld->offs[log->n * 3];
-    nn_status s;
-    if ((s = parse_num(ld, "steering", f[3], -1.0, 1.0, &r->steering)) ||
-        (s = parse_num(ld, "throttle", f[4], -1.0, 1.0, &r->throttle)) ||
-        (s = parse_num(ld, "brake", f[5], 0.0, 1.0, &r->brake)) ||
-        (s = parse_num(ld, "speed", f[6], 0.0, 1000.0, &r->speed)) ||
-        (s = resolve_image(ld, "center", f[0], true, &off[0])) ||
-        (s = resolve_image(ld, "left", f[1], false, &off[1])) ||
-        (s = resolve_image(ld, "right", f[2], false, &off[2])))
-        return s;
-    r->has_time = io_udacity_time(f[0], &r->t_ms);
-    log->n++;
+    r->line = rd->line;
+    size_t *off = &rd->offs[log->n * IO_ROW_PATHS];
+    for (int k = 0; k < IO_ROW_PATHS; k++)
+        off[k] = SIZE_MAX;
+    off[IO_PATH_FILE] = rd->file_off;
+    return r;
+}
+
+void io_rd_commit(io_reader *rd) { rd->log->n++; }
+
+nn_status io_rd_image(io_reader *rd, const char *field, const char *value, const char *const *cand, int n,
+                      const char *problem, bool required, int slot, bool *missing)
+{
+    size_t *off = &rd->offs[rd->log->n * IO_ROW_PATHS + slot];
+    *off = SIZE_MAX;
+    *missing = false;
+    if (!*value) {
+        if (required)
+            return io_rd_fail(rd, field, "empty image path", value);
+        return NN_OK;
+    }
+    if (rd->opts.check_images)
+        rd->log->listed++;
+    for (int i = 0; i < n; i++)
+        if (io_rd_is_file(cand[i]))
+            return pool_add(rd, cand[i], off);
+    if (!rd->opts.check_images)
+        return pool_add(rd, cand[0], off);
+    if (!rd->opts.skip_missing)
+        return io_rd_fail(rd, field, problem, value);
+    *missing = true;
+    if (rd->log->missing++ == 0) {
+        nn_err e;
+        io_reader quiet = *rd;
+        quiet.err = &e;
+        io_rd_fail(&quiet, field, problem, value);
+        snprintf(rd->log->first_missing, sizeof rd->log->first_missing, "%s", e.msg);
+    }
     return NN_OK;
 }
 
-static nn_status load_lines(loader *ld, FILE *fp)
+nn_status io_rd_finish(io_reader *rd, nn_status s, const char *what)
 {
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    nn_status s = NN_OK;
-    bool first = true;
-    while (!s && (len = getline(&line, &cap, fp)) >= 0) {
-        ld->line++;
-        char *p = line;
-        if (ld->line == 1 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF)
-            p += 3;
-        if ((size_t)len != strlen(line)) {
-            s = fail_at(ld, "row", "NUL byte in the line", "");
-            break;
-        }
-        if (!*trim(p))
-            continue;
-        char shown[256], *f[UDACITY_FIELDS];
-        snprintf(shown, sizeof shown, "%s", p); /* split_csv() rewrites the line */
-        int n = split_csv(p, f, UDACITY_FIELDS);
-        if (n < 0) {
-            s = fail_at(ld, "row", "unterminated quoted field", shown);
-        } else if (first && n >= 1 && strcasecmp(f[0], "center") == 0) {
-            ld->log->header = true;
-            s = check_header(ld, f, n);
-        } else {
-            s = add_row(ld, f, n);
-        }
-        first = false;
+    io_drive_log *log = rd->log;
+    if (!s && log->n == 0) {
+        if (log->skipped)
+            s = nn_fail(rd->err, NN_E_PARSE, "%s: no rows left: all %zu rows name a missing image (first: %s)",
+                        log->path, log->skipped, log->first_missing);
+        else
+            s = nn_fail(rd->err, NN_E_PARSE, "%s: no rows (expected %s)", log->path, what);
     }
-    if (!s && ferror(fp))
-        s = nn_fail(ld->err, NN_E_IO, "%s: read error: %s", ld->log->path, strerror(errno));
-    free(line);
-    return s;
-}
-
-nn_status io_udacity_load(io_drive_log *log, const char *csv_path, const io_drive_opts *opts, nn_err *err)
-{
-    memset(log, 0, sizeof *log);
-    if (strlen(csv_path) >= sizeof log->path)
-        return nn_fail(err, NN_E_ARG, "%.200s...: path too long", csv_path);
-    snprintf(log->path, sizeof log->path, "%s", csv_path);
-    const char *slash = strrchr(csv_path, '/');
-    if (!slash)
-        snprintf(log->dir, sizeof log->dir, ".");
-    else if (slash == csv_path)
-        snprintf(log->dir, sizeof log->dir, "/");
-    else
-        snprintf(log->dir, sizeof log->dir, "%.*s", (int)(slash - csv_path), csv_path);
-    loader ld = {.log = log, .opts = {.check_images = true}, .err = err};
-    if (opts)
-        ld.opts = *opts;
-    FILE *fp = fopen(csv_path, "r");
-    if (!fp)
-        return nn_fail(err, NN_E_IO, "%s: cannot open: %s", csv_path, strerror(errno));
-    nn_status s = load_lines(&ld, fp);
-    fclose(fp);
-    if (!s && log->n == 0)
-        s = nn_fail(err, NN_E_PARSE, "%s: no rows (expected center,left,right,steering,throttle,brake,speed)",
-                    csv_path);
     if (!s) {
         log->all_timed = true;
         for (size_t i = 0; i < log->n; i++) {
             io_drive_row *r = &log->rows[i];
-            const char **dst[3] = {&r->center, &r->left, &r->right};
-            for (int k = 0; k < 3; k++)
-                *dst[k] = ld.offs[i * 3 + k] == SIZE_MAX ? "" : log->pool + ld.offs[i * 3 + k];
+            const char **dst[IO_ROW_PATHS] = {&r->center, &r->left, &r->right, &r->file};
+            for (int k = 0; k < IO_ROW_PATHS; k++) {
+                size_t o = rd->offs[i * IO_ROW_PATHS + k];
+                *dst[k] = o == SIZE_MAX ? "" : log->pool + o;
+            }
             if (!r->has_time || (i > 0 && r->t_ms < log->rows[i - 1].t_ms))
                 log->all_timed = false;
         }
     }
-    free(ld.offs);
+    free(rd->offs);
+    rd->offs = NULL;
     if (s)
         io_drive_log_free(log);
     return s;

@@ -1,346 +1,147 @@
-/* infer.c — inference plans: batch norm folded into the neighbouring conv/dense, activations
- * fused into their producer, dropout/flatten turned into aliases, activation buffers packed into
- * one arena by lifetime. nn_infer_run then walks the steps and allocates nothing. */
-#include <math.h>
+/* infer.c — inference contexts: the backend-neutral plan (plan.c) run by the CPU executor below
+ * (arena in host memory, thread pool, per-step timing) or by the CUDA executor
+ * (kernels/backend_cuda.cu via cuda_exec.h). nn_infer_run allocates nothing on either. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "nn/cpu/cpu.h"
 #include "nn/graph.h"
-
-#define ALIGN_FLOATS 16 /* 64 bytes */
-
-typedef struct {
-    nn_layer l;                 /* copy with fused act / folded bias */
-    size_t out_off;             /* arena offset of the output, floats */
-    size_t in_off[NN_MAX_INPUTS];
-    int in_c[NN_MAX_INPUTS];    /* channels of each input */
-    const float *p[4];
-    uint64_t ns;
-} infer_step;
+#include "nn/plan.h"
+#ifdef NN_HAVE_CUDA
+#include "nn/cuda_exec.h"
+#endif
 
 struct nn_infer {
-    int max_batch;
+    nn_backend backend;         /* CPU or CUDA, never AUTO */
+    nn_plan plan;
+    uint64_t *ns;               /* [n_steps] time of each step in the last run */
+    /* CPU */
     nn_pool *pool;
-    infer_step *steps;
-    int n_steps;
-    float *params;              /* folded copy of the model's parameters (+ created biases) */
     float *arena;               /* activations, then scratch */
     float *scratch;
-    size_t input_off, output_off;
-    int out_size;
+#ifdef NN_HAVE_CUDA
+    nn_cuda_exec *cu;
+#endif
 };
 
-typedef struct {
-    const nn_graph *g;
-    int *owner;                 /* layer -> computing layer whose buffer holds its value */
-    int *cons;                  /* number of readers of each layer's value */
-    bool *dead;                 /* layer computes nothing at inference */
-    nn_act *act;
-    float *act_alpha;
-    bool *has_bias;
-    float **p[4];               /* per layer param pointers into the plan copy */
-    float *extra;               /* space for biases created by folding */
-    size_t extra_used;
-} planner;
-
-static bool is_linear_producer(nn_op op) { return op == NN_OP_CONV2D || op == NN_OP_DEPTHWISE || op == NN_OP_DENSE; }
-
-/* Follows single-reader aliases back from layer x to the computing layer that produced it;
- * -1 when someone else also reads a value on the way (or a flatten is crossed and not allowed). */
-static int sole_producer(const planner *pl, int x, bool allow_flatten)
+const char *nn_backend_name(nn_backend b)
 {
-    while (x > 0 && pl->dead[x]) {
-        if (pl->cons[x] != 1 || (!allow_flatten && pl->g->layers[x].op == NN_OP_FLATTEN))
-            return -1;
-        x = pl->g->layers[x].inputs[0];
+    switch (b) {
+    case NN_BACKEND_AUTO: return "auto";
+    case NN_BACKEND_CPU: return "cpu";
+    case NN_BACKEND_CUDA: return "cuda";
     }
-    return (x > 0 && pl->cons[x] == 1) ? x : -1;
+    return "?";
 }
 
-static float *bias_for(planner *pl, int x, int n)
+bool nn_backend_parse(const char *s, nn_backend *out)
 {
-    if (!pl->has_bias[x]) {
-        float *b = pl->extra + pl->extra_used;
-        pl->extra_used += (size_t)n;
-        memset(b, 0, (size_t)n * sizeof *b);
-        pl->p[1][x] = b;
-        pl->has_bias[x] = true;
-    }
-    return pl->p[1][x];
-}
-
-/* y = x * scale + shift per channel, from BN statistics. */
-static void bn_affine(const planner *pl, int bn, int c, float *scale, float *shift)
-{
-    const nn_layer *l = &pl->g->layers[bn];
-    const float *gamma = pl->p[0][bn], *beta = pl->p[1][bn], *mean = pl->p[2][bn], *var = pl->p[3][bn];
-    for (int k = 0; k < c; k++) {
-        scale[k] = gamma[k] / sqrtf(var[k] + l->eps);
-        shift[k] = beta[k] - mean[k] * scale[k];
-    }
-}
-
-static void fold_into_producer(planner *pl, int bn, int x, float *scale, float *shift)
-{
-    const nn_layer *l = &pl->g->layers[x];
-    int c = l->out.c;
-    bn_affine(pl, bn, c, scale, shift);
-    float *w = pl->p[0][x];
-    size_t count = pl->g->params[l->param_first].count;
-    if (l->op == NN_OP_CONV2D) {
-        size_t og = (size_t)(l->units / l->groups), per_group = count / (size_t)l->groups;
-        for (size_t e = 0; e < count; e++)
-            w[e] *= scale[(e / per_group) * og + e % og];
-    } else {
-        for (size_t e = 0; e < count; e++)
-            w[e] *= scale[e % (size_t)c];
-    }
-    bool had_bias = pl->has_bias[x];
-    float *b = bias_for(pl, x, c);
-    for (int k = 0; k < c; k++)
-        b[k] = (had_bias ? b[k] * scale[k] : 0.0f) + shift[k];
-}
-
-/* Dense d reads the BN output through dropout/flatten only: W'[f][o] = W[f][o]·s[f],
- * b'[o] = b[o] + Σ_f t[f]·W[f][o], with f's BN channel = f mod C (HWC order). */
-static void fold_into_dense(planner *pl, int bn, int d, float *scale, float *shift)
-{
-    const nn_layer *l = &pl->g->layers[d];
-    int cb = pl->g->layers[bn].in.c;
-    bn_affine(pl, bn, cb, scale, shift);
-    size_t F = nn_shape_size(l->in), O = (size_t)l->units;
-    float *w = pl->p[0][d];
-    float *b = bias_for(pl, d, (int)O);
-    for (size_t f = 0; f < F; f++) {
-        float s = scale[f % (size_t)cb], t = shift[f % (size_t)cb];
-        for (size_t o = 0; o < O; o++) {
-            b[o] += t * w[f * O + o];
-            w[f * O + o] *= s;
+    static const nn_backend all[] = {NN_BACKEND_AUTO, NN_BACKEND_CPU, NN_BACKEND_CUDA};
+    for (size_t i = 0; s && i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(s, nn_backend_name(all[i])) == 0) {
+            *out = all[i];
+            return true;
         }
-    }
+    return false;
 }
 
-/* The dense layer that is the only reader of bn's value through dropout/flatten, or -1. */
-static int sole_dense_reader(const planner *pl, int bn)
+bool nn_cuda_available(char *why, size_t n)
 {
-    const nn_graph *g = pl->g;
-    int x = bn;
-    while (pl->cons[x] == 1) {
-        int reader = -1;
-        for (int i = x + 1; i < g->n_layers && reader < 0; i++)
-            for (int k = 0; k < g->layers[i].n_inputs; k++)
-                if (g->layers[i].inputs[k] == x)
-                    reader = i;
-        if (reader < 0 || g->layers[reader].n_inputs != 1)
-            return -1;
-        nn_op op = g->layers[reader].op;
-        if (op == NN_OP_DENSE)
-            return reader;
-        if (op != NN_OP_DROPOUT && op != NN_OP_FLATTEN)
-            return -1;
-        x = reader;
-    }
-    return -1;
+#ifdef NN_HAVE_CUDA
+    return nn_cuda_probe(why, n);
+#else
+    if (why && n)
+        snprintf(why, n, "this build has no CUDA backend");
+    return false;
+#endif
 }
 
-static void plan_layers(planner *pl, float *scale, float *shift)
+bool nn_cuda_built(void)
 {
-    const nn_graph *g = pl->g;
-    for (int i = 1; i < g->n_layers; i++) {
-        const nn_layer *l = &g->layers[i];
-        int in0 = l->inputs[0], x;
-        pl->owner[i] = i;
-        switch (l->op) {
-        case NN_OP_DROPOUT:
-        case NN_OP_FLATTEN:
-            pl->dead[i] = true;
-            pl->owner[i] = pl->owner[in0];
-            break;
-        case NN_OP_BATCHNORM:
-            x = sole_producer(pl, in0, false);
-            if (x > 0 && is_linear_producer(g->layers[x].op) && pl->act[x] == NN_ACT_NONE) {
-                fold_into_producer(pl, i, x, scale, shift);
-                pl->dead[i] = true;
-                pl->owner[i] = pl->owner[in0];
-            } else if ((x = sole_dense_reader(pl, i)) > 0) {
-                fold_into_dense(pl, i, x, scale, shift);
-                pl->dead[i] = true;
-                pl->owner[i] = pl->owner[in0];
-            }
-            break;
-        case NN_OP_RELU:
-        case NN_OP_LEAKY_RELU:
-            x = sole_producer(pl, in0, true);
-            if (x > 0 && pl->act[x] == NN_ACT_NONE &&
-                (is_linear_producer(g->layers[x].op) || g->layers[x].op == NN_OP_BATCHNORM)) {
-                pl->act[x] = l->op == NN_OP_RELU ? NN_ACT_RELU : NN_ACT_LEAKY;
-                pl->act_alpha[x] = l->alpha;
-                pl->dead[i] = true;
-                pl->owner[i] = pl->owner[in0];
-            }
-            break;
-        default:
-            break;
-        }
-    }
+#ifdef NN_HAVE_CUDA
+    return true;
+#else
+    return false;
+#endif
 }
 
-/* First-fit placement of each computing layer's buffer over [birth, last_use]. */
-static size_t place_buffers(const nn_graph *g, const planner *pl, int max_batch, const int *last_use,
-                            size_t *offset)
+/* CPU executor: the arena (activations at the plan's offsets, then the largest step's scratch). */
+static nn_status cpu_build(nn_infer *ctx, int threads, nn_err *err)
 {
-    size_t peak = 0;
-    int n = g->n_layers;
-    for (int i = 0; i < n; i++) {
-        if (pl->dead[i])
-            continue;
-        size_t size = (nn_shape_size(g->layers[i].out) * (size_t)max_batch + ALIGN_FLOATS - 1) / ALIGN_FLOATS *
-                      ALIGN_FLOATS;
-        size_t off = 0;
-        bool moved = true;
-        while (moved) { /* bump past every live buffer that overlaps [off, off+size) */
-            moved = false;
-            for (int j = 0; j < i; j++) {
-                if (pl->dead[j] || last_use[j] < i)
-                    continue;
-                size_t js = (nn_shape_size(g->layers[j].out) * (size_t)max_batch + ALIGN_FLOATS - 1) / ALIGN_FLOATS *
-                            ALIGN_FLOATS;
-                if (off < offset[j] + js && offset[j] < off + size) {
-                    off = offset[j] + js;
-                    moved = true;
-                }
-            }
-        }
-        offset[i] = off;
-        if (off + size > peak)
-            peak = off + size;
-    }
-    return peak;
-}
-
-static void planner_free(planner *pl)
-{
-    free(pl->owner);
-    free(pl->cons);
-    free(pl->dead);
-    free(pl->act);
-    free(pl->act_alpha);
-    free(pl->has_bias);
-    for (int k = 0; k < 4; k++)
-        free(pl->p[k]);
-}
-
-static nn_status build(nn_infer *ctx, const nn_model *m, int threads, planner *pl, nn_err *err)
-{
-    const nn_graph *g = &m->g;
-    int n = g->n_layers;
-    size_t extra = 0; /* a created bias (BN folded into a bias-free layer): one per linear layer at most */
-    for (int i = 0; i < n; i++)
-        if (is_linear_producer(g->layers[i].op))
-            extra += (size_t)g->layers[i].out.c;
-    size_t width = 1;
-    for (int i = 0; i < n; i++)
-        if ((size_t)g->layers[i].out.c > width)
-            width = (size_t)g->layers[i].out.c;
-    pl->g = g;
-    pl->owner = calloc((size_t)n, sizeof *pl->owner);
-    pl->cons = calloc((size_t)n, sizeof *pl->cons);
-    pl->dead = calloc((size_t)n, sizeof *pl->dead);
-    pl->act = calloc((size_t)n, sizeof *pl->act);
-    pl->act_alpha = calloc((size_t)n, sizeof *pl->act_alpha);
-    pl->has_bias = calloc((size_t)n, sizeof *pl->has_bias);
-    for (int k = 0; k < 4; k++)
-        pl->p[k] = calloc((size_t)n, sizeof *pl->p[k]);
-    ctx->params = malloc((g->n_param_floats + extra + 1) * sizeof *ctx->params);
-    float *affine = malloc(2 * width * sizeof *affine);
-    int *last_use = calloc((size_t)n, sizeof *last_use);
-    size_t *offset = calloc((size_t)n, sizeof *offset);
-    ctx->steps = calloc((size_t)n, sizeof *ctx->steps);
-    nn_status s = NN_OK;
-    if (!pl->owner || !pl->cons || !pl->dead || !pl->act || !pl->act_alpha || !pl->has_bias || !pl->p[0] ||
-        !pl->p[1] || !pl->p[2] || !pl->p[3] || !ctx->params || !affine || !last_use || !offset || !ctx->steps) {
-        s = nn_fail(err, NN_E_NOMEM, "%s: out of memory while planning", g->name);
-        goto out;
-    }
-    memcpy(ctx->params, m->params, g->n_param_floats * sizeof *ctx->params);
-    pl->extra = ctx->params + g->n_param_floats;
-    for (int i = 0; i < n; i++) {
-        const nn_layer *l = &g->layers[i];
-        for (int k = 0; k < l->n_inputs; k++)
-            pl->cons[l->inputs[k]]++;
-        for (int k = 0; k < l->n_params && k < 4; k++)
-            pl->p[k][i] = ctx->params + nn_layer_param(g, l, k)->offset;
-        pl->has_bias[i] = l->has_bias;
-    }
-    pl->cons[n - 1]++; /* the model output is read by the caller */
-    plan_layers(pl, affine, affine + width);
-
-    /* Lifetimes: the input and the output stay live for the whole run. */
-    for (int i = 1; i < n; i++)
-        if (!pl->dead[i])
-            for (int k = 0; k < g->layers[i].n_inputs; k++)
-                last_use[pl->owner[g->layers[i].inputs[k]]] = i;
-    last_use[0] = n;
-    last_use[pl->owner[n - 1]] = n;
-    size_t act_floats = place_buffers(g, pl, ctx->max_batch, last_use, offset);
-
+    const nn_plan *p = &ctx->plan;
     size_t scratch = 0;
-    for (int i = 1; i < n; i++) {
-        if (pl->dead[i])
-            continue;
-        infer_step *st = &ctx->steps[ctx->n_steps++];
-        st->l = g->layers[i];
-        st->l.act = pl->act[i];
-        st->l.act_alpha = pl->act_alpha[i];
-        st->l.has_bias = pl->has_bias[i];
-        st->out_off = offset[i];
-        for (int k = 0; k < st->l.n_inputs; k++) {
-            st->in_off[k] = offset[pl->owner[st->l.inputs[k]]];
-            st->in_c[k] = g->layers[st->l.inputs[k]].out.c;
-        }
-        for (int k = 0; k < 4; k++)
-            st->p[k] = pl->p[k][i];
-        size_t sc = cpu_scratch_floats(&st->l, ctx->max_batch, threads);
+    for (int i = 0; i < p->n_steps; i++) {
+        size_t sc = cpu_scratch_floats(&p->steps[i].l, p->max_batch, threads);
         if (sc > scratch)
             scratch = sc;
     }
-    ctx->input_off = offset[0];
-    ctx->output_off = offset[pl->owner[n - 1]];
-    ctx->out_size = (int)nn_shape_size(g->layers[n - 1].out);
-    act_floats = (act_floats + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
-    size_t total = act_floats + scratch + ALIGN_FLOATS;
+    size_t total = p->act_floats + scratch + NN_PLAN_ALIGN_FLOATS;
     ctx->arena = aligned_alloc(64, (total * sizeof(float) + 63) / 64 * 64);
-    if (!ctx->arena) {
-        s = nn_fail(err, NN_E_NOMEM, "%s: cannot allocate a %zu-byte arena for batch %d", g->name,
-                    total * sizeof(float), ctx->max_batch);
-        goto out;
-    }
+    if (!ctx->arena)
+        return nn_fail(err, NN_E_NOMEM, "cannot allocate a %zu-byte arena for batch %d", total * sizeof(float),
+                       p->max_batch);
     memset(ctx->arena, 0, total * sizeof(float));
-    ctx->scratch = ctx->arena + act_floats;
-    s = nn_pool_create(&ctx->pool, threads, err);
-out:
-    free(affine);
-    free(last_use);
-    free(offset);
-    return s;
+    ctx->scratch = ctx->arena + p->act_floats;
+    return nn_pool_create(&ctx->pool, threads, err);
 }
 
-nn_status nn_infer_create(nn_infer **out, const nn_model *m, int max_batch, int threads, nn_err *err)
+/* Resolves AUTO and checks that the chosen backend can run here. */
+static nn_status pick_backend(nn_backend want, nn_backend *got, nn_err *err)
+{
+    char why[256];
+    if (want == NN_BACKEND_CPU) {
+        *got = NN_BACKEND_CPU;
+        return NN_OK;
+    }
+    if (want != NN_BACKEND_AUTO && want != NN_BACKEND_CUDA)
+        return nn_fail(err, NN_E_ARG, "unknown backend %d (expected auto, cpu or cuda)", (int)want);
+    bool ok = nn_cuda_available(why, sizeof why);
+    if (ok) {
+        *got = NN_BACKEND_CUDA;
+        return NN_OK;
+    }
+    if (want == NN_BACKEND_AUTO) {
+        *got = NN_BACKEND_CPU;
+        return NN_OK;
+    }
+#ifdef NN_HAVE_CUDA
+    return nn_fail(err, NN_E_DEVICE, "backend cuda: %s", why);
+#else
+    return nn_fail(err, NN_E_UNSUPPORTED, "backend cuda: %s", why);
+#endif
+}
+
+nn_status nn_infer_create_opts(nn_infer **out, const nn_model *m, const nn_infer_opts *o, nn_err *err)
 {
     *out = NULL;
-    if (max_batch < 1 || max_batch > 65536)
-        return nn_fail(err, NN_E_ARG, "batch size must be in [1, 65536] (got %d)", max_batch);
+    int threads = o->threads ? o->threads : 1;
+    if (o->max_batch < 1 || o->max_batch > 65536)
+        return nn_fail(err, NN_E_ARG, "batch size must be in [1, 65536] (got %d)", o->max_batch);
     if (threads < 1 || threads > 256)
         return nn_fail(err, NN_E_ARG, "threads must be in [1, 256] (got %d)", threads);
+    nn_backend backend;
+    nn_status s = pick_backend(o->backend, &backend, err);
+    if (s)
+        return s;
     nn_infer *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return nn_fail(err, NN_E_NOMEM, "out of memory");
-    ctx->max_batch = max_batch;
-    planner pl = {0};
-    nn_status s = build(ctx, m, threads, &pl, err);
-    planner_free(&pl);
+    ctx->backend = backend;
+    s = nn_plan_build(&ctx->plan, m, o->max_batch, err);
+    if (!s) {
+        ctx->ns = calloc((size_t)ctx->plan.n_steps + 1, sizeof *ctx->ns);
+        if (!ctx->ns)
+            s = nn_fail(err, NN_E_NOMEM, "out of memory");
+    }
+    if (!s && backend == NN_BACKEND_CPU)
+        s = cpu_build(ctx, threads, err);
+#ifdef NN_HAVE_CUDA
+    if (!s && backend == NN_BACKEND_CUDA)
+        s = nn_cuda_exec_create(&ctx->cu, &ctx->plan, &m->g.pre, m->g.in_h, m->g.in_w, m->g.in_c, o->cuda_eager,
+                                o->profile, o->cuda_conv_direct_macs, err);
+#endif
     if (s) {
         nn_infer_free(ctx);
         return s;
@@ -349,23 +150,76 @@ nn_status nn_infer_create(nn_infer **out, const nn_model *m, int max_batch, int 
     return NN_OK;
 }
 
+nn_status nn_infer_create(nn_infer **out, const nn_model *m, int max_batch, int threads, nn_err *err)
+{
+    nn_infer_opts o = {.max_batch = max_batch, .threads = threads, .backend = NN_BACKEND_CPU};
+    if (threads < 1 || threads > 256) { /* 0 means 1 in the options, not here */
+        *out = NULL;
+        return nn_fail(err, NN_E_ARG, "threads must be in [1, 256] (got %d)", threads);
+    }
+    return nn_infer_create_opts(out, m, &o, err);
+}
+
 void nn_infer_free(nn_infer *ctx)
 {
     if (!ctx)
         return;
+#ifdef NN_HAVE_CUDA
+    nn_cuda_exec_free(ctx->cu);
+#endif
     nn_pool_free(ctx->pool);
     free(ctx->arena);
-    free(ctx->params);
-    free(ctx->steps);
+    free(ctx->ns);
+    nn_plan_free(&ctx->plan);
     free(ctx);
 }
 
-float *nn_infer_input(nn_infer *ctx) { return ctx->arena + ctx->input_off; }
-const float *nn_infer_output(const nn_infer *ctx) { return ctx->arena + ctx->output_off; }
-int nn_infer_output_size(const nn_infer *ctx) { return ctx->out_size; }
-int nn_infer_steps(const nn_infer *ctx) { return ctx->n_steps; }
-const char *nn_infer_step_name(const nn_infer *ctx, int i) { return ctx->steps[i].l.name; }
-uint64_t nn_infer_step_ns(const nn_infer *ctx, int i) { return ctx->steps[i].ns; }
+nn_backend nn_infer_backend(const nn_infer *ctx) { return ctx->backend; }
+
+float *nn_infer_input(nn_infer *ctx)
+{
+#ifdef NN_HAVE_CUDA
+    if (ctx->cu)
+        return nn_cuda_exec_input(ctx->cu);
+#endif
+    return ctx->arena + ctx->plan.input_off;
+}
+
+const float *nn_infer_output(const nn_infer *ctx)
+{
+#ifdef NN_HAVE_CUDA
+    if (ctx->cu)
+        return nn_cuda_exec_output(ctx->cu);
+#endif
+    return ctx->arena + ctx->plan.output_off;
+}
+
+int nn_infer_output_size(const nn_infer *ctx) { return ctx->plan.out_size; }
+int nn_infer_steps(const nn_infer *ctx) { return ctx->plan.n_steps; }
+const char *nn_infer_step_name(const nn_infer *ctx, int i) { return ctx->plan.steps[i].l.name; }
+uint64_t nn_infer_step_ns(const nn_infer *ctx, int i) { return ctx->ns[i]; }
+
+nn_status nn_infer_frame_reserve(nn_infer *ctx, size_t max_frame_bytes, nn_err *err)
+{
+#ifdef NN_HAVE_CUDA
+    if (ctx->cu)
+        return nn_cuda_exec_frame_reserve(ctx->cu, max_frame_bytes, err);
+#endif
+    (void)max_frame_bytes;
+    return nn_fail(err, NN_E_UNSUPPORTED, "GPU preprocessing needs the CUDA backend (this context runs on the %s)",
+                   nn_backend_name(ctx->backend));
+}
+
+nn_status nn_infer_frame(nn_infer *ctx, const uint8_t *rgb, int width, int height, int stride, nn_err *err)
+{
+#ifdef NN_HAVE_CUDA
+    if (ctx->cu)
+        return nn_cuda_exec_frame(ctx->cu, rgb, width, height, stride, err);
+#endif
+    (void)rgb, (void)width, (void)height, (void)stride;
+    return nn_fail(err, NN_E_UNSUPPORTED, "GPU preprocessing needs the CUDA backend (this context runs on the %s)",
+                   nn_backend_name(ctx->backend));
+}
 
 static uint64_t now_ns(void)
 {
@@ -376,11 +230,16 @@ static uint64_t now_ns(void)
 
 nn_status nn_infer_run(nn_infer *ctx, int batch, nn_err *err)
 {
-    if (batch < 1 || batch > ctx->max_batch)
-        return nn_fail(err, NN_E_ARG, "batch %d outside [1, %d] of this inference context", batch, ctx->max_batch);
+    const nn_plan *p = &ctx->plan;
+    if (batch < 1 || batch > p->max_batch)
+        return nn_fail(err, NN_E_ARG, "batch %d outside [1, %d] of this inference context", batch, p->max_batch);
+#ifdef NN_HAVE_CUDA
+    if (ctx->cu)
+        return nn_cuda_exec_run(ctx->cu, batch, ctx->ns, err);
+#endif
     uint64_t t0 = now_ns();
-    for (int i = 0; i < ctx->n_steps; i++) {
-        infer_step *st = &ctx->steps[i];
+    for (int i = 0; i < p->n_steps; i++) {
+        const nn_plan_step *st = &p->steps[i];
         cpu_fwd_args a = {.l = &st->l, .out = ctx->arena + st->out_off, .batch = batch, .scratch = ctx->scratch,
                           .pool = ctx->pool};
         for (int k = 0; k < st->l.n_inputs; k++) {
@@ -388,10 +247,10 @@ nn_status nn_infer_run(nn_infer *ctx, int batch, nn_err *err)
             a.in_c[k] = st->in_c[k];
         }
         for (int k = 0; k < 4; k++)
-            a.p[k] = st->p[k];
+            a.p[k] = nn_plan_param(p, st, k);
         cpu_forward(&a);
         uint64_t t1 = now_ns();
-        st->ns = t1 - t0;
+        ctx->ns[i] = t1 - t0;
         t0 = t1;
     }
     return NN_OK;

@@ -5,8 +5,13 @@
 #ifndef STEERD_NN_H
 #define STEERD_NN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef enum {
     NN_OK = 0,
@@ -54,9 +59,43 @@ int nn_model_output_size(const nn_model *m);
 /* ---- inference context: folded/fused layer plan, arena and threads, sized once ---- */
 typedef struct nn_infer nn_infer;
 
+/* The CPU backend (same as nn_infer_create_opts with backend NN_BACKEND_CPU). */
 nn_status nn_infer_create(nn_infer **out, const nn_model *m, int max_batch, int threads, nn_err *err);
+
+/* Where an inference context runs. AUTO: CUDA when this build has the CUDA backend and a device
+ * is present, else the CPU. CUDA without a device (or in a build without it) fails with
+ * NN_E_DEVICE / NN_E_UNSUPPORTED and a one-line reason. */
+typedef enum { NN_BACKEND_AUTO = 0, NN_BACKEND_CPU, NN_BACKEND_CUDA } nn_backend;
+
+#define NN_CUDA_CONV_DIRECT_MACS (1L << 22)
+
+typedef struct {
+    int max_batch;        /* 1..65536 */
+    int threads;          /* CPU backend worker threads, 1..256 (0 = 1) */
+    nn_backend backend;
+    bool cuda_eager;      /* CUDA: launch the steps one by one instead of replaying the forward pass
+                             captured once per batch size in a CUDA Graph (tests, benchmarks) */
+    bool profile;         /* CUDA: time every step with events (implies eager); the CPU always times */
+    long cuda_conv_direct_macs; /* CUDA: a conv2d whose batch x multiply-adds is at most this runs as one
+                             fused kernel instead of cuDNN + epilogue (launch-bound small convs);
+                             0 = the default (NN_CUDA_CONV_DIRECT_MACS), < 0 = always cuDNN */
+} nn_infer_opts;
+
+nn_status nn_infer_create_opts(nn_infer **out, const nn_model *m, const nn_infer_opts *o, nn_err *err);
 void nn_infer_free(nn_infer *ctx);
-/* Input buffer [max_batch, H, W, C]; fill the first `batch` images, then call nn_infer_run. */
+/* The backend the context runs on (never AUTO). */
+nn_backend nn_infer_backend(const nn_infer *ctx);
+/* "auto", "cpu", "cuda". */
+const char *nn_backend_name(nn_backend b);
+/* Parses "auto" / "cpu" / "cuda"; false for anything else. */
+bool nn_backend_parse(const char *s, nn_backend *out);
+/* True when this build has the CUDA backend and a CUDA device is usable; otherwise false and why
+ * (may be NULL) says so: "this build has no CUDA backend" or "no CUDA device (...)". */
+bool nn_cuda_available(char *why, size_t n);
+/* True when this build has the CUDA backend compiled in (whether or not a device is present). */
+bool nn_cuda_built(void);
+/* Input buffer [max_batch, H, W, C] (host memory; pinned on the CUDA backend); fill the first
+ * `batch` images, then call nn_infer_run. */
 float *nn_infer_input(nn_infer *ctx);
 /* Runs the forward pass on `batch` images (1..max_batch). Allocates nothing. */
 nn_status nn_infer_run(nn_infer *ctx, int batch, nn_err *err);
@@ -64,9 +103,23 @@ nn_status nn_infer_run(nn_infer *ctx, int batch, nn_err *err);
 const float *nn_infer_output(const nn_infer *ctx);
 int nn_infer_output_size(const nn_infer *ctx);
 
-/* Per-step profile of the last run: step names and nanoseconds (plan steps after folding). */
+/* GPU preprocessing (CUDA backend): a uint8 RGB frame (height rows of width*3 bytes, `stride`
+ * bytes apart) is copied to the device, cropped, bilinearly resized and normalised there into
+ * image `slot` of the input, exactly as the daemon's CPU preprocessing (src/daemon/preprocess.c)
+ * with the model's `preprocess` section; the next nn_infer_run uses it instead of the host input
+ * buffer for that run. width*height*3 <= max_frame_bytes given to nn_infer_frame_reserve, which
+ * must be called once first (allocates). NN_E_UNSUPPORTED on the CPU backend. */
+nn_status nn_infer_frame_reserve(nn_infer *ctx, size_t max_frame_bytes, nn_err *err);
+nn_status nn_infer_frame(nn_infer *ctx, const uint8_t *rgb, int width, int height, int stride, nn_err *err);
+
+/* Per-step profile of the last run: step names and nanoseconds (plan steps after folding).
+ * CUDA backend: measured with events only when the context was created with profile set (else 0). */
 int nn_infer_steps(const nn_infer *ctx);
 const char *nn_infer_step_name(const nn_infer *ctx, int i);
 uint64_t nn_infer_step_ns(const nn_infer *ctx, int i);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

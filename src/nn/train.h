@@ -35,6 +35,7 @@ bool nn_train_softmax_output(const nn_train *t);
  * logits) (nn_loss_softmax_ce's gradient) and the softmax layer itself is skipped. Parameter
  * gradients ACCUMULATE into nn_train_grads (call nn_train_zero_grad between steps). */
 nn_status nn_train_backward(nn_train *t, int batch, const float *dy, nn_err *err);
+/* (dy NULL: the gradient of the last nn_train_loss.) */
 /* Logits mode (see nn_train_backward); off: dy is always w.r.t. the output (tests). */
 void nn_train_set_softmax_logits(nn_train *t, bool on);
 void nn_train_zero_grad(nn_train *t);
@@ -53,6 +54,60 @@ const float *nn_train_layer_saved(const nn_train *t, int i);
 /* The dropout step counter (reproducible masks: set it before a forward to replay one). */
 void nn_train_set_step(nn_train *t, uint64_t step);
 uint64_t nn_train_step(const nn_train *t);
+/* Per-layer timing (benchmarks): while set, every forward / backward adds graph layer i's wall
+ * time in ns to fwd_ns[i] / bwd_ns[i] (nn_train_layers() entries each, owned by the caller, not
+ * zeroed here); NULL turns it off. */
+void nn_train_set_profile(nn_train *t, uint64_t *fwd_ns, uint64_t *bwd_ns);
+
+/* ---- backends: the same training API on the CPU or on a CUDA device ----
+ * nn_train_create_on with NN_BACKEND_CPU is nn_train_create. NN_BACKEND_CUDA keeps the whole
+ * training state on the GPU (kernels/train_cuda.cu: one device arena for the parameters, their
+ * gradients, every layer's output and gradient and the optimizer state; one stream): the model's
+ * host parameters are uploaded at create and by nn_train_sync_params(t, true, ...), and copied
+ * back, batch-norm running statistics included, by nn_train_sync_params(t, false, ...) (before a
+ * checkpoint or an evaluation). NN_BACKEND_AUTO: CUDA when nn_cuda_available(), else the CPU.
+ * CUDA without a device fails with NN_E_DEVICE ("no CUDA device (...)"), and in a build without
+ * the CUDA backend with NN_E_UNSUPPORTED ("this build has no CUDA backend").
+ * On CUDA the input buffer is pinned host memory; nn_train_output, nn_train_grads,
+ * nn_train_input_grad, nn_train_layer_output and nn_train_layer_saved return host copies made by
+ * that call (the device copy stays authoritative: editing them changes nothing; the layer copies
+ * allocate a host mirror on first use — diagnostics, not the training loop). Results match the
+ * CPU to float32 rounding (cuDNN/cuBLAS FMA math, no TF32), not bit for bit. */
+nn_status nn_train_create_on(nn_train **out, nn_model *m, int max_batch, int threads, uint64_t seed,
+                             nn_backend backend, nn_err *err);
+/* The backend the context runs on (never AUTO). */
+nn_backend nn_train_backend(const nn_train *t);
+/* CUDA: to_device uploads the model's host parameters, else downloads them (waits). CPU: no-op. */
+nn_status nn_train_sync_params(nn_train *t, bool to_device, nn_err *err);
+
+/* Loss of the last forward on the context (either backend; nothing allocated): softmax
+ * cross-entropy against labels [batch] (probabilities when the model ends in a softmax, else
+ * logits), MSE or Huber (delta) against targets [batch, output_size]; semantics of the
+ * nn_loss_* functions below. *loss: the mean (NAN for a bad label). The gradient is kept for
+ * nn_train_backward(t, batch, NULL, err), which then back-propagates it. */
+typedef enum { NN_LOSS_CE = 0, NN_LOSS_MSE, NN_LOSS_HUBER } nn_loss_kind;
+nn_status nn_train_loss(nn_train *t, nn_loss_kind kind, const int *labels, const float *targets, int batch,
+                        float delta, double *loss, nn_err *err);
+
+/* ---- the optimizer on the device (CUDA backend; NN_E_UNSUPPORTED on the CPU, where the trainer
+ * runs src/train/optim.c on nn_train_grads). Same float operations as src/train/optim.c. ---- */
+typedef struct {
+    int kind;                 /* 0 sgd, 1 adam, 2 adamw (src/train/optim.h opt_kind) */
+    double momentum, dampening;
+    bool nesterov;
+    double beta1, beta2, eps;
+} nn_opt_cfg;
+/* Allocates and zeroes the optimizer state on the device (once). */
+nn_status nn_train_opt_setup(nn_train *t, const nn_opt_cfg *o, nn_err *err);
+/* Optimizer state floats (opt_state_floats' rule: sgd with momentum n, adam 2n, else 0). */
+size_t nn_train_opt_state_floats(const nn_train *t);
+/* Copies the state to (to_device) or from the device; host holds nn_train_opt_state_floats(t). */
+nn_status nn_train_opt_state(nn_train *t, float *host, bool to_device, nn_err *err);
+/* clip_grad_norm_ over all gradients (max_norm = INFINITY: measure only); *norm = the total norm
+ * before clipping (NaN/Inf when a gradient is not finite). Waits for the result. */
+nn_status nn_train_clip_grad_norm(nn_train *t, float max_norm, float *norm, nn_err *err);
+/* One optimizer step (PyTorch's state step `step` >= 1) over every trainable parameter. */
+nn_status nn_train_opt_step(nn_train *t, int64_t step, double lr, double weight_decay, nn_err *err);
 
 /* ---- losses (src/nn/cpu/loss.c): mean over the batch, gradient written to d (may not alias) ----
  * Softmax cross-entropy: y [batch, classes] holds probabilities (y_is_prob, the model ends in a

@@ -14,12 +14,19 @@
 
 static const char bench_help[] =
     "usage: steerctl bench MODEL.yaml [--weights W.safetensors] [--threads N] [--batch B] [--runs R] [--json]\n"
+    "                     [--backend cpu|cuda|auto] [--eager] [--profile]\n"
     "\n"
     "Times R forward passes (after R/10 + 3 warm-up passes) of a batch of B random images on N threads\n"
     "(defaults: He-initialised weights, 1 thread, batch 1, 200 runs). Prints per-step mean time\n"
     "(steps are layers after batch-norm folding and activation fusion), latency median and p99,\n"
     "achieved GMAC/s (model MACs x batch / median), and the GMAC/s of a 1024^3 SGEMM on the same\n"
-    "threads measured in the same run (the practical peak).\n";
+    "threads measured in the same run (the practical peak; CPU backend only).\n"
+    "--backend cuda: each pass is host input -> GPU -> host output (pinned buffers), replaying the\n"
+    "forward pass captured once in a CUDA Graph; --eager launches the steps one by one instead;\n"
+    "--profile times every step with CUDA events (eager; per-step times are only printed then).\n"
+    "--conv-direct-macs N: a conv2d of at most N multiply-adds (x batch) runs as one fused kernel\n"
+    "instead of cuDNN + epilogue (default 4194304; -1: always cuDNN).\n"
+    "With --train: training throughput instead (steerctl bench MODEL.yaml --train --help).\n";
 
 static uint64_t now_ns(void)
 {
@@ -76,7 +83,9 @@ static double sgemm_peak_gmacs(int threads)
 typedef struct {
     const char *spec, *weights;
     long threads, batch, runs;
-    bool json;
+    bool json, eager, profile;
+    nn_backend backend;
+    long conv_direct_macs;
 } bench_opts;
 
 static int parse(int argc, char **argv, bench_opts *o)
@@ -84,8 +93,11 @@ static int parse(int argc, char **argv, bench_opts *o)
     static const struct option opts[] = {{"weights", required_argument, 0, 'w'}, {"threads", required_argument, 0, 't'},
                                          {"batch", required_argument, 0, 'b'},   {"runs", required_argument, 0, 'r'},
                                          {"json", no_argument, 0, 'j'},          {"help", no_argument, 0, 'h'},
+                                         {"backend", required_argument, 0, 'B'}, {"eager", no_argument, 0, 'e'},
+                                         {"profile", no_argument, 0, 'p'},
+                                         {"conv-direct-macs", required_argument, 0, 'D'},
                                          {0, 0, 0, 0}};
-    *o = (bench_opts){.threads = 1, .batch = 1, .runs = 200};
+    *o = (bench_opts){.threads = 1, .batch = 1, .runs = 200, .backend = NN_BACKEND_CPU};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -96,6 +108,14 @@ static int parse(int argc, char **argv, bench_opts *o)
         case 'b': ok = parse_int_opt("--batch", optarg, 1, 4096, &o->batch); break;
         case 'r': ok = parse_int_opt("--runs", optarg, 1, 1000000, &o->runs); break;
         case 'j': o->json = true; break;
+        case 'e': o->eager = true; break;
+        case 'D': ok = parse_int_opt("--conv-direct-macs", optarg, -1, 1L << 40, &o->conv_direct_macs); break;
+        case 'p': o->profile = true; break;
+        case 'B':
+            ok = nn_backend_parse(optarg, &o->backend);
+            if (!ok)
+                fprintf(stderr, "steerctl: --backend: expected cpu, cuda or auto (got '%s')\n", optarg);
+            break;
         case 'h': fputs(bench_help, stdout); return -1;
         default: fputs(bench_help, stderr); return EXIT_USAGE;
         }
@@ -115,29 +135,41 @@ static void report(const bench_opts *o, const nn_model *m, const nn_infer *ctx, 
     double med = (double)lat[o->runs / 2] / 1e3, p99 = (double)lat[(o->runs * 99) / 100] / 1e3;
     nn_cost cost = nn_graph_cost(&m->g);
     double gmacs = (double)cost.macs * (double)o->batch / (med * 1e3);
-    double peak = sgemm_peak_gmacs((int)o->threads);
-    int n = nn_infer_steps(ctx);
+    bool cuda = nn_infer_backend(ctx) == NN_BACKEND_CUDA;
+    double peak = cuda ? 0.0 : sgemm_peak_gmacs((int)o->threads);
+    const char *mode = !cuda ? "cpu" : o->profile ? "profile" : o->eager ? "eager" : "graph";
+    int n = (!cuda || o->profile) ? nn_infer_steps(ctx) : 0; /* CUDA graph replays have no per-step times */
     if (o->json) {
-        printf("{\"model\": \"%s\", \"batch\": %ld, \"threads\": %ld, \"runs\": %ld, \"median_us\": %.2f, "
-               "\"p99_us\": %.2f, \"macs\": %" PRIu64 ", \"gmacs\": %.3f, \"peak_gmacs\": %.3f, \"layers\": [",
-               nn_model_name(m), o->batch, o->threads, o->runs, med, p99, cost.macs, gmacs, peak);
+        printf("{\"model\": \"%s\", \"backend\": \"%s\", \"mode\": \"%s\", \"batch\": %ld, \"threads\": %ld, "
+               "\"runs\": %ld, \"median_us\": %.2f, \"p99_us\": %.2f, \"images_per_s\": %.1f, \"macs\": %" PRIu64
+               ", \"gmacs\": %.3f, \"peak_gmacs\": %.3f, \"conv_direct_macs\": %ld, \"layers\": [",
+               nn_model_name(m), nn_backend_name(nn_infer_backend(ctx)), mode, o->batch, o->threads, o->runs, med,
+               p99, (double)o->batch * 1e6 / med, cost.macs, gmacs, peak, o->conv_direct_macs);
         for (int i = 0; i < n; i++)
             printf("%s{\"name\": \"%s\", \"us\": %.3f}", i ? ", " : "", nn_infer_step_name(ctx, i),
                    (double)step_total[i] / (double)o->runs / 1e3);
         printf("]}\n");
         return;
     }
-    printf("model %s  batch %ld  threads %ld  runs %ld\n", nn_model_name(m), o->batch, o->threads, o->runs);
-    printf("%-32s %10s\n", "step", "mean us");
+    printf("model %s  backend %s (%s)  batch %ld  threads %ld  runs %ld\n", nn_model_name(m),
+           nn_backend_name(nn_infer_backend(ctx)), mode, o->batch, o->threads, o->runs);
+    if (n > 0)
+        printf("%-32s %10s\n", "step", "mean us");
     for (int i = 0; i < n; i++)
         printf("%-32s %10.2f\n", nn_infer_step_name(ctx, i), (double)step_total[i] / (double)o->runs / 1e3);
     printf("latency: median %.1f us, p99 %.1f us (%.1f images/s)\n", med, p99, (double)o->batch * 1e6 / med);
-    printf("compute: %.3f GMAC/s achieved, %.3f GMAC/s SGEMM 1024^3 peak (%.0f%%)\n", gmacs, peak,
-           peak > 0 ? 100.0 * gmacs / peak : 0.0);
+    if (cuda)
+        printf("compute: %.3f GMAC/s achieved\n", gmacs);
+    else
+        printf("compute: %.3f GMAC/s achieved, %.3f GMAC/s SGEMM 1024^3 peak (%.0f%%)\n", gmacs, peak,
+               peak > 0 ? 100.0 * gmacs / peak : 0.0);
 }
 
 int cmd_bench(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--train") == 0)
+            return cmd_bench_train(argc, argv); /* cmd_bench_train.c */
     bench_opts o;
     int rc = parse(argc, argv, &o);
     if (rc)
@@ -150,7 +182,9 @@ int cmd_bench(int argc, char **argv)
     if (!o.weights)
         nn_model_init_he(m, 1);
     nn_infer *ctx;
-    if ((s = nn_infer_create(&ctx, m, (int)o.batch, (int)o.threads, &err))) {
+    nn_infer_opts io = {.max_batch = (int)o.batch, .threads = (int)o.threads, .backend = o.backend,
+                        .cuda_eager = o.eager, .profile = o.profile, .cuda_conv_direct_macs = o.conv_direct_macs};
+    if ((s = nn_infer_create_opts(&ctx, m, &io, &err))) {
         nn_model_free(m);
         return fprintf(stderr, "steerctl: %s\n", err.msg), 1;
     }

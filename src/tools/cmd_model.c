@@ -34,9 +34,11 @@ static const char init_help[] =
 
 static const char run_help[] =
     "usage: steerctl model run MODEL.yaml W.safetensors --input X.npy --output Y.npy [--threads N]\n"
+    "                          [--backend cpu|cuda|auto]\n"
     "\n"
     "X: [N, H, W, C] (or [H, W, C]) numeric .npy, converted to float32, NHWC as the model's input.\n"
-    "Y: [N, outputs] float32, the last layer's output per sample.\n";
+    "Y: [N, outputs] float32, the last layer's output per sample.\n"
+    "--backend: cpu (default), cuda (an error without a CUDA device) or auto (CUDA when present).\n";
 
 static int fail(nn_status s, const nn_err *err)
 {
@@ -150,14 +152,16 @@ static int model_init(int argc, char **argv)
 }
 
 /* Runs x [n, H, W, C] through the model in chunks of up to max_batch; y [n, outputs]. */
-static nn_status run_batches(const nn_model *m, const float *x, size_t n, int threads, float *y, nn_err *err)
+static nn_status run_batches(const nn_model *m, const float *x, size_t n, int threads, nn_backend backend, float *y,
+                             nn_err *err)
 {
     int h, w, c;
     nn_model_input_shape(m, &h, &w, &c);
     size_t in_size = (size_t)h * (size_t)w * (size_t)c;
     int max_batch = n < 32 ? (int)n : 32;
     nn_infer *ctx;
-    nn_status s = nn_infer_create(&ctx, m, max_batch, threads, err);
+    nn_infer_opts o = {.max_batch = max_batch, .threads = threads, .backend = backend};
+    nn_status s = nn_infer_create_opts(&ctx, m, &o, err);
     if (s)
         return s;
     size_t out_size = (size_t)nn_infer_output_size(ctx);
@@ -177,10 +181,12 @@ static int model_run(int argc, char **argv)
     static const struct option opts[] = {{"input", required_argument, 0, 'i'},
                                          {"output", required_argument, 0, 'o'},
                                          {"threads", required_argument, 0, 't'},
+                                         {"backend", required_argument, 0, 'b'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *in_path = NULL, *out_path = NULL;
     long threads = 1;
+    nn_backend backend = NN_BACKEND_CPU;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -191,6 +197,10 @@ static int model_run(int argc, char **argv)
         else if (c == 't') {
             if (!parse_int_opt("--threads", optarg, 1, 256, &threads))
                 return EXIT_USAGE;
+        } else if (c == 'b') {
+            if (!nn_backend_parse(optarg, &backend))
+                return fprintf(stderr, "steerctl: --backend: expected cpu, cuda or auto (got '%s')\n", optarg),
+                       EXIT_USAGE;
         } else if (c == 'h')
             return fputs(run_help, stdout), 0;
         else
@@ -227,7 +237,7 @@ static int model_run(int argc, char **argv)
         s = nn_fail(&err, NN_E_NOMEM, "out of memory for %zu outputs", n * outs);
         goto done;
     }
-    if ((s = run_batches(m, x.data, n, (int)threads, y, &err)))
+    if ((s = run_batches(m, x.data, n, (int)threads, backend, y, &err)))
         goto done;
     int64_t dims[2] = {(int64_t)n, (int64_t)outs};
     s = npy_write_f32(out_path, y, 2, dims, &err);

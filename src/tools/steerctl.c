@@ -21,10 +21,20 @@ static const char usage[] =
     "                                         standard vs separable convolutions vs an EffNet block\n"
     "  bench MODEL.yaml [--weights W] [--threads N] [--batch B] [--runs R] [--json]\n"
     "                                         per-layer time, latency median/p99, GMAC/s vs SGEMM peak\n"
+    "  bench MODEL.yaml --train [--weights W] [--threads N] [--batch B] [--runs R] [--json]\n"
+    "                                         training step (forward, loss, backward, Adam): images/s\n"
 #ifdef STEERD_HAVE_REPLAY
     "  replay LOG --model M.yaml --weights W.safetensors [--rate recorded|max] [--publish EP]\n"
     "         [--output CSV] [--threads N]\n"
     "                                         recorded drive (Udacity driving_log.csv) -> CSV, MAE, RMSE, latency\n"
+#endif
+#ifdef STEERD_HAVE_SIM
+    "  sim record --out DIR [--seed N] [--roads N] [--seconds S|--frames N] [...]\n"
+    "                                         simulated drives in the Udacity layout (expert labels)\n"
+#endif
+#ifdef STEERD_HAVE_SIM_DRIVE
+    "  sim drive --config STEERD.yaml|--endpoint EP|--expert [--roads N] [--seconds S] [--video F]\n"
+    "                                         closed loop through a real steerd: autonomy, cte, latency\n"
 #endif
 #ifdef STEERD_HAVE_ZMQ
     "  sub ENDPOINT [--topic T] [--count N] [--timeout S]\n"
@@ -67,6 +77,10 @@ int main(int argc, char **argv)
 #ifdef STEERD_HAVE_REPLAY
     if (strcmp(cmd, "replay") == 0)
         return cmd_replay(argc - 1, argv + 1);
+#endif
+#ifdef STEERD_HAVE_SIM
+    if (strcmp(cmd, "sim") == 0)
+        return cmd_sim(argc - 1, argv + 1);
 #endif
 #ifdef STEERD_HAVE_ZMQ
     if (strcmp(cmd, "sub") == 0)

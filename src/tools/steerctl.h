@@ -8,8 +8,12 @@
 int cmd_model(int argc, char **argv);   /* model info | init | run */
 int cmd_explain(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_bench_train(int argc, char **argv); /* bench --train: training throughput (cmd_bench_train.c) */
 #ifdef STEERD_HAVE_REPLAY
 int cmd_replay(int argc, char **argv);  /* replay LOG: a recorded drive through the daemon's engine path */
+#endif
+#ifdef STEERD_HAVE_SIM
+int cmd_sim(int argc, char **argv);     /* sim record|drive: the driving simulator (src/sim) */
 #endif
 #ifdef STEERD_HAVE_ZMQ
 int cmd_sub(int argc, char **argv);     /* sub ENDPOINT: print steerd's ZeroMQ messages */

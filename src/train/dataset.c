@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "train/augment.h"
+#include "train/ds_drivelog.h"
 #include "train/idx.h"
 
 /* ---- the vtable and the kinds ---- */
@@ -59,7 +61,7 @@ static void idx_close(ds_dataset *ds)
     }
 }
 
-static const ds_ops idx_ops = {idx_count, idx_get, idx_close};
+static const ds_ops idx_ops = {idx_count, idx_get, idx_close, NULL, NULL};
 
 /* The labels file of an MNIST-style images file: "...images-idx3..." -> "...labels-idx1...". */
 static nn_status idx_labels_name(const char *images, char *out, size_t cap, nn_err *err)
@@ -119,17 +121,24 @@ static nn_status idx_open(ds_dataset *ds, const char *path, const ds_open_opts *
     return NN_OK;
 }
 
-/* Kind table. A driving-log kind becomes an open function here (over src/io/drivelog.h) whose
- * ops decode JPEG/PNG frames (src/io/image.h), crop/resize to the model input and fill a
- * regression target (the steering value). */
+/* Kind table: idx fills a dataset in place (open); the driving logs make theirs with ds_create
+ * (ds_drivelog.c, built with src/io). */
+typedef nn_status (*ds_create_fn)(ds_dataset **out, const char *kind, const char *path, const ds_open_opts *o,
+                                  nn_err *err);
+#ifdef STEERD_HAVE_IO
+#define DRIVELOG_OPEN ds_drivelog_open
+#else
+#define DRIVELOG_OPEN NULL
+#endif
 static const struct {
     const char *name;
     ds_open_fn open;
+    ds_create_fn create;
 } ds_kinds[] = {
-    {"idx", idx_open},
-    {"udacity", NULL},
-    {"sullychen", NULL},
-    {"donkey", NULL},
+    {"idx", idx_open, NULL},
+    {"udacity", NULL, DRIVELOG_OPEN},
+    {"sullychen", NULL, DRIVELOG_OPEN},
+    {"donkey", NULL, DRIVELOG_OPEN},
 };
 
 nn_status ds_open(ds_dataset **out, const char *kind, const char *path, const ds_open_opts *opts, nn_err *err)
@@ -143,8 +152,11 @@ nn_status ds_open(ds_dataset **out, const char *kind, const char *path, const ds
     if (k == nk)
         return nn_fail(err, NN_E_ARG, "%s: unknown dataset kind (expected idx, udacity, sullychen or donkey, got '%s')",
                        path, kind);
+    if (ds_kinds[k].create)
+        return ds_kinds[k].create(out, kind, path, opts, err);
     if (!ds_kinds[k].open)
-        return nn_fail(err, NN_E_UNSUPPORTED, "%s: dataset kind '%s' is not implemented yet", path, kind);
+        return nn_fail(err, NN_E_UNSUPPORTED,
+                       "%s: dataset kind '%s' needs src/io (libjpeg and libpng), which this build lacks", path, kind);
     if (strlen(path) >= sizeof((ds_dataset *)0)->path)
         return nn_fail(err, NN_E_ARG, "%s: path too long", path);
     ds_dataset *ds = calloc(1, sizeof *ds);
@@ -212,8 +224,23 @@ const char *ds_path(const ds_dataset *ds) { return ds->path; }
 nn_status ds_item(ds_dataset *ds, size_t i, const ds_xform *xf, float *image, int32_t *label, float *target,
                   nn_err *err)
 {
-    static const ds_xform identity = {1.0f, 0.0f};
+    static const ds_xform identity = {1.0f, 0.0f, DS_CAMERA_CENTER};
     return ds->ops->get(ds, i, xf ? xf : &identity, image, label, target, err);
+}
+
+nn_status ds_target(const ds_dataset *ds, size_t i, float *target, nn_err *err)
+{
+    if (!ds->ops->target)
+        return nn_fail(err, NN_E_UNSUPPORTED, "%s: this dataset kind cannot give targets without decoding", ds->path);
+    if (i >= ds->ops->count(ds))
+        return nn_fail(err, NN_E_ARG, "%s: item %zu out of range (expected < %zu)", ds->path, i, ds->ops->count(ds));
+    return ds->ops->target(ds, i, target, err);
+}
+
+const char *ds_note(const ds_dataset *ds)
+{
+    const char *n = ds->ops->note ? ds->ops->note(ds) : NULL;
+    return n ? n : "";
 }
 
 /* ---- seeded order ---- */
@@ -366,12 +393,20 @@ static nn_status fill(ds_loader *l, slot *s, uint64_t seq, nn_err *err)
     s->b.epoch = epoch;
     s->b.index = bi;
     size_t *items = (size_t *)s->b.items;
+    /* augmentation draws: seeded by (loader seed, epoch, item), independent of thread timing */
+    uint64_t aug_seed = l->o.seed ^ (0x94d049bb133111ebull * (uint64_t)(epoch + 1));
     for (size_t r = 0; r < n; r++) {
         items[r] = l->order[first + r];
-        nn_status st = ds_item(l->ds, items[r], &l->o.xf, s->b.images + r * img,
-                               s->b.labels + r, s->b.targets ? s->b.targets + r * (size_t)info->n_targets : NULL, err);
+        ds_xform xf = l->o.xf;
+        aug_draw d = aug_pick(l->o.aug, aug_seed, items[r]);
+        xf.camera = d.camera;
+        float *image = s->b.images + r * img;
+        float *target = s->b.targets ? s->b.targets + r * (size_t)info->n_targets : NULL;
+        nn_status st = ds_item(l->ds, items[r], &xf, image, s->b.labels + r, target, err);
         if (st)
             return st;
+        if (aug_per_item(l->o.aug))
+            aug_apply(&d, &xf, image, info->h, info->w, info->c, target, info->n_targets);
     }
     return NN_OK;
 }

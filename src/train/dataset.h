@@ -2,12 +2,13 @@
  * A dataset is opened from a kind and a path (ds_open) and answers count and item i: a float
  * HWC image (x = pixel * scale + offset, pixel 0..255) plus a class label (classification) or
  * target values (regression). Kinds: "idx" (MNIST / Fashion-MNIST layout, raw or gzip, see
- * idx.h); the driving-log kinds ("udacity", "sullychen", "donkey") are named in the kind table
- * in dataset.c and refused as not implemented yet: each is one more ds_ops (count, get, close)
- * over the readers in src/io.
+ * idx.h) and the driving logs "udacity", "sullychen", "donkey" (ds_drivelog.h: the readers of
+ * src/io, frames decoded and cropped/resized to the model input, target = steering; built
+ * when src/io is, i.e. with libjpeg and libpng). Each kind is one ds_ops (count, get, close).
  * The loader decodes batches in one background thread into a bounded ring of preallocated
  * buffers (queue_depth of them): per epoch a permutation seeded by (seed, epoch), so the order
- * does not depend on thread timing, and nothing is allocated per batch. */
+ * does not depend on thread timing, and nothing is allocated per batch. With steering
+ * augmentation (augment.h) each item's draw is seeded by (seed, epoch, item). */
 #ifndef STEERD_TRAIN_DATASET_H
 #define STEERD_TRAIN_DATASET_H
 
@@ -15,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nn/graph.h"
 #include "nn/nn.h"
 
 typedef enum { DS_CLASSIFY = 0, DS_REGRESS } ds_task;
@@ -26,26 +28,42 @@ typedef struct {
     int n_targets;      /* regression: floats per item (0 for classification) */
 } ds_info;
 
-/* Pixel transform applied while decoding: x = pixel * scale + offset (the model's preprocess). */
+/* Driving logs: which camera's image an item is read from (side cameras: augment.h). */
+enum { DS_CAMERA_CENTER = 0, DS_CAMERA_LEFT, DS_CAMERA_RIGHT };
+
+/* Pixel transform applied while decoding: x = pixel * scale + offset (the model's preprocess),
+ * and for driving logs the camera (DS_CAMERA_*; a row without that camera gives the centre). */
 typedef struct {
     float scale, offset;
+    int camera;
 } ds_xform;
 
 typedef struct {
     const char *labels_path; /* idx: the labels file (NULL: the images file name with
                                 "images-idx3" replaced by "labels-idx1") */
     int n_classes;           /* idx: 0 = max label + 1; otherwise every label must be below it */
+    /* driving logs (udacity, sullychen, donkey): the model input the frames are made into */
+    const nn_preprocess *pre; /* the model's crop + resize (required for these kinds) */
+    int in_h, in_w, in_c;     /* model input; in_c 3 (RGB) or 1 (grayscale) */
+    double max_angle_deg;     /* sullychen: steering = angle / this (0: IO_DEFAULT_MAX_ANGLE_DEG) */
+    bool allow_missing;       /* train even when more than 1% of the listed images are missing */
+    bool side_cameras;        /* udacity: also read left/right images (augmentation.side_cameras) */
+    float steering_correction; /* added for the left camera, subtracted for the right one */
 } ds_open_opts;
 
 typedef struct ds_dataset ds_dataset;
 
 /* A dataset kind's operations. get fills image (and label or target) of item i < count;
- * close frees the kind's own state (ds_impl). */
+ * close frees the kind's own state (ds_impl). Optional (NULL when the kind has none): target
+ * gives item i's regression targets without decoding its image; note gives a one-line remark
+ * about the load (e.g. rows skipped), or "". */
 typedef struct {
     size_t (*count)(const ds_dataset *ds);
     nn_status (*get)(ds_dataset *ds, size_t i, const ds_xform *xf, float *image, int32_t *label, float *target,
                      nn_err *err);
     void (*close)(ds_dataset *ds);
+    nn_status (*target)(const ds_dataset *ds, size_t i, float *target, nn_err *err);
+    const char *(*note)(const ds_dataset *ds);
 } ds_ops;
 
 /* Wraps a kind's state as a dataset (info checked: shape >= 1, n_classes >= 1 for
@@ -55,7 +73,8 @@ nn_status ds_create(ds_dataset **out, const ds_ops *ops, void *impl, const ds_in
                     nn_err *err);
 void *ds_impl(const ds_dataset *ds);
 
-/* kind: "idx" (path = the images file). opts may be NULL. */
+/* kind: "idx" (path = the images file) or a driving log "udacity", "sullychen", "donkey" (path =
+ * the log's folder or file; opts->pre and the input size required). opts may be NULL for idx. */
 nn_status ds_open(ds_dataset **out, const char *kind, const char *path, const ds_open_opts *opts, nn_err *err);
 void ds_close(ds_dataset *ds);
 size_t ds_count(const ds_dataset *ds);
@@ -66,6 +85,11 @@ const char *ds_path(const ds_dataset *ds);
  * while a loader runs). */
 nn_status ds_item(ds_dataset *ds, size_t i, const ds_xform *xf, float *image, int32_t *label, float *target,
                   nn_err *err);
+/* Item i's regression targets without its image (kinds with ops->target; NN_E_UNSUPPORTED
+ * otherwise). */
+nn_status ds_target(const ds_dataset *ds, size_t i, float *target, nn_err *err);
+/* The kind's remark about the load ("" when none). */
+const char *ds_note(const ds_dataset *ds);
 
 /* Deterministic splitmix64 stream (per-call state, no globals). */
 typedef struct {
@@ -89,6 +113,7 @@ typedef struct {
     bool drop_last;      /* drop a last partial batch */
     uint64_t seed;
     ds_xform xf;
+    const struct aug_config *aug; /* steering augmentation per item (augment.h), NULL: none */
 } ds_loader_opts;
 
 typedef struct {

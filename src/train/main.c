@@ -1,5 +1,5 @@
 /* main.c — steer-train: trains a model of the zoo on a dataset as a config file describes.
- *   steer-train CONFIG.yaml [--set key=value ...] [--resume RUN_DIR]
+ *   steer-train CONFIG.yaml [--set key=value ...] [--resume RUN_DIR] [--allow-missing]
  *   steer-train --resume RUN_DIR            (the run's own config.yaml)
  * Order: config (parse -> overrides -> validate; exit 78 on a bad one) -> model + dataset
  * checks -> run directory (a non-empty one is refused unless resuming) -> epochs, each ending
@@ -21,13 +21,15 @@
 #define MAX_SETS 64
 
 static const char usage[] =
-    "usage: steer-train CONFIG.yaml [--set key=value ...] [--resume RUN_DIR]\n"
+    "usage: steer-train CONFIG.yaml [--set key=value ...] [--resume RUN_DIR] [--allow-missing]\n"
     "       steer-train --resume RUN_DIR [--set threads=N]\n"
     "Trains the model a config names (see config/train-*.yaml, every key commented) and writes the\n"
     "run directory (`output`): <model>.safetensors, checkpoint.bin (after every epoch), log.csv,\n"
-    "metrics.json, curve.svg, config.yaml. --set overrides one key (dotted name, YAML value; paths\n"
+    "metrics.json, curve.svg, config.yaml (and steps.csv, loss and lr of every step, with\n"
+    "log_steps: true). --set overrides one key (dotted name, YAML value; paths\n"
     "relative to the current directory). --resume continues a stopped run from its last checkpoint\n"
-    "(the configuration must be the run's, except output).\n";
+    "(the configuration must be the run's, except output). --allow-missing trains on a driving log\n"
+    "even when more than 1% of the images it lists are missing (= --set dataset.allow_missing=true).\n";
 
 typedef struct {
     const char *config;
@@ -45,7 +47,13 @@ static int parse_cli(cli *c, int argc, char **argv)
             fputs(usage, stdout);
             return -1;
         }
-        if (!strcmp(a, "--set") || !strcmp(a, "--resume")) {
+        if (!strcmp(a, "--allow-missing")) {
+            if (c->n_sets == MAX_SETS) {
+                fprintf(stderr, "steer-train: more than %d --set options\n", MAX_SETS);
+                return EXIT_USAGE;
+            }
+            c->sets[c->n_sets++] = "dataset.allow_missing=true";
+        } else if (!strcmp(a, "--set") || !strcmp(a, "--resume")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "steer-train: %s needs a value\n%s", a, usage);
                 return EXIT_USAGE;
@@ -89,23 +97,35 @@ typedef struct {
     tm_row *rows;
     int n_rows;
     tm_summary sum;
+    FILE *steps; /* log_steps: <dir>/steps.csv */
 } run;
 
 static void run_free(run *r)
 {
     if (r->tr_ready)
         tr_free(&r->tr);
+    if (r->steps)
+        fclose(r->steps);
     ds_close(r->test);
     ds_close(r->ds);
     nn_model_free(r->m);
     free(r->rows);
 }
 
-static nn_status open_dataset(const train_config *cfg, const char *path, const char *labels, ds_dataset **out,
-                              nn_err *err)
+/* Driving logs are made into model m's input (its preprocess); Sully Chen's degrees are
+ * divided by m's output scale_deg. A note about skipped rows goes to stderr. */
+static nn_status open_dataset(const train_config *cfg, const nn_model *m, const char *path, const char *labels,
+                              ds_dataset **out, nn_err *err)
 {
-    ds_open_opts o = {.labels_path = labels[0] ? labels : NULL, .n_classes = cfg->classes};
-    return ds_open(out, tc_enum_name(TC_DATASET_KIND, cfg->dataset_kind), path, &o, err);
+    ds_open_opts o = {.labels_path = labels[0] ? labels : NULL, .n_classes = cfg->classes, .pre = &m->g.pre,
+                      .max_angle_deg = m->g.steer_scale_deg > 0 ? m->g.steer_scale_deg : 0,
+                      .allow_missing = cfg->allow_missing, .side_cameras = cfg->aug_side_cameras,
+                      .steering_correction = (float)cfg->aug_steering_correction};
+    nn_model_input_shape(m, &o.in_h, &o.in_w, &o.in_c);
+    nn_status s = ds_open(out, tc_enum_name(TC_DATASET_KIND, cfg->dataset_kind), path, &o, err);
+    if (!s && ds_note(*out)[0])
+        fprintf(stderr, "steer-train: %s\n", ds_note(*out));
+    return s;
 }
 
 static nn_status write_reports(run *r, nn_err *err)
@@ -146,6 +166,21 @@ static nn_status resume_from(run *r, nn_err *err)
     tr->opt.step = ck.opt_step;
     nn_train_set_step(tr->t, ck.train_step);
     r->n_rows = ck.n_rows;
+    return NN_OK;
+}
+
+/* log_steps: <dir>/steps.csv, appended to (a resumed run continues it; the steps of an
+ * interrupted epoch may then appear twice, the step column tells them apart). */
+static nn_status open_steps_log(run *r, nn_err *err)
+{
+    char path[TC_PATH_LEN + 16];
+    snprintf(path, sizeof path, "%s/steps.csv", r->dir);
+    r->steps = fopen(path, "a");
+    if (!r->steps)
+        return nn_fail(err, NN_E_IO, "%s: cannot open for writing", path);
+    if (ftell(r->steps) == 0)
+        fputs("epoch,batch,step,loss,lr\n", r->steps);
+    r->tr.steps = r->steps;
     return NN_OK;
 }
 
@@ -231,12 +266,12 @@ static int train(run *r, const cli *c)
     nn_status s = nn_model_load_spec(&r->m, cfg->model, &err);
     if (!s) {
         nn_model_init_he(r->m, (uint64_t)cfg->seed);
-        s = open_dataset(cfg, cfg->train, cfg->train_labels, &r->ds, &err);
+        s = open_dataset(cfg, r->m, cfg->train, cfg->train_labels, &r->ds, &err);
     }
     if (!s)
         s = tr_check_dataset(cfg, r->m, r->ds, &err);
     if (!s && cfg->test[0]) {
-        s = open_dataset(cfg, cfg->test, cfg->test_labels, &r->test, &err);
+        s = open_dataset(cfg, r->m, cfg->test, cfg->test_labels, &r->test, &err);
         if (!s)
             s = tr_check_dataset(cfg, r->m, r->test, &err);
     }
@@ -255,6 +290,8 @@ static int train(run *r, const cli *c)
         s = resume_from(r, &err);
     else if (!s)
         s = write_config_copy(r, &err);
+    if (!s && cfg->log_steps)
+        s = open_steps_log(r, &err);
     if (!s && c->resume && !has_ck)
         fprintf(stderr, "steer-train: %s has no checkpoint yet (stopped during epoch 1): starting over\n", r->dir);
     if (s) {
@@ -273,6 +310,11 @@ static int train(run *r, const cli *c)
             "%d per epoch, %d threads -> %s%s\n", nn_model_name(r->m), r->sum.params, r->tr.n_train, r->tr.n_val,
             r->tr.batches_per_epoch, cfg->batch_size, cfg->threads, r->dir,
             c->resume ? (r->n_rows < cfg->epochs ? " (resumed)" : " (already complete)") : "");
+    if (r->tr.device)
+        fprintf(stderr, "steer-train: training on the GPU (backend %s)\n", tc_enum_name(TC_BACKEND, cfg->backend));
+    if (r->tr.sample)
+        fprintf(stderr, "steer-train: straight frames (|steering| < %g) down-sampled: %zu of the %zu training items "
+                "per epoch\n", cfg->aug_zero_threshold, r->tr.n_epoch, r->tr.n_train);
     if (c->resume && r->n_rows)
         fprintf(stderr, "steer-train: resuming after epoch %d of %d\n", r->n_rows, cfg->epochs);
     for (int e = r->n_rows; e < cfg->epochs; e++) {
@@ -303,6 +345,8 @@ static int train(run *r, const cli *c)
         s = save_checkpoint(r, &err);
         if (!s)
             s = write_reports(r, &err);
+        if (!s && r->steps && fflush(r->steps) != 0)
+            s = nn_fail(&err, NN_E_IO, "%s/steps.csv: write failed", r->dir);
         if (s) {
             fprintf(stderr, "steer-train: %s\n", err.msg);
             return EXIT_FAIL;

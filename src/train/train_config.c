@@ -20,6 +20,7 @@ static const char *const task_names[] = {"classification", "regression", NULL};
 static const char *const opt_names[] = {"sgd", "adam", "adamw", NULL};
 static const char *const sched_names[] = {"constant", "step", "cosine", NULL};
 static const char *const loss_names[] = {"cross_entropy", "mse", "huber", NULL};
+static const char *const backend_names[] = {"cpu", "cuda", "auto", NULL};
 
 #define F(field) .offset = offsetof(train_config, field), .size = sizeof(((train_config *)0)->field)
 #define PATH(k, req, opt, field) \
@@ -41,6 +42,7 @@ static const cfgt_row table[TC_NKEYS] = {
     PATH("dataset.test_labels", false, true, test_labels),
     INT("dataset.classes", 0, 256, 0, classes),
     INT("dataset.queue_depth", 2, 64, 4, queue_depth),
+    BOOL("dataset.allow_missing", 0, allow_missing),
     ENUM("task", false, task_names, TC_TASK_CLASSIFY, task),
     INT("batch_size", 1, 65536, 64, batch_size),
     INT("epochs", 1, 100000, 10, epochs),
@@ -71,6 +73,9 @@ static const cfgt_row table[TC_NKEYS] = {
     {.key = "seed", .type = CFGT_LONG, .imin = 0, .imax = 9007199254740991L, .def = 1, F(seed)},
     INT("threads", 1, 256, 1, threads),
     PATH("output", true, false, output),
+    BOOL("log_steps", 0, log_steps),
+    ENUM("backend", false, backend_names, TC_BACKEND_CPU, backend),
+    INT("augmentation.shift", 0, 8, 0, aug_shift),
 };
 
 const char *tc_key_name(tc_key_id key)
@@ -218,12 +223,21 @@ nn_status tc_validate(train_config *c, nn_err *err)
             if (changed(c, idx_only[i]))
                 return tc_error(c, idx_only[i], err, NN_E_SPEC, "only for dataset.kind idx (got kind '%s')",
                                 ds_names[c->dataset_kind]);
+        if (c->aug_side_cameras && c->dataset_kind != TC_DS_UDACITY)
+            return tc_error(c, TC_AUG_SIDE_CAMERAS, err, NN_E_SPEC,
+                            "needs dataset.kind udacity (a %s log has one camera)", ds_names[c->dataset_kind]);
     } else {
+        if (changed(c, TC_DATASET_ALLOW_MISSING))
+            return tc_error(c, TC_DATASET_ALLOW_MISSING, err, NN_E_SPEC,
+                            "applies to driving-log datasets only (dataset.kind is idx)");
         for (int k = TC_AUG_FLIP; k <= TC_AUG_ZERO_KEEP; k++)
             if (changed(c, (tc_key_id)k))
                 return tc_error(c, (tc_key_id)k, err, NN_E_SPEC,
                                 "steering augmentation applies to driving-log datasets only (dataset.kind is idx)");
     }
+    if (c->dataset_kind != TC_DS_IDX && c->aug_shift)
+        return tc_error(c, TC_AUG_SHIFT, err, NN_E_SPEC, "applies to idx datasets only (dataset.kind is '%s')",
+                        ds_names[c->dataset_kind]);
     if (c->test_labels[0] && !c->test[0])
         return tc_error(c, TC_DATASET_TEST_LABELS, err, NN_E_SPEC, "needs dataset.test");
     if (c->nesterov && (c->opt_kind != TC_OPT_SGD || c->momentum <= 0 || c->dampening != 0))
@@ -289,7 +303,7 @@ void tc_dump(const train_config *c, FILE *f, bool with_output)
     for (int i = 0; i < TC_NKEYS; i++) {
         const cfgt_row *r = &table[i];
         const void *p = cfgt_cfield(c, r);
-        if (i == TC_OUTPUT && !with_output)
+        if ((i == TC_OUTPUT || i == TC_LOG_STEPS) && !with_output) /* not part of the hash */
             continue;
         fprintf(f, "%s: ", r->key);
         switch (r->type) {

@@ -22,6 +22,7 @@ typedef enum { TC_DS_IDX = 0, TC_DS_UDACITY, TC_DS_SULLYCHEN, TC_DS_DONKEY } tc_
 typedef enum { TC_OPT_SGD = 0, TC_OPT_ADAM, TC_OPT_ADAMW } tc_opt_kind;        /* = opt_kind */
 typedef enum { TC_LR_CONSTANT = 0, TC_LR_STEP, TC_LR_COSINE } tc_lr_kind;      /* = lr_kind */
 typedef enum { TC_LOSS_CE = 0, TC_LOSS_MSE, TC_LOSS_HUBER } tc_loss_kind;
+typedef enum { TC_BACKEND_CPU = 0, TC_BACKEND_CUDA, TC_BACKEND_AUTO } tc_backend;
 
 /* Indices of the table's keys (same order as the table in train_config.c). */
 typedef enum {
@@ -33,6 +34,7 @@ typedef enum {
     TC_DATASET_TEST_LABELS,
     TC_DATASET_CLASSES,
     TC_DATASET_QUEUE_DEPTH,
+    TC_DATASET_ALLOW_MISSING,
     TC_TASK,
     TC_BATCH_SIZE,
     TC_EPOCHS,
@@ -63,6 +65,9 @@ typedef enum {
     TC_SEED,
     TC_THREADS,
     TC_OUTPUT,
+    TC_LOG_STEPS,
+    TC_BACKEND,
+    TC_AUG_SHIFT,
     TC_NKEYS
 } tc_key_id;
 
@@ -81,6 +86,7 @@ typedef struct {
     char test_labels[TC_PATH_LEN];     /* dataset.test_labels */
     int classes;                       /* dataset.classes: 0 = from the labels */
     int queue_depth;                   /* dataset.queue_depth: decoded batches buffered */
+    bool allow_missing;                /* dataset.allow_missing: driving logs may miss > 1% of images */
     int task;                          /* task: tc_task */
     int batch_size;
     int epochs;
@@ -100,7 +106,7 @@ typedef struct {
     int loss_kind;                     /* loss.kind (default: from the task) */
     double huber_delta;                /* loss.delta */
     double grad_clip;                  /* grad_clip: max global L2 norm, 0 = off */
-    bool aug_flip;                     /* augmentation.* (driving logs) */
+    bool aug_flip;                     /* augmentation.* (driving logs; see src/train/augment.h) */
     double aug_brightness;
     bool aug_side_cameras;
     double aug_steering_correction;
@@ -110,6 +116,9 @@ typedef struct {
     long seed;
     int threads;
     char output[TC_PATH_LEN];          /* output: the run directory */
+    bool log_steps;                    /* log_steps: also write steps.csv (loss and lr of every step) */
+    int backend;                       /* backend: tc_backend (cpu, cuda, auto) */
+    int aug_shift;                     /* augmentation.shift: idx only, random shift up to this many pixels */
     tc_pos pos[TC_NKEYS];
 } train_config;
 
@@ -131,7 +140,8 @@ const char *tc_key_name(tc_key_id key);
 const char *tc_enum_name(tc_key_id key, int value);
 /* `key: value` lines of the effective configuration (absolute paths), parseable again. */
 void tc_dump(const train_config *c, FILE *f, bool with_output);
-/* "sha256:<hex>" of the dump without `output` (a run's identity: what --resume must match). */
+/* "sha256:<hex>" of the dump without `output` and `log_steps` (a run's identity: what --resume
+ * must match). */
 void tc_hash(const train_config *c, char out[72]);
 /* `file:line:col: key: message` at the key's value (or `--set key: message`). */
 nn_status tc_error(const train_config *c, tc_key_id key, nn_err *err, nn_status s, const char *fmt, ...)

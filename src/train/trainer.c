@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "nn/graph.h"
+#include "train/shift.h"
 
 uint64_t tr_now_ns(void)
 {
@@ -52,7 +53,7 @@ nn_status tr_init(trainer *tr, const train_config *cfg, nn_model *m, ds_dataset 
     tr->ds = ds;
     tr->classify = cfg->task == TC_TASK_CLASSIFY;
     tr->out_size = nn_model_output_size(m);
-    tr->xf = (ds_xform){m->g.pre.scale, m->g.pre.offset};
+    tr->xf = (ds_xform){.scale = m->g.pre.scale, .offset = m->g.pre.offset};
     size_t n = ds_count(ds);
     tr->train_idx = malloc(n * sizeof *tr->train_idx);
     tr->val_idx = malloc(n * sizeof *tr->val_idx);
@@ -63,13 +64,40 @@ nn_status tr_init(trainer *tr, const train_config *cfg, nn_model *m, ds_dataset 
                            &tr->n_val, err);
     if (s)
         return s;
-    if (tr->n_train < (size_t)cfg->batch_size)
-        return nn_fail(err, NN_E_ARG, "%s: %zu training items after the validation split, fewer than batch_size %d",
-                       ds_path(ds), tr->n_train, cfg->batch_size);
-    tr->batches_per_epoch = tr->n_train / (size_t)cfg->batch_size; /* drop_last */
-    s = nn_train_create(&tr->t, m, cfg->batch_size, cfg->threads, (uint64_t)cfg->seed, err);
+    tr->n_epoch = tr->n_train;
+    if (cfg->dataset_kind != TC_DS_IDX) {
+        tr->aug = (aug_config){.flip = cfg->aug_flip, .brightness = (float)cfg->aug_brightness,
+                               .side_cameras = cfg->aug_side_cameras,
+                               .zero_threshold = (float)cfg->aug_zero_threshold, .zero_keep = (float)cfg->aug_zero_keep};
+        tr->use_aug = aug_per_item(&tr->aug);
+        if (cfg->aug_zero_keep < 1.0) {
+            s = aug_sampler_init(&tr->sampler, ds, &tr->aug, tr->train_idx, tr->n_train, err);
+            if (s)
+                return s;
+            tr->sample = true;
+            tr->n_epoch = aug_sampler_count(&tr->sampler);
+            tr->epoch_idx = malloc((tr->n_train ? tr->n_train : 1) * sizeof *tr->epoch_idx);
+            if (!tr->epoch_idx)
+                return nn_fail(err, NN_E_NOMEM, "out of memory");
+        }
+    }
+    if (tr->n_epoch < (size_t)cfg->batch_size)
+        return nn_fail(err, NN_E_ARG, "%s: %zu training items per epoch after the validation split%s, fewer than "
+                       "batch_size %d", ds_path(ds), tr->n_epoch,
+                       tr->sample ? " and the down-sampling of straight frames" : "", cfg->batch_size);
+    tr->batches_per_epoch = tr->n_epoch / (size_t)cfg->batch_size; /* drop_last */
+    const nn_backend backend = cfg->backend == TC_BACKEND_CUDA   ? NN_BACKEND_CUDA
+                               : cfg->backend == TC_BACKEND_AUTO ? NN_BACKEND_AUTO
+                                                                 : NN_BACKEND_CPU;
+    s = nn_train_create_on(&tr->t, m, cfg->batch_size, cfg->threads, (uint64_t)cfg->seed, backend, err);
+    if (s == NN_E_DEVICE || s == NN_E_UNSUPPORTED) { /* name the config key: backend: cuda without a GPU */
+        char why[NN_ERR_LEN];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return tc_error(cfg, TC_BACKEND, err, s, "%s", why);
+    }
     if (s)
         return s;
+    tr->device = nn_train_backend(tr->t) == NN_BACKEND_CUDA;
     tr->softmax_out = nn_train_softmax_output(tr->t);
     if (!tr->classify && tr->softmax_out)
         return nn_fail(err, NN_E_ARG, "%s: model ends in a softmax, which regression cannot train",
@@ -90,6 +118,12 @@ nn_status tr_init(trainer *tr, const train_config *cfg, nn_model *m, ds_dataset 
     s = opt_init(&tr->opt, &oc, tr->opt_mem, tr->n_params, err);
     if (s)
         return s;
+    if (tr->device) { /* the optimizer runs on the GPU too (kernels/optim.cu, optim.c's arithmetic) */
+        const nn_opt_cfg dc = {.kind = (int)oc.kind, .momentum = oc.momentum, .dampening = oc.dampening,
+                               .nesterov = oc.nesterov, .beta1 = oc.beta1, .beta2 = oc.beta2, .eps = oc.eps};
+        if ((s = nn_train_opt_setup(tr->t, &dc, err)))
+            return s;
+    }
     int64_t bpe = (int64_t)tr->batches_per_epoch;
     tr->sched = (lr_schedule){.kind = (lr_kind)cfg->sched_kind, .lr = cfg->lr,
                               .step_size = (int)(cfg->step_epochs * bpe), .gamma = cfg->gamma,
@@ -113,6 +147,8 @@ void tr_free(trainer *tr)
     free(tr->val_idx);
     free(tr->dloss);
     free(tr->opt_mem);
+    aug_sampler_free(&tr->sampler);
+    free(tr->epoch_idx);
     memset(tr, 0, sizeof *tr);
 }
 
@@ -126,22 +162,48 @@ static int argmax(const float *v, int n)
     return best;
 }
 
+/* Adds a batch's correct predictions or sum of absolute errors to *metric_sum. */
+static void batch_metric(const trainer *tr, const float *y, const ds_batch *b, double *metric_sum)
+{
+    int n = b->n, k = tr->out_size;
+    if (tr->classify) {
+        for (int r = 0; r < n; r++)
+            *metric_sum += argmax(y + (size_t)r * (size_t)k, k) == b->labels[r];
+        return;
+    }
+    for (size_t i = 0; i < (size_t)n * (size_t)k; i++)
+        *metric_sum += fabs((double)y[i] - (double)b->targets[i]) / k;
+}
+
 /* Loss of a batch (mean) and its gradient into tr->dloss; adds correct predictions or the sum
  * of absolute errors to *metric_sum. */
 static double batch_loss(trainer *tr, const float *y, bool y_is_prob, const ds_batch *b, double *metric_sum)
 {
     const train_config *cfg = tr->cfg;
     int n = b->n, k = tr->out_size;
-    if (tr->classify) {
-        for (int r = 0; r < n; r++)
-            *metric_sum += argmax(y + (size_t)r * (size_t)k, k) == b->labels[r];
+    batch_metric(tr, y, b, metric_sum);
+    if (tr->classify)
         return nn_loss_softmax_ce(y, y_is_prob, b->labels, n, k, tr->dloss);
-    }
-    for (size_t i = 0; i < (size_t)n * (size_t)k; i++)
-        *metric_sum += fabs((double)y[i] - (double)b->targets[i]) / k;
     if (cfg->loss_kind == TC_LOSS_HUBER)
         return nn_loss_huber(y, b->targets, n, k, (float)cfg->huber_delta, tr->dloss);
     return nn_loss_mse(y, b->targets, n, k, tr->dloss);
+}
+
+/* The same on the GPU (backend cuda): loss and gradient on the device (kernels/loss.cu), the
+ * metric from the downloaded output. */
+static nn_status device_loss(trainer *tr, const ds_batch *b, double *loss, double *metric_sum, nn_err *err)
+{
+    const nn_loss_kind k = tr->classify                           ? NN_LOSS_CE
+                           : tr->cfg->loss_kind == TC_LOSS_HUBER ? NN_LOSS_HUBER
+                                                                 : NN_LOSS_MSE;
+    nn_status s = nn_train_loss(tr->t, k, b->labels, b->targets, b->n, (float)tr->cfg->huber_delta, loss, err);
+    if (s)
+        return s;
+    const float *y = nn_train_output(tr->t);
+    if (!y)
+        return nn_fail(err, NN_E_DEVICE, "cannot read the model output back from the GPU");
+    batch_metric(tr, y, b, metric_sum);
+    return NN_OK;
 }
 
 static void fmt_time(double s, char *out, size_t cap)
@@ -178,10 +240,24 @@ nn_status tr_train_epoch(trainer *tr, int epoch, tm_row *row, nn_err *err)
     ds_loader_opts lo = {.batch_size = cfg->batch_size, .queue_depth = cfg->queue_depth, .shuffle = true,
                          .drop_last = true, .xf = tr->xf,
                          .seed = (uint64_t)cfg->seed * 0x9E3779B97F4A7C15ull + (uint64_t)epoch + 1};
+    lo.aug = tr->use_aug ? &tr->aug : NULL;
+    const size_t *items = tr->train_idx;
+    if (tr->sample) {
+        aug_sampler_epoch(&tr->sampler, (uint64_t)cfg->seed, epoch, tr->epoch_idx);
+        items = tr->epoch_idx;
+    }
     ds_loader *l;
-    nn_status s = ds_loader_create(&l, tr->ds, tr->train_idx, tr->n_train, &lo, err);
+    nn_status s = ds_loader_create(&l, tr->ds, items, tr->n_epoch, &lo, err);
     if (s)
         return s;
+    if (tr->device) { /* the host copy is authoritative between epochs (checkpoints, --resume) */
+        if (!(s = nn_train_sync_params(tr->t, true, err)))
+            s = nn_train_opt_state(tr->t, tr->opt_mem, true, err);
+        if (s) {
+            ds_loader_free(l);
+            return s;
+        }
+    }
     float *params = tr->m->params;
     const nn_graph *g = &tr->m->g;
     double loss_sum = 0, metric_sum = 0, lr = 0;
@@ -192,12 +268,25 @@ nn_status tr_train_epoch(trainer *tr, int epoch, tm_row *row, nn_err *err)
         s = ds_loader_next(l, &b, err);
         if (s || !b)
             break;
-        memcpy(nn_train_input(tr->t), b->images, (size_t)b->n * img * sizeof(float));
+        if (cfg->aug_shift > 0) { /* idx digits: each item moved by its own seeded draw (shift.h) */
+            for (int r = 0; r < b->n; r++) {
+                int dy, dx;
+                shift_draw((uint64_t)cfg->seed, epoch, b->items[r], cfg->aug_shift, &dy, &dx);
+                shift_image(nn_train_input(tr->t) + (size_t)r * img, b->images + (size_t)r * img, info->h, info->w,
+                            info->c, dy, dx, tr->xf.offset);
+            }
+        } else {
+            memcpy(nn_train_input(tr->t), b->images, (size_t)b->n * img * sizeof(float));
+        }
         nn_train_zero_grad(tr->t);
         s = nn_train_forward(tr->t, b->n, err);
         if (s)
             break;
-        double loss = batch_loss(tr, nn_train_output(tr->t), tr->softmax_out, b, &metric_sum);
+        double loss = 0;
+        if (tr->device && (s = device_loss(tr, b, &loss, &metric_sum, err)))
+            break;
+        if (!tr->device)
+            loss = batch_loss(tr, nn_train_output(tr->t), tr->softmax_out, b, &metric_sum);
         lr = lr_at(&tr->sched, tr->opt.step);
         if (!isfinite(loss)) {
             snprintf(tr->diverged, sizeof tr->diverged, "epoch %d, batch %zu: loss is %s (learning rate %g)",
@@ -205,13 +294,18 @@ nn_status tr_train_epoch(trainer *tr, int epoch, tm_row *row, nn_err *err)
             s = NN_E_ARG;
             break;
         }
-        s = nn_train_backward(tr->t, b->n, tr->dloss, err);
+        s = nn_train_backward(tr->t, b->n, tr->device ? NULL : tr->dloss, err);
         if (s)
             break;
-        float *grads = nn_train_grads(tr->t);
+        float *grads = tr->device ? NULL : nn_train_grads(tr->t);
         /* the norm is checked every step (clipping or not): a non-finite gradient stops here,
          * before relu/softmax clamps could hide NaN parameters behind a finite loss */
-        float norm = opt_clip_grad_norm(grads, tr->n_params, cfg->grad_clip > 0 ? (float)cfg->grad_clip : INFINITY);
+        const float max_norm = cfg->grad_clip > 0 ? (float)cfg->grad_clip : INFINITY;
+        float norm = 0;
+        if (tr->device && (s = nn_train_clip_grad_norm(tr->t, max_norm, &norm, err)))
+            break;
+        if (!tr->device)
+            norm = opt_clip_grad_norm(grads, tr->n_params, max_norm);
         if (!isfinite(norm)) {
             snprintf(tr->diverged, sizeof tr->diverged,
                      "epoch %d, batch %zu: gradient norm is %s (learning rate %g)", epoch + 1, i + 1,
@@ -220,9 +314,13 @@ nn_status tr_train_epoch(trainer *tr, int epoch, tm_row *row, nn_err *err)
             break;
         }
         opt_begin_step(&tr->opt);
-        for (int p = 0; p < g->n_params; p++)
+        if (tr->device && (s = nn_train_opt_step(tr->t, tr->opt.step, lr, cfg->weight_decay, err)))
+            break;
+        for (int p = 0; p < g->n_params && !tr->device; p++)
             if (g->params[p].trainable)
                 opt_update(&tr->opt, params, grads, g->params[p].offset, g->params[p].count, lr, cfg->weight_decay);
+        if (tr->steps)
+            fprintf(tr->steps, "%d,%zu,%lld,%.9g,%.9g\n", epoch + 1, i + 1, (long long)tr->opt.step, loss, lr);
         loss_sum += loss * b->n;
         seen += (size_t)b->n;
         tr->batches_run++;
@@ -235,6 +333,10 @@ nn_status tr_train_epoch(trainer *tr, int epoch, tm_row *row, nn_err *err)
     ds_loader_free(l);
     if (tr->tty)
         fputs("\r\033[K", stderr);
+    if (!s && tr->device) { /* parameters (and batch-norm running statistics) and the state back to the host */
+        if (!(s = nn_train_sync_params(tr->t, false, err)))
+            s = nn_train_opt_state(tr->t, tr->opt_mem, false, err);
+    }
     if (s)
         return s;
     double secs = (double)(tr_now_ns() - t0) * 1e-9;
@@ -253,7 +355,10 @@ nn_status tr_evaluate(trainer *tr, ds_dataset *ds, const size_t *idx, size_t n, 
     const ds_info *info = ds_get_info(ds);
     size_t img = (size_t)info->h * (size_t)info->w * (size_t)info->c;
     nn_infer *ctx;
-    nn_status s = nn_infer_create(&ctx, tr->m, cfg->batch_size, cfg->threads, err);
+    /* evaluation runs where training does (the GPU's inference engine for backend cuda) */
+    const nn_infer_opts io = {.max_batch = cfg->batch_size, .threads = cfg->threads,
+                              .backend = tr->device ? NN_BACKEND_CUDA : NN_BACKEND_CPU};
+    nn_status s = nn_infer_create_opts(&ctx, tr->m, &io, err);
     if (s)
         return s;
     ds_loader_opts lo = {.batch_size = cfg->batch_size, .queue_depth = cfg->queue_depth, .shuffle = false,

@@ -9,9 +9,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "nn/nn.h"
 #include "nn/train.h"
+#include "train/augment.h"
 #include "train/dataset.h"
 #include "train/metrics.h"
 #include "train/optim.h"
@@ -33,11 +35,20 @@ typedef struct {
     bool classify, softmax_out;
     size_t batches_per_epoch;
     ds_xform xf;
+    aug_config aug;            /* driving logs: steering augmentation (augment.h) */
+    bool use_aug;              /* per-item draws (flip, brightness, side cameras) */
+    bool sample;               /* straight items down-sampled per epoch (zero_keep < 1) */
+    aug_sampler sampler;
+    size_t *epoch_idx;         /* [n_train] the epoch's items when sampling */
+    size_t n_epoch;            /* training items per epoch (n_train unless sampling) */
     bool tty;                  /* progress line redrawn in place */
     /* ETA: batches and seconds of training measured in this process */
     uint64_t t_run0;
     size_t batches_run;
     char diverged[256];        /* set when training stopped on a non-finite loss or gradient */
+    FILE *steps;               /* log_steps: `epoch,batch,step,loss,lr` per step (NULL = off; main owns it) */
+    bool device;               /* backend cuda: parameters, loss, clipping and optimizer on the GPU; the
+                                  host copies (m->params, opt_mem) are synchronised at epoch boundaries */
 } trainer;
 
 /* Sizes everything for cfg over ds (opened) with model m (parameters initialised). */

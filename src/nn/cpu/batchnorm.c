@@ -4,11 +4,13 @@
  * Computed as y = x * scale + shift with scale and shift built per block of channels on the
  * stack (no scratch). A flattened input has H = W = 1 and C = its feature count. */
 #include <math.h>
+#include <stdint.h>
 
 #include "cpu.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #define BN_X86 1
+#include <immintrin.h>
 #define T512 __attribute__((target("avx512f,avx2,fma")))
 #else
 #define BN_X86 0
@@ -88,124 +90,295 @@ void cpu_batchnorm_forward(const cpu_fwd_args *a)
 
 /* ---------------------------------------------------------------------------- training
  * Forward with batch statistics over the n = batch*H*W pixels of each channel:
- *   mean = sum x / n,  var = sum (x - mean)^2 / n,  y = (x - mean) * istd * gamma + beta,
+ *   mean = sum x / n,  var = sum x^2 / n - mean^2,  y = (x - mean) * istd * gamma + beta,
  *   istd = 1/sqrt(var + eps);  saved = mean [C], istd [C];
  *   running_mean = (1-m) running_mean + m mean,  running_var = (1-m) running_var + m var*n/(n-1).
  * Backward (xh = (x - mean) * istd):
  *   dbeta += sum dy,  dgamma += sum dy*xh,  dx += gamma*istd/n * (n dy - sum dy - xh sum dy*xh).
- * Threads split the channels; sums in double, per stack block of BN_BLOCK channels. */
+ * Each is two passes over the pixels: the sums, then the element-wise part. Threads split the
+ * pixels (all channels of a pixel are contiguous, so the loops vectorise over channels); in the
+ * sum pass part t adds its pixels, in order, into its own double slice of scratch
+ * (cpu_bn_train_scratch_floats), and the slices are added in part order, so the result depends
+ * only on the batch and the thread count. Sums are in double; the loops are compiled for AVX-512
+ * and the baseline. */
+enum { BN_PARTS_MAX = 64 };
+
 typedef struct {
-    const cpu_fwd_args *f;
-    const cpu_bwd_args *b;
-    float *rm, *rv, *saved;
-    size_t n;          /* pixels */
-    int parts;
+    const float *x, *g;          /* input, and dy (backward) or NULL (forward) */
+    const float *mean, *istd;    /* backward: saved statistics */
+    float *y;                    /* forward output or backward d_in */
+    const float *k1, *k2, *k3;   /* element-wise pass: forward y = x*k1 + k2; backward see bn_bwd_apply */
+    double *part;                /* [parts][2][C] partial sums */
+    size_t n;                    /* pixels */
+    int C, parts;
+    bool wide;
+    bool ow;                     /* backward: write d_in instead of adding (cpu_bwd_args.overwrite) */
 } bn_tctx;
 
-static void bn_train_task(void *ctx, int begin, int end, int thread)
+size_t cpu_bn_train_scratch_floats(const nn_layer *l, int batch, int threads)
 {
-    (void)thread;
-    const bn_tctx *t = ctx;
-    const cpu_fwd_args *a = t->f;
-    const nn_layer *l = a->l;
-    const int C = l->in.c;
-    const int c0 = (int)((long long)C * begin / t->parts), c1 = (int)((long long)C * end / t->parts);
-    const float *gamma = a->p[0], *beta = a->p[1];
-    double s1[BN_BLOCK], s2[BN_BLOCK];
-    for (int cb = c0; cb < c1; cb += BN_BLOCK) {
-        const int nc = c1 - cb < BN_BLOCK ? c1 - cb : BN_BLOCK;
-        for (int c = 0; c < nc; c++) s1[c] = s2[c] = 0.0;
-        for (size_t px = 0; px < t->n; px++) {
-            const float *x = a->in[0] + px * C + cb;
-            for (int c = 0; c < nc; c++) s1[c] += x[c];
-        }
-        for (int c = 0; c < nc; c++) s1[c] /= (double)t->n;
-        for (size_t px = 0; px < t->n; px++) {
-            const float *x = a->in[0] + px * C + cb;
-            for (int c = 0; c < nc; c++) {
-                const double d = x[c] - s1[c];
-                s2[c] += d * d;
-            }
-        }
-        float scale[BN_BLOCK], shift[BN_BLOCK];
-        for (int c = 0; c < nc; c++) {
-            const double var = s2[c] / (double)t->n;
-            const float istd = (float)(1.0 / sqrt(var + (double)l->eps));
-            t->saved[cb + c] = (float)s1[c];
-            t->saved[C + cb + c] = istd;
-            scale[c] = gamma[cb + c] * istd;
-            shift[c] = beta[cb + c] - (float)s1[c] * scale[c];
-            const float m = l->momentum;
-            if (t->rm) t->rm[cb + c] = (1.0f - m) * t->rm[cb + c] + m * (float)s1[c];
-            if (t->rv) {
-                const double unbiased = t->n > 1 ? s2[c] / (double)(t->n - 1) : var;
-                t->rv[cb + c] = (1.0f - m) * t->rv[cb + c] + m * (float)unbiased;
-            }
-        }
-        for (size_t px = 0; px < t->n; px++) {
-            const float *x = a->in[0] + px * C + cb;
-            float *y = a->out + px * C + cb;
-            for (int c = 0; c < nc; c++) y[c] = x[c] * scale[c] + shift[c];
+    (void)batch;
+    const int parts = threads < BN_PARTS_MAX ? threads : BN_PARTS_MAX;
+    /* partial sums (doubles) + k1 k2 k3 [C] floats + alignment */
+    return (size_t)parts * 2 * (size_t)l->in.c * 2 + 3 * (size_t)l->in.c + 16;
+}
+
+static void bn_range(const bn_tctx *t, int part, size_t *p0, size_t *p1)
+{
+    *p0 = t->n * (size_t)part / (size_t)t->parts;
+    *p1 = t->n * (size_t)(part + 1) / (size_t)t->parts;
+}
+
+/* Forward sums of pixels [p0, p1): s1[c] = sum x, s2[c] = sum x^2. */
+INLINE void bn_sums_fwd(const bn_tctx *t, size_t p0, size_t p1, double *restrict s1, double *restrict s2)
+{
+    const int C = t->C;
+    for (int c = 0; c < C; c++) s1[c] = s2[c] = 0.0;
+    for (size_t px = p0; px < p1; px++) {
+        const float *restrict x = t->x + px * C;
+        for (int c = 0; c < C; c++) {
+            const double v = x[c];
+            s1[c] += v;
+            s2[c] += v * v;
         }
     }
+}
+
+/* Backward sums of pixels [p0, p1): s1[c] = sum dy, s2[c] = sum dy * xh. */
+INLINE void bn_sums_bwd(const bn_tctx *t, size_t p0, size_t p1, double *restrict s1, double *restrict s2)
+{
+    const int C = t->C;
+    const float *restrict mean = t->mean, *restrict istd = t->istd;
+    for (int c = 0; c < C; c++) s1[c] = s2[c] = 0.0;
+    for (size_t px = p0; px < p1; px++) {
+        const float *restrict x = t->x + px * C, *restrict g = t->g + px * C;
+        for (int c = 0; c < C; c++) {
+            s1[c] += g[c];
+            s2[c] += (double)g[c] * ((x[c] - mean[c]) * istd[c]);
+        }
+    }
+}
+
+/* Forward: y = x * k1 + k2. */
+INLINE void bn_fwd_apply(const bn_tctx *t, size_t p0, size_t p1)
+{
+    const int C = t->C;
+    const float *restrict k1 = t->k1, *restrict k2 = t->k2;
+    for (size_t px = p0; px < p1; px++) {
+        const float *restrict x = t->x + px * C;
+        float *restrict y = t->y + px * C;
+        for (int c = 0; c < C; c++) y[c] = x[c] * k1[c] + k2[c];
+    }
+}
+
+/* Backward: d_in += k1*dy - k2 - xh*k3 with k1 = gamma*istd, k2 = k1*sum dy/n, k3 = k1*sum(dy xh)/n. */
+INLINE void bn_bwd_apply(const bn_tctx *t, size_t p0, size_t p1)
+{
+    const int C = t->C;
+    const float *restrict k1 = t->k1, *restrict k2 = t->k2, *restrict k3 = t->k3;
+    const float *restrict mean = t->mean, *restrict istd = t->istd;
+    for (size_t px = p0; px < p1; px++) {
+        const float *restrict x = t->x + px * C, *restrict g = t->g + px * C;
+        float *restrict dx = t->y + px * C;
+        if (t->ow)
+            for (int c = 0; c < C; c++) {
+                const float xh = (x[c] - mean[c]) * istd[c];
+                dx[c] = k1[c] * g[c] - k2[c] - xh * k3[c];
+            }
+        else
+            for (int c = 0; c < C; c++) {
+                const float xh = (x[c] - mean[c]) * istd[c];
+                dx[c] += k1[c] * g[c] - k2[c] - xh * k3[c];
+            }
+    }
+}
+
+/* Pass 0 (sums) or 1 (element-wise) of part `part`. */
+INLINE void bn_pass(const bn_tctx *t, int pass, int part)
+{
+    size_t p0, p1;
+    bn_range(t, part, &p0, &p1);
+    double *s1 = t->part + (size_t)part * 2 * t->C, *s2 = s1 + t->C;
+    if (pass == 0) {
+        if (t->g) bn_sums_bwd(t, p0, p1, s1, s2);
+        else bn_sums_fwd(t, p0, p1, s1, s2);
+    } else {
+        if (t->g) bn_bwd_apply(t, p0, p1);
+        else bn_fwd_apply(t, p0, p1);
+    }
+}
+
+static void bn_pass_base(const bn_tctx *t, int pass, int part) { bn_pass(t, pass, part); }
+
+#if BN_X86
+/* AVX-512: one block of 16 channels at a time (one cache line of a pixel), pixels inner, sums
+ * in double held in registers (two pixels a step into separate accumulators, added at the end:
+ * the order is fixed, so results are still reproducible). */
+INLINE T512 __m512d lo_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
+INLINE T512 __m512d hi_pd(__m512 v) { return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))); }
+
+/* Stores the 16 (masked: n) sums held as lo/hi double halves. */
+INLINE T512 void store_pd16(double *d, __m512d lo, __m512d hi, int n)
+{
+    const __mmask8 ml = (__mmask8)(n >= 8 ? 0xFF : (1u << n) - 1u), mh = (__mmask8)(n > 8 ? (1u << (n - 8)) - 1u : 0);
+    _mm512_mask_storeu_pd(d, ml, lo);
+    _mm512_mask_storeu_pd(d + 8, mh, hi);
+}
+
+T512 static void bn_pass_512(const bn_tctx *t, int pass, int part)
+{
+    size_t p0, p1;
+    bn_range(t, part, &p0, &p1);
+    const int C = t->C;
+    double *s1 = t->part + (size_t)part * 2 * C, *s2 = s1 + C;
+    const bool bwd = t->g != NULL;
+    for (int c0 = 0; c0 < C; c0 += 16) {
+        const int n = C - c0 < 16 ? C - c0 : 16;
+        const __mmask16 m = (__mmask16)(n == 16 ? 0xFFFFu : (1u << n) - 1u);
+        const float *x = t->x + c0, *g = bwd ? t->g + c0 : NULL;
+        float *y = t->y + c0;
+        const __m512 mean = bwd ? _mm512_maskz_loadu_ps(m, t->mean + c0) : _mm512_setzero_ps();
+        const __m512 istd = bwd ? _mm512_maskz_loadu_ps(m, t->istd + c0) : _mm512_setzero_ps();
+        if (pass == 0) {
+            __m512d a[2][4];
+            for (int u = 0; u < 2; u++)
+                for (int v = 0; v < 4; v++) a[u][v] = _mm512_setzero_pd();
+            size_t px = p0;
+            for (; px < p1; px++) {
+                const int u = (int)(px & 1);
+                const __m512 xv = _mm512_maskz_loadu_ps(m, x + px * C);
+                __m512 av, bv; /* sums of av and of av*bv */
+                if (bwd) {
+                    av = _mm512_maskz_loadu_ps(m, g + px * C);
+                    bv = _mm512_mul_ps(_mm512_sub_ps(xv, mean), istd);
+                } else {
+                    av = bv = xv;
+                }
+                const __m512d al = lo_pd(av), ah = hi_pd(av);
+                a[u][0] = _mm512_add_pd(a[u][0], al);
+                a[u][1] = _mm512_add_pd(a[u][1], ah);
+                a[u][2] = _mm512_fmadd_pd(al, lo_pd(bv), a[u][2]);
+                a[u][3] = _mm512_fmadd_pd(ah, hi_pd(bv), a[u][3]);
+            }
+            store_pd16(s1 + c0, _mm512_add_pd(a[0][0], a[1][0]), _mm512_add_pd(a[0][1], a[1][1]), n);
+            store_pd16(s2 + c0, _mm512_add_pd(a[0][2], a[1][2]), _mm512_add_pd(a[0][3], a[1][3]), n);
+            continue;
+        }
+        const __m512 k1 = _mm512_maskz_loadu_ps(m, t->k1 + c0), k2 = _mm512_maskz_loadu_ps(m, t->k2 + c0);
+        if (!bwd) {
+            for (size_t px = p0; px < p1; px++)
+                _mm512_mask_storeu_ps(y + px * C, m, _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, x + px * C), k1, k2));
+            continue;
+        }
+        const __m512 k3 = _mm512_maskz_loadu_ps(m, t->k3 + c0);
+        for (size_t px = p0; px < p1; px++) {
+            const __m512 xh = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + px * C), mean), istd);
+            const __m512 gv = _mm512_maskz_loadu_ps(m, g + px * C);
+            /* dx += k1*g - k2 - xh*k3, in the scalar path's order */
+            const __m512 v = _mm512_sub_ps(_mm512_sub_ps(_mm512_mul_ps(k1, gv), k2), _mm512_mul_ps(xh, k3));
+            _mm512_mask_storeu_ps(y + px * C, m, t->ow ? v : _mm512_add_ps(_mm512_maskz_loadu_ps(m, y + px * C), v));
+        }
+    }
+}
+#endif
+
+static void run_pass(const bn_tctx *t, int pass, int begin, int end)
+{
+    for (int part = begin; part < end; part++) {
+#if BN_X86
+        if (t->wide) {
+            bn_pass_512(t, pass, part);
+            continue;
+        }
+#endif
+        bn_pass_base(t, pass, part);
+    }
+}
+
+static void bn_sum_task(void *ctx, int begin, int end, int thread)
+{
+    (void)thread;
+    run_pass(ctx, 0, begin, end);
+}
+
+static void bn_apply_task(void *ctx, int begin, int end, int thread)
+{
+    (void)thread;
+    run_pass(ctx, 1, begin, end);
+}
+
+/* Sets up t over `scratch` and runs the sum pass; s1/s2 (= part 0) then hold the totals. */
+static void bn_sums(bn_tctx *t, nn_cpu_isa isa, nn_pool *pool, float *scratch, float **kbuf)
+{
+    const int T = nn_pool_threads(pool);
+    const double work = (double)t->n * t->C;
+    t->parts = T < BN_PARTS_MAX ? T : BN_PARTS_MAX;
+    if (work < 65536.0 || (size_t)t->parts > t->n) t->parts = 1;
+    t->part = (double *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    *kbuf = (float *)(t->part + (size_t)t->parts * 2 * t->C);
+    t->wide = isa == NN_CPU_ISA_AVX512;
+    if (t->parts == 1) bn_sum_task(t, 0, 1, 0);
+    else nn_pool_run(pool, t->parts, bn_sum_task, t);
+    double *s = t->part;
+    for (int p = 1; p < t->parts; p++)
+        for (int c = 0; c < 2 * t->C; c++) s[c] += t->part[(size_t)p * 2 * t->C + c];
+}
+
+static void bn_apply(bn_tctx *t, nn_pool *pool)
+{
+    if (t->parts == 1) bn_apply_task(t, 0, 1, 0);
+    else nn_pool_run(pool, t->parts, bn_apply_task, t);
 }
 
 void cpu_batchnorm_forward_train(const cpu_fwd_args *a, float *running_mean, float *running_var, float *saved)
 {
     const nn_layer *l = a->l;
-    bn_tctx t = {.f = a, .rm = running_mean, .rv = running_var, .saved = saved,
-                 .n = (size_t)a->batch * l->in.h * l->in.w};
-    const int T = nn_pool_threads(a->pool);
-    t.parts = T < l->in.c ? T : l->in.c;
-    if (t.parts < 1) t.parts = 1;
-    cpu_run(a->pool, (double)t.n * l->in.c * 3.0, t.parts, bn_train_task, &t);
-}
-
-static void bn_bwd_task(void *ctx, int begin, int end, int thread)
-{
-    (void)thread;
-    const bn_tctx *t = ctx;
-    const cpu_bwd_args *a = t->b;
-    const int C = a->l->in.c;
-    const int c0 = (int)((long long)C * begin / t->parts), c1 = (int)((long long)C * end / t->parts);
-    const float *gamma = a->p[0], *mean = a->aux, *istd = a->aux + C;
-    double sdy[BN_BLOCK], sdx[BN_BLOCK];
-    for (int cb = c0; cb < c1; cb += BN_BLOCK) {
-        const int nc = c1 - cb < BN_BLOCK ? c1 - cb : BN_BLOCK;
-        for (int c = 0; c < nc; c++) sdy[c] = sdx[c] = 0.0;
-        for (size_t px = 0; px < t->n; px++) {
-            const float *x = a->in[0] + px * C + cb, *g = a->dy + px * C + cb;
-            for (int c = 0; c < nc; c++) {
-                sdy[c] += g[c];
-                sdx[c] += (double)g[c] * ((x[c] - mean[cb + c]) * istd[cb + c]);
-            }
-        }
-        float k1[BN_BLOCK], k2[BN_BLOCK], k3[BN_BLOCK];
-        for (int c = 0; c < nc; c++) {
-            if (a->d_p[0]) a->d_p[0][cb + c] += (float)sdx[c];
-            if (a->d_p[1]) a->d_p[1][cb + c] += (float)sdy[c];
-            const float s = gamma[cb + c] * istd[cb + c];
-            k1[c] = s;                                           /* dx = s*dy - s*(sdy/n) - s*xh*(sdx/n) */
-            k2[c] = s * (float)(sdy[c] / (double)t->n);
-            k3[c] = s * (float)(sdx[c] / (double)t->n);
-        }
-        for (size_t px = 0; px < t->n; px++) {
-            const float *x = a->in[0] + px * C + cb, *g = a->dy + px * C + cb;
-            float *dx = a->d_in[0] + px * C + cb;
-            for (int c = 0; c < nc; c++) {
-                const float xh = (x[c] - mean[cb + c]) * istd[cb + c];
-                dx[c] += k1[c] * g[c] - k2[c] - xh * k3[c];
-            }
+    const int C = l->in.c;
+    bn_tctx t = {.x = a->in[0], .y = a->out, .n = (size_t)a->batch * l->in.h * l->in.w, .C = C};
+    if (t.n == 0) return;
+    float *k;
+    bn_sums(&t, cpu_isa(a), a->pool, a->scratch, &k);
+    const double *s1 = t.part, *s2 = t.part + C;
+    const float *gamma = a->p[0], *beta = a->p[1];
+    const float m = l->momentum;
+    for (int c = 0; c < C; c++) {
+        const double mean = s1[c] / (double)t.n;
+        double var = s2[c] / (double)t.n - mean * mean;
+        if (var < 0.0) var = 0.0;
+        const float istd = (float)(1.0 / sqrt(var + (double)l->eps));
+        saved[c] = (float)mean;
+        saved[C + c] = istd;
+        k[c] = gamma[c] * istd;
+        k[C + c] = beta[c] - (float)mean * k[c];
+        if (running_mean) running_mean[c] = (1.0f - m) * running_mean[c] + m * (float)mean;
+        if (running_var) {
+            const double unbiased = t.n > 1 ? var * (double)t.n / (double)(t.n - 1) : var;
+            running_var[c] = (1.0f - m) * running_var[c] + m * (float)unbiased;
         }
     }
+    t.k1 = k, t.k2 = k + C;
+    bn_apply(&t, a->pool);
 }
 
 void cpu_batchnorm_backward(const cpu_bwd_args *a)
 {
     const nn_layer *l = a->l;
-    bn_tctx t = {.b = a, .n = (size_t)a->batch * l->in.h * l->in.w};
-    const int T = nn_pool_threads(a->pool);
-    t.parts = T < l->in.c ? T : l->in.c;
-    if (t.parts < 1) t.parts = 1;
-    cpu_run(a->pool, (double)t.n * l->in.c * 3.0, t.parts, bn_bwd_task, &t);
+    const int C = l->in.c;
+    bn_tctx t = {.x = a->in[0], .g = a->dy, .mean = a->aux, .istd = a->aux + C, .y = a->d_in[0],
+                 .n = (size_t)a->batch * l->in.h * l->in.w, .C = C, .ow = a->overwrite};
+    if (t.n == 0) return;
+    float *k;
+    bn_sums(&t, cpu_bwd_isa(a), a->pool, a->scratch, &k);
+    const double *sdy = t.part, *sdx = t.part + C;
+    const float *gamma = a->p[0];
+    for (int c = 0; c < C; c++) {
+        if (a->d_p[0]) a->d_p[0][c] += (float)sdx[c];
+        if (a->d_p[1]) a->d_p[1][c] += (float)sdy[c];
+        const float s = gamma[c] * t.istd[c];
+        k[c] = s; /* dx = s*dy - s*(sdy/n) - s*xh*(sdx/n) */
+        k[C + c] = s * (float)(sdy[c] / (double)t.n);
+        k[2 * C + c] = s * (float)(sdx[c] / (double)t.n);
+    }
+    t.k1 = k, t.k2 = k + C, t.k3 = k + 2 * C;
+    bn_apply(&t, a->pool);
 }

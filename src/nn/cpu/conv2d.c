@@ -210,17 +210,19 @@ void cpu_conv2d_forward(const cpu_fwd_args *a)
 }
 
 /* ---------------------------------------------------------------------------- backward
- * dy [batch][OH][OW][cout]. Per chunk of output pixels (im2col as in the forward):
- *   dW_g [K][cout_g] += col_g^T [K][rows] * dy_g [rows][cout_g]     (col_g transposed in scratch)
- *   dcol_g [rows][K]  = dy_g [rows][cout_g] * W_g^T [cout_g][K]     (W^T built once per call)
- *   d_in += col2im(dcol);  db += column sums of dy.
- * Threads split the samples, so col2im never races; each thread sums dW and db into its own
- * slice of scratch, reduced into d_p by the caller afterwards. */
+ * dy [batch][OH][OW][cout]. Per chunk of output pixels:
+ *   dW_g [K][cout_g] += col_g^T [K][rows] * dy_g [rows][cout_g]   (nn_sgemm_at: col read transposed)
+ *   d_in += col2im(dy_g [rows][cout_g] * W_g^T [cout_g][K])       (W^T built once per call)
+ *   db += column sums of dy.
+ * A 1x1 stride-1 unpadded conv needs neither im2col nor col2im: col is the input rows and the
+ * input gradient GEMM accumulates straight into d_in. Threads split the samples, so col2im
+ * never races; each part sums dW and db over its samples, in order, into its own slice of
+ * scratch, and the caller adds the slices in part order (reproducible for a thread count). */
 
 typedef struct {
     conv_plan c;
     size_t wt;         /* floats of W^T (shared, at the start of scratch) */
-    size_t colT, dcol, dw, ws, per_thread;
+    size_t dcol, dw, ws, per_thread;
 } conv_bplan;
 
 static void plan_conv_bwd(conv_bplan *b, const nn_layer *l, int batch)
@@ -234,16 +236,15 @@ static void plan_conv_bwd(conv_bplan *b, const nn_layer *l, int batch)
         if (rows < ROW_ALIGN) rows = ROW_ALIGN;
         R = rows < (size_t)c->M ? (int)rows : c->M;
         b->c.R = R;
-        b->c.col = (size_t)R * c->G * c->K;
+        b->c.col = 0;
     }
     b->wt = (size_t)c->G * c->cout_g * c->K + SCRATCH_ALIGN;
-    b->colT = (size_t)c->K * R;
-    b->dcol = (size_t)R * c->G * c->K;
+    b->dcol = c->direct ? 0 : (size_t)R * c->G * c->K;
     b->dw = (size_t)c->G * c->K * c->cout_g + (size_t)c->cout;
     /* the dW GEMM's K-dimension is a chunk's row count: any value up to R */
     size_t w1 = nn_sgemm_ws_floats_upto(c->K, c->cout_g, R, 1), w2 = nn_sgemm_ws_floats(R, c->K, c->cout_g, 1);
     b->ws = w1 > w2 ? w1 : w2;
-    b->per_thread = b->c.col + b->colT + b->dcol + b->dw + b->ws + 6 * SCRATCH_ALIGN;
+    b->per_thread = b->c.col + b->dcol + b->dw + b->ws + 5 * SCRATCH_ALIGN;
 }
 
 size_t cpu_conv2d_bwd_scratch_floats(const nn_layer *l, int batch, int threads)
@@ -256,7 +257,7 @@ size_t cpu_conv2d_bwd_scratch_floats(const nn_layer *l, int batch, int threads)
 }
 
 /* d_in[pixels of output rows r0..r0+rows) patches] += dcol (the adjoint of im2col_body). */
-static void col2im_add(const conv_plan *c, float *din, const float *dcol, int r0, int rows)
+INLINE void col2im_body(const conv_plan *c, float *din, const float *dcol, int r0, int rows)
 {
     const nn_layer *l = c->l;
     const int KH = l->kh, KW = l->kw, cin = c->cin, cg = c->cin_g, G = c->G, K = c->K;
@@ -273,8 +274,8 @@ static void col2im_add(const conv_plan *c, float *din, const float *dcol, int r0
                 if (iw < 0 || iw >= c->IW) continue;
                 float *d = img + ((size_t)ih * c->IW + iw) * cin;
                 for (int g = 0; g < G; g++) {
-                    const float *s = src + (size_t)g * K + (size_t)(kh * KW + kw) * cg;
-                    float *dg = d + (size_t)g * cg;
+                    const float *restrict s = src + (size_t)g * K + (size_t)(kh * KW + kw) * cg;
+                    float *restrict dg = d + (size_t)g * cg;
                     for (int i = 0; i < cg; i++) dg[i] += s[i];
                 }
             }
@@ -284,6 +285,55 @@ static void col2im_add(const conv_plan *c, float *din, const float *dcol, int r0
             if (++oh == c->OH) oh = 0, b++;
         }
     }
+}
+
+static void col2im_base(const conv_plan *c, float *din, const float *dcol, int r0, int rows)
+{
+    col2im_body(c, din, dcol, r0, rows);
+}
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx512f,avx2,fma"))) static void col2im_512(const conv_plan *c, float *din, const float *dcol,
+                                                                  int r0, int rows)
+{
+    col2im_body(c, din, dcol, r0, rows);
+}
+#endif
+
+static void col2im_add(const conv_plan *c, nn_cpu_isa isa, float *din, const float *dcol, int r0, int rows)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (isa == NN_CPU_ISA_AVX512) {
+        col2im_512(c, din, dcol, r0, rows);
+        return;
+    }
+#endif
+    (void)isa;
+    col2im_base(c, din, dcol, r0, rows);
+}
+
+/* db[n] += column sums of dy [rows][n] (row stride n). */
+INLINE void colsum_body(float *restrict db, const float *restrict dy, int rows, int n)
+{
+    for (int i = 0; i < rows; i++)
+        for (int o = 0; o < n; o++) db[o] += dy[(size_t)i * n + o];
+}
+static void colsum_base(float *db, const float *dy, int rows, int n) { colsum_body(db, dy, rows, n); }
+#if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx512f,avx2,fma"))) static void colsum_512(float *db, const float *dy, int rows, int n)
+{
+    colsum_body(db, dy, rows, n);
+}
+#endif
+static void colsum(nn_cpu_isa isa, float *db, const float *dy, int rows, int n)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (isa == NN_CPU_ISA_AVX512) {
+        colsum_512(db, dy, rows, n);
+        return;
+    }
+#endif
+    (void)isa;
+    colsum_base(db, dy, rows, n);
 }
 
 void cpu_transpose(float *dst, int ldd, const float *src, int lds, int rows, int cols)
@@ -305,6 +355,15 @@ typedef struct {
 
 static float *thread_slice(const conv_bpar *p, int t) { return p->a->scratch + p->b->wt + (size_t)t * p->b->per_thread; }
 
+/* The part's slices: col, dcol, dw (+ db), GEMM workspace. */
+static void part_slices(const conv_bpar *p, int t, float **col, float **dcol, float **dw, float **ws)
+{
+    *col = align_up(thread_slice(p, t));
+    *dcol = align_up(*col + p->b->c.col);
+    *dw = align_up(*dcol + p->b->dcol);
+    *ws = align_up(*dw + p->b->dw);
+}
+
 static void conv_bwd_task(void *ctx, int begin, int end, int thread)
 {
     (void)thread; /* slices are per part: parts <= threads and each part is one thread's */
@@ -312,33 +371,45 @@ static void conv_bwd_task(void *ctx, int begin, int end, int thread)
     const conv_plan *c = &p->b->c;
     const cpu_bwd_args *a = p->a;
     const int G = c->G, K = c->K, cg_out = c->cout_g, per_sample = c->OH * c->OW;
+    const nn_cpu_isa isa = cpu_bwd_isa(a);
+    const bool want_b = a->l->has_bias && a->d_p[1];
     for (int t = begin; t < end; t++) {
-        float *col = align_up(thread_slice(p, t));
-        float *colT = align_up(col + c->col);
-        float *dcol = align_up(colT + p->b->colT);
-        float *dw = align_up(dcol + p->b->dcol);
+        float *col, *dcol, *dw, *ws;
+        part_slices(p, t, &col, &dcol, &dw, &ws);
         float *db = dw + (size_t)G * K * cg_out;
-        float *ws = align_up(db + c->cout);
         memset(dw, 0, p->b->dw * sizeof(float));
         const int s0 = (int)((long long)a->batch * t / p->parts), s1 = (int)((long long)a->batch * (t + 1) / p->parts);
         const int m0 = s0 * per_sample, m1 = s1 * per_sample;
+        /* overwrite: the 1x1 GEMM writes d_in (each group its own columns); col2im adds, so the
+         * part's samples are zeroed first */
+        const bool acc_in = !(a->overwrite && c->direct);
+        if (a->overwrite && !c->direct)
+            memset(a->d_in[0] + (size_t)s0 * c->IH * c->IW * c->cin, 0,
+                   (size_t)(s1 - s0) * c->IH * c->IW * c->cin * sizeof(float));
         for (int r = m0; r < m1; r += c->R) {
             const int rows = m1 - r < c->R ? m1 - r : c->R;
-            im2col(c, nn_cpu_isa_best(), col, a->in[0], r, rows);
             const float *dy = a->dy + (size_t)r * c->cout;
+            if (!c->direct) im2col(c, isa, col, a->in[0], r, rows);
             for (int g = 0; g < G; g++) {
                 const float *dyg = dy + (size_t)g * cg_out;
-                if (a->d_p[0]) {
-                    cpu_transpose(colT, rows, col + (size_t)g * K, G * K, rows, K);
-                    nn_sgemm(NULL, K, cg_out, rows, colT, rows, dyg, c->cout, dw + (size_t)g * K * cg_out, cg_out,
-                             NULL, true, NN_ACT_NONE, 0.0f, ws);
+                const float *wtg = p->wt + (size_t)g * cg_out * K;
+                if (c->direct) {
+                    const size_t xo = (size_t)r * c->cin + (size_t)g * c->cin_g;
+                    if (a->d_p[0])
+                        nn_sgemm_at_isa(isa, NULL, K, cg_out, rows, a->in[0] + xo, c->cin, dyg, c->cout,
+                                    dw + (size_t)g * K * cg_out, cg_out, true, ws);
+                    nn_sgemm_isa(isa, NULL, rows, K, cg_out, dyg, c->cout, wtg, K, a->d_in[0] + xo, c->cin, NULL, acc_in,
+                             NN_ACT_NONE, 0.0f, ws);
+                    continue;
                 }
-                nn_sgemm(NULL, rows, K, cg_out, dyg, c->cout, p->wt + (size_t)g * cg_out * K, K, dcol + (size_t)g * K,
-                         G * K, NULL, false, NN_ACT_NONE, 0.0f, ws);
+                if (a->d_p[0])
+                    nn_sgemm_at_isa(isa, NULL, K, cg_out, rows, col + (size_t)g * K, G * K, dyg, c->cout,
+                                dw + (size_t)g * K * cg_out, cg_out, true, ws);
+                nn_sgemm_isa(isa, NULL, rows, K, cg_out, dyg, c->cout, wtg, K, dcol + (size_t)g * K, G * K, NULL, false,
+                         NN_ACT_NONE, 0.0f, ws);
             }
-            col2im_add(c, a->d_in[0], dcol, r, rows);
-            for (int i = 0; i < rows; i++)
-                for (int o = 0; o < c->cout; o++) db[o] += dy[(size_t)i * c->cout + o];
+            if (!c->direct) col2im_add(c, isa, a->d_in[0], dcol, r, rows);
+            if (want_b) colsum(isa, db, dy, rows, c->cout);
         }
     }
 }
@@ -348,7 +419,10 @@ void cpu_conv2d_backward(const cpu_bwd_args *a)
     conv_bplan b;
     plan_conv_bwd(&b, a->l, a->batch);
     const conv_plan *c = &b.c;
-    if (c->M == 0 || c->cout == 0) return;
+    if (c->M == 0 || c->cout == 0) {
+        if (a->overwrite) memset(a->d_in[0], 0, (size_t)a->batch * nn_shape_size(a->l->in) * sizeof(float));
+        return;
+    }
     float *wt = align_up(a->scratch);
     for (int g = 0; g < c->G; g++) /* W_g [K][cout_g] -> W_g^T [cout_g][K] */
         cpu_transpose(wt + (size_t)g * c->cout_g * c->K, c->K, a->p[0] + (size_t)g * c->K * c->cout_g, c->cout_g,
@@ -364,10 +438,9 @@ void cpu_conv2d_backward(const cpu_bwd_args *a)
     }
     const size_t nw = (size_t)c->G * c->K * c->cout_g;
     for (int t = 0; t < p.parts; t++) {
-        const float *col = align_up(thread_slice(&p, t));
-        const float *colT = align_up((float *)col + c->col);
-        const float *dcol = align_up((float *)colT + b.colT);
-        const float *dw = align_up((float *)dcol + b.dcol), *db = dw + nw;
+        float *col, *dcol, *dw, *ws;
+        part_slices(&p, t, &col, &dcol, &dw, &ws);
+        const float *db = dw + nw;
         if (a->d_p[0])
             for (size_t i = 0; i < nw; i++) a->d_p[0][i] += dw[i];
         if (a->l->has_bias && a->d_p[1])

@@ -32,6 +32,10 @@ size_t nn_sgemm_ws_floats(int M, int N, int K, int threads);
 size_t nn_sgemm_ws_floats_upto(int M, int N, int Kmax, int threads);
 void nn_sgemm(nn_pool *p, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
               int ldc, const float *bias, bool accumulate, nn_act act, float alpha, float *ws);
+/* C[M x N] = A^T B (+ C if accumulate) with A stored transposed, [K x M] (lda >= M): the weight
+ * gradients (x^T dy) without transposing x. Same workspace as nn_sgemm(M, N, K). */
+void nn_sgemm_at(nn_pool *p, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
+                 int ldc, bool accumulate, float *ws);
 /* Instruction-set flavour of the kernels: AUTO picks the best this CPU supports at run time. */
 typedef enum { NN_CPU_ISA_AUTO = 0, NN_CPU_ISA_SCALAR, NN_CPU_ISA_AVX2, NN_CPU_ISA_AVX512 } nn_cpu_isa;
 nn_cpu_isa nn_cpu_isa_best(void);
@@ -39,6 +43,9 @@ nn_cpu_isa nn_cpu_isa_best(void);
 void nn_sgemm_isa(nn_cpu_isa isa, nn_pool *p, int M, int N, int K, const float *A, int lda, const float *B,
                   int ldb, float *C, int ldc, const float *bias, bool accumulate, nn_act act, float alpha,
                   float *ws);
+
+void nn_sgemm_at_isa(nn_cpu_isa isa, nn_pool *p, int M, int N, int K, const float *A, int lda, const float *B,
+                     int ldb, float *C, int ldc, bool accumulate, float *ws);
 
 /* ---- layer kernels ---- */
 typedef struct {
@@ -105,6 +112,11 @@ typedef struct {
     float *scratch;                    /* cpu_bwd_scratch_floats(l, B, T) floats */
     nn_pool *pool;
     int in_c[NN_MAX_INPUTS];           /* concat: channels of each input (required, > 0) */
+    bool overwrite;                    /* d_in[0] holds no gradient yet: the kernel treats it as zero and
+                                          writes it (=) instead of adding; only for single-input layers
+                                          with cpu_bwd_overwrites(l) (saves the caller's zeroing pass and
+                                          the kernel's read of it) */
+    nn_cpu_isa isa;                    /* kernel flavour; 0 = NN_CPU_ISA_AUTO (tests force the others) */
 } cpu_bwd_args;
 
 /* Scratch needed by one layer's backward at this batch and thread count (floats). */
@@ -113,9 +125,14 @@ size_t cpu_bwd_scratch_floats(const nn_layer *l, int batch, int threads);
 size_t cpu_train_aux_floats(const nn_layer *l, int batch);
 /* Dispatches on l->op. Layers are primitive (l->act must be NN_ACT_NONE: no fusion in training). */
 void cpu_backward(const cpu_bwd_args *a);
+/* The flavour a backward call runs: a->isa, or the best this CPU has when that is AUTO. */
+nn_cpu_isa cpu_bwd_isa(const cpu_bwd_args *a);
+/* True when the layer's backward honours cpu_bwd_args.overwrite (single-input layers only). */
+bool cpu_bwd_overwrites(const nn_layer *l);
 
 /* batchnorm.c: batch statistics over batch*H*W per channel (biased variance) normalise the
- * batch; saved = mean [C] then 1/sqrt(var + eps) [C]; running_mean/var (may be NULL) move by
+ * batch (a->scratch: cpu_bn_train_scratch_floats); saved = mean [C] then 1/sqrt(var + eps) [C];
+ * running_mean/var (may be NULL) move by
  * l->momentum towards the batch mean and the unbiased batch variance (PyTorch convention). */
 void cpu_batchnorm_forward_train(const cpu_fwd_args *a, float *running_mean, float *running_var, float *saved);
 /* merge.c: dropout in training mode: mask[i] = 0 with probability l->rate, else 1/(1-rate),
@@ -141,5 +158,9 @@ void cpu_dropout_backward(const cpu_bwd_args *a);     /* merge.c: d_in += dy * m
 void cpu_transpose(float *dst, int ldd, const float *src, int lds, int rows, int cols);
 size_t cpu_conv2d_bwd_scratch_floats(const nn_layer *l, int batch, int threads);
 size_t cpu_dense_bwd_scratch_floats(const nn_layer *l, int batch, int threads);
+size_t cpu_depthwise_bwd_scratch_floats(const nn_layer *l, int batch, int threads);
+/* batchnorm.c: scratch of both the training forward and the backward (the training forward is
+ * given cpu_bwd_scratch_floats' space, not cpu_scratch_floats'). */
+size_t cpu_bn_train_scratch_floats(const nn_layer *l, int batch, int threads);
 
 #endif

@@ -56,6 +56,7 @@ void cpu_forward(const cpu_fwd_args *a)
 }
 
 nn_cpu_isa cpu_isa(const cpu_fwd_args *a) { return a->isa != NN_CPU_ISA_AUTO ? a->isa : nn_cpu_isa_best(); }
+nn_cpu_isa cpu_bwd_isa(const cpu_bwd_args *a) { return a->isa != NN_CPU_ISA_AUTO ? a->isa : nn_cpu_isa_best(); }
 
 /* x[n] <- act(x) in place. */
 void cpu_apply_act(float *x, size_t n, nn_act act, float alpha)
@@ -87,8 +88,32 @@ size_t cpu_bwd_scratch_floats(const nn_layer *l, int batch, int threads)
         return cpu_conv2d_bwd_scratch_floats(l, batch, threads);
     case NN_OP_DENSE:
         return cpu_dense_bwd_scratch_floats(l, batch, threads);
+    case NN_OP_DEPTHWISE:
+        return cpu_depthwise_bwd_scratch_floats(l, batch, threads);
+    case NN_OP_BATCHNORM:
+        return cpu_bn_train_scratch_floats(l, batch, threads);
     default:
         return 0;
+    }
+}
+
+bool cpu_bwd_overwrites(const nn_layer *l)
+{
+    if (l->n_inputs != 1) return false;
+    switch (l->op) {
+    case NN_OP_CONV2D:
+    case NN_OP_DEPTHWISE:
+    case NN_OP_MAXPOOL:
+    case NN_OP_AVGPOOL:
+    case NN_OP_BATCHNORM:
+    case NN_OP_RELU:
+    case NN_OP_LEAKY_RELU:
+    case NN_OP_DENSE:
+    case NN_OP_FLATTEN:
+    case NN_OP_DROPOUT:
+        return true;
+    default:
+        return false;
     }
 }
 

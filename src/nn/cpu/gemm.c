@@ -1,6 +1,7 @@
 /* gemm.c — single-precision GEMM for the CPU backend:
  *   C[M x N] (ldc) = A[M x K] (lda) * B[K x N] (ldb)  (+ C) (+ bias[N]) then activation.
- * Row-major, arbitrary strides. Goto/BLIS-style cache blocking (K split in KC blocks, N in NC
+ * Row-major, arbitrary strides; nn_sgemm_at reads A transposed (stored [K x M], lda >= M), which
+ * the micro-kernel takes as a column step (no packing). Goto/BLIS-style cache blocking (K split in KC blocks, N in NC
  * blocks, M in MC blocks) around a register-blocked FMA micro-kernel that broadcasts A from its
  * rows and streams B rows: AVX-512 14x32 (with a ymm remainder for 8-column tails), AVX2 6x16,
  * picked at run time with __builtin_cpu_supports, plus a portable scalar path. Edge tiles use
@@ -45,14 +46,15 @@ typedef struct {
     bool accumulate;
     nn_act act;
     float alpha;
+    bool at;          /* A is stored transposed: A(i,k) = A[k*lda + i] */
 } gemm_job;
 
-/* One micro-kernel call: C tile [mr x nr] over kc steps. A(i,k) = a[i*rsa + k];
+/* One micro-kernel call: C tile [mr x nr] over kc steps. A(i,k) = a[i*rsa + k*csa];
  * B(k,j) = b[k*ldbk + j]. bias/act only on the last K block. */
 typedef struct {
     int kc, nr;
     const float *a;
-    ptrdiff_t rsa;
+    ptrdiff_t rsa, csa;
     const float *b;
     ptrdiff_t ldbk;
     float *c;
@@ -126,7 +128,7 @@ INLINE T512 void k512_body(const int MR, const int NZ, const bool H, const ktile
         acch[i] = _mm256_setzero_ps();
     }
     const float *a = t->a, *b = t->b;
-    const ptrdiff_t rsa = t->rsa, ldbk = t->ldbk;
+    const ptrdiff_t rsa = t->rsa, csa = t->csa, ldbk = t->ldbk;
     const int kc = t->kc;
     for (int k = 0; k < kc; k++) {
         const __m512 b0 = NZ >= 1 ? _mm512_maskz_loadu_ps(m0, b) : _mm512_setzero_ps();
@@ -139,7 +141,7 @@ INLINE T512 void k512_body(const int MR, const int NZ, const bool H, const ktile
             if (NZ == 2) acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
             if (H) acch[i] = _mm256_fmadd_ps(_mm512_castps512_ps256(ai), bh, acch[i]);
         }
-        a += 1;
+        a += csa;
         b += ldbk;
     }
     __m512 bias0 = _mm512_setzero_ps(), bias1 = _mm512_setzero_ps();
@@ -214,7 +216,7 @@ INLINE T256 void k256_body(const int MR, const int NV, const ktile *t)
         acc[i][1] = _mm256_setzero_ps();
     }
     const float *a = t->a, *b = t->b;
-    const ptrdiff_t rsa = t->rsa, ldbk = t->ldbk;
+    const ptrdiff_t rsa = t->rsa, csa = t->csa, ldbk = t->ldbk;
     const int kc = t->kc;
     for (int k = 0; k < kc; k++) {
         __m256 b0 = _mm256_maskload_ps(b, m0);
@@ -225,7 +227,7 @@ INLINE T256 void k256_body(const int MR, const int NV, const ktile *t)
             acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
             if (NV == 2) acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
         }
-        a += 1;
+        a += csa;
         b += ldbk;
     }
     __m256 bias0 = _mm256_setzero_ps(), bias1 = _mm256_setzero_ps();
@@ -335,7 +337,7 @@ static void gemm_region(const gemm_isa *isa, const gemm_job *j, int m0, int m1, 
     const int MR = isa->mr, NR = isa->nr, K = j->K;
     const int KC = kc_for(K);
     const bool pb = m1 - m0 > 8 * MR;        /* packing B pays off only over many row panels */
-    const bool pa = n1 - n0 > NR && a_stride_bad(j->lda); /* see a_stride_bad() */
+    const bool pa = !j->at && n1 - n0 > NR && a_stride_bad(j->lda); /* see a_stride_bad() */
     const size_t mcb = (size_t)j->M + MR_BOUND < MC_MAX ? (size_t)j->M + MR_BOUND : MC_MAX; /* as ws_per_thread */
     float *ap = align_ws(ws);
     float *bp = align_ws(ap + ((size_t)KC + 32) * mcb);
@@ -359,7 +361,7 @@ static void gemm_region(const gemm_isa *isa, const gemm_job *j, int m0, int m1, 
             if (pb) pack_b(isa, bp, bsrc, j->ldb, kc, nc);
             for (int ic = m0; ic < m1; ic += MC_MAX) {
                 const int mc = m1 - ic < MC_MAX ? m1 - ic : MC_MAX;
-                const float *asrc = j->A + (size_t)ic * j->lda + pc;
+                const float *asrc = j->at ? j->A + (size_t)pc * j->lda + ic : j->A + (size_t)ic * j->lda + pc;
                 if (pa) pack_a(ap, asrc, j->lda, mc, kc);
                 for (int jr = 0, nr; jr < nc; jr += nr) {
                     nr = panel_w(isa, nc, jr);
@@ -371,8 +373,13 @@ static void gemm_region(const gemm_isa *isa, const gemm_job *j, int m0, int m1, 
                     t.ldbk = pb ? nr : j->ldb;
                     for (int ir = 0; ir < mc; ir += MRp) {
                         const int mr = mc - ir < MRp ? mc - ir : MRp;
-                        t.a = pa ? ap + (size_t)ir * a_stride(kc) : asrc + (size_t)ir * j->lda;
-                        t.rsa = pa ? a_stride(kc) : j->lda;
+                        if (j->at) {
+                            t.a = asrc + ir, t.rsa = 1, t.csa = j->lda;
+                        } else {
+                            t.a = pa ? ap + (size_t)ir * a_stride(kc) : asrc + (size_t)ir * j->lda;
+                            t.rsa = pa ? a_stride(kc) : j->lda;
+                            t.csa = 1;
+                        }
                         t.c = j->C + (size_t)(ic + ir) * j->ldc + jc + jr;
                         isa->pick(mr, nr)(&t);
                     }
@@ -391,7 +398,7 @@ static void gemm_region_scalar(const gemm_job *j, int m0, int m1, int n0, int n1
         if (!j->accumulate)
             for (int n = n0; n < n1; n++) c[n] = 0.0f;
         for (int k = 0; k < j->K; k++) {
-            const float av = a[k];
+            const float av = j->at ? j->A[(size_t)k * j->lda + i] : a[k];
             const float *restrict b = j->B + (size_t)k * j->ldb;
             for (int n = n0; n < n1; n++) c[n] += av * b[n];
         }
@@ -456,13 +463,13 @@ nn_cpu_isa nn_cpu_isa_best(void)
     return NN_CPU_ISA_SCALAR;
 }
 
-void nn_sgemm_isa(nn_cpu_isa isa_req, nn_pool *p, int M, int N, int K, const float *A, int lda, const float *B,
-                  int ldb, float *C, int ldc, const float *bias, bool accumulate, nn_act act, float alpha,
-                  float *ws)
+static void sgemm_run(nn_cpu_isa isa_req, nn_pool *p, bool at, int M, int N, int K, const float *A, int lda,
+                      const float *B, int ldb, float *C, int ldc, const float *bias, bool accumulate, nn_act act,
+                      float alpha, float *ws)
 {
     if (M <= 0 || N <= 0) return;
     if (K < 0) K = 0;
-    const gemm_job job = {M, N, K, A, lda, B, ldb, C, ldc, bias, accumulate, act, alpha};
+    const gemm_job job = {M, N, K, A, lda, B, ldb, C, ldc, bias, accumulate, act, alpha, at};
     const gemm_isa *isa = isa_for(isa_req);
     const int mr = isa ? isa->mr : 1, nr = isa ? isa->nr : 16;
     gemm_par g = {.isa = isa, .job = &job, .ws = ws, .ws_stride = ws_per_thread(M, N, K), .parts = 1,
@@ -482,6 +489,25 @@ void nn_sgemm_isa(nn_cpu_isa isa_req, nn_pool *p, int M, int N, int K, const flo
     }
     if (g.parts == 1) gemm_task(&g, 0, 1, 0);
     else nn_pool_run(p, g.parts, gemm_task, &g);
+}
+
+void nn_sgemm_isa(nn_cpu_isa isa, nn_pool *p, int M, int N, int K, const float *A, int lda, const float *B,
+                  int ldb, float *C, int ldc, const float *bias, bool accumulate, nn_act act, float alpha,
+                  float *ws)
+{
+    sgemm_run(isa, p, false, M, N, K, A, lda, B, ldb, C, ldc, bias, accumulate, act, alpha, ws);
+}
+
+void nn_sgemm_at_isa(nn_cpu_isa isa, nn_pool *p, int M, int N, int K, const float *A, int lda, const float *B,
+                     int ldb, float *C, int ldc, bool accumulate, float *ws)
+{
+    sgemm_run(isa, p, true, M, N, K, A, lda, B, ldb, C, ldc, NULL, accumulate, NN_ACT_NONE, 0.0f, ws);
+}
+
+void nn_sgemm_at(nn_pool *p, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
+                 int ldc, bool accumulate, float *ws)
+{
+    sgemm_run(NN_CPU_ISA_AUTO, p, true, M, N, K, A, lda, B, ldb, C, ldc, NULL, accumulate, NN_ACT_NONE, 0.0f, ws);
 }
 
 void nn_sgemm(nn_pool *p, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C, int ldc,

@@ -174,55 +174,111 @@ void cpu_global_avgpool_forward(const cpu_fwd_args *a)
 typedef struct {
     const cpu_bwd_args *a;
     bool is_max;
+    bool wide;   /* AVX-512 available */
 } pool_bctx;
 
+enum { POOL_CB = 64 }; /* channels per block of the max-pool backward (stack arrays) */
+
+/* One output pixel's window: cells [kh0, kh1) x [kw0, kw1) of the window at (ih0, iw0).
+ * max: per channel the first maximal cell in row-major window order (a strict > keeps the first)
+ * gets dy; avg: every cell gets dy / cells. Channel loops are branch-free over restrict
+ * pointers, so they vectorise. */
+INLINE void pool_bwd_pixel(const pool_bctx *p, const float *img, float *dimg, const float *g, int ih0, int iw0,
+                           int kh0, int kh1, int kw0, int kw1, const bool assign)
+{
+    const nn_layer *l = p->a->l;
+    const int IW = l->in.w, C = l->in.c, ww = kw1 - kw0, cells = (kh1 - kh0) * ww;
+    if (!p->is_max) {
+        const float inv = 1.0f / (float)cells;
+        for (int kh = kh0; kh < kh1; kh++)
+            for (int kw = kw0; kw < kw1; kw++) {
+                float *restrict d = dimg + ((size_t)(ih0 + kh) * IW + (size_t)(iw0 + kw)) * C;
+                const float *restrict gr = g;
+                if (assign)
+                    for (int c = 0; c < C; c++) d[c] = gr[c] * inv;
+                else
+                    for (int c = 0; c < C; c++) d[c] += gr[c] * inv;
+            }
+        return;
+    }
+    for (int c0 = 0; c0 < C; c0 += POOL_CB) {
+        const int nc = C - c0 < POOL_CB ? C - c0 : POOL_CB;
+        float bv[POOL_CB];
+        int bi[POOL_CB];
+        const float *restrict x0 = img + ((size_t)(ih0 + kh0) * IW + (size_t)(iw0 + kw0)) * C + c0;
+        for (int c = 0; c < nc; c++) bv[c] = x0[c], bi[c] = 0;
+        for (int k = 1; k < cells; k++) {
+            const float *restrict x =
+                img + ((size_t)(ih0 + kh0 + k / ww) * IW + (size_t)(iw0 + kw0 + k % ww)) * C + c0;
+            for (int c = 0; c < nc; c++) {
+                const bool gt = x[c] > bv[c];
+                bv[c] = gt ? x[c] : bv[c];
+                bi[c] = gt ? k : bi[c];
+            }
+        }
+        const float *restrict gr = g + c0;
+        for (int k = 0; k < cells; k++) {
+            float *restrict d = dimg + ((size_t)(ih0 + kh0 + k / ww) * IW + (size_t)(iw0 + kw0 + k % ww)) * C + c0;
+            if (assign)
+                for (int c = 0; c < nc; c++) d[c] = bi[c] == k ? gr[c] : 0.0f;
+            else
+                for (int c = 0; c < nc; c++) d[c] += bi[c] == k ? gr[c] : 0.0f;
+        }
+    }
+}
+
+INLINE void pool_bwd_sample(const pool_bctx *p, int b)
+{
+    const cpu_bwd_args *a = p->a;
+    const nn_layer *l = a->l;
+    const int IH = l->in.h, IW = l->in.w, C = l->in.c, OH = l->out.h, OW = l->out.w;
+    const float *img = a->in[0] + (size_t)b * IH * IW * C;
+    float *dimg = a->d_in[0] + (size_t)b * IH * IW * C;
+    /* overwrite: windows that tile the input exactly (stride = window, no padding, nothing left
+     * over) write every cell once; otherwise the sample is zeroed just before its scatter-adds */
+    const bool tiles = l->sh == l->kh && l->sw == l->kw && l->pad_top == 0 && l->pad_left == 0 && OH * l->kh == IH &&
+                       OW * l->kw == IW;
+    const bool assign = a->overwrite && tiles;
+    if (a->overwrite && !tiles) memset(dimg, 0, (size_t)IH * IW * C * sizeof(float));
+    for (int oh = 0; oh < OH; oh++) {
+        const int ih0 = oh * l->sh - l->pad_top;
+        const int kh0 = ih0 < 0 ? -ih0 : 0, kh1 = ih0 + l->kh > IH ? IH - ih0 : l->kh;
+        for (int ow = 0; ow < OW; ow++) {
+            const int iw0 = ow * l->sw - l->pad_left;
+            const int kw0 = iw0 < 0 ? -iw0 : 0, kw1 = iw0 + l->kw > IW ? IW - iw0 : l->kw;
+            if (kh1 <= kh0 || kw1 <= kw0) continue;
+            const float *g = a->dy + (((size_t)b * OH + oh) * OW + ow) * C;
+            if (assign) pool_bwd_pixel(p, img, dimg, g, ih0, iw0, kh0, kh1, kw0, kw1, true);
+            else pool_bwd_pixel(p, img, dimg, g, ih0, iw0, kh0, kh1, kw0, kw1, false);
+        }
+    }
+}
+
+static void pool_bwd_base(const pool_bctx *p, int b) { pool_bwd_sample(p, b); }
+#if POOL_X86
+T512 static void pool_bwd_512(const pool_bctx *p, int b) { pool_bwd_sample(p, b); }
+#endif
+
+/* Threads split the samples (windows of one sample may overlap, samples never do). */
 static void pool_bwd_task(void *ctx, int begin, int end, int thread)
 {
     (void)thread;
     const pool_bctx *p = ctx;
-    const cpu_bwd_args *a = p->a;
-    const nn_layer *l = a->l;
-    const int IH = l->in.h, IW = l->in.w, C = l->in.c, OH = l->out.h, OW = l->out.w;
     for (int b = begin; b < end; b++) {
-        const float *img = a->in[0] + (size_t)b * IH * IW * C;
-        float *dimg = a->d_in[0] + (size_t)b * IH * IW * C;
-        for (int oh = 0; oh < OH; oh++) {
-            const int ih0 = oh * l->sh - l->pad_top;
-            const int kh0 = ih0 < 0 ? -ih0 : 0, kh1 = ih0 + l->kh > IH ? IH - ih0 : l->kh;
-            for (int ow = 0; ow < OW; ow++) {
-                const int iw0 = ow * l->sw - l->pad_left;
-                const int kw0 = iw0 < 0 ? -iw0 : 0, kw1 = iw0 + l->kw > IW ? IW - iw0 : l->kw;
-                const int cells = (kh1 - kh0) * (kw1 - kw0);
-                if (cells <= 0) continue;
-                const float *g = a->dy + (((size_t)b * OH + oh) * OW + ow) * C;
-                if (!p->is_max) {
-                    const float inv = 1.0f / (float)cells;
-                    for (int kh = kh0; kh < kh1; kh++)
-                        for (int kw = kw0; kw < kw1; kw++) {
-                            float *d = dimg + ((size_t)(ih0 + kh) * IW + (size_t)(iw0 + kw)) * C;
-                            for (int c = 0; c < C; c++) d[c] += g[c] * inv;
-                        }
-                    continue;
-                }
-                for (int c = 0; c < C; c++) {
-                    size_t best = ((size_t)(ih0 + kh0) * IW + (size_t)(iw0 + kw0)) * C + c;
-                    float bv = img[best];
-                    for (int kh = kh0; kh < kh1; kh++)
-                        for (int kw = kw0; kw < kw1; kw++) {
-                            const size_t i = ((size_t)(ih0 + kh) * IW + (size_t)(iw0 + kw)) * C + c;
-                            if (img[i] > bv) bv = img[i], best = i;
-                        }
-                    dimg[best] += g[c];
-                }
-            }
+#if POOL_X86
+        if (p->wide) {
+            pool_bwd_512(p, b);
+            continue;
         }
+#endif
+        pool_bwd_base(p, b);
     }
 }
 
 static void pool_backward(const cpu_bwd_args *a, bool is_max)
 {
     const nn_layer *l = a->l;
-    pool_bctx p = {.a = a, .is_max = is_max};
+    pool_bctx p = {.a = a, .is_max = is_max, .wide = cpu_bwd_isa(a) == NN_CPU_ISA_AVX512};
     cpu_run(a->pool, (double)a->batch * nn_shape_size(l->out) * l->kh * l->kw, a->batch, pool_bwd_task, &p);
 }
 

@@ -1,0 +1,141 @@
+/* batchnorm_bwd.cu — batch normalisation in training mode, NHWC [batch][H][W][C] (a flattened
+ * input has H = W = 1), the semantics of the CPU's (src/nn/cpu/batchnorm.c):
+ *   forward over the n = batch*H*W pixels of each channel (sums in double, two passes: the mean,
+ *   then the squared deviations; the CPU's one-pass sum of squares agrees to float rounding):
+ *     mean = sum x / n,  var = sum (x - mean)^2 / n,  istd = 1/sqrt(var + eps),
+ *     y = x * (gamma*istd) + (beta - mean*gamma*istd);  saved = mean [C], istd [C];
+ *     running_mean = (1-m) rm + m mean,  running_var = (1-m) rv + m var*n/(n-1)   (PyTorch)
+ *   backward (xh = (x - mean) * istd, sums in double):
+ *     dbeta += sum dy,  dgamma += sum dy*xh,
+ *     dx += s*dy - s*(sum dy / n) - xh * s*(sum dy*xh / n),  s = gamma*istd.
+ * Float steps use round-to-nearest intrinsics (no FMA contraction), as the CPU's scalar code.
+ * Scratch (env->ws): cu_chan_scratch_bytes(n, C, 2). */
+#include "reduce.cuh"
+
+namespace {
+struct sum_x {
+    const float *x;
+    int C;
+    __device__ double operator()(int r, int c, int) const { return x[(size_t)r * C + c]; }
+};
+struct sum_dev2 { /* (x - mean)^2 with mean = tot[c] / n in double */
+    const float *x;
+    const double *tot;
+    double n;
+    int C;
+    __device__ double operator()(int r, int c, int) const
+    {
+        const double d = (double)x[(size_t)r * C + c] - tot[c] / n;
+        return d * d;
+    }
+};
+struct sum_bwd { /* z = 0: dy, z = 1: dy * xh */
+    const float *x, *g, *mean, *istd;
+    int C;
+    __device__ double operator()(int r, int c, int z) const
+    {
+        const size_t i = (size_t)r * C + c;
+        if (z == 0) return g[i];
+        return (double)g[i] * (double)__fmul_rn(__fsub_rn(x[i], mean[c]), istd[c]);
+    }
+};
+}
+
+/* tot1 = sum x, tot2 = sum (x - mean)^2: saved mean / istd and the running statistics. */
+__global__ static void k_bn_stats(const double *tot1, const double *tot2, int C, double n, float eps, float m,
+                                  float *saved, float *rm, float *rv)
+{
+    GRID_STRIDE(c, (size_t)C)
+    {
+        const double mean = tot1[c] / n, s2 = tot2[c], var = s2 / n;
+        saved[c] = (float)mean;
+        saved[C + c] = (float)(1.0 / sqrt(var + (double)eps));
+        const float keep = __fsub_rn(1.0f, m);
+        if (rm) rm[c] = __fadd_rn(__fmul_rn(keep, rm[c]), __fmul_rn(m, (float)mean));
+        if (rv) {
+            const double unbiased = n > 1.0 ? s2 / (n - 1.0) : var;
+            rv[c] = __fadd_rn(__fmul_rn(keep, rv[c]), __fmul_rn(m, (float)unbiased));
+        }
+    }
+}
+
+__global__ static void k_bn_norm(float *y, const float *x, const float *saved, const float *gamma, const float *beta,
+                                 size_t total, int C)
+{
+    GRID_STRIDE(i, total)
+    {
+        const int c = (int)(i % (size_t)C);
+        const float scale = __fmul_rn(gamma[c], saved[C + c]);
+        const float shift = __fsub_rn(beta[c], __fmul_rn(saved[c], scale));
+        y[i] = __fadd_rn(__fmul_rn(x[i], scale), shift);
+    }
+}
+
+nn_status cu_batchnorm_forward_train(const cu_fwd_args *a, float *running_mean, float *running_var, float *saved,
+                                     nn_err *err)
+{
+    const nn_layer *l = a->l;
+    const int C = l->in.c;
+    const int M = a->batch * l->in.h * l->in.w;
+    const cu_env *env = a->env;
+    double *tot = chan_tot(env->ws), *part = chan_part(env->ws, C, 2), *tot2 = tot + C;
+    /* pass 1 into tot[0..C), pass 2 into tot[C..2C) (the partials' space is reused) */
+    nn_status s = chan_sums(env, sum_x{a->in[0], C}, M, C, 1, part, tot, err);
+    if (!s) s = chan_sums(env, sum_dev2{a->in[0], tot, (double)M, C}, M, C, 1, part, tot2, err);
+    if (s) return s;
+    k_bn_stats<<<cu_blocks((size_t)C, 256), 256, 0, env->stream>>>(tot, tot2, C, (double)M, l->eps, l->momentum, saved,
+                                                              running_mean, running_var);
+    CU_LAUNCHED();
+    const size_t total = (size_t)M * C;
+    k_bn_norm<<<cu_blocks(total, 256), 256, 0, env->stream>>>(a->out, a->in[0], saved, a->p[0], a->p[1], total, C);
+    CU_LAUNCHED();
+    return NN_OK;
+}
+
+/* tot [2][C] = sum dy, sum dy*xh: parameter gradients and k = s, s*sdy/n, s*sdx/n. */
+__global__ static void k_bn_bwd_coef(const double *tot, int C, double n, const float *gamma, const float *istd,
+                                     float *dgamma, float *dbeta, float *k)
+{
+    GRID_STRIDE(c, (size_t)C)
+    {
+        const double sdy = tot[c], sdx = tot[C + c];
+        if (dgamma) dgamma[c] += (float)sdx;
+        if (dbeta) dbeta[c] += (float)sdy;
+        const float s = __fmul_rn(gamma[c], istd[c]);
+        k[c] = s;
+        k[C + c] = __fmul_rn(s, (float)(sdy / n));
+        k[2 * C + c] = __fmul_rn(s, (float)(sdx / n));
+    }
+}
+
+__global__ static void k_bn_bwd_dx(float *dx, const float *x, const float *g, const float *mean, const float *istd,
+                                   const float *k, size_t total, int C)
+{
+    GRID_STRIDE(i, total)
+    {
+        const int c = (int)(i % (size_t)C);
+        const float xh = __fmul_rn(__fsub_rn(x[i], mean[c]), istd[c]);
+        const float v = __fsub_rn(__fsub_rn(__fmul_rn(k[c], g[i]), k[C + c]), __fmul_rn(xh, k[2 * C + c]));
+        dx[i] = __fadd_rn(dx[i], v);
+    }
+}
+
+nn_status cu_batchnorm_backward(const cu_bwd_args *a, nn_err *err)
+{
+    const nn_layer *l = a->l;
+    const int C = l->in.c;
+    const int M = a->batch * l->in.h * l->in.w;
+    const cu_env *env = a->env;
+    const float *mean = a->aux, *istd = a->aux + C;
+    double *tot = chan_tot(env->ws), *part = chan_part(env->ws, C, 2);
+    nn_status s = chan_sums(env, sum_bwd{a->in[0], a->dy, mean, istd, C}, M, C, 2, part, tot, err);
+    if (s) return s;
+    float *k = (float *)part; /* the partials are consumed: 3C floats fit in their 2*R*C doubles */
+    k_bn_bwd_coef<<<cu_blocks((size_t)C, 256), 256, 0, env->stream>>>(tot, C, (double)M, a->p[0], istd, a->d_p[0],
+                                                                 a->d_p[1], k);
+    CU_LAUNCHED();
+    const size_t total = (size_t)M * C;
+    k_bn_bwd_dx<<<cu_blocks(total, 256), 256, 0, env->stream>>>(a->d_in[0], a->in[0], a->dy, mean, istd, k, total, C);
+    CU_LAUNCHED();
+    return NN_OK;
+}

@@ -1,0 +1,93 @@
+/* depthwise_bwd.cu — depthwise convolution backward (1xk, kx1, kxk, any stride, padding and
+ * depth multiplier), NHWC, as the CPU (src/nn/cpu/depthwise.c):
+ *   in [batch][IH][IW][C]   weight [kh][kw][C*dm]   dy [batch][OH][OW][C*dm], o = c*dm + m
+ *   d_in[.., c]   += sum over the taps that read it, sum_m w[kh][kw][o] dy[.., o]
+ *   dW[kh][kw][o] += sum over output pixels of x[.., o/dm] dy[.., o]   (in-bounds taps only)
+ *   db[o]         += sum over output pixels of dy[.., o]
+ * d_in is gathered per input element (one thread each, the CPU's (oh, ow) order, no atomics);
+ * dW and db are per-channel sums over the batch*OH*OW output pixels (reduce.cuh, one value per
+ * tap plus one for the bias). Scratch: cu_chan_scratch_bytes(batch*OH*OW, C*dm, taps + 1). */
+#include "reduce.cuh"
+
+typedef struct {
+    int IH, IW, C, OH, OW, CO, dm, KH, KW, sh, sw, pt, pl;
+} dw_dims;
+
+__global__ static void k_dw_bwd_input(float *d, const float *w, const float *g, size_t total, dw_dims p)
+{
+    GRID_STRIDE(e, total)
+    {
+        const int c = (int)(e % (size_t)p.C);
+        size_t t = e / (size_t)p.C;
+        const int iw = (int)(t % (size_t)p.IW);
+        t /= (size_t)p.IW;
+        const int ih = (int)(t % (size_t)p.IH);
+        const size_t b = t / (size_t)p.IH;
+        int oh0, oh1, ow0, ow1;
+        windows_of(ih, p.KH, p.sh, p.pt, p.OH, &oh0, &oh1);
+        windows_of(iw, p.KW, p.sw, p.pl, p.OW, &ow0, &ow1);
+        float acc = d[e];
+        for (int oh = oh0; oh < oh1; oh++) {
+            const int kh = ih + p.pt - oh * p.sh;
+            for (int ow = ow0; ow < ow1; ow++) {
+                const int kw = iw + p.pl - ow * p.sw;
+                const float *gp = g + ((b * p.OH + oh) * p.OW + ow) * p.CO + (size_t)c * p.dm;
+                const float *wp = w + (size_t)(kh * p.KW + kw) * p.CO + (size_t)c * p.dm;
+                float s = 0.0f;
+                for (int m = 0; m < p.dm; m++) s = __fadd_rn(s, __fmul_rn(wp[m], gp[m]));
+                acc = __fadd_rn(acc, s);
+            }
+        }
+        d[e] = acc;
+    }
+}
+
+namespace {
+struct dw_sums { /* row r = output pixel (b, oh, ow), channel o; z < taps: x*dy of tap z, z == taps: dy */
+    const float *x, *g;
+    dw_dims p;
+    __device__ double operator()(int r, int o, int z) const
+    {
+        const float gv = g[(size_t)r * p.CO + o];
+        if (z == p.KH * p.KW) return gv;
+        const int ow = r % p.OW, oh = r / p.OW % p.OH, b = r / (p.OW * p.OH);
+        const int ih = oh * p.sh - p.pt + z / p.KW, iw = ow * p.sw - p.pl + z % p.KW;
+        if (ih < 0 || ih >= p.IH || iw < 0 || iw >= p.IW) return 0.0;
+        const float xv = x[(((size_t)b * p.IH + ih) * p.IW + iw) * p.C + o / p.dm];
+        return (double)xv * (double)gv;
+    }
+};
+}
+
+__global__ static void k_dw_add_grads(float *dw, float *db, const double *tot, int taps, int CO)
+{
+    GRID_STRIDE(i, (size_t)(taps + 1) * CO)
+    {
+        if (i < (size_t)taps * CO) {
+            if (dw) dw[i] += (float)tot[i];
+        } else if (db) {
+            db[i - (size_t)taps * CO] += (float)tot[i];
+        }
+    }
+}
+
+nn_status cu_depthwise_backward(const cu_bwd_args *a, nn_err *err)
+{
+    const nn_layer *l = a->l;
+    const dw_dims p = {l->in.h, l->in.w, l->in.c, l->out.h, l->out.w, l->out.c,
+                       l->depth_multiplier > 0 ? l->depth_multiplier : 1, l->kh, l->kw, l->sh, l->sw, l->pad_top,
+                       l->pad_left};
+    const cu_env *env = a->env;
+    const size_t total = (size_t)a->batch * nn_shape_size(l->in);
+    k_dw_bwd_input<<<cu_blocks(total, 256), 256, 0, env->stream>>>(a->d_in[0], a->p[0], a->dy, total, p);
+    CU_LAUNCHED();
+    float *dw = a->d_p[0], *db = l->has_bias ? a->d_p[1] : NULL;
+    if (!dw && !db) return NN_OK;
+    const int taps = l->kh * l->kw, nz = taps + 1, M = a->batch * l->out.h * l->out.w;
+    double *tot = chan_tot(env->ws), *part = chan_part(env->ws, p.CO, nz);
+    nn_status s = chan_sums(env, dw_sums{a->in[0], a->dy, p}, M, p.CO, nz, part, tot, err);
+    if (s) return s;
+    k_dw_add_grads<<<cu_blocks((size_t)nz * p.CO, 256), 256, 0, env->stream>>>(dw, db, tot, taps, p.CO);
+    CU_LAUNCHED();
+    return NN_OK;
+}

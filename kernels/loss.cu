@@ -1,0 +1,116 @@
+/* loss.cu — training losses on the device, the semantics of src/nn/cpu/loss.c (sums in double):
+ *   softmax cross-entropy  y, d [batch][classes], labels [batch] (int, device):
+ *       probabilities (y_is_prob): loss_b = -log(max(p[label], 1e-30)), d = (p - onehot) / batch
+ *       logits: loss_b = logsumexp(y) - y[label],   d = (softmax(y) - onehot) / batch
+ *   MSE    loss = mean (y - t)^2,  d = 2 (y - t) / N             (N = batch * n)
+ *   Huber  loss = mean (|e| <= delta ? e^2/2 : delta (|e| - delta/2)),  d = clamp(e, +-delta) / N
+ * One thread per sample (cross-entropy) or element writes the gradient and its loss term into
+ * scratch [count] doubles; one block sums them into *loss_dev (NaN when a label is out of range). */
+#include <math.h>
+
+#include "reduce.cuh"
+
+size_t cu_loss_scratch_bytes(int batch, int n) { return (size_t)batch * (size_t)(n < 1 ? 1 : n) * sizeof(double) + 256; }
+
+__global__ static void k_ce(const float *y, bool y_is_prob, const int *labels, int batch, int classes, float *d,
+                            double *term)
+{
+    const double inv_b = 1.0 / batch;
+    GRID_STRIDE(b, (size_t)batch)
+    {
+        const float *yb = y + b * (size_t)classes;
+        float *db = d + b * (size_t)classes;
+        const int lab = labels[b];
+        if (lab < 0 || lab >= classes) {
+            term[b] = nan("");
+            continue;
+        }
+        if (y_is_prob) {
+            const double p = yb[lab] > 1e-30f ? yb[lab] : 1e-30;
+            term[b] = -log(p);
+            for (int c = 0; c < classes; c++) db[c] = (float)(((double)yb[c] - (c == lab)) * inv_b);
+        } else {
+            double mx = yb[0], sum = 0.0;
+            for (int c = 1; c < classes; c++) mx = yb[c] > mx ? yb[c] : mx;
+            for (int c = 0; c < classes; c++) sum += exp((double)yb[c] - mx);
+            const double lse = mx + log(sum);
+            term[b] = lse - yb[lab];
+            for (int c = 0; c < classes; c++) db[c] = (float)((exp((double)yb[c] - lse) - (c == lab)) * inv_b);
+        }
+    }
+}
+
+__global__ static void k_mse(const float *y, const float *t, size_t N, float *d, double *term)
+{
+    GRID_STRIDE(i, N)
+    {
+        const double e = (double)y[i] - t[i];
+        term[i] = e * e;
+        d[i] = (float)(2.0 * e / (double)N);
+    }
+}
+
+__global__ static void k_huber(const float *y, const float *t, size_t N, float delta, float *d, double *term)
+{
+    GRID_STRIDE(i, N)
+    {
+        const double e = (double)y[i] - t[i], ae = fabs(e);
+        term[i] = ae <= delta ? 0.5 * e * e : delta * (ae - 0.5 * delta);
+        const double g = ae <= delta ? e : (e > 0 ? delta : -delta);
+        d[i] = (float)(g / (double)N);
+    }
+}
+
+/* *out = scale * sum(term[0..n)) (one block of 256 threads; a NaN term makes it NaN). */
+__global__ static void k_sum_scaled(const double *term, size_t n, double scale, double *out)
+{
+    __shared__ double sh[256];
+    double s = 0.0;
+    for (size_t i = threadIdx.x; i < n; i += 256) s += term[i];
+    sh[threadIdx.x] = s;
+    __syncthreads();
+    for (int w = 128; w > 0; w >>= 1) {
+        if ((int)threadIdx.x < w) sh[threadIdx.x] += sh[threadIdx.x + w];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) *out = sh[0] * scale;
+}
+
+nn_status cu_loss_softmax_ce(const cu_env *env, const float *y, bool y_is_prob, const int *labels, int batch,
+                             int classes, float *d, double *loss_dev, void *scratch, nn_err *err)
+{
+    if (batch < 1 || classes < 1) return nn_fail(err, NN_E_ARG, "cross-entropy: batch %d, classes %d", batch, classes);
+    double *term = (double *)scratch;
+    k_ce<<<cu_blocks((size_t)batch, 256), 256, 0, env->stream>>>(y, y_is_prob, labels, batch, classes, d, term);
+    CU_LAUNCHED();
+    k_sum_scaled<<<1, 256, 0, env->stream>>>(term, (size_t)batch, 1.0 / batch, loss_dev);
+    CU_LAUNCHED();
+    return NN_OK;
+}
+
+nn_status cu_loss_mse(const cu_env *env, const float *y, const float *target, int batch, int n, float *d,
+                      double *loss_dev, void *scratch, nn_err *err)
+{
+    const size_t N = (size_t)batch * (size_t)n;
+    if (N == 0) return nn_fail(err, NN_E_ARG, "mse: batch %d x %d outputs", batch, n);
+    double *term = (double *)scratch;
+    k_mse<<<cu_blocks(N, 256), 256, 0, env->stream>>>(y, target, N, d, term);
+    CU_LAUNCHED();
+    k_sum_scaled<<<1, 256, 0, env->stream>>>(term, N, 1.0 / (double)N, loss_dev);
+    CU_LAUNCHED();
+    return NN_OK;
+}
+
+nn_status cu_loss_huber(const cu_env *env, const float *y, const float *target, int batch, int n, float delta,
+                        float *d, double *loss_dev, void *scratch, nn_err *err)
+{
+    const size_t N = (size_t)batch * (size_t)n;
+    if (N == 0 || !(delta > 0.0f))
+        return nn_fail(err, NN_E_ARG, "huber: batch %d x %d outputs, delta %g", batch, n, (double)delta);
+    double *term = (double *)scratch;
+    k_huber<<<cu_blocks(N, 256), 256, 0, env->stream>>>(y, target, N, delta, d, term);
+    CU_LAUNCHED();
+    k_sum_scaled<<<1, 256, 0, env->stream>>>(term, N, 1.0 / (double)N, loss_dev);
+    CU_LAUNCHED();
+    return NN_OK;
+}

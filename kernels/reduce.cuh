@@ -1,0 +1,96 @@
+/* reduce.cuh — per-channel sums over the rows of an NHWC tensor viewed as [M][C] (M = batch*H*W),
+ * used by every training kernel that reduces over pixels: batch-norm statistics and gradients,
+ * bias gradients, depthwise filter gradients. A launcher passes a functor f(r, c, z) -> double
+ * (value z of row r, channel c); blocks of 32 channels x 8 row lanes sum a slice of rows each
+ * into part[z][R][C] (double), then one pass sums the R partials into tot[z][C]. Deterministic
+ * (fixed order), no atomics. CUDA sources only. */
+#ifndef STEERD_KERNELS_REDUCE_CUH
+#define STEERD_KERNELS_REDUCE_CUH
+
+#include "cuda_train.h"
+
+#define CHAN_TX 32
+#define CHAN_TY 8
+
+typedef struct {
+    int bx;    /* blocks along the channels */
+    int R;     /* blocks along the rows */
+    int rows;  /* rows per block */
+} chan_grid;
+
+/* About 512 blocks in all, at least 64 rows each. */
+static inline chan_grid chan_grid_for(int M, int C)
+{
+    chan_grid g;
+    g.bx = (C + CHAN_TX - 1) / CHAN_TX;
+    if (g.bx < 1) g.bx = 1;
+    int R = 512 / g.bx, maxR = (M + 63) / 64;
+    if (R < 1) R = 1;
+    if (maxR < 1) maxR = 1;
+    if (R > maxR) R = maxR;
+    g.rows = (M + R - 1) / R;
+    if (g.rows < 1) g.rows = 1;
+    g.R = (M + g.rows - 1) / g.rows;
+    if (g.R < 1) g.R = 1;
+    return g;
+}
+
+template <class F>
+__global__ void k_chan_partial(F f, int M, int C, int rows, double *part)
+{
+    __shared__ double sh[CHAN_TY][CHAN_TX + 1];
+    const int c = blockIdx.x * CHAN_TX + threadIdx.x, z = blockIdx.z;
+    const int r0 = blockIdx.y * rows, r1 = min(M, r0 + rows);
+    double acc = 0.0;
+    if (c < C)
+        for (int r = r0 + threadIdx.y; r < r1; r += CHAN_TY) acc += f(r, c, z);
+    sh[threadIdx.y][threadIdx.x] = acc;
+    __syncthreads();
+    if (threadIdx.y == 0 && c < C) {
+        double s = 0.0;
+        for (int i = 0; i < CHAN_TY; i++) s += sh[i][threadIdx.x];
+        part[((size_t)z * gridDim.y + blockIdx.y) * C + c] = s;
+    }
+}
+
+/* tot[z][c] = sum over R partials (reduce.cu). */
+__global__ void k_chan_total(const double *part, int R, int C, int nz, double *tot);
+
+/* Enqueues tot[z][c] = sum_r f(r, c, z) for z < nz. part: cu_chan_scratch_bytes(M, C, nz) bytes
+ * minus the tot part; tot: nz*C doubles. */
+template <class F>
+static nn_status chan_sums(const cu_env *env, F f, int M, int C, int nz, double *part, double *tot, nn_err *err)
+{
+    const chan_grid g = chan_grid_for(M, C);
+    const dim3 grid((unsigned)g.bx, (unsigned)g.R, (unsigned)nz), block(CHAN_TX, CHAN_TY);
+    k_chan_partial<F><<<grid, block, 0, env->stream>>>(f, M, C, g.rows, part);
+    CU_LAUNCHED();
+    k_chan_total<<<cu_blocks((size_t)nz * C, 256), 256, 0, env->stream>>>(part, g.R, C, nz, tot);
+    CU_LAUNCHED();
+    return NN_OK;
+}
+
+/* Scratch layout of chan_sums: tot [nz][C] doubles first, then the partials. */
+static inline double *chan_tot(void *ws) { return (double *)ws; }
+static inline double *chan_part(void *ws, int C, int nz)
+{
+    size_t tot = ((size_t)nz * C + 31) / 32 * 32;
+    return (double *)ws + tot;
+}
+
+/* Output positions along one axis whose window (size k, stride s, leading padding pad) contains
+ * input coordinate i: [o0, o1), clipped to [0, n_out). Pooling and depthwise backward gather. */
+__device__ static inline void windows_of(int i, int k, int s, int pad, int n_out, int *o0, int *o1)
+{
+    const int num = i + pad - k + 1; /* o*s >= num */
+    int lo = num <= 0 ? 0 : (num + s - 1) / s;
+    int hi = (i + pad) / s + 1;      /* o*s <= i + pad */
+    if (hi > n_out) hi = n_out;
+    *o0 = lo;
+    *o1 = hi;
+}
+
+#define GRID_STRIDE(i, n) for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
+                               i += (size_t)gridDim.x * blockDim.x)
+
+#endif

@@ -1,0 +1,208 @@
+/* cmd_sim.c — `steerctl sim record|drive`: the driving simulator's command line. Record mode
+ * writes Udacity-layout drives (src/sim/record.c); drive mode runs closed-loop episodes against
+ * a real steerd (src/sim/drive.c). Every option is checked; a bad one is one line and exit 2. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/params.h"
+#include "sim/record.h"
+#include "tools/steerctl.h"
+#ifdef STEERD_HAVE_SIM_DRIVE
+#include "sim/drive.h"
+#endif
+
+static const char sim_help[] =
+    "usage: steerctl sim record --out DIR [options]\n"
+#ifdef STEERD_HAVE_SIM_DRIVE
+    "       steerctl sim drive (--config STEERD.yaml | --endpoint EP | --expert) [options]\n"
+#endif
+    "\n"
+    "A driving simulator: procedural roads (clothoids), a 320x160 forward camera and two side\n"
+    "cameras, a kinematic bicycle model and a pure-pursuit expert on the lane centre. Road i of a\n"
+    "seed is the same road in every mode; the same options give the same bytes.\n"
+    "\n"
+    "record: drives each road with the expert plus steering perturbations (--noise) and writes\n"
+    "  DIR/driving_log.csv + DIR/IMG/{center,left,right}_*.jpg (the Udacity simulator's layout, read by\n"
+    "  `steerctl replay` and the trainer); steering = the expert's label ([-1,1] = angle/25 deg, + right).\n"
+    "  --out DIR          output folder (created; an existing driving_log.csv is not overwritten)\n"
+    "  --quality Q        JPEG quality 1..100 (default 90)\n"
+#ifdef STEERD_HAVE_SIM_DRIVE
+    "\n"
+    "drive: closed loop. Frames go to steerd through its GStreamer source (raw RGB over TCP: steerd's\n"
+    "  pipeline `tcpclientsrc port=${STEERD_SIM_PORT} ! rawvideoparse ...`, see config/sim.yaml) and the\n"
+    "  car steers by steerd's ZeroMQ `steer` messages. Per road: autonomy (an intervention when the car\n"
+    "  is > 1 m off the lane centre, each costing 6 s), mean |cross-track error|, distance, latency\n"
+    "  (frame rendered -> steer message received).\n"
+    "  --config FILE      start steerd (-c FILE) with STEERD_SIM_PORT (and STEERD_SIM_MODEL/WEIGHTS) set\n"
+    "  --model M.yaml --weights W.safetensors   exported as STEERD_SIM_MODEL / STEERD_SIM_WEIGHTS\n"
+    "  --steerd PATH      the steerd binary (default: next to steerctl, else $PATH)\n"
+    "  --daemon-log FILE  steerd's output (default: a temporary file; its last line is shown on failure)\n"
+    "  --endpoint EP      use a steerd that is already running and publishing at EP (it must read\n"
+    "                     frames from this machine's --listen port)\n"
+    "  --listen PORT      TCP port for the frames (default: any free port with --config, 5600 with --endpoint)\n"
+    "  --expert           drive with the expert itself (no steerd): the ceiling\n"
+    "  --lockstep         wait for each frame's steer message before the next frame (reproducible on a\n"
+    "                     loaded machine); default: real time at --fps, steering with the latest message\n"
+    "  --timeout S        a steer message must arrive within S s (default 10): else the road fails\n"
+    "  --video FILE       the first road with the predicted (red) and expert (green) steering drawn on it;\n"
+    "                     .webm (VP8) or .avi (MJPEG), encoded by GStreamer\n"
+    "  --json FILE        the per-road and total metrics as JSON\n"
+#endif
+    "\n"
+    "options of both:\n";
+
+static int usage_error(const char *mode, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "steerctl: sim%s%s: ", mode ? " " : "", mode ? mode : "");
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    return EXIT_USAGE;
+}
+
+static void print_help(FILE *f)
+{
+    fputs(sim_help, f);
+    sim_params_help(f);
+}
+
+static int cmd_sim_record(int argc, char **argv)
+{
+    sim_params p;
+    sim_params_defaults(&p, 1);
+    const char *out = NULL;
+    long quality = 90;
+    nn_err err = {{0}};
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+            return print_help(stdout), 0;
+        int r = sim_params_parse(&p, a, v, &err);
+        if (r < 0)
+            return usage_error("record", "%s", err.msg);
+        if (r > 0) {
+            i++;
+        } else if (strcmp(a, "--out") == 0 && v) {
+            out = argv[++i];
+        } else if (strcmp(a, "--quality") == 0 && v) {
+            if (!parse_int_opt("--quality", argv[++i], 1, 100, &quality))
+                return EXIT_USAGE;
+        } else if (strcmp(a, "--out") == 0 || strcmp(a, "--quality") == 0) {
+            return usage_error("record", "%s: missing value", a);
+        } else {
+            return usage_error("record", "unknown option '%s' (see steerctl sim --help)", a);
+        }
+    }
+    if (!out)
+        return usage_error("record", "%s", "--out DIR is required");
+    if (sim_params_check(&p, &err))
+        return usage_error("record", "%s", err.msg);
+    record_stats st;
+    if (sim_record(&p, out, (int)quality, stdout, &st, &err)) {
+        fprintf(stderr, "steerctl: sim record: %s\n", err.msg);
+        return 1;
+    }
+    printf("frames: %ld (x3 cameras) in %s/driving_log.csv\n", st.frames, out);
+    printf("label: mean |steering| %.4f, max %.4f\n", st.mean_abs_label, st.max_abs_label);
+    printf("cte_m: mean |cte| %.3f, max %.3f\n", st.mean_abs_cte, st.max_abs_cte);
+    printf("render_us: p50 %.0f p99 %.0f (per camera image)\n", hist_percentile(&st.render_ns, 50) / 1e3,
+           hist_percentile(&st.render_ns, 99) / 1e3);
+    printf("jpeg_us: p50 %.0f p99 %.0f\n", hist_percentile(&st.encode_ns, 50) / 1e3,
+           hist_percentile(&st.encode_ns, 99) / 1e3);
+    printf("wall_s: %.2f (%.1f frames/s)\n", st.wall_s, st.wall_s > 0 ? (double)st.frames / st.wall_s : 0.0);
+    return 0;
+}
+
+#ifdef STEERD_HAVE_SIM_DRIVE
+static int parse_seconds(const char *opt, const char *v, double *out)
+{
+    char *end = NULL;
+    double d = v ? strtod(v, &end) : 0;
+    if (!v || end == v || *end || !(d > 0) || d > 3600) {
+        fprintf(stderr, "steerctl: sim drive: %s: expected seconds in (0, 3600] (got '%s')\n", opt, v ? v : "");
+        return 0;
+    }
+    *out = d;
+    return 1;
+}
+
+static int cmd_sim_drive(int argc, char **argv)
+{
+    drive_opts o;
+    drive_opts_defaults(&o);
+    nn_err err = {{0}};
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+            return print_help(stdout), 0;
+        int r = sim_params_parse(&o.prm, a, v, &err);
+        if (r < 0)
+            return usage_error("drive", "%s", err.msg);
+        if (r > 0) {
+            i++;
+            continue;
+        }
+        if (strcmp(a, "--expert") == 0) {
+            o.expert = true;
+        } else if (strcmp(a, "--lockstep") == 0) {
+            o.lockstep = true;
+        } else if (!v && a[0] == '-' &&
+                   (!strcmp(a, "--config") || !strcmp(a, "--endpoint") || !strcmp(a, "--listen") || !strcmp(a, "--steerd") ||
+                    !strcmp(a, "--model") || !strcmp(a, "--weights") || !strcmp(a, "--video") || !strcmp(a, "--json") ||
+                    !strcmp(a, "--daemon-log") || !strcmp(a, "--timeout"))) {
+            return usage_error("drive", "%s: missing value", a);
+        } else if (strcmp(a, "--config") == 0) {
+            o.config = argv[++i];
+        } else if (strcmp(a, "--endpoint") == 0) {
+            o.endpoint = argv[++i];
+        } else if (strcmp(a, "--listen") == 0) {
+            long port;
+            if (!parse_int_opt("--listen", argv[++i], 1, 65535, &port))
+                return EXIT_USAGE;
+            o.listen_port = (int)port;
+        } else if (strcmp(a, "--steerd") == 0) {
+            o.steerd = argv[++i];
+        } else if (strcmp(a, "--model") == 0) {
+            o.model = argv[++i];
+        } else if (strcmp(a, "--weights") == 0) {
+            o.weights = argv[++i];
+        } else if (strcmp(a, "--video") == 0) {
+            o.video = argv[++i];
+        } else if (strcmp(a, "--json") == 0) {
+            o.json = argv[++i];
+        } else if (strcmp(a, "--daemon-log") == 0) {
+            o.daemon_log = argv[++i];
+        } else if (strcmp(a, "--timeout") == 0) {
+            if (!parse_seconds("--timeout", argv[++i], &o.timeout_s))
+                return EXIT_USAGE;
+        } else {
+            return usage_error("drive", "unknown option '%s' (see steerctl sim --help)", a);
+        }
+    }
+    int modes = (o.config != NULL) + (o.endpoint != NULL) + (o.expert ? 1 : 0);
+    if (modes != 1)
+        return usage_error("drive", "%s", "give exactly one of --config FILE, --endpoint EP or --expert");
+    if ((o.model || o.weights) && !o.config)
+        return usage_error("drive", "%s", "--model / --weights go with --config (they are passed to the steerd it starts)");
+    if (o.listen_port && o.expert)
+        return usage_error("drive", "%s", "--listen has no use with --expert (no steerd)");
+    if (sim_params_check(&o.prm, &err))
+        return usage_error("drive", "%s", err.msg);
+    return sim_drive(&o, stdout);
+}
+#endif
+
+int cmd_sim(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        print_help(argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : 0;
+    }
+    if (strcmp(argv[1], "record") == 0)
+        return cmd_sim_record(argc, argv);
+#ifdef STEERD_HAVE_SIM_DRIVE
+    if (strcmp(argv[1], "drive") == 0)
+        return cmd_sim_drive(argc, argv);
+#endif
+    return usage_error(NULL, "unknown mode '%s' (record or drive; see steerctl sim --help)", argv[1]);
+}

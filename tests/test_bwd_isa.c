@@ -1,0 +1,322 @@
+/* test_bwd_isa.c — the CPU backward kernels' flavours agree: for conv2d (1x1 direct, 2x1 stride
+ * (1,2) as in EffNet blocks, 3x3 padded grouped), depthwise (1x3, 3x1, 3x3, 5x5 and an odd
+ * kernel; dm 1 and 2; strides; padding; bias), max/avg pooling (windows that tile the input and
+ * ones that overlap or pad), batch norm, relu, leaky relu, dropout, flatten and dense, every
+ * instruction-set flavour this CPU has (scalar, AVX2, AVX-512) on 1, 2 and 3 threads, in both
+ * modes (accumulate into random d_in / d_param, and overwrite: d_in starts as NaN and must come
+ * out fully written) matches the scalar accumulate run to 1e-5 relative (sums over many pixels
+ * are ordered differently per thread count). The values themselves are checked against PyTorch
+ * autograd by tests/oracle/check_grads.py and by finite differences in test_grad_fd.c; this test
+ * covers the flavours that those, running on one machine, only see one of. Every failure prints
+ * its configuration. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "nn/cpu/cpu.h"
+
+#define TOL 1e-5
+
+static nn_pool *g_pools[4]; /* [threads]: NULL for 1 */
+
+static uint64_t g_rng = 0x243F6A8885A308D3ull;
+static float frand(void)
+{
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (float)((double)(g_rng >> 11) / (double)(1ull << 53) * 2.0 - 1.0);
+}
+
+static float *rnd(size_t n)
+{
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    assert_non_null(p);
+    for (size_t i = 0; i < n; i++) p[i] = frand();
+    return p;
+}
+
+static float *dup(const float *s, size_t n)
+{
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    assert_non_null(p);
+    memcpy(p, s, n * sizeof(float));
+    return p;
+}
+
+static const char *isa_name(nn_cpu_isa isa)
+{
+    return isa == NN_CPU_ISA_SCALAR ? "scalar" : isa == NN_CPU_ISA_AVX2 ? "avx2" : "avx512";
+}
+
+/* A backward case: the layer, its input, params (engine layout), forward output and aux. */
+typedef struct {
+    char cfg[200];
+    nn_layer l;
+    int batch;
+    float *x, *dy, *p[4], *aux;
+    size_t nin, nout, np[4];
+    int n_p;          /* params with gradients (weight, bias) */
+} bcase;
+
+/* Runs the backward with isa/threads/overwrite; d_in starts at din0 (or NaN when overwriting),
+ * d_p at dp0; results into din/dp (caller frees). */
+static void run_bwd(const bcase *c, nn_cpu_isa isa, int threads, bool overwrite, const float *din0,
+                    float *const dp0[4], float **din, float *dp[4])
+{
+    const size_t ns = cpu_bwd_scratch_floats(&c->l, c->batch, threads) + 16;
+    float *scratch = malloc(ns * sizeof(float));
+    assert_non_null(scratch);
+    *din = dup(din0, c->nin);
+    if (overwrite)
+        for (size_t i = 0; i < c->nin; i++) (*din)[i] = NAN;
+    cpu_bwd_args a = {.l = &c->l, .dy = c->dy, .aux = c->aux, .batch = c->batch, .scratch = scratch,
+                      .pool = g_pools[threads], .overwrite = overwrite, .isa = isa};
+    a.in[0] = c->x;
+    a.d_in[0] = *din;
+    for (int r = 0; r < 4; r++) {
+        a.p[r] = c->p[r];
+        dp[r] = r < c->n_p ? dup(dp0[r], c->np[r]) : NULL;
+        a.d_p[r] = dp[r];
+    }
+    cpu_backward(&a);
+    free(scratch);
+}
+
+static bool close_all(const float *got, const float *want, const float *base, size_t n, const char *cfg,
+                      const char *what)
+{
+    for (size_t i = 0; i < n; i++) {
+        const double g = base ? (double)got[i] + base[i] : got[i]; /* overwrite: got + start = accumulated */
+        const double tol = TOL * fmax(1.0, fabs((double)want[i]));
+        if (!(fabs(g - want[i]) <= tol)) {
+            print_error("FAIL [%s]: %s element %zu of %zu: got %.9g want %.9g\n", cfg, what, i, n, g, (double)want[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
+static int check_case(bcase *c)
+{
+    nn_cpu_isa isas[3] = {NN_CPU_ISA_SCALAR, NN_CPU_ISA_AVX2, NN_CPU_ISA_AVX512};
+    const nn_cpu_isa best = nn_cpu_isa_best();
+    const int n_isa = best == NN_CPU_ISA_AVX512 ? 3 : best == NN_CPU_ISA_AVX2 ? 2 : 1;
+    float *din0 = rnd(c->nin), *dp0[4] = {0};
+    for (int r = 0; r < c->n_p; r++) dp0[r] = rnd(c->np[r]);
+    float *ref, *ref_p[4];
+    run_bwd(c, NN_CPU_ISA_SCALAR, 1, false, din0, dp0, &ref, ref_p);
+    int failed = 0;
+    for (int ii = 0; ii < n_isa; ii++)
+        for (int t = 1; t <= 3; t++)
+            for (int ow = 0; ow < 2; ow++) {
+                if (ow && !cpu_bwd_overwrites(&c->l)) continue;
+                char cfg[300];
+                snprintf(cfg, sizeof cfg, "%s isa=%s threads=%d %s", c->cfg, isa_name(isas[ii]), t,
+                         ow ? "overwrite" : "accumulate");
+                float *din, *dp[4];
+                run_bwd(c, isas[ii], t, ow, din0, dp0, &din, dp);
+                bool ok = close_all(din, ref, ow ? din0 : NULL, c->nin, cfg, "d_in");
+                for (int r = 0; r < c->n_p && ok; r++) ok = close_all(dp[r], ref_p[r], NULL, c->np[r], cfg, r ? "d_bias" : "d_weight");
+                failed += !ok;
+                free(din);
+                for (int r = 0; r < 4; r++) free(dp[r]);
+            }
+    free(ref);
+    free(din0);
+    for (int r = 0; r < 4; r++) free(ref_p[r]), free(dp0[r]);
+    free(c->x), free(c->dy), free(c->aux);
+    for (int r = 0; r < 4; r++) free(c->p[r]);
+    return failed;
+}
+
+/* Sizes the case's buffers for layer l (in/out shapes set) with random input, dy and params. */
+static void setup(bcase *c, int batch, int n_p, size_t np0, size_t np1)
+{
+    c->batch = batch;
+    c->nin = (size_t)batch * nn_shape_size(c->l.in);
+    c->nout = (size_t)batch * nn_shape_size(c->l.out);
+    c->x = rnd(c->nin);
+    c->dy = rnd(c->nout);
+    c->n_p = n_p;
+    c->np[0] = np0, c->np[1] = np1;
+    if (np0) c->p[0] = rnd(np0);
+    if (np1) c->p[1] = rnd(np1);
+}
+
+static int out_dim(int in, int k, int s, int p0, int p1) { return (in + p0 + p1 - k) / s + 1; }
+
+static int conv_case(int batch, int ih, int iw, int cin, int cout, int G, int kh, int kw, int sh, int sw, int pt, int pb,
+                     int pl, int pr, bool bias)
+{
+    bcase c = {0};
+    nn_layer *l = &c.l;
+    *l = (nn_layer){.op = NN_OP_CONV2D, .n_inputs = 1, .kh = kh, .kw = kw, .sh = sh, .sw = sw, .pad_top = pt,
+                    .pad_bottom = pb, .pad_left = pl, .pad_right = pr, .groups = G, .units = cout, .has_bias = bias};
+    l->in = (nn_shape){ih, iw, cin, 0, 0, 0};
+    l->out = (nn_shape){out_dim(ih, kh, sh, pt, pb), out_dim(iw, kw, sw, pl, pr), cout, 0, 0, 0};
+    snprintf(c.cfg, sizeof c.cfg, "conv2d batch=%d in=%dx%dx%d out_c=%d g=%d k=%dx%d s=%dx%d pad=%d,%d,%d,%d bias=%d",
+             batch, ih, iw, cin, cout, G, kh, kw, sh, sw, pt, pb, pl, pr, bias);
+    setup(&c, batch, bias ? 2 : 1, (size_t)kh * kw * cin / G * cout, bias ? (size_t)cout : 0);
+    return check_case(&c);
+}
+
+static int dw_case(int batch, int ih, int iw, int C, int dm, int kh, int kw, int sh, int sw, int pt, int pb, int pl,
+                   int pr, bool bias)
+{
+    bcase c = {0};
+    nn_layer *l = &c.l;
+    *l = (nn_layer){.op = NN_OP_DEPTHWISE, .n_inputs = 1, .kh = kh, .kw = kw, .sh = sh, .sw = sw, .pad_top = pt,
+                    .pad_bottom = pb, .pad_left = pl, .pad_right = pr, .depth_multiplier = dm, .has_bias = bias};
+    l->in = (nn_shape){ih, iw, C, 0, 0, 0};
+    l->out = (nn_shape){out_dim(ih, kh, sh, pt, pb), out_dim(iw, kw, sw, pl, pr), C * dm, 0, 0, 0};
+    snprintf(c.cfg, sizeof c.cfg, "depthwise batch=%d in=%dx%dx%d dm=%d k=%dx%d s=%dx%d pad=%d,%d,%d,%d bias=%d", batch,
+             ih, iw, C, dm, kh, kw, sh, sw, pt, pb, pl, pr, bias);
+    setup(&c, batch, bias ? 2 : 1, (size_t)kh * kw * C * dm, bias ? (size_t)C * dm : 0);
+    return check_case(&c);
+}
+
+static int pool_case(nn_op op, int batch, int ih, int iw, int C, int kh, int kw, int sh, int sw, int pt, int pb, int pl,
+                     int pr)
+{
+    bcase c = {0};
+    nn_layer *l = &c.l;
+    *l = (nn_layer){.op = op, .n_inputs = 1, .kh = kh, .kw = kw, .sh = sh, .sw = sw, .pad_top = pt, .pad_bottom = pb,
+                    .pad_left = pl, .pad_right = pr};
+    l->in = (nn_shape){ih, iw, C, 0, 0, 0};
+    l->out = (nn_shape){out_dim(ih, kh, sh, pt, pb), out_dim(iw, kw, sw, pl, pr), C, 0, 0, 0};
+    snprintf(c.cfg, sizeof c.cfg, "%s batch=%d in=%dx%dx%d k=%dx%d s=%dx%d pad=%d,%d,%d,%d",
+             op == NN_OP_MAXPOOL ? "maxpool" : "avgpool", batch, ih, iw, C, kh, kw, sh, sw, pt, pb, pl, pr);
+    setup(&c, batch, 0, 0, 0);
+    return check_case(&c);
+}
+
+/* Element-wise layers over [batch][h][w][C]: relu, leaky, dropout (aux = mask), flatten, batch
+ * norm (aux = the training forward's mean and 1/std). */
+static int ew_case(nn_op op, int batch, int h, int w, int C)
+{
+    bcase c = {0};
+    nn_layer *l = &c.l;
+    *l = (nn_layer){.op = op, .n_inputs = 1, .alpha = 0.3f, .rate = 0.5f, .eps = 1e-5f, .momentum = 0.1f};
+    l->in = (nn_shape){h, w, C, 0, 0, 0};
+    l->out = l->in;
+    snprintf(c.cfg, sizeof c.cfg, "%s batch=%d in=%dx%dx%d", nn_op_name(op), batch, h, w, C);
+    if (op == NN_OP_BATCHNORM) {
+        setup(&c, batch, 2, (size_t)C, (size_t)C);
+        float *y = rnd(c.nout), *scratch = malloc((cpu_bn_train_scratch_floats(l, batch, 1) + 16) * sizeof(float));
+        assert_non_null(scratch);
+        c.aux = rnd(2 * (size_t)C);
+        cpu_fwd_args f = {.l = l, .out = y, .batch = batch, .scratch = scratch, .p = {c.p[0], c.p[1]}};
+        f.in[0] = c.x;
+        cpu_batchnorm_forward_train(&f, NULL, NULL, c.aux);
+        free(y), free(scratch);
+    } else {
+        setup(&c, batch, 0, 0, 0);
+        if (op == NN_OP_DROPOUT) {
+            c.aux = rnd(c.nout);
+            for (size_t i = 0; i < c.nout; i++) c.aux[i] = c.aux[i] < 0 ? 0.0f : 2.0f;
+        }
+    }
+    return check_case(&c);
+}
+
+static int dense_case(int batch, int h, int w, int C, int units, bool bias)
+{
+    bcase c = {0};
+    nn_layer *l = &c.l;
+    *l = (nn_layer){.op = NN_OP_DENSE, .n_inputs = 1, .units = units, .has_bias = bias};
+    l->in = (nn_shape){h, w, C, 0, 0, 0};
+    l->out = (nn_shape){1, 1, units, 0, 0, 0};
+    snprintf(c.cfg, sizeof c.cfg, "dense batch=%d in=%dx%dx%d units=%d bias=%d", batch, h, w, C, units, bias);
+    setup(&c, batch, bias ? 2 : 1, nn_shape_size(l->in) * (size_t)units, bias ? (size_t)units : 0);
+    return check_case(&c);
+}
+
+static void test_conv2d(void **state)
+{
+    (void)state;
+    int failed = 0;
+    failed += conv_case(3, 9, 10, 5, 12, 1, 1, 1, 1, 1, 0, 0, 0, 0, false);  /* 1x1 direct */
+    failed += conv_case(2, 16, 16, 16, 24, 1, 1, 1, 1, 1, 0, 0, 0, 0, true); /* 1x1 direct, bias */
+    failed += conv_case(4, 8, 9, 6, 10, 1, 2, 1, 1, 2, 0, 1, 0, 0, false);   /* EffNet 2x1 s(1,2) */
+    failed += conv_case(2, 7, 8, 8, 12, 2, 3, 3, 1, 1, 1, 1, 1, 1, true);    /* 3x3 same, 2 groups */
+    failed += conv_case(3, 9, 7, 3, 17, 1, 3, 2, 2, 2, 0, 1, 1, 0, true);    /* asymmetric pad, stride 2 */
+    failed += conv_case(1, 30, 30, 4, 8, 1, 1, 1, 1, 1, 0, 0, 0, 0, false);  /* batch 1 */
+    if (failed) fail_msg("%d conv2d backward configurations failed (see above)", failed);
+}
+
+static void test_depthwise(void **state)
+{
+    (void)state;
+    int failed = 0;
+    failed += dw_case(3, 8, 9, 16, 1, 1, 3, 1, 1, 0, 0, 1, 1, false); /* EffNet dw1 */
+    failed += dw_case(3, 8, 9, 17, 1, 3, 1, 1, 1, 1, 1, 0, 0, true);  /* EffNet dw2, channel tail */
+    failed += dw_case(2, 9, 7, 40, 1, 3, 3, 1, 1, 1, 1, 1, 1, true);
+    failed += dw_case(2, 11, 12, 8, 1, 5, 5, 2, 1, 2, 2, 1, 3, false);
+    failed += dw_case(2, 7, 6, 5, 1, 2, 4, 1, 2, 0, 1, 2, 1, true);   /* kernel with no unrolled variant */
+    failed += dw_case(3, 6, 7, 3, 2, 3, 3, 1, 1, 1, 1, 1, 1, true);   /* dm 2 */
+    failed += dw_case(1, 10, 10, 16, 1, 3, 3, 2, 2, 0, 1, 0, 1, false);
+    if (failed) fail_msg("%d depthwise backward configurations failed (see above)", failed);
+}
+
+static void test_pool(void **state)
+{
+    (void)state;
+    int failed = 0;
+    failed += pool_case(NN_OP_MAXPOOL, 3, 8, 9, 16, 2, 1, 2, 1, 0, 0, 0, 0); /* EffNet: tiles */
+    failed += pool_case(NN_OP_MAXPOOL, 2, 8, 8, 70, 2, 2, 2, 2, 0, 0, 0, 0); /* tiles, > 64 channels */
+    failed += pool_case(NN_OP_MAXPOOL, 2, 7, 9, 5, 3, 3, 2, 2, 1, 1, 1, 1);  /* overlap + padding */
+    failed += pool_case(NN_OP_MAXPOOL, 2, 7, 9, 5, 2, 2, 2, 2, 0, 0, 0, 0);  /* leftover row/column */
+    failed += pool_case(NN_OP_AVGPOOL, 3, 8, 9, 16, 2, 1, 2, 1, 0, 0, 0, 0);
+    failed += pool_case(NN_OP_AVGPOOL, 2, 7, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1);
+    if (failed) fail_msg("%d pooling backward configurations failed (see above)", failed);
+}
+
+static void test_elementwise(void **state)
+{
+    (void)state;
+    int failed = 0;
+    const nn_op ops[] = {NN_OP_RELU, NN_OP_LEAKY_RELU, NN_OP_DROPOUT, NN_OP_FLATTEN, NN_OP_BATCHNORM};
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        failed += ew_case(ops[i], 3, 9, 10, 17);
+        failed += ew_case(ops[i], 4, 16, 16, 16);
+        failed += ew_case(ops[i], 32, 1, 1, 130);
+    }
+    failed += dense_case(5, 3, 4, 6, 20, true);
+    failed += dense_case(32, 1, 1, 256, 16, false);
+    if (failed) fail_msg("%d element-wise / dense backward configurations failed (see above)", failed);
+}
+
+static int setup_pools(void **state)
+{
+    (void)state;
+    nn_err err;
+    for (int t = 2; t <= 3; t++)
+        if (nn_pool_create(&g_pools[t], t, &err) != NN_OK) return -1;
+    return 0;
+}
+
+static int free_pools(void **state)
+{
+    (void)state;
+    for (int t = 2; t <= 3; t++) nn_pool_free(g_pools[t]);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv2d),
+        cmocka_unit_test(test_depthwise),
+        cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_elementwise),
+    };
+    return cmocka_run_group_tests(tests, setup_pools, free_pools);
+}
