@@ -63,4 +63,4 @@ for set in mnist10k fashion; do
         echo "$name: $(tail -1 "$out/$name.log") ($(cat "$out/$name.time") s)"
     done
 done
-/usr/bin/python3 scripts/results-table.py "$out" --baseline seed-mnist-baseline --models "${models// /,}"
+/usr/bin/python3 scripts/results-table.py "$out" --baseline seed-mnist-baseline,paper-mnist-baseline --models "${models// /,}"

@@ -7,7 +7,7 @@ rules of `steerctl model info`, recomputed here with tests/oracle/torchmodel.py)
 accuracy and loss (metrics.json), seconds per epoch and the wall time of the whole run (the
 .time file, else epochs x seconds per epoch). A second table per set compares every model with
 the set's baseline (the row named by --baseline): MACs and parameters as a fraction of it and
-the accuracy difference in points.
+the accuracy difference in points (--baseline takes a comma-separated list: one table each).
 Usage: scripts/results-table.py OUT [--baseline paper-mnist-baseline] [--models M1,M2,...]
 """
 import argparse
@@ -67,9 +67,11 @@ def main():
         for m in [m for m in a.models.split(",") if m and m not in {r["model"] for r in rs}]:
             params, macs = cost(os.path.join(HERE, "..", "models", m + ".yaml"))
             print(f"| {m} | {params:,} | {macs:,} | not run | | | | | |")
-        base = next((r for r in rs if r["model"] == a.baseline), None)
-        if base:
-            print(f"\nrelative to {a.baseline}:\n")
+        for bname in a.baseline.split(","):
+            base = next((r for r in rs if r["model"] == bname), None)
+            if not base:
+                continue
+            print(f"\n{s}, relative to {bname}:\n")
             print("| model | params | MACs | test accuracy |")
             print("|---|---:|---:|---:|")
             for r in rs:

@@ -26,9 +26,12 @@ newest=$(ls -t kernels/*.h kernels/*.cuh src/nn/*.h src/nn/*/*.h 2>/dev/null | h
 targets="steerctl steer-train tests/test_cuda_infer"
 # The GPU-training parity test, when this tree has it (its own helper's work).
 if ninja -C "$B" -t query tests/test_cuda_train >/dev/null 2>&1; then targets="$targets tests/test_cuda_train"; fi
+if ninja -C "$B" -t query kernels/bench/bench-train-step >/dev/null 2>&1; then
+    targets="$targets kernels/bench/bench-train-step"
+fi
 PKG_CONFIG_LIBDIR="$pc" ninja -C "$B" $targets
 mkdir -p "$B/lib"
-for exe in "$B/steerctl" "$B/tests/test_cuda_infer" "$B/tests/test_cuda_train"; do
+for exe in "$B/steerctl" "$B/tests/test_cuda_infer" "$B/tests/test_cuda_train" "$B/kernels/bench/bench-train-step"; do
     [ -f "$exe" ] || continue
     ldd "$exe" | awk '/libyaml|libcmocka/ {print $3}' | while read -r so; do cp -L "$so" "$B/lib/"; done
 done

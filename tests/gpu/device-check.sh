@@ -81,7 +81,12 @@ echo "RESULT torch-infer exit=$?"
 
 section "4. training throughput (batch 128)"
 TRAIN="seed-mnist-effnet seed-steering-effnet"
-if "$B/steerctl" bench models/seed-mnist-effnet.yaml --train --help 2>&1 | grep -q -- "--backend"; then
+if [ -x "$B/kernels/bench/bench-train-step" ]; then   # forward, loss, backward, clip, Adam: as steer-train
+    for n in $TRAIN; do
+        timeout 90 "$B/kernels/bench/bench-train-step" "models/$n.yaml" --backend cuda --batch 128 --runs 30 --json |
+            sed 's/^{/{"engine": "steerd", "mode": "train", /'
+    done
+elif "$B/steerctl" bench models/seed-mnist-effnet.yaml --train --help 2>&1 | grep -q -- "--backend"; then
     for n in $TRAIN; do
         timeout 90 "$B/steerctl" bench "models/$n.yaml" --train --backend cuda --batch 128 --runs 30 --json
     done
