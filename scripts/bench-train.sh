@@ -118,7 +118,7 @@ render() {
     echo "Per row, $ROUNDS rounds alternating: \`$STEERCTL bench MODEL --train --threads T --batch B --runs R --json\`"
     echo "and \`OPENBLAS_NUM_THREADS=T $PY scripts/bench_torch_train.py MODEL --threads T --batch B --runs R\`"
     [ -z "$BASE" ] || echo "and the same \`bench --train\` of the base build \`$BASE\`"
-    echo "(R: 30 for MNIST models, 6 otherwise, unless -r); each side's best median over the rounds."
+    echo "(R: ${RUNS:-30 for MNIST models, 6 otherwise}); each side's best median over the rounds."
     echo "Machine: $cpu, $(nproc) CPUs;"
     echo "libblas.so.3 -> ${blas:-unknown}; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg);"
     echo "$(date -u '+%Y-%m-%d %H:%M UTC')"
