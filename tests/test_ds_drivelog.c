@@ -31,14 +31,6 @@ typedef struct {
     char buf[512];
 } fixture;
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    assert_int_equal(fclose(fp), 0);
-}
-
 /* A flat frame of colour (r, g, b): PNG, or JPEG when the name ends in .jpg. */
 static void write_frame(const char *path, int r, int g, int b)
 {

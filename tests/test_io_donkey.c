@@ -29,14 +29,6 @@ static const char inputs[] = "[\"cam/image_array\", \"user/angle\", \"user/throt
                              "{}\n"
                              "{\"created_at\": 1613808000.5, \"sessions\": {\"all_full_ids\": [\"21-02-20_0\"]}}\n";
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    assert_int_equal(fclose(fp), 0);
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
@@ -72,12 +64,12 @@ static void write_tub(fixture *f, const char *catalog_meta, const char *cat0, co
 {
     char text[4096];
     snprintf(text, sizeof text, "%s%s\n", inputs, catalog_meta);
-    write_file(f->manifest, text);
+    write_text(f->manifest, text);
     snprintf(f->buf, sizeof f->buf, "%s/catalog_0.catalog", f->dir);
-    write_file(f->buf, cat0);
+    write_text(f->buf, cat0);
     if (cat1) {
         snprintf(f->buf, sizeof f->buf, "%s/catalog_1.catalog", f->dir);
-        write_file(f->buf, cat1);
+        write_text(f->buf, cat1);
     }
 }
 
@@ -126,9 +118,9 @@ static void test_image_key_by_type(void **state)
     char text[1024];
     snprintf(text, sizeof text,
              "[\"user/angle\", \"front\"]\n[\"float\", \"image_array\"]\n{}\n{}\n{\"paths\": [\"c.catalog\"]}");
-    write_file(f->manifest, text);
+    write_text(f->manifest, text);
     snprintf(f->buf, sizeof f->buf, "%s/c.catalog", f->dir);
-    write_file(f->buf, "{\"front\": \"4_cam_image_array_.jpg\", \"user/angle\": 0.125}\n");
+    write_text(f->buf, "{\"front\": \"4_cam_image_array_.jpg\", \"user/angle\": 0.125}\n");
     io_drive_log log;
     nn_err err;
     assert_int_equal(io_donkey_load(&log, f->manifest, NULL, &err), NN_OK);
@@ -202,15 +194,15 @@ static void test_bad_manifest(void **state)
                "5: deleted_indexes: bad JSON at byte 54: expected a non-negative integer, got -1 (got '-1')");
     write_tub(f, "{\"paths\": \"catalog_0.catalog\"}", rec, NULL);
     expect_bad(f, "manifest.json", "5: paths: bad JSON at byte 11: expected '[', got '\"' (got '\"catalog_0.catalog\"')");
-    write_file(f->manifest, "[\"cam/image_array\"]\n[\"image_array\"]\n{}\n");
+    write_text(f->manifest, "[\"cam/image_array\"]\n[\"image_array\"]\n{}\n");
     expect_bad(f, "manifest.json", "4: manifest metadata: missing: a tub v2 manifest has 5 lines (got '')");
-    write_file(f->manifest, "[\"cam/image_array\", \"user/angle\"]\n[\"image_array\"]\n{}\n{}\n{\"paths\": []}\n");
+    write_text(f->manifest, "[\"cam/image_array\", \"user/angle\"]\n[\"image_array\"]\n{}\n{}\n{\"paths\": []}\n");
     expect_bad(f, "manifest.json", "2: types: expected one type per input (got '1 types for 2 inputs')");
-    write_file(f->manifest, "[\"cam/image_array\", \"angle\"]\n[\"image_array\", \"float\"]\n{}\n{}\n{\"paths\": []}\n");
+    write_text(f->manifest, "[\"cam/image_array\", \"angle\"]\n[\"image_array\", \"float\"]\n{}\n{}\n{\"paths\": []}\n");
     expect_bad(f, "manifest.json", "1: inputs: no 'user/angle' input (the steering to learn) (got 'cam/image_array')");
-    write_file(f->manifest, "[\"cam\", \"user/angle\"]\n[\"str\", \"float\"]\n{}\n{}\n{\"paths\": []}\n");
+    write_text(f->manifest, "[\"cam\", \"user/angle\"]\n[\"str\", \"float\"]\n{}\n{}\n{\"paths\": []}\n");
     expect_bad(f, "manifest.json", "1: inputs: no input of type image_array (the camera) (got 'cam')");
-    write_file(f->manifest, "[\"cam/image_array\", \"user/angle\"]\n[\"image_array\", \"float\"]\n{\n}\n{}\n");
+    write_text(f->manifest, "[\"cam/image_array\", \"user/angle\"]\n[\"image_array\", \"float\"]\n{\n}\n{}\n");
     expect_bad(f, "manifest.json", "3: metadata: bad JSON at byte 2: expected a string, got end of line (got '')");
     write_tub(f, "{\"paths\": [\"catalog_9.catalog\"]}", rec, NULL);
     io_drive_log log;

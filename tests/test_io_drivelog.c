@@ -26,13 +26,6 @@ typedef struct {
 static const char *const names[3] = {"center_2016_12_01_13_30_48_287.jpg", "center_2016_12_01_13_30_48_387.jpg",
                                      "center_2016_12_01_13_30_49_004.jpg"};
 
-static void touch(const char *path)
-{
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    assert_int_equal(fclose(fp), 0);
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
@@ -46,12 +39,12 @@ static int setup(void **state)
         return -1;
     for (int i = 0; i < 3; i++) {
         snprintf(f->buf, sizeof f->buf, "%s/IMG/%s", f->dir, names[i]);
-        touch(f->buf);
+        write_text(f->buf, "");
         snprintf(f->buf, sizeof f->buf, "%s/IMG/left%s", f->dir, names[i] + 6);
-        touch(f->buf);
+        write_text(f->buf, "");
     }
     snprintf(f->buf, sizeof f->buf, "%s/elsewhere.png", f->dir);
-    touch(f->buf);
+    write_text(f->buf, "");
     snprintf(f->csv, sizeof f->csv, "%s/driving_log.csv", f->dir);
     *state = f;
     return 0;
@@ -65,14 +58,6 @@ static int teardown(void **state)
     return rc;
 }
 
-static void write_csv(fixture *f, const char *text)
-{
-    FILE *fp = fopen(f->csv, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    assert_int_equal(fclose(fp), 0);
-}
-
 static const char *img(fixture *f, const char *name)
 {
     snprintf(f->buf, sizeof f->buf, "%s/IMG/%s", f->dir, name);
@@ -82,7 +67,7 @@ static const char *img(fixture *f, const char *name)
 static void test_header_relative(void **state)
 {
     fixture *f = *state;
-    write_csv(f, "center,left,right,steering,throttle,brake,speed\n"
+    write_text(f->csv, "center,left,right,steering,throttle,brake,speed\n"
                  "IMG/center_2016_12_01_13_30_48_287.jpg, IMG/left_2016_12_01_13_30_48_287.jpg, , 0, 0, 0, 22.14829\n"
                  "IMG/center_2016_12_01_13_30_48_387.jpg, , ,-0.25,0.9,0.1,30\n");
     io_drive_log log;
@@ -115,7 +100,7 @@ static void test_foreign_absolute_no_header(void **state)
              "\"/mnt/x/IMG/%s\",,,1,0,0,0\r\n"
              "%s/elsewhere.png,,,0,0,0,0\n",
              names[0], names[0] + 6, names[1], names[2], f->dir);
-    write_csv(f, text);
+    write_text(f->csv, text);
     io_drive_log log;
     nn_err err;
     assert_int_equal(io_udacity_load(&log, f->csv, NULL, &err), NN_OK);
@@ -139,7 +124,7 @@ static void test_foreign_absolute_no_header(void **state)
 /* Loads `text` and expects a failure whose message is exactly `<csv>:<want>`. */
 static void expect_bad(fixture *f, const char *text, const char *want)
 {
-    write_csv(f, text);
+    write_text(f->csv, text);
     io_drive_log log;
     nn_err err;
     nn_status s = io_udacity_load(&log, f->csv, NULL, &err);
@@ -189,7 +174,7 @@ static void test_missing_images(void **state)
              f->dir);
     expect_bad(f, "IMG/center_2016_12_01_13_30_48_287.jpg,,/x/IMG/right_gone.jpg,0,0,0,0\n", want);
     /* Without the image check the path is still resolved into IMG/. */
-    write_csv(f, "C:\\data\\IMG\\center_missing.jpg,,,0,0,0,0\n");
+    write_text(f->csv, "C:\\data\\IMG\\center_missing.jpg,,,0,0,0,0\n");
     io_drive_log log;
     nn_err err;
     io_drive_opts opts = {.check_images = false};
@@ -226,7 +211,7 @@ static void test_time_order(void **state)
     fixture *f = *state;
     char text[1024];
     snprintf(text, sizeof text, "IMG/%s,,,0,0,0,0\nIMG/%s,,,0,0,0,0\n", names[1], names[0]);
-    write_csv(f, text);
+    write_text(f->csv, text);
     io_drive_log log;
     nn_err err;
     assert_int_equal(io_udacity_load(&log, f->csv, NULL, &err), NN_OK);

@@ -24,13 +24,6 @@ typedef struct {
     char buf[512];
 } fixture;
 
-static void touch(const char *path)
-{
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    assert_int_equal(fclose(fp), 0);
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
@@ -44,10 +37,10 @@ static int setup(void **state)
         return -1;
     for (int i = 0; i < 3; i++) {
         snprintf(f->buf, sizeof f->buf, "%s/%d.jpg", f->dir, i);
-        touch(f->buf);
+        write_text(f->buf, "");
     }
     snprintf(f->buf, sizeof f->buf, "%s/data/7.jpg", f->dir);
-    touch(f->buf);
+    write_text(f->buf, "");
     snprintf(f->txt, sizeof f->txt, "%s/data.txt", f->dir);
     *state = f;
     return 0;
@@ -61,14 +54,6 @@ static int teardown(void **state)
     return rc;
 }
 
-static void write_txt(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    assert_int_equal(fclose(fp), 0);
-}
-
 static const char *in_dir(fixture *f, const char *name)
 {
     snprintf(f->buf, sizeof f->buf, "%s/%s", f->dir, name);
@@ -78,7 +63,7 @@ static const char *in_dir(fixture *f, const char *name)
 static void test_dataset1_form(void **state)
 {
     fixture *f = *state;
-    write_txt(f->txt, "0.jpg 0.000000\n1.jpg\t-12.5\r\n\n  2.jpg   25  \n7.jpg 2.5\n");
+    write_text(f->txt, "0.jpg 0.000000\n1.jpg\t-12.5\r\n\n  2.jpg   25  \n7.jpg 2.5\n");
     io_drive_log log;
     nn_err err;
     /* the folder is enough: data.txt is found in it */
@@ -112,7 +97,7 @@ static void test_2018_form(void **state)
     /* the 2018 archive: data.txt inside data/ next to its images */
     char path[256];
     snprintf(path, sizeof path, "%s/data/data.txt", f->dir);
-    write_txt(path, "7.jpg 1.5,2018-07-01 17:09:44:912\n7.jpg -3.25 , 2018-07-01 17:09:45.0\n");
+    write_text(path, "7.jpg 1.5,2018-07-01 17:09:44:912\n7.jpg -3.25 , 2018-07-01 17:09:45.0\n");
     io_drive_log log;
     nn_err err;
     assert_int_equal(io_sully_load(&log, f->dir, NULL, &err), NN_OK); /* no data.txt at the top */
@@ -149,7 +134,7 @@ static void test_times(void **state)
 /* Loads `text` as data.txt and expects a failure whose message is exactly `<data.txt>:<want>`. */
 static void expect_bad(fixture *f, const char *text, const char *want)
 {
-    write_txt(f->txt, text);
+    write_text(f->txt, text);
     io_drive_log log;
     nn_err err;
     nn_status s = io_sully_load(&log, f->txt, NULL, &err);
@@ -181,7 +166,7 @@ static void test_bad_lines(void **state)
     char want[512];
     snprintf(want, sizeof want, "2: file: image not found in %s/ nor its data/ (got 'gone.jpg')", f->dir);
     expect_bad(f, "0.jpg 0\ngone.jpg 0\n", want);
-    write_txt(f->txt, "\n\n");
+    write_text(f->txt, "\n\n");
     io_drive_log log;
     nn_err err;
     assert_int_equal(io_sully_load(&log, f->txt, NULL, &err), NN_E_PARSE);
@@ -201,7 +186,7 @@ static void test_bad_lines(void **state)
 static void test_skip_missing(void **state)
 {
     fixture *f = *state;
-    write_txt(f->txt, "0.jpg 0\ngone.jpg 1\n1.jpg 2\nalso_gone.jpg 3\n");
+    write_text(f->txt, "0.jpg 0\ngone.jpg 1\n1.jpg 2\nalso_gone.jpg 3\n");
     io_drive_log log;
     nn_err err;
     io_drive_opts o = {.check_images = true, .skip_missing = true};
@@ -217,7 +202,7 @@ static void test_skip_missing(void **state)
     assert_string_equal(log.first_missing, want);
     io_drive_log_free(&log);
     /* every image missing: nothing to train on */
-    write_txt(f->txt, "gone.jpg 1\n");
+    write_text(f->txt, "gone.jpg 1\n");
     check_msg("all missing", io_sully_load(&log, f->txt, &o, &err), NN_E_PARSE, &err,
               "no rows left: all 1 rows name a missing image (first: ");
     /* without the check the first candidate is kept */
