@@ -35,13 +35,13 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static int cmp_u64(const void *a, const void *b)
+int bench_cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
 }
 
-static void fill_random(float *x, size_t n, uint64_t seed)
+void bench_fill_random(float *x, size_t n, uint64_t seed)
 {
     for (size_t i = 0; i < n; i++) {
         seed = seed * 6364136223846793005ull + 1442695040888963407ull;
@@ -62,8 +62,8 @@ static double sgemm_peak_gmacs(int threads)
     float *ws = malloc((nn_sgemm_ws_floats(n, n, n, threads) + 1) * sizeof *ws);
     double best = 0;
     if (a && b && c && ws) {
-        fill_random(a, sz, 1);
-        fill_random(b, sz, 2);
+        bench_fill_random(a, sz, 1);
+        bench_fill_random(b, sz, 2);
         for (int rep = 0; rep < 5; rep++) {
             uint64_t t0 = now_ns();
             nn_sgemm(pool, n, n, n, a, n, b, n, c, n, NULL, false, NN_ACT_NONE, 0, ws);
@@ -131,7 +131,7 @@ static int parse(int argc, char **argv, bench_opts *o)
 static void report(const bench_opts *o, const nn_model *m, const nn_infer *ctx, uint64_t *lat,
                    const uint64_t *step_total)
 {
-    qsort(lat, (size_t)o->runs, sizeof *lat, cmp_u64);
+    qsort(lat, (size_t)o->runs, sizeof *lat, bench_cmp_u64);
     double med = (double)lat[o->runs / 2] / 1e3, p99 = (double)lat[(o->runs * 99) / 100] / 1e3;
     nn_cost cost = nn_graph_cost(&m->g);
     double gmacs = (double)cost.macs * (double)o->batch / (med * 1e3);
@@ -190,7 +190,7 @@ int cmd_bench(int argc, char **argv)
     }
     int h, w, c;
     nn_model_input_shape(m, &h, &w, &c);
-    fill_random(nn_infer_input(ctx), (size_t)o.batch * (size_t)h * (size_t)w * (size_t)c, 42);
+    bench_fill_random(nn_infer_input(ctx), (size_t)o.batch * (size_t)h * (size_t)w * (size_t)c, 42);
     int n = nn_infer_steps(ctx);
     uint64_t *lat = calloc((size_t)o.runs, sizeof *lat), *steps = calloc((size_t)n + 1, sizeof *steps);
     if (!lat || !steps) {

@@ -32,21 +32,6 @@ static uint64_t clock_ns(clockid_t id)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* x[n] <- uniform in [-0.5, 0.5) from a 64-bit LCG. */
-static void fill_random(float *x, size_t n, uint64_t seed)
-{
-    for (size_t i = 0; i < n; i++) {
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        x[i] = (float)((seed >> 40) & 0xFFFF) / 65536.0f - 0.5f;
-    }
-}
-
 typedef struct {
     const char *spec, *weights;
     long threads, batch, runs;
@@ -138,8 +123,8 @@ static nn_status bench_setup(bench *b, const train_opts *o, nn_err *err)
         return s;
     int h, w, c;
     nn_model_input_shape(b->m, &h, &w, &c);
-    fill_random(nn_train_input(b->t), (size_t)B * (size_t)h * (size_t)w * (size_t)c, 42);
-    fill_random(b->targets, (size_t)B * (size_t)b->out_size, 7);
+    bench_fill_random(nn_train_input(b->t), (size_t)B * (size_t)h * (size_t)w * (size_t)c, 42);
+    bench_fill_random(b->targets, (size_t)B * (size_t)b->out_size, 7);
     for (int i = 0; i < B; i++)
         b->labels[i] = (int)((uint32_t)(i * 2654435761u) >> 8) % b->out_size;
     return NN_OK;
@@ -171,7 +156,7 @@ static nn_status bench_step(bench *b, int batch, nn_err *err)
 static void report(const train_opts *o, const bench *b)
 {
     const long R = o->runs;
-    qsort(b->lat, (size_t)R, sizeof *b->lat, cmp_u64);
+    qsort(b->lat, (size_t)R, sizeof *b->lat, bench_cmp_u64);
     const double med = (double)b->lat[R / 2] / 1e3, best = (double)b->lat[0] / 1e3;
     const double cpu = (double)b->cpu_ns / (double)R / 1e3;
     const int n = nn_train_layers(b->t);

@@ -23,4 +23,11 @@ int cmd_sub(int argc, char **argv);     /* sub ENDPOINT: print steerd's ZeroMQ m
 #include <stdbool.h>
 bool parse_int_opt(const char *opt, const char *val, long min, long max, long *out);
 
+/* Shared by the benchmarks (cmd_bench.c): qsort comparator of uint64_t; x[n] <- uniform in
+ * [-0.5, 0.5) from a 64-bit LCG seeded by seed (the same numbers on every run). */
+#include <stddef.h>
+#include <stdint.h>
+int bench_cmp_u64(const void *a, const void *b);
+void bench_fill_random(float *x, size_t n, uint64_t seed);
+
 #endif
