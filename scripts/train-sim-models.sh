@@ -3,7 +3,7 @@
 # simulator's recordings, one documented command (docs/RESULTS.md):
 #   scripts/train-sim-models.sh [BUILD] [MODEL ...]      (default: effnet-steer seed-steering-effnet
 #                                                         seed-steering-baseline)
-# 1. records the training drives (16 roads x 40 s at 10 fps, seed 100, 3 cameras, expert labels with
+# 1. records the training drives (24 roads x 40 s at 10 fps, seed 100, 3 cameras, expert labels with
 #    recovery noise) and held-out drives (2 roads x 30 s, seed 200) unless data/sim/ has them;
 # 2. trains each model with config/train-sim-steering.yaml (same recipe, seed and data for all);
 # 3. copies the final weights (metrics and config hash in their metadata) into models/.
@@ -27,7 +27,7 @@ record() { # DIR SEED ROADS SECONDS
         "$build/steerctl" sim record --out "$1" --seed "$2" --roads "$3" --seconds "$4"
     fi
 }
-record data/sim/train 100 16 40
+record data/sim/train 100 24 40
 record data/sim/heldout 200 2 30
 for m in "${models[@]}"; do
     run=data/runs/sim-$m
