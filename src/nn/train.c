@@ -49,6 +49,20 @@ struct nn_train {
 
 static size_t round_up(size_t n) { return (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS; }
 
+/* A zeroed context with the fields both backends set first; NULL when out of memory. */
+static nn_train *train_new(nn_model *m, int max_batch, uint64_t seed, nn_backend backend)
+{
+    nn_train *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->m = m;
+    t->max_batch = max_batch;
+    t->n = m->g.n_layers;
+    t->seed = seed;
+    t->logits = true;
+    t->backend = backend;
+    return t;
+}
+
 nn_status nn_train_create(nn_train **out, nn_model *m, int max_batch, int threads, uint64_t seed, nn_err *err)
 {
     *out = NULL;
@@ -57,14 +71,8 @@ nn_status nn_train_create(nn_train **out, nn_model *m, int max_batch, int thread
     if (threads < 1 || threads > 256)
         return nn_fail(err, NN_E_ARG, "threads must be in [1, 256] (got %d)", threads);
     const nn_graph *g = &m->g;
-    nn_train *t = calloc(1, sizeof *t);
+    nn_train *t = train_new(m, max_batch, seed, NN_BACKEND_CPU);
     if (!t) return nn_fail(err, NN_E_NOMEM, "out of memory");
-    t->m = m;
-    t->max_batch = max_batch;
-    t->n = g->n_layers;
-    t->seed = seed;
-    t->logits = true;
-    t->backend = NN_BACKEND_CPU;
     t->layers = calloc((size_t)g->n_layers, sizeof *t->layers);
     if (!t->layers) {
         nn_train_free(t);
@@ -333,14 +341,8 @@ nn_status nn_train_create_on(nn_train **out, nn_model *m, int max_batch, int thr
     if (max_batch < 1 || max_batch > 65536)
         return nn_fail(err, NN_E_ARG, "batch size must be in [1, 65536] (got %d)", max_batch);
     const nn_graph *g = &m->g;
-    nn_train *t = calloc(1, sizeof *t);
+    nn_train *t = train_new(m, max_batch, seed, NN_BACKEND_CUDA);
     if (!t) return nn_fail(err, NN_E_NOMEM, "out of memory");
-    t->m = m;
-    t->max_batch = max_batch;
-    t->n = g->n_layers;
-    t->seed = seed;
-    t->logits = true;
-    t->backend = NN_BACKEND_CUDA;
     t->grad_floats = g->n_param_floats;
     t->layers = calloc((size_t)g->n_layers, sizeof *t->layers);
     t->host_grads = calloc(g->n_param_floats ? g->n_param_floats : 1, sizeof(float));
