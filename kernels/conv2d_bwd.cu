@@ -50,6 +50,29 @@ static size_t layout(cu_conv_train *c, size_t ws, int max_batch)
 
 static bool usable_math(cudnnMathType_t m) { return m == CUDNN_FMA_MATH || m == CUDNN_DEFAULT_MATH; }
 
+/* The first of cuDNN's ranked candidates perf[0..got) that succeeded, keeps float32 (FMA) math
+ * and needs at most cap bytes of workspace by ws_size(algo, &bytes): into *algo and *ws. False
+ * when none does (*algo and *ws untouched). One template for the forward, backward-data and
+ * backward-filter lists (their perf types differ, their fields do not). */
+template <class Perf, class Algo, class WsSize>
+static bool pick_algo(const Perf *perf, int got, size_t cap, WsSize ws_size, Algo *algo, size_t *ws)
+{
+    size_t need = 0;
+    for (int i = 0; i < got; i++) {
+        if (perf[i].status != CUDNN_STATUS_SUCCESS || !usable_math(perf[i].mathType)) continue;
+        if (ws_size(perf[i].algo, &need) != CUDNN_STATUS_SUCCESS || need > cap) continue;
+        *algo = perf[i].algo, *ws = need;
+        return true;
+    }
+    return false;
+}
+
+static nn_status no_algo(const cu_conv_train *c, const char *pass, int batch, size_t cap, nn_err *err)
+{
+    return nn_fail(err, NN_E_DEVICE, "layer '%s': cuDNN offers no float32 %s algorithm for batch %d within %zu bytes "
+                   "of workspace", c->name, pass, batch, cap);
+}
+
 /* Sets the descriptors for `batch` and picks the three algorithms within cap bytes. */
 static nn_status choose(cu_conv_train *c, int batch, size_t cap, nn_err *err)
 {
@@ -62,46 +85,26 @@ static nn_status choose(cu_conv_train *c, int batch, size_t cap, nn_err *err)
                        oh, ow, oc, c->OH, c->OW, c->cout);
     enum { N_ALGO = 16 };
     int got = 0;
-    bool ok = false;
-    size_t need = 0;
     cudnnConvolutionFwdAlgoPerf_t pf[N_ALGO];
     CUDNN_TRY(cudnnGetConvolutionForwardAlgorithm_v7(c->dnn, c->xd, c->wd, c->cd, c->yd, N_ALGO, &got, pf));
-    for (int i = 0; i < got && !ok; i++) {
-        if (pf[i].status != CUDNN_STATUS_SUCCESS || !usable_math(pf[i].mathType)) continue;
-        if (cudnnGetConvolutionForwardWorkspaceSize(c->dnn, c->xd, c->wd, c->cd, c->yd, pf[i].algo, &need) !=
-                CUDNN_STATUS_SUCCESS || need > cap)
-            continue;
-        c->fwd = pf[i].algo, c->ws_fwd = need, ok = true;
-    }
-    if (!ok)
-        return nn_fail(err, NN_E_DEVICE, "layer '%s': cuDNN offers no float32 forward algorithm for batch %d within %zu "
-                       "bytes of workspace", c->name, batch, cap);
-    ok = false;
+    auto fwd_ws = [c](cudnnConvolutionFwdAlgo_t a, size_t *bytes) {
+        return cudnnGetConvolutionForwardWorkspaceSize(c->dnn, c->xd, c->wd, c->cd, c->yd, a, bytes);
+    };
+    if (!pick_algo(pf, got, cap, fwd_ws, &c->fwd, &c->ws_fwd)) return no_algo(c, "forward", batch, cap, err);
     cudnnConvolutionBwdDataAlgoPerf_t pd[N_ALGO];
     CUDNN_TRY(cudnnGetConvolutionBackwardDataAlgorithm_v7(c->dnn, c->wd, c->yd, c->cd, c->xd, N_ALGO, &got, pd));
-    for (int i = 0; i < got && !ok; i++) {
-        if (pd[i].status != CUDNN_STATUS_SUCCESS || !usable_math(pd[i].mathType)) continue;
-        if (cudnnGetConvolutionBackwardDataWorkspaceSize(c->dnn, c->wd, c->yd, c->cd, c->xd, pd[i].algo, &need) !=
-                CUDNN_STATUS_SUCCESS || need > cap)
-            continue;
-        c->bwd_data = pd[i].algo, c->ws_data = need, ok = true;
-    }
-    if (!ok)
-        return nn_fail(err, NN_E_DEVICE, "layer '%s': cuDNN offers no float32 backward-data algorithm for batch %d "
-                       "within %zu bytes of workspace", c->name, batch, cap);
-    ok = false;
+    auto data_ws = [c](cudnnConvolutionBwdDataAlgo_t a, size_t *bytes) {
+        return cudnnGetConvolutionBackwardDataWorkspaceSize(c->dnn, c->wd, c->yd, c->cd, c->xd, a, bytes);
+    };
+    if (!pick_algo(pd, got, cap, data_ws, &c->bwd_data, &c->ws_data))
+        return no_algo(c, "backward-data", batch, cap, err);
     cudnnConvolutionBwdFilterAlgoPerf_t pw[N_ALGO];
     CUDNN_TRY(cudnnGetConvolutionBackwardFilterAlgorithm_v7(c->dnn, c->xd, c->yd, c->cd, c->wd, N_ALGO, &got, pw));
-    for (int i = 0; i < got && !ok; i++) {
-        if (pw[i].status != CUDNN_STATUS_SUCCESS || !usable_math(pw[i].mathType)) continue;
-        if (cudnnGetConvolutionBackwardFilterWorkspaceSize(c->dnn, c->xd, c->yd, c->cd, c->wd, pw[i].algo, &need) !=
-                CUDNN_STATUS_SUCCESS || need > cap)
-            continue;
-        c->bwd_filter = pw[i].algo, c->ws_filter = need, ok = true;
-    }
-    if (!ok)
-        return nn_fail(err, NN_E_DEVICE, "layer '%s': cuDNN offers no float32 backward-filter algorithm for batch %d "
-                       "within %zu bytes of workspace", c->name, batch, cap);
+    auto filter_ws = [c](cudnnConvolutionBwdFilterAlgo_t a, size_t *bytes) {
+        return cudnnGetConvolutionBackwardFilterWorkspaceSize(c->dnn, c->xd, c->yd, c->cd, c->wd, a, bytes);
+    };
+    if (!pick_algo(pw, got, cap, filter_ws, &c->bwd_filter, &c->ws_filter))
+        return no_algo(c, "backward-filter", batch, cap, err);
     c->batch = batch;
     return NN_OK;
 }
@@ -234,10 +237,13 @@ static nn_status ensure_batch(cu_conv_train *c, int batch, nn_err *err)
 
 static char *ws_at(const cu_env *env, size_t off) { return (char *)env->ws + off; }
 
-/* Repacks W and, when padded, the input; returns the input cuDNN reads. */
+/* The start of every training call: the descriptors and algorithms for batch (ensure_batch), W
+ * repacked and, when padded, the input; returns the input cuDNN reads. */
 static nn_status prepare(const cu_env *env, cu_conv_train *c, const float *w, const float *in, int batch,
                          const float **x, nn_err *err)
 {
+    nn_status s = ensure_batch(c, batch, err);
+    if (s) return s;
     float *krsc = (float *)ws_at(env, c->off_w);
     k_to_krsc<<<cu_blocks(c->w_count, 256), 256, 0, env->stream>>>(krsc, w, c->w_count, c->KH * c->KW, c->cin_g,
                                                                 c->cout_g);
@@ -256,9 +262,8 @@ static nn_status prepare(const cu_env *env, cu_conv_train *c, const float *w, co
 nn_status cu_conv2d_forward_train(const cu_fwd_args *a, cu_conv_train *c, nn_err *err)
 {
     const cu_env *env = a->env;
-    nn_status s = ensure_batch(c, a->batch, err);
     const float *x = NULL;
-    if (!s) s = prepare(env, c, a->p[0], a->in[0], a->batch, &x, err);
+    nn_status s = prepare(env, c, a->p[0], a->in[0], a->batch, &x, err);
     if (s) return s;
     const float one = 1.0f, zero = 0.0f;
     CUDNN_TRY(cudnnConvolutionForward(env->dnn, &one, c->xd, x, c->wd, ws_at(env, c->off_w), c->cd, c->fwd, env->ws,
@@ -274,9 +279,8 @@ nn_status cu_conv2d_forward_train(const cu_fwd_args *a, cu_conv_train *c, nn_err
 nn_status cu_conv2d_backward(const cu_bwd_args *a, cu_conv_train *c, nn_err *err)
 {
     const cu_env *env = a->env;
-    nn_status s = ensure_batch(c, a->batch, err);
     const float *x = NULL;
-    if (!s) s = prepare(env, c, a->p[0], a->in[0], a->batch, &x, err);
+    nn_status s = prepare(env, c, a->p[0], a->in[0], a->batch, &x, err);
     if (s) return s;
     const float one = 1.0f, zero = 0.0f;
     if (c->padded) {

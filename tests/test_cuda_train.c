@@ -33,35 +33,16 @@
 #include "nn/train.h"
 #include "train/optim.h"
 
+#include "yaml_model.h"
+
 static const char *models_dir = "models";
 static uint64_t rng_state = 0x2545f4914f6cdd1dull;
 
-static float urand(void) /* [-1, 1) */
-{
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((rng_state >> 40) * 0x1.0p-24) * 2.0f - 1.0f;
-}
+static float urand(void) { return lcg_urand(&rng_state); } /* [-1, 1) */
 
-static nn_model *load_yaml(const char *yaml)
-{
-    char path[] = "/tmp/steerd-test-cuda-train-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
-    close(fd);
-    nn_err err;
-    nn_model *m;
-    nn_status s = nn_model_load_spec(&m, path, &err);
-    unlink(path);
-    if (s) fail_msg("%s", err.msg);
-    nn_model_init_he(m, 5);
-    for (int i = 0; i < m->g.n_params; i++) { /* non-trivial biases and BN affine, positive variances */
-        const nn_param *p = &m->g.params[i];
-        for (size_t k = 0; k < p->count; k++)
-            if (p->ndim == 1) m->params[p->offset + k] += 0.3f * (p->trainable ? urand() : fabsf(urand()));
-    }
-    return m;
-}
+/* A model from YAML text: He weights (seed 5), every 1-D tensor (biases, BN affine and running
+ * statistics) made non-trivial. */
+static nn_model *load_yaml(const char *yaml) { return yaml_model_load(yaml, 5, &rng_state, true); }
 
 /* max|g - c| <= tol * max|c| (an all-zero c: max|g| <= 1e-6). Prints the worst element. */
 static int close_to(const char *what, const float *g, const float *c, size_t n, double tol)

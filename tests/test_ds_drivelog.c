@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "test_util.h"
@@ -25,11 +24,6 @@
 #define FW 32
 #define IN_H 4 /* model input */
 #define IN_W 8
-
-typedef struct {
-    char dir[64];
-    char buf[512];
-} fixture;
 
 /* A flat frame of colour (r, g, b): PNG, or JPEG when the name ends in .jpg. */
 static void write_frame(const char *path, int r, int g, int b)
@@ -50,22 +44,7 @@ static void write_frame(const char *path, int r, int g, int b)
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/test_ds_drivelog_XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    int rc = remove_tree(f->dir);
-    free(f);
-    return rc;
+    return tmp_fixture_new(state, "test_ds_drivelog", NULL) ? 0 : -1;
 }
 
 /* The model: frames of any size, crop the lower half (given for a 32x64 source, so scaled to
@@ -81,13 +60,13 @@ static ds_open_opts opts(int channels)
 
 /* A Udacity folder of n rows: centre i has colour 5*i (grey), left 200 (red), right 100 (blue);
  * steering (i % 11 - 5) / 10. Rows listed in `gone` have no centre image on disk. */
-static void write_udacity(fixture *f, const char *name, int n, const int *gone, int n_gone)
+static void write_udacity(tmp_fixture *f, const char *name, int n, const int *gone, int n_gone)
 {
     char dir[256], path[512];
     snprintf(dir, sizeof dir, "%s/%s", f->dir, name);
-    assert_int_equal(mkdir(dir, 0755), 0);
+    make_dir(dir);
     snprintf(path, sizeof path, "%s/IMG", dir);
-    assert_int_equal(mkdir(path, 0755), 0);
+    make_dir(path);
     snprintf(path, sizeof path, "%s/driving_log.csv", dir);
     FILE *fp = fopen(path, "w");
     assert_non_null(fp);
@@ -120,9 +99,9 @@ static void expect_flat(const float *img, int n, float want, float tol, const ch
 
 static void test_udacity_items(void **state)
 {
-    fixture *f = *state;
+    tmp_fixture *f = *state;
     write_udacity(f, "u", 10, NULL, 0);
-    snprintf(f->buf, sizeof f->buf, "%s/u", f->dir);
+    tmp_path(f, "u"); /* f->buf: the log folder */
     ds_open_opts o = opts(3);
     o.side_cameras = true;
     ds_dataset *ds;
@@ -185,11 +164,11 @@ static void test_udacity_items(void **state)
 
 static void test_missing_images(void **state)
 {
-    fixture *f = *state;
+    tmp_fixture *f = *state;
     /* 2 of 120 centre images gone (left/right not checked without side cameras): 1.7% > 1% */
     const int gone[2] = {3, 70};
     write_udacity(f, "m", 120, gone, 2);
-    snprintf(f->buf, sizeof f->buf, "%s/m", f->dir);
+    tmp_path(f, "m");
     ds_open_opts o = opts(3);
     ds_dataset *ds;
     nn_err err;
@@ -211,7 +190,7 @@ static void test_missing_images(void **state)
     ds_close(ds);
     /* 1 of 120 (0.8%): skipped and counted without allow_missing */
     write_udacity(f, "m1", 120, gone, 1);
-    snprintf(f->buf, sizeof f->buf, "%s/m1", f->dir);
+    tmp_path(f, "m1");
     o.allow_missing = false;
     assert_int_equal(ds_open(&ds, "udacity", f->buf, &o, &err), NN_OK);
     assert_int_equal(ds_count(ds), 119);
@@ -221,17 +200,16 @@ static void test_missing_images(void **state)
 
 static void test_corrupt_frame(void **state)
 {
-    fixture *f = *state;
+    tmp_fixture *f = *state;
     write_udacity(f, "c", 4, NULL, 0);
-    snprintf(f->buf, sizeof f->buf, "%s/c/IMG/center_2.png", f->dir);
     /* a JPEG header and garbage, under the .png name (the format is sniffed) */
-    FILE *fp = fopen(f->buf, "wb");
+    FILE *fp = fopen(tmp_path(f, "c/IMG/center_2.png"), "wb");
     assert_non_null(fp);
     static const uint8_t junk[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J', 'F', 'I', 'F', 0x00, 0x01, 0x01, 0x00, 0x00,
                                    0x01, 0x00, 0x01, 0x00, 0x00, 0xFF, 0xC0, 0x00, 0x11, 0x08, 0x33, 0x33};
     assert_int_equal(fwrite(junk, 1, sizeof junk, fp), sizeof junk);
     assert_int_equal(fclose(fp), 0);
-    snprintf(f->buf, sizeof f->buf, "%s/c", f->dir);
+    tmp_path(f, "c");
     ds_open_opts o = opts(3);
     ds_dataset *ds;
     nn_err err;
@@ -246,15 +224,15 @@ static void test_corrupt_frame(void **state)
 
 static void test_sully_and_donkey(void **state)
 {
-    fixture *f = *state;
+    tmp_fixture *f = *state;
     char path[512];
     snprintf(path, sizeof path, "%s/s", f->dir);
-    assert_int_equal(mkdir(path, 0755), 0);
+    make_dir(path);
     snprintf(path, sizeof path, "%s/s/0.jpg", f->dir);
     write_frame(path, 128, 128, 128);
     snprintf(path, sizeof path, "%s/s/data.txt", f->dir);
     write_text(path, "0.jpg 25.0,2018-07-01 17:09:44:912\n0.jpg -50\n");
-    snprintf(f->buf, sizeof f->buf, "%s/s", f->dir);
+    tmp_path(f, "s");
     ds_open_opts o = opts(3);
     o.max_angle_deg = 50; /* the model's output.scale_deg */
     ds_dataset *ds;
@@ -273,9 +251,9 @@ static void test_sully_and_donkey(void **state)
               "data.txt:2: angle: must be in [-25, 25] degrees (max_angle_deg) (got '-50')");
 
     snprintf(path, sizeof path, "%s/d", f->dir);
-    assert_int_equal(mkdir(path, 0755), 0);
+    make_dir(path);
     snprintf(path, sizeof path, "%s/d/images", f->dir);
-    assert_int_equal(mkdir(path, 0755), 0);
+    make_dir(path);
     snprintf(path, sizeof path, "%s/d/images/0_cam_image_array_.jpg", f->dir);
     write_frame(path, 0, 255, 0);
     snprintf(path, sizeof path, "%s/d/manifest.json", f->dir);
@@ -286,7 +264,7 @@ static void test_sully_and_donkey(void **state)
                      "\"user/throttle\": 0.2}\r\n"
                      "{\"_index\": 1, \"cam/image_array\": \"0_cam_image_array_.jpg\", \"user/angle\": 0.9, "
                      "\"user/throttle\": 0.2}\r\n");
-    snprintf(f->buf, sizeof f->buf, "%s/d", f->dir);
+    tmp_path(f, "d");
     o.max_angle_deg = 0;
     assert_int_equal(ds_open(&ds, "donkey", f->buf, &o, &err), NN_OK);
     assert_int_equal(ds_count(ds), 1);
@@ -300,10 +278,10 @@ static void test_sully_and_donkey(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_udacity_items, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_images, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_corrupt_frame, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sully_and_donkey, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_udacity_items, setup, tmp_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_images, setup, tmp_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_frame, setup, tmp_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_sully_and_donkey, setup, tmp_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,36 +22,14 @@
 #include "nn/train.h"
 
 #include "alloc_counter.h"
+#include "yaml_model.h"
 
 static uint64_t rng_state = 0x12345678u;
-static float urand(void) /* [-1, 1) */
-{
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((rng_state >> 40) * 0x1.0p-24) * 2.0f - 1.0f;
-}
+static float urand(void) { return lcg_urand(&rng_state); } /* [-1, 1) */
 
-/* Writes a model YAML to a temp file and loads it with random parameters. */
-static nn_model *load_yaml(const char *yaml)
-{
-    char path[] = "/tmp/steerd-test-grad-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
-    close(fd);
-    nn_err err;
-    nn_model *m;
-    nn_status s = nn_model_load_spec(&m, path, &err);
-    unlink(path);
-    if (s) fail_msg("%s", err.msg);
-    nn_model_init_he(m, 3);
-    for (int i = 0; i < m->g.n_params; i++) { /* non-trivial biases, BN affine */
-        const nn_param *p = &m->g.params[i];
-        if (!p->trainable) continue;
-        for (size_t k = 0; k < p->count; k++)
-            if (p->ndim == 1) m->params[p->offset + k] += 0.3f * urand();
-    }
-    return m;
-}
+/* A model from YAML text: He weights (seed 3), trainable 1-D tensors (biases, BN affine) made
+ * non-trivial. */
+static nn_model *load_yaml(const char *yaml) { return yaml_model_load(yaml, 3, &rng_state, false); }
 
 typedef struct {
     nn_train *t;

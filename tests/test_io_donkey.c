@@ -11,66 +11,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "test_util.h"
 
 #include "io/drivelog.h"
 
-typedef struct {
-    char dir[64];
-    char manifest[128];
-    char buf[512];
-} fixture;
-
 static const char inputs[] = "[\"cam/image_array\", \"user/angle\", \"user/throttle\", \"user/mode\"]\n"
                              "[\"image_array\", \"float\", \"float\", \"str\"]\n"
                              "{}\n"
                              "{\"created_at\": 1613808000.5, \"sessions\": {\"all_full_ids\": [\"21-02-20_0\"]}}\n";
 
+/* images/ with the frames of records 0 to 4 (empty files); f->file is manifest.json (written by
+ * each test). */
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
+    tmp_fixture *f = tmp_fixture_new(state, "test_io_donkey", "manifest.json");
     if (!f)
         return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/test_io_donkey_XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    snprintf(f->buf, sizeof f->buf, "%s/images", f->dir);
-    if (mkdir(f->buf, 0755))
-        return -1;
-    for (int i = 0; i < 5; i++) {
-        snprintf(f->buf, sizeof f->buf, "%s/images/%d_cam_image_array_.jpg", f->dir, i);
-        FILE *fp = fopen(f->buf, "w");
-        if (!fp || fclose(fp))
-            return -1;
-    }
-    snprintf(f->manifest, sizeof f->manifest, "%s/manifest.json", f->dir);
-    *state = f;
+    make_dir(tmp_path(f, "images"));
+    for (int i = 0; i < 5; i++)
+        write_text(tmp_path(f, "images/%d_cam_image_array_.jpg", i), "");
     return 0;
 }
 
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    int rc = remove_tree(f->dir);
-    free(f);
-    return rc;
-}
-
 /* manifest.json with `catalog_meta` as line 5; catalogs 0 and 1 with the given records. */
-static void write_tub(fixture *f, const char *catalog_meta, const char *cat0, const char *cat1)
+static void write_tub(tmp_fixture *f, const char *catalog_meta, const char *cat0, const char *cat1)
 {
     char text[4096];
     snprintf(text, sizeof text, "%s%s\n", inputs, catalog_meta);
-    write_text(f->manifest, text);
-    snprintf(f->buf, sizeof f->buf, "%s/catalog_0.catalog", f->dir);
-    write_text(f->buf, cat0);
-    if (cat1) {
-        snprintf(f->buf, sizeof f->buf, "%s/catalog_1.catalog", f->dir);
-        write_text(f->buf, cat1);
-    }
+    write_text(f->file, text);
+    write_text(tmp_path(f, "catalog_0.catalog"), cat0);
+    if (cat1)
+        write_text(tmp_path(f, "catalog_1.catalog"), cat1);
 }
 
 #define REC(i, angle) \
@@ -82,23 +55,21 @@ static void write_tub(fixture *f, const char *catalog_meta, const char *cat0, co
 
 static void test_good_tub(void **state)
 {
-    fixture *f = *state;
+    tmp_fixture *f = *state;
     write_tub(f, META2, REC(0, "0.0") REC(1, "0.5") REC(2, "-0.25"), REC(3, "1") "\r\n" REC(4, "-1.0"));
     io_drive_log log;
     nn_err err;
     assert_int_equal(io_donkey_load(&log, f->dir, NULL, &err), NN_OK); /* the folder */
-    assert_string_equal(log.path, f->manifest);
+    assert_string_equal(log.path, f->file);
     assert_int_equal(log.n, 3); /* 1 and 3 deleted */
     assert_int_equal(log.deleted, 2);
-    snprintf(f->buf, sizeof f->buf, "%s/images/2_cam_image_array_.jpg", f->dir);
-    assert_string_equal(log.rows[1].center, f->buf);
+    assert_string_equal(log.rows[1].center, tmp_path(f, "images/2_cam_image_array_.jpg"));
     assert_true(log.rows[0].steering == 0.0f);
     assert_true(log.rows[1].steering == -0.25f);
     assert_true(log.rows[2].steering == -1.0f);
     assert_true(log.rows[2].throttle == 0.3f);
     assert_int_equal(log.rows[1].line, 3);
-    snprintf(f->buf, sizeof f->buf, "%s/catalog_1.catalog", f->dir);
-    assert_string_equal(log.rows[2].file, f->buf);
+    assert_string_equal(log.rows[2].file, tmp_path(f, "catalog_1.catalog"));
     assert_int_equal(log.rows[2].line, 3); /* after the blank line */
     assert_true(log.rows[0].has_time);
     assert_int_equal(log.rows[2].t_ms, 1613808000004LL);
@@ -106,24 +77,23 @@ static void test_good_tub(void **state)
     assert_string_equal(log.rows[0].left, "");
     io_drive_log_free(&log);
     /* the manifest itself as the path, through the by-name entry */
-    assert_int_equal(io_drive_load(&log, "donkey", f->manifest, NULL, &err), NN_OK);
+    assert_int_equal(io_drive_load(&log, "donkey", f->file, NULL, &err), NN_OK);
     assert_int_equal(log.n, 3);
     io_drive_log_free(&log);
 }
 
 static void test_image_key_by_type(void **state)
 {
-    fixture *f = *state;
+    tmp_fixture *f = *state;
     /* no cam/image_array: the input typed image_array is the camera; no user/throttle */
     char text[1024];
     snprintf(text, sizeof text,
              "[\"user/angle\", \"front\"]\n[\"float\", \"image_array\"]\n{}\n{}\n{\"paths\": [\"c.catalog\"]}");
-    write_text(f->manifest, text);
-    snprintf(f->buf, sizeof f->buf, "%s/c.catalog", f->dir);
-    write_text(f->buf, "{\"front\": \"4_cam_image_array_.jpg\", \"user/angle\": 0.125}\n");
+    write_text(f->file, text);
+    write_text(tmp_path(f, "c.catalog"), "{\"front\": \"4_cam_image_array_.jpg\", \"user/angle\": 0.125}\n");
     io_drive_log log;
     nn_err err;
-    assert_int_equal(io_donkey_load(&log, f->manifest, NULL, &err), NN_OK);
+    assert_int_equal(io_donkey_load(&log, f->file, NULL, &err), NN_OK);
     assert_int_equal(log.n, 1);
     assert_true(log.rows[0].steering == 0.125f);
     assert_false(log.rows[0].has_time);
@@ -131,7 +101,7 @@ static void test_image_key_by_type(void **state)
 }
 
 /* Expects the load to fail with a message ending in `want` after `<file>:`. */
-static void expect_bad(fixture *f, const char *file, const char *want)
+static void expect_bad(tmp_fixture *f, const char *file, const char *want)
 {
     io_drive_log log;
     nn_err err;
@@ -146,7 +116,7 @@ static void expect_bad(fixture *f, const char *file, const char *want)
 
 static void test_bad_records(void **state)
 {
-    fixture *f = *state;
+    tmp_fixture *f = *state;
     const char *meta = "{\"paths\": [\"catalog_0.catalog\"]}";
     write_tub(f, meta, REC(0, "0") REC(1, "NaN"), NULL);
     expect_bad(f, "catalog_0.catalog", "2: user/angle: expected a number (got 'NaN')");
@@ -185,7 +155,7 @@ static void test_bad_records(void **state)
 
 static void test_bad_manifest(void **state)
 {
-    fixture *f = *state;
+    tmp_fixture *f = *state;
     const char *rec = REC(0, "0");
     write_tub(f, "{\"current_index\": 1}", rec, NULL);
     expect_bad(f, "manifest.json", "5: paths: missing: the catalog metadata names no catalog files (got '')");
@@ -194,15 +164,15 @@ static void test_bad_manifest(void **state)
                "5: deleted_indexes: bad JSON at byte 54: expected a non-negative integer, got -1 (got '-1')");
     write_tub(f, "{\"paths\": \"catalog_0.catalog\"}", rec, NULL);
     expect_bad(f, "manifest.json", "5: paths: bad JSON at byte 11: expected '[', got '\"' (got '\"catalog_0.catalog\"')");
-    write_text(f->manifest, "[\"cam/image_array\"]\n[\"image_array\"]\n{}\n");
+    write_text(f->file, "[\"cam/image_array\"]\n[\"image_array\"]\n{}\n");
     expect_bad(f, "manifest.json", "4: manifest metadata: missing: a tub v2 manifest has 5 lines (got '')");
-    write_text(f->manifest, "[\"cam/image_array\", \"user/angle\"]\n[\"image_array\"]\n{}\n{}\n{\"paths\": []}\n");
+    write_text(f->file, "[\"cam/image_array\", \"user/angle\"]\n[\"image_array\"]\n{}\n{}\n{\"paths\": []}\n");
     expect_bad(f, "manifest.json", "2: types: expected one type per input (got '1 types for 2 inputs')");
-    write_text(f->manifest, "[\"cam/image_array\", \"angle\"]\n[\"image_array\", \"float\"]\n{}\n{}\n{\"paths\": []}\n");
+    write_text(f->file, "[\"cam/image_array\", \"angle\"]\n[\"image_array\", \"float\"]\n{}\n{}\n{\"paths\": []}\n");
     expect_bad(f, "manifest.json", "1: inputs: no 'user/angle' input (the steering to learn) (got 'cam/image_array')");
-    write_text(f->manifest, "[\"cam\", \"user/angle\"]\n[\"str\", \"float\"]\n{}\n{}\n{\"paths\": []}\n");
+    write_text(f->file, "[\"cam\", \"user/angle\"]\n[\"str\", \"float\"]\n{}\n{}\n{\"paths\": []}\n");
     expect_bad(f, "manifest.json", "1: inputs: no input of type image_array (the camera) (got 'cam')");
-    write_text(f->manifest, "[\"cam/image_array\", \"user/angle\"]\n[\"image_array\", \"float\"]\n{\n}\n{}\n");
+    write_text(f->file, "[\"cam/image_array\", \"user/angle\"]\n[\"image_array\", \"float\"]\n{\n}\n{}\n");
     expect_bad(f, "manifest.json", "3: metadata: bad JSON at byte 2: expected a string, got end of line (got '')");
     write_tub(f, "{\"paths\": [\"catalog_9.catalog\"]}", rec, NULL);
     io_drive_log log;
@@ -212,14 +182,13 @@ static void test_bad_manifest(void **state)
     write_tub(f, "{\"paths\": [\"catalog_0.catalog\"], \"deleted_indexes\": [0]}", rec, NULL);
     check_msg("all deleted", io_donkey_load(&log, f->dir, NULL, &err), NN_E_PARSE, &err,
               "manifest.json: no rows (expected records in the catalogs that manifest.json lists)");
-    snprintf(f->buf, sizeof f->buf, "%s/empty", f->dir);
-    assert_int_equal(mkdir(f->buf, 0755), 0);
+    make_dir(tmp_path(f, "empty"));
     check_msg("no manifest", io_donkey_load(&log, f->buf, NULL, &err), NN_E_IO, &err, "empty/manifest.json: cannot open");
 }
 
 static void test_skip_missing(void **state)
 {
-    fixture *f = *state;
+    tmp_fixture *f = *state;
     write_tub(f, "{\"paths\": [\"catalog_0.catalog\"]}",
               REC(0, "0") "{\"_index\": 1, \"cam/image_array\": \"gone.jpg\", \"user/angle\": 0.5}\n" REC(2, "0.1"),
               NULL);
@@ -238,11 +207,11 @@ static void test_skip_missing(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_good_tub, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_image_key_by_type, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_records, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_manifest, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_skip_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_good_tub, setup, tmp_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_image_key_by_type, setup, tmp_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_records, setup, tmp_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_manifest, setup, tmp_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_skip_missing, setup, tmp_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

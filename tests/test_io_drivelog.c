@@ -10,73 +10,44 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "test_util.h"
 
 #include "io/drivelog.h"
 
-typedef struct {
-    char dir[64];
-    char csv[128];
-    char buf[512];
-} fixture;
-
 static const char *const names[3] = {"center_2016_12_01_13_30_48_287.jpg", "center_2016_12_01_13_30_48_387.jpg",
                                      "center_2016_12_01_13_30_49_004.jpg"};
 
+/* IMG/ with the three centre and left images (empty files), elsewhere.png; f->file is
+ * driving_log.csv (not written yet). */
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
+    tmp_fixture *f = tmp_fixture_new(state, "test_io_drivelog", "driving_log.csv");
     if (!f)
         return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/test_io_drivelog_XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    snprintf(f->buf, sizeof f->buf, "%s/IMG", f->dir);
-    if (mkdir(f->buf, 0755))
-        return -1;
+    make_dir(tmp_path(f, "IMG"));
     for (int i = 0; i < 3; i++) {
-        snprintf(f->buf, sizeof f->buf, "%s/IMG/%s", f->dir, names[i]);
-        write_text(f->buf, "");
-        snprintf(f->buf, sizeof f->buf, "%s/IMG/left%s", f->dir, names[i] + 6);
-        write_text(f->buf, "");
+        write_text(tmp_path(f, "IMG/%s", names[i]), "");
+        write_text(tmp_path(f, "IMG/left%s", names[i] + 6), "");
     }
-    snprintf(f->buf, sizeof f->buf, "%s/elsewhere.png", f->dir);
-    write_text(f->buf, "");
-    snprintf(f->csv, sizeof f->csv, "%s/driving_log.csv", f->dir);
-    *state = f;
+    write_text(tmp_path(f, "elsewhere.png"), "");
     return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    int rc = remove_tree(f->dir);
-    free(f);
-    return rc;
-}
-
-static const char *img(fixture *f, const char *name)
-{
-    snprintf(f->buf, sizeof f->buf, "%s/IMG/%s", f->dir, name);
-    return f->buf;
 }
 
 static void test_header_relative(void **state)
 {
-    fixture *f = *state;
-    write_text(f->csv, "center,left,right,steering,throttle,brake,speed\n"
+    tmp_fixture *f = *state;
+    write_text(f->file, "center,left,right,steering,throttle,brake,speed\n"
                  "IMG/center_2016_12_01_13_30_48_287.jpg, IMG/left_2016_12_01_13_30_48_287.jpg, , 0, 0, 0, 22.14829\n"
                  "IMG/center_2016_12_01_13_30_48_387.jpg, , ,-0.25,0.9,0.1,30\n");
     io_drive_log log;
     nn_err err;
-    assert_int_equal(io_udacity_load(&log, f->csv, NULL, &err), NN_OK);
+    assert_int_equal(io_udacity_load(&log, f->file, NULL, &err), NN_OK);
     assert_true(log.header);
     assert_int_equal(log.n, 2);
-    assert_string_equal(log.rows[0].center, img(f, names[0]));
-    assert_string_equal(log.rows[0].left, img(f, "left_2016_12_01_13_30_48_287.jpg"));
+    assert_string_equal(log.rows[0].center, tmp_path(f, "IMG/%s", names[0]));
+    assert_string_equal(log.rows[0].left, tmp_path(f, "IMG/left_2016_12_01_13_30_48_287.jpg"));
     assert_string_equal(log.rows[0].right, "");
     assert_int_equal(log.rows[0].line, 2);
     assert_int_equal(log.rows[1].line, 3);
@@ -91,7 +62,7 @@ static void test_header_relative(void **state)
 
 static void test_foreign_absolute_no_header(void **state)
 {
-    fixture *f = *state;
+    tmp_fixture *f = *state;
     char text[2048];
     snprintf(text, sizeof text,
              "C:\\Users\\me\\Desktop\\data\\IMG\\%s,C:\\Users\\me\\Desktop\\data\\IMG\\left%s,,0.1,1,0,30.19\r\n"
@@ -100,21 +71,20 @@ static void test_foreign_absolute_no_header(void **state)
              "\"/mnt/x/IMG/%s\",,,1,0,0,0\r\n"
              "%s/elsewhere.png,,,0,0,0,0\n",
              names[0], names[0] + 6, names[1], names[2], f->dir);
-    write_text(f->csv, text);
+    write_text(f->file, text);
     io_drive_log log;
     nn_err err;
-    assert_int_equal(io_udacity_load(&log, f->csv, NULL, &err), NN_OK);
+    assert_int_equal(io_udacity_load(&log, f->file, NULL, &err), NN_OK);
     assert_false(log.header);
     assert_int_equal(log.n, 4);
-    assert_string_equal(log.rows[0].center, img(f, names[0]));
-    assert_string_equal(log.rows[0].left, img(f, "left_2016_12_01_13_30_48_287.jpg"));
-    assert_string_equal(log.rows[1].center, img(f, names[1]));
+    assert_string_equal(log.rows[0].center, tmp_path(f, "IMG/%s", names[0]));
+    assert_string_equal(log.rows[0].left, tmp_path(f, "IMG/left_2016_12_01_13_30_48_287.jpg"));
+    assert_string_equal(log.rows[1].center, tmp_path(f, "IMG/%s", names[1]));
     assert_int_equal(log.rows[1].line, 3);
     assert_true(log.rows[1].steering == -0.05f);
-    assert_string_equal(log.rows[2].center, img(f, names[2]));
+    assert_string_equal(log.rows[2].center, tmp_path(f, "IMG/%s", names[2]));
     assert_true(log.rows[2].steering == 1.0f);
-    snprintf(f->buf, sizeof f->buf, "%s/elsewhere.png", f->dir); /* exists as written */
-    assert_string_equal(log.rows[3].center, f->buf);
+    assert_string_equal(log.rows[3].center, tmp_path(f, "elsewhere.png")); /* exists as written */
     assert_false(log.rows[3].has_time);
     assert_false(log.all_timed);
     assert_int_equal(log.rows[2].t_ms - log.rows[0].t_ms, 717);
@@ -122,14 +92,14 @@ static void test_foreign_absolute_no_header(void **state)
 }
 
 /* Loads `text` and expects a failure whose message is exactly `<csv>:<want>`. */
-static void expect_bad(fixture *f, const char *text, const char *want)
+static void expect_bad(tmp_fixture *f, const char *text, const char *want)
 {
-    write_text(f->csv, text);
+    write_text(f->file, text);
     io_drive_log log;
     nn_err err;
-    nn_status s = io_udacity_load(&log, f->csv, NULL, &err);
+    nn_status s = io_udacity_load(&log, f->file, NULL, &err);
     char full[1024];
-    snprintf(full, sizeof full, "%s:%s", f->csv, want);
+    snprintf(full, sizeof full, "%s:%s", f->file, want);
     if (s == NN_OK || strcmp(err.msg, full) != 0)
         fail_msg("for %s: got status %d '%s', want '%s'", text, s, s ? err.msg : "", full);
     assert_null(log.rows);
@@ -137,7 +107,7 @@ static void expect_bad(fixture *f, const char *text, const char *want)
 
 static void test_bad_rows(void **state)
 {
-    fixture *f = *state;
+    tmp_fixture *f = *state;
     const char *ok = "IMG/center_2016_12_01_13_30_48_287.jpg,,,0,0,0,0\n";
     char text[1024];
     snprintf(text, sizeof text, "%sIMG/a.jpg,,,0,0,0\n", ok);
@@ -162,7 +132,7 @@ static void test_bad_rows(void **state)
 
 static void test_missing_images(void **state)
 {
-    fixture *f = *state;
+    tmp_fixture *f = *state;
     char want[1024];
     snprintf(want, sizeof want,
              "2: center: image not found in %s/IMG/ nor as written (got 'C:\\data\\IMG\\center_missing.jpg')", f->dir);
@@ -174,16 +144,16 @@ static void test_missing_images(void **state)
              f->dir);
     expect_bad(f, "IMG/center_2016_12_01_13_30_48_287.jpg,,/x/IMG/right_gone.jpg,0,0,0,0\n", want);
     /* Without the image check the path is still resolved into IMG/. */
-    write_text(f->csv, "C:\\data\\IMG\\center_missing.jpg,,,0,0,0,0\n");
+    write_text(f->file, "C:\\data\\IMG\\center_missing.jpg,,,0,0,0,0\n");
     io_drive_log log;
     nn_err err;
     io_drive_opts opts = {.check_images = false};
-    assert_int_equal(io_udacity_load(&log, f->csv, &opts, &err), NN_OK);
-    assert_string_equal(log.rows[0].center, img(f, "center_missing.jpg"));
+    assert_int_equal(io_udacity_load(&log, f->file, &opts, &err), NN_OK);
+    assert_string_equal(log.rows[0].center, tmp_path(f, "IMG/center_missing.jpg"));
     io_drive_log_free(&log);
     /* The CSV itself missing. */
-    snprintf(f->csv, sizeof f->csv, "%s/none.csv", f->dir);
-    assert_int_equal(io_udacity_load(&log, f->csv, NULL, &err), NN_E_IO);
+    snprintf(f->file, sizeof f->file, "%s/none.csv", f->dir);
+    assert_int_equal(io_udacity_load(&log, f->file, NULL, &err), NN_E_IO);
     assert_non_null(strstr(err.msg, "none.csv: cannot open: "));
 }
 
@@ -208,13 +178,13 @@ static void test_times(void **state)
 
 static void test_time_order(void **state)
 {
-    fixture *f = *state;
+    tmp_fixture *f = *state;
     char text[1024];
     snprintf(text, sizeof text, "IMG/%s,,,0,0,0,0\nIMG/%s,,,0,0,0,0\n", names[1], names[0]);
-    write_text(f->csv, text);
+    write_text(f->file, text);
     io_drive_log log;
     nn_err err;
-    assert_int_equal(io_udacity_load(&log, f->csv, NULL, &err), NN_OK);
+    assert_int_equal(io_udacity_load(&log, f->file, NULL, &err), NN_OK);
     assert_true(log.rows[0].has_time && log.rows[1].has_time);
     assert_false(log.all_timed); /* times go backwards: not usable for pacing */
     io_drive_log_free(&log);
@@ -223,12 +193,12 @@ static void test_time_order(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_header_relative, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_foreign_absolute_no_header, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_rows, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_images, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_header_relative, setup, tmp_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_absolute_no_header, setup, tmp_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_rows, setup, tmp_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_images, setup, tmp_fixture_teardown),
         cmocka_unit_test(test_times),
-        cmocka_unit_test_setup_teardown(test_time_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_time_order, setup, tmp_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

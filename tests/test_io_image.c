@@ -16,35 +16,9 @@
 
 #include "io/image.h"
 
-typedef struct {
-    char dir[64];
-    char path[128];
-} fixture;
-
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/test_io_image_XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    int rc = remove_tree(f->dir);
-    free(f);
-    return rc;
-}
-
-static const char *at(fixture *f, const char *name)
-{
-    snprintf(f->path, sizeof f->path, "%s/%s", f->dir, name);
-    return f->path;
+    return tmp_fixture_new(state, "test_io_image", NULL) ? 0 : -1;
 }
 
 /* A smooth test image (JPEG-friendly): gradients per channel. */
@@ -89,13 +63,13 @@ static void copy_damaged(const char *src, const char *dst, long keep, long flip)
 
 static void test_png_round_trip(void **state)
 {
-    fixture *f = *state;
+    tmp_fixture *f = *state;
     const int w = 37, h = 23;
     uint8_t *rgb = make_rgb(w, h);
     nn_err err;
-    assert_int_equal(io_image_save_png(at(f, "a.png"), rgb, w, h, &err), NN_OK);
+    assert_int_equal(io_image_save_png(tmp_path(f, "a.png"), rgb, w, h, &err), NN_OK);
     io_image img = {0};
-    assert_int_equal(io_image_load(&img, f->path, &err), NN_OK);
+    assert_int_equal(io_image_load(&img, f->buf, &err), NN_OK);
     assert_int_equal(img.width, w);
     assert_int_equal(img.height, h);
     assert_memory_equal(img.data, rgb, (size_t)w * h * 3);
@@ -105,14 +79,14 @@ static void test_png_round_trip(void **state)
 
 static void test_jpeg_round_trip(void **state)
 {
-    fixture *f = *state;
+    tmp_fixture *f = *state;
     const int w = 64, h = 48;
     uint8_t *rgb = make_rgb(w, h);
     nn_err err;
     /* Named .png on purpose: the format comes from the magic bytes. */
-    assert_int_equal(io_image_save_jpeg(at(f, "really-a-jpeg.png"), rgb, w, h, 95, &err), NN_OK);
+    assert_int_equal(io_image_save_jpeg(tmp_path(f, "really-a-jpeg.png"), rgb, w, h, 95, &err), NN_OK);
     io_image img = {0};
-    assert_int_equal(io_image_load(&img, f->path, &err), NN_OK);
+    assert_int_equal(io_image_load(&img, f->buf, &err), NN_OK);
     assert_int_equal(img.width, w);
     assert_int_equal(img.height, h);
     double sum = 0;
@@ -127,12 +101,12 @@ static void test_jpeg_round_trip(void **state)
 
 static void test_buffer_reuse(void **state)
 {
-    fixture *f = *state;
+    tmp_fixture *f = *state;
     uint8_t *big = make_rgb(40, 30), *small = make_rgb(20, 10);
     nn_err err;
     char a[128], b[128];
-    snprintf(a, sizeof a, "%s", at(f, "big.png"));
-    snprintf(b, sizeof b, "%s", at(f, "small.jpg"));
+    snprintf(a, sizeof a, "%s", tmp_path(f, "big.png"));
+    snprintf(b, sizeof b, "%s", tmp_path(f, "small.jpg"));
     assert_int_equal(io_image_save_png(a, big, 40, 30, &err), NN_OK);
     assert_int_equal(io_image_save_jpeg(b, small, 20, 10, 90, &err), NN_OK);
     io_image img = {0};
@@ -163,37 +137,32 @@ static void expect_error(const char *path, nn_status want, const char *needle)
 
 static void test_errors(void **state)
 {
-    fixture *f = *state;
+    tmp_fixture *f = *state;
     uint8_t *rgb = make_rgb(64, 48);
     nn_err err;
     char png[128], jpg[128];
-    snprintf(png, sizeof png, "%s", at(f, "ok.png"));
-    snprintf(jpg, sizeof jpg, "%s", at(f, "ok.jpg"));
+    snprintf(png, sizeof png, "%s", tmp_path(f, "ok.png"));
+    snprintf(jpg, sizeof jpg, "%s", tmp_path(f, "ok.jpg"));
     assert_int_equal(io_image_save_png(png, rgb, 64, 48, &err), NN_OK);
     assert_int_equal(io_image_save_jpeg(jpg, rgb, 64, 48, 90, &err), NN_OK);
     free(rgb);
 
-    expect_error(at(f, "missing.jpg"), NN_E_IO, "cannot open");
-    copy_damaged(jpg, at(f, "trunc.jpg"), file_size(jpg) / 2, -1);
-    expect_error(f->path, NN_E_PARSE, "corrupt JPEG");
-    copy_damaged(jpg, at(f, "header-only.jpg"), 40, -1);
-    expect_error(f->path, NN_E_PARSE, "corrupt JPEG");
-    copy_damaged(png, at(f, "trunc.png"), file_size(png) / 2, -1);
-    expect_error(f->path, NN_E_PARSE, "corrupt PNG");
-    copy_damaged(png, at(f, "crc.png"), file_size(png), file_size(png) - 20); /* inside IDAT */
-    expect_error(f->path, NN_E_PARSE, "corrupt PNG");
-    FILE *fp = fopen(at(f, "text.jpg"), "w");
-    assert_non_null(fp);
-    fputs("center,left,right\n", fp);
-    fclose(fp);
-    expect_error(f->path, NN_E_PARSE, "not a JPEG or PNG");
-    fp = fopen(at(f, "empty.png"), "w");
-    assert_non_null(fp);
-    fclose(fp);
-    expect_error(f->path, NN_E_PARSE, "not a JPEG or PNG");
+    expect_error(tmp_path(f, "missing.jpg"), NN_E_IO, "cannot open");
+    copy_damaged(jpg, tmp_path(f, "trunc.jpg"), file_size(jpg) / 2, -1);
+    expect_error(f->buf, NN_E_PARSE, "corrupt JPEG");
+    copy_damaged(jpg, tmp_path(f, "header-only.jpg"), 40, -1);
+    expect_error(f->buf, NN_E_PARSE, "corrupt JPEG");
+    copy_damaged(png, tmp_path(f, "trunc.png"), file_size(png) / 2, -1);
+    expect_error(f->buf, NN_E_PARSE, "corrupt PNG");
+    copy_damaged(png, tmp_path(f, "crc.png"), file_size(png), file_size(png) - 20); /* inside IDAT */
+    expect_error(f->buf, NN_E_PARSE, "corrupt PNG");
+    write_text(tmp_path(f, "text.jpg"), "center,left,right\n");
+    expect_error(f->buf, NN_E_PARSE, "not a JPEG or PNG");
+    write_text(tmp_path(f, "empty.png"), "");
+    expect_error(f->buf, NN_E_PARSE, "not a JPEG or PNG");
 
-    assert_int_not_equal(io_image_save_png(at(f, "x.png"), NULL, 4, 4, &err), NN_OK);
-    assert_int_not_equal(io_image_save_jpeg(at(f, "x.jpg"), (const uint8_t *)"abc", 1, 1, 0, &err), NN_OK);
+    assert_int_not_equal(io_image_save_png(tmp_path(f, "x.png"), NULL, 4, 4, &err), NN_OK);
+    assert_int_not_equal(io_image_save_jpeg(tmp_path(f, "x.jpg"), (const uint8_t *)"abc", 1, 1, 0, &err), NN_OK);
     assert_int_equal(io_image_save_png("/nonexistent-dir/x.png", (const uint8_t *)"abc", 1, 1, &err), NN_E_IO);
     assert_non_null(strstr(err.msg, "/nonexistent-dir/x.png: cannot create"));
 }
@@ -211,10 +180,10 @@ static void test_sniff(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_png_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_jpeg_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_buffer_reuse, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_png_round_trip, setup, tmp_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_jpeg_round_trip, setup, tmp_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_buffer_reuse, setup, tmp_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_errors, setup, tmp_fixture_teardown),
         cmocka_unit_test(test_sniff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

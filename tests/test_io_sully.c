@@ -11,69 +11,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "test_util.h"
 
 #include "io/drivelog.h"
 
-typedef struct {
-    char dir[64];
-    char txt[128];
-    char buf[512];
-} fixture;
-
+/* Images 0.jpg 1.jpg 2.jpg and data/7.jpg (empty files); f->file is data.txt (not written yet). */
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
+    tmp_fixture *f = tmp_fixture_new(state, "test_io_sully", "data.txt");
     if (!f)
         return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/test_io_sully_XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    snprintf(f->buf, sizeof f->buf, "%s/data", f->dir);
-    if (mkdir(f->buf, 0755))
-        return -1;
-    for (int i = 0; i < 3; i++) {
-        snprintf(f->buf, sizeof f->buf, "%s/%d.jpg", f->dir, i);
-        write_text(f->buf, "");
-    }
-    snprintf(f->buf, sizeof f->buf, "%s/data/7.jpg", f->dir);
-    write_text(f->buf, "");
-    snprintf(f->txt, sizeof f->txt, "%s/data.txt", f->dir);
-    *state = f;
+    make_dir(tmp_path(f, "data"));
+    for (int i = 0; i < 3; i++)
+        write_text(tmp_path(f, "%d.jpg", i), "");
+    write_text(tmp_path(f, "data/7.jpg"), "");
     return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    int rc = remove_tree(f->dir);
-    free(f);
-    return rc;
-}
-
-static const char *in_dir(fixture *f, const char *name)
-{
-    snprintf(f->buf, sizeof f->buf, "%s/%s", f->dir, name);
-    return f->buf;
 }
 
 static void test_dataset1_form(void **state)
 {
-    fixture *f = *state;
-    write_text(f->txt, "0.jpg 0.000000\n1.jpg\t-12.5\r\n\n  2.jpg   25  \n7.jpg 2.5\n");
+    tmp_fixture *f = *state;
+    write_text(f->file, "0.jpg 0.000000\n1.jpg\t-12.5\r\n\n  2.jpg   25  \n7.jpg 2.5\n");
     io_drive_log log;
     nn_err err;
     /* the folder is enough: data.txt is found in it */
     assert_int_equal(io_sully_load(&log, f->dir, NULL, &err), NN_OK);
-    assert_string_equal(log.path, f->txt);
+    assert_string_equal(log.path, f->file);
     assert_int_equal(log.n, 4);
-    assert_string_equal(log.rows[0].center, in_dir(f, "0.jpg"));
-    assert_string_equal(log.rows[3].center, in_dir(f, "data/7.jpg")); /* the data/ subfolder */
+    assert_string_equal(log.rows[0].center, tmp_path(f, "0.jpg"));
+    assert_string_equal(log.rows[3].center, tmp_path(f, "data/7.jpg")); /* the data/ subfolder */
     assert_string_equal(log.rows[0].left, "");
-    assert_string_equal(log.rows[0].file, f->txt);
+    assert_string_equal(log.rows[0].file, f->file);
     assert_true(log.rows[0].steering == 0.0f);
     assert_true(log.rows[1].steering == -0.5f); /* -12.5 / the default 25 degrees */
     assert_true(log.rows[2].steering == 1.0f);
@@ -86,14 +56,14 @@ static void test_dataset1_form(void **state)
     io_drive_log_free(&log);
     /* a wider scale: the trainer passes the model's output.scale_deg */
     io_drive_opts o = {.check_images = true, .max_angle_deg = 500};
-    assert_int_equal(io_drive_load(&log, "sullychen", f->txt, &o, &err), NN_OK);
+    assert_int_equal(io_drive_load(&log, "sullychen", f->file, &o, &err), NN_OK);
     assert_true(log.rows[1].steering == (float)(-12.5 / 500));
     io_drive_log_free(&log);
 }
 
 static void test_2018_form(void **state)
 {
-    fixture *f = *state;
+    tmp_fixture *f = *state;
     /* the 2018 archive: data.txt inside data/ next to its images */
     char path[256];
     snprintf(path, sizeof path, "%s/data/data.txt", f->dir);
@@ -103,7 +73,7 @@ static void test_2018_form(void **state)
     assert_int_equal(io_sully_load(&log, f->dir, NULL, &err), NN_OK); /* no data.txt at the top */
     assert_string_equal(log.path, path);
     assert_int_equal(log.n, 2);
-    assert_string_equal(log.rows[0].center, in_dir(f, "data/7.jpg"));
+    assert_string_equal(log.rows[0].center, tmp_path(f, "data/7.jpg"));
     assert_true(log.rows[0].has_time && log.rows[1].has_time);
     int64_t t;
     assert_true(io_sully_time("2018-07-01 17:09:44:912", &t));
@@ -132,14 +102,14 @@ static void test_times(void **state)
 }
 
 /* Loads `text` as data.txt and expects a failure whose message is exactly `<data.txt>:<want>`. */
-static void expect_bad(fixture *f, const char *text, const char *want)
+static void expect_bad(tmp_fixture *f, const char *text, const char *want)
 {
-    write_text(f->txt, text);
+    write_text(f->file, text);
     io_drive_log log;
     nn_err err;
-    nn_status s = io_sully_load(&log, f->txt, NULL, &err);
+    nn_status s = io_sully_load(&log, f->file, NULL, &err);
     char full[1024];
-    snprintf(full, sizeof full, "%s:%s", f->txt, want);
+    snprintf(full, sizeof full, "%s:%s", f->file, want);
     if (s == NN_OK || strcmp(err.msg, full) != 0)
         fail_msg("for %s: got status %d '%s', want '%s'", text, s, s ? err.msg : "", full);
     assert_null(log.rows);
@@ -148,7 +118,7 @@ static void expect_bad(fixture *f, const char *text, const char *want)
 
 static void test_bad_lines(void **state)
 {
-    fixture *f = *state;
+    tmp_fixture *f = *state;
     expect_bad(f, "0.jpg 0\n1.jpg nan\n", "2: angle: expected a number of degrees (got 'nan')");
     expect_bad(f, "0.jpg NaN,2018-07-01 17:09:44:912\n", "1: angle: expected a number of degrees (got 'NaN')");
     expect_bad(f, "0.jpg inf\n", "1: angle: expected a number of degrees (got 'inf')");
@@ -166,49 +136,49 @@ static void test_bad_lines(void **state)
     char want[512];
     snprintf(want, sizeof want, "2: file: image not found in %s/ nor its data/ (got 'gone.jpg')", f->dir);
     expect_bad(f, "0.jpg 0\ngone.jpg 0\n", want);
-    write_text(f->txt, "\n\n");
+    write_text(f->file, "\n\n");
     io_drive_log log;
     nn_err err;
-    assert_int_equal(io_sully_load(&log, f->txt, NULL, &err), NN_E_PARSE);
+    assert_int_equal(io_sully_load(&log, f->file, NULL, &err), NN_E_PARSE);
     assert_non_null(strstr(err.msg, "data.txt: no rows (expected lines 'file angle' or 'file angle,date time')"));
     char nul[] = "0.jpg 0\n1.jpg 0\0\n";
-    FILE *fp = fopen(f->txt, "w");
+    FILE *fp = fopen(f->file, "w");
     assert_non_null(fp);
     assert_int_equal(fwrite(nul, 1, sizeof nul - 1, fp), sizeof nul - 1);
     assert_int_equal(fclose(fp), 0);
-    check_msg("NUL", io_sully_load(&log, f->txt, NULL, &err), NN_E_PARSE, &err, "data.txt:2: row: NUL byte");
+    check_msg("NUL", io_sully_load(&log, f->file, NULL, &err), NN_E_PARSE, &err, "data.txt:2: row: NUL byte");
     io_drive_opts o = {.check_images = true, .max_angle_deg = -1};
-    check_msg("negative scale", io_sully_load(&log, f->txt, &o, &err), NN_E_ARG, &err, "max_angle_deg");
+    check_msg("negative scale", io_sully_load(&log, f->file, &o, &err), NN_E_ARG, &err, "max_angle_deg");
     check_msg("no log", io_sully_load(&log, "/nonexistent/x", NULL, &err), NN_E_IO, &err,
               "/nonexistent/x: cannot open: ");
 }
 
 static void test_skip_missing(void **state)
 {
-    fixture *f = *state;
-    write_text(f->txt, "0.jpg 0\ngone.jpg 1\n1.jpg 2\nalso_gone.jpg 3\n");
+    tmp_fixture *f = *state;
+    write_text(f->file, "0.jpg 0\ngone.jpg 1\n1.jpg 2\nalso_gone.jpg 3\n");
     io_drive_log log;
     nn_err err;
     io_drive_opts o = {.check_images = true, .skip_missing = true};
-    assert_int_equal(io_sully_load(&log, f->txt, &o, &err), NN_OK);
+    assert_int_equal(io_sully_load(&log, f->file, &o, &err), NN_OK);
     assert_int_equal(log.n, 2);
     assert_int_equal(log.listed, 4);
     assert_int_equal(log.missing, 2);
     assert_int_equal(log.skipped, 2);
-    assert_string_equal(log.rows[1].center, in_dir(f, "1.jpg"));
+    assert_string_equal(log.rows[1].center, tmp_path(f, "1.jpg"));
     assert_int_equal(log.rows[1].line, 3);
     char want[512];
-    snprintf(want, sizeof want, "%s:2: file: image not found in %s/ nor its data/ (got 'gone.jpg')", f->txt, f->dir);
+    snprintf(want, sizeof want, "%s:2: file: image not found in %s/ nor its data/ (got 'gone.jpg')", f->file, f->dir);
     assert_string_equal(log.first_missing, want);
     io_drive_log_free(&log);
     /* every image missing: nothing to train on */
-    write_text(f->txt, "gone.jpg 1\n");
-    check_msg("all missing", io_sully_load(&log, f->txt, &o, &err), NN_E_PARSE, &err,
+    write_text(f->file, "gone.jpg 1\n");
+    check_msg("all missing", io_sully_load(&log, f->file, &o, &err), NN_E_PARSE, &err,
               "no rows left: all 1 rows name a missing image (first: ");
     /* without the check the first candidate is kept */
     o = (io_drive_opts){.check_images = false};
-    assert_int_equal(io_sully_load(&log, f->txt, &o, &err), NN_OK);
-    assert_string_equal(log.rows[0].center, in_dir(f, "gone.jpg"));
+    assert_int_equal(io_sully_load(&log, f->file, &o, &err), NN_OK);
+    assert_string_equal(log.rows[0].center, tmp_path(f, "gone.jpg"));
     assert_int_equal(log.listed, 0);
     io_drive_log_free(&log);
 }
@@ -216,11 +186,11 @@ static void test_skip_missing(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_dataset1_form, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_2018_form, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dataset1_form, setup, tmp_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_2018_form, setup, tmp_fixture_teardown),
         cmocka_unit_test(test_times),
-        cmocka_unit_test_setup_teardown(test_bad_lines, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_skip_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_lines, setup, tmp_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_skip_missing, setup, tmp_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
