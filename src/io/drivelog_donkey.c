@@ -386,8 +386,9 @@ static nn_status add_record(io_reader *rd, const manifest *m, const char *text, 
     if (!have_image)
         return io_rd_fail(rd, m->image_key, "missing from the record", "");
     char a[8192], b[8192], problem[4200];
-    snprintf(a, sizeof a, "%s/images/%s", rd->log->dir, image);
-    snprintf(b, sizeof b, "%s/%s", rd->log->dir, image);
+    if ((size_t)snprintf(a, sizeof a, "%s/images/%s", rd->log->dir, image) >= sizeof a ||
+        (size_t)snprintf(b, sizeof b, "%s/%s", rd->log->dir, image) >= sizeof b)
+        return io_rd_fail(rd, m->image_key, "path too long", image);
     snprintf(problem, sizeof problem, "image not found in %.4000s/images/ nor as written", rd->log->dir);
     const char *cand[2] = {a, b};
     if (image[0] == '/')
