@@ -3,9 +3,12 @@
 # simulator's recordings, one documented command (docs/RESULTS.md):
 #   scripts/train-sim-models.sh [BUILD] [MODEL ...]      (default: effnet-steer seed-steering-effnet
 #                                                         seed-steering-baseline)
-# 1. records the training drives (24 roads x 40 s at 10 fps, seed 100, 3 cameras, expert labels with
-#    recovery noise) and held-out drives (2 roads x 30 s, seed 200) unless data/sim/ has them;
-# 2. trains each model with config/train-sim-steering.yaml (same recipe, seed and data for all);
+# 1. records the training drives (144 roads x 10 s at 10 fps, seed 100, 3 cameras, expert labels with
+#    recovery noise 1.5: many short roads = many looks) and held-out drives (2 roads x 30 s, seed 200)
+#    unless data/sim/ has them;
+# 2. trains each model with config/train-sim-steering.yaml (same recipe, seed and data for all;
+#    effnet-steer 10 epochs on 2 threads, the seed's two larger models 8 epochs on 1 thread each,
+#    which is how the bundled weights were made: threads are part of the bit-exact recipe);
 # 3. copies the final weights (metrics and config hash in their metadata) into models/.
 # Deterministic on the CPU: same build, threads and seed -> the same bytes.
 set -euo pipefail
@@ -20,20 +23,22 @@ if [ ! -x "$build/steer-train" ] || [ ! -x "$build/steerctl" ]; then
     [ -f "$build/build.ninja" ] || meson setup "$build" -Dtests=disabled >/dev/null
     ninja -C "$build" >/dev/null
 fi
-record() { # DIR SEED ROADS SECONDS
+record() { # DIR SEED ROADS SECONDS [OPTION ...]
     if [ ! -f "$1/driving_log.csv" ]; then
         rm -rf "$1"
         mkdir -p "$(dirname "$1")"
-        "$build/steerctl" sim record --out "$1" --seed "$2" --roads "$3" --seconds "$4"
+        "$build/steerctl" sim record --out "$1" --seed "$2" --roads "$3" --seconds "$4" "${@:5}"
     fi
 }
-record data/sim/train 100 24 40
+record data/sim/train144 100 144 10 --noise 1.5
 record data/sim/heldout 200 2 30
 for m in "${models[@]}"; do
     run=data/runs/sim-$m
     rm -rf "$run"
-    echo "== $m: $build/steer-train config/train-sim-steering.yaml --set model=models/$m.yaml --set output=$run"
-    "$build/steer-train" config/train-sim-steering.yaml --set model="models/$m.yaml" --set output="$run"
+    extra=()
+    [ "$m" = effnet-steer ] || extra=(--set epochs=8 --set threads=1)
+    echo "== $m: $build/steer-train config/train-sim-steering.yaml --set model=models/$m.yaml ${extra[*]} --set output=$run"
+    "$build/steer-train" config/train-sim-steering.yaml --set model="models/$m.yaml" "${extra[@]}" --set output="$run"
     cp "$run/$m.safetensors" "models/$m.safetensors"
     echo "== models/$m.safetensors ($(stat -c %s "models/$m.safetensors") bytes)"
 done
