@@ -65,6 +65,7 @@ typedef struct {
     daemon_proc dp;
     bool have_link, have_sub, spawned;
     video_enc *video;
+    FILE *trace;            /* --trace: one CSV row per frame (NULL: off) */
     frame_note ring[RING];
     uint64_t sent;          /* frames sent on the connection */
     uint64_t base;          /* steerd frame_id of our frame 0 */
@@ -286,7 +287,11 @@ static nn_status run_episode(drive_ctx *c, int i, ep_metrics *m, nn_err *err)
         m->sum_abs_cte += ac;
         if (ac > m->max_abs_cte)
             m->max_abs_cte = ac;
-        if (ac > DRIVE_INTERVENTION_M) {
+        bool intervened = ac > DRIVE_INTERVENTION_M;
+        if (c->trace)
+            fprintf(c->trace, "%d,%ld,%.4f,%.3f,%.4f,%.5f,%.5f,%d\n", i + 1, f, (double)(f + 1) * dt, c->ep.s,
+                    c->ep.cte, expert, c->cmd, intervened ? 1 : 0);
+        if (intervened) {
             m->interventions++;
             episode_reset_to_lane(&c->ep);
             flash = (int)(o->prm.fps / 2);
@@ -561,6 +566,12 @@ int sim_drive(const drive_opts *o, FILE *out)
     FILE *json = NULL; /* opened first: a path that cannot be written fails before the drive */
     if (!s && o->json && !(json = fopen(o->json, "w")))
         s = nn_fail(&err, NN_E_IO, "--json: %s: %s", o->json, strerror(errno));
+    if (!s && o->trace) {
+        if (!(c->trace = fopen(o->trace, "w")))
+            s = nn_fail(&err, NN_E_IO, "--trace: %s: %s", o->trace, strerror(errno));
+        else
+            fputs("road,frame,t_s,s_m,cte_m,expert,steer,intervention\n", c->trace);
+    }
     /* steerd first: it sets environment variables, which must happen before GStreamer's threads run */
     if (!s && !o->expert)
         s = connect_daemon(c, &err);
@@ -573,6 +584,10 @@ int sim_drive(const drive_opts *o, FILE *out)
         if (json) {
             fclose(json);
             unlink(o->json);
+        }
+        if (c->trace) {
+            fclose(c->trace);
+            unlink(o->trace);
         }
         teardown(c, &rc);
         sigaction(SIGINT, &old_int, NULL);
@@ -625,6 +640,10 @@ int sim_drive(const drive_opts *o, FILE *out)
             fprintf(stderr, "steerctl: sim drive: --json: %s: %s\n", o->json, strerror(errno));
             rc = 1;
         }
+    }
+    if (c->trace && (ferror(c->trace) | fclose(c->trace))) { /* both: the file is closed either way */
+        fprintf(stderr, "steerctl: sim drive: --trace: %s: write failed\n", o->trace);
+        rc = 1;
     }
     teardown(c, &rc);
     if (o->video && rc == 0)

@@ -26,6 +26,7 @@ typedef struct {
     bool expert;             /* or: drive with the expert */
     const char *steerd, *model, *weights, *daemon_log;
     const char *video, *json;
+    const char *trace;       /* per-frame CSV: road, frame, t_s, s_m, cte_m, expert, steer, intervention */
     int listen_port;         /* 0: a free port (--config) / DRIVE_DEFAULT_PORT (--endpoint) */
     bool lockstep;
     double timeout_s;        /* longest wait for a connection or a steer message */

@@ -48,6 +48,8 @@ static const char sim_help[] =
     "  --video FILE       the first road with the predicted (red) and expert (green) steering drawn on it;\n"
     "                     .webm (VP8) or .avi (MJPEG), encoded by GStreamer\n"
     "  --json FILE        the per-road and total metrics as JSON\n"
+    "  --trace FILE       one CSV row per frame: road, frame, t_s, s_m (along the road), cte_m (+ right),\n"
+    "                     expert, steer (the steering applied), intervention (1: put back on the lane)\n"
 #endif
     "\n"
     "options of both:\n";
@@ -149,7 +151,7 @@ static int cmd_sim_drive(int argc, char **argv)
         } else if (!v && a[0] == '-' &&
                    (!strcmp(a, "--config") || !strcmp(a, "--endpoint") || !strcmp(a, "--listen") || !strcmp(a, "--steerd") ||
                     !strcmp(a, "--model") || !strcmp(a, "--weights") || !strcmp(a, "--video") || !strcmp(a, "--json") ||
-                    !strcmp(a, "--daemon-log") || !strcmp(a, "--timeout"))) {
+                    !strcmp(a, "--trace") || !strcmp(a, "--daemon-log") || !strcmp(a, "--timeout"))) {
             return usage_error("drive", "%s: missing value", a);
         } else if (strcmp(a, "--config") == 0) {
             o.config = argv[++i];
@@ -170,6 +172,8 @@ static int cmd_sim_drive(int argc, char **argv)
             o.video = argv[++i];
         } else if (strcmp(a, "--json") == 0) {
             o.json = argv[++i];
+        } else if (strcmp(a, "--trace") == 0) {
+            o.trace = argv[++i];
         } else if (strcmp(a, "--daemon-log") == 0) {
             o.daemon_log = argv[++i];
         } else if (strcmp(a, "--timeout") == 0) {

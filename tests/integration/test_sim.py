@@ -163,13 +163,27 @@ class Sim(unittest.TestCase):
         self.assertGreater(os.path.getsize(video), 10000)
 
     def test_Lockstep(self):
-        js = os.path.join(self.dir, "m.json")
-        r = steerctl(*drive_args("--roads", "1", "--seconds", "2", "--lockstep", "--json", js))
+        js, trace = os.path.join(self.dir, "m.json"), os.path.join(self.dir, "trace.csv")
+        r = steerctl(*drive_args("--roads", "1", "--seconds", "2", "--lockstep", "--json", js, "--trace", trace))
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         with open(js) as f:
             road = json.load(f)["roads"][0]
         self.assertEqual(road["answered"], road["frames"])  # every frame got its own answer
         self.assertEqual(road["frames"], 60)
+        # --trace: one row per frame, consistent with the metrics
+        with open(trace) as f:
+            rows = list(csv.DictReader(f))
+        self.assertEqual(len(rows), 60)
+        self.assertEqual([int(x["frame"]) for x in rows], list(range(60)))
+        self.assertEqual({x["road"] for x in rows}, {"1"})
+        self.assertAlmostEqual(float(rows[-1]["t_s"]), 2.0, places=3)
+        ctes = [abs(float(x["cte_m"])) for x in rows]
+        self.assertAlmostEqual(sum(ctes) / len(ctes), road["mean_abs_cte_m"], places=3)
+        self.assertAlmostEqual(max(ctes), road["max_abs_cte_m"], places=3)
+        self.assertEqual(sum(int(x["intervention"]) for x in rows), road["interventions"])
+        err = sum(abs(float(x["steer"]) - float(x["expert"])) for x in rows[1:]) / (len(rows) - 1)
+        self.assertLess(abs(err - road["mean_abs_steer_err"]), 0.05)  # steer = the answer in use
+        self.assertTrue(all(float(b["s_m"]) > float(a["s_m"]) for a, b in zip(rows, rows[1:])))
 
     def test_Expert(self):
         js, video = os.path.join(self.dir, "m.json"), os.path.join(self.dir, "expert.avi")
@@ -274,6 +288,8 @@ class Sim(unittest.TestCase):
         fails = [
             (["sim", "drive", "--expert", "--seconds", "1", "--video", os.path.join(self.dir, "v.mp4")],
              ".webm or .avi"),
+            (["sim", "drive", "--expert", "--seconds", "1", "--trace", "/nonexistent/dir/t.csv"],
+             "--trace: /nonexistent/dir/t.csv"),
             (["sim", "drive", "--config", os.path.join(h.ROOT, "config", "test.yaml")],
              "source.pipeline: does not read the simulator's frames"),
             (["sim", "drive", "--config", SIM_YAML], "STEERD_SIM_MODEL"),
