@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # bench-steerd.sh — steerd's own performance (not a test; numbers for docs/BENCHMARKS.md):
-#   (a) live 30 fps videotestsrc: capture -> publish overhead excluding inference, per frame
-#       (total - infer from each `steer` message: queue + preprocess + formatting), p50/p99/max;
+#   (a) live 30 fps sources: capture -> publish overhead excluding inference, per frame
+#       (total - infer from each `steer` message: queue + preprocess + formatting), p50/p99/max,
+#       for (a1) videotestsrc is-live=true and (a2) a camera-like source: a generated 30 fps
+#       Udacity drive log played by source.drive_log at source.rate: recorded (appsrc stamps each
+#       frame when steerd's feed thread pushes it, as a camera driver's dequeue; the frames are
+#       uncompressed PNG decoded by pngdec straight to RGB, or JPEG with CAMERA_FORMAT=jpg; made
+#       with gst-launch-1.0);
 #   (b) non-live videotestsrc (is-live=false, source.drop false = back-pressure, nothing dropped):
 #       maximum sustained fps per zoo steering model on the CPU backend, 1 and 2 threads;
 #   (c) RSS over 100,000 frames (VmRSS from /proc/PID/status after warm-up and at the end) with
@@ -9,7 +14,8 @@
 # Prints a markdown table and the exact commands. Uses a release build (default build/, made
 # like `make build`) and He-initialised weights (speed does not depend on the values).
 # Usage: scripts/bench-steerd.sh [BUILD_DIR]   env: LIVE_S (20), FPS_S (8), RSS_FRAMES (100000),
-#        ONLY_LIVE=1 (run (a) only), LIVE_PATTERN (videotestsrc pattern of (a), default ball),
+#        ONLY_LIVE=1 (run (a) only), LIVE_SOURCES ("videotestsrc camera": which of (a1), (a2)),
+#        LIVE_PATTERN (videotestsrc pattern of (a1), default ball), CAMERA_FORMAT (png or jpg, (a2)),
 #        SPIN_US (source.spin_us, default 1500), RT_PRIO (realtime_priority, default 0 = off;
 #        SCHED_FIFO needs root or CAP_SYS_NICE)
 set -euo pipefail
@@ -38,26 +44,28 @@ MODELS = ["seed-steering-baseline", "seed-steering-effnet", "effnet-steer", "pil
 commands = []
 
 
-def config(name, model, pipeline, drop, threads, interval_ms=1000):
+def config(name, model, pipeline, drop, threads, source_extra=None, interval_ms=1000):
     cfg = {"source": {"pipeline": pipeline, "drop": drop, "on_eos": "exit",
                       "spin_us": int(os.environ.get("SPIN_US", "1500"))},
            "model": {"spec": os.path.abspath("models/%s.yaml" % model), "weights": "%s/%s.safetensors" % (TMP, model)},
            "backend": "cpu", "threads": threads, "realtime_priority": int(os.environ.get("RT_PRIO", "0")),
            "publish": {"endpoint": "ipc://%s/%s.sock" % (TMP, name), "sndhwm": 100000},
            "stats": {"interval_ms": interval_ms}, "log": {"level": "warning"}}
+    cfg["source"].update(source_extra or {})
     path = "%s/%s.yaml" % (TMP, name)
     with open(path, "w") as f:
         yaml.safe_dump(cfg, f)
-    commands.append("%s -c %s   # %s: model %s, threads %d, source: %s, drop: %s"
-                    % (STEERD, path, name, model, threads, pipeline, str(drop).lower()))
+    commands.append("%s -c %s   # %s: model %s, threads %d, source: %s, drop: %s%s"
+                    % (STEERD, path, name, model, threads, pipeline, str(drop).lower(),
+                       "".join(", %s: %s" % kv for kv in sorted((source_extra or {}).items()))))
     return path, cfg["publish"]["endpoint"]
 
 
 class Run:
     """steerd + a SUB socket; on_msg(topic, obj) returns True to stop."""
 
-    def __init__(self, name, model, pipeline, drop, threads):
-        path, ep = config(name, model, pipeline, drop, threads)
+    def __init__(self, name, model, pipeline, drop, threads, source_extra=None):
+        path, ep = config(name, model, pipeline, drop, threads, source_extra)
         self.ctx = zmq.Context()
         self.sub = self.ctx.socket(zmq.SUB)
         self.sub.setsockopt(zmq.SUBSCRIBE, b"")
@@ -102,44 +110,94 @@ def rss_kib(pid):
 
 
 rows = []
-# (a) live source: overhead = total - infer (queue + preprocess + message formatting).
-# The source produces RGB itself, as a camera with an RGB mode does: no conversion element, so
-# the overhead measured is steerd's (appsink hand-over, slot, preprocess, message), not videoconvert's.
+# (a) live sources: overhead = total - infer (queue + preprocess + message formatting).
+# (a1) videotestsrc is-live=true: the source produces RGB itself, as a camera with an RGB mode
+# does (no conversion element, so the overhead measured is steerd's: appsink hand-over, slot,
+# preprocess, message, not videoconvert's). Its PTS is the clock time it waits for before
+# pushing, so "source" includes GStreamer's clock wait wake-up.
+# (a2) camera-like: source.drive_log with source.rate: recorded on a generated 30 fps Udacity log
+# (appsrc, is-live, do-timestamp: each frame is stamped when steerd's feed thread pushes it, like
+# a camera driver's dequeue) decoded straight to RGB, no conversion element: uncompressed PNG by
+# pngdec, or with CAMERA_FORMAT=jpg JPEG (quality 90, as the simulator records) by jpegdec.
+
+
+CAMERA_FORMAT = os.environ.get("CAMERA_FORMAT", "png")
+if CAMERA_FORMAT not in ("png", "jpg"):
+    raise SystemExit("bench-steerd: CAMERA_FORMAT: expected png or jpg (got %r)" % CAMERA_FORMAT)
+
+
+def make_drive_log(n, fps=30):
+    """A Udacity folder of n 320x160 frames, time-stamped 1/fps apart (ms): uncompressed PNG
+    (decoded straight to RGB, the nearest to a raw camera) or JPEG quality 90 (as recorded)."""
+    root = os.path.join(TMP, "drive")
+    img = os.path.join(root, "IMG")
+    os.makedirs(img, exist_ok=True)
+    enc = ["pngenc", "compression-level=0"] if CAMERA_FORMAT == "png" else ["jpegenc", "quality=90"]
+    subprocess.run(["gst-launch-1.0", "-q", "videotestsrc", "num-buffers=%d" % n, "pattern=ball", "!",
+                    "video/x-raw,format=RGB,width=320,height=160", "!", "videoconvert", "!"] + enc +
+                   ["!", "multifilesink", "location=%s/f_%%05d.%s" % (img, CAMERA_FORMAT)], check=True, timeout=600)
+    lines = ["center,left,right,steering,throttle,brake,speed"]
+    for i in range(n):
+        ms = int(round(i * 1000.0 / fps))
+        name = "center_2024_01_01_00_%02d_%02d_%03d.%s" % (ms // 60000, ms // 1000 % 60, ms % 1000, CAMERA_FORMAT)
+        os.rename(os.path.join(img, "f_%05d.%s" % (i, CAMERA_FORMAT)), os.path.join(img, name))
+        lines.append("IMG/%s, , ,0.0,0.0,0.0,0.0" % name)
+    path = os.path.join(root, "driving_log.csv")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return path
+
+
+def live_row(name, label, pipeline, source_extra=None):
+    r = Run(name, "effnet-steer", pipeline, True, 1, source_extra)
+    v = {k: [] for k in ("over", "own", "source", "queue", "pre", "infer")}
+    t0 = [None]
+
+    def on_live(topic, m):
+        if topic != "steer":
+            return False
+        if t0[0] is None:
+            t0[0] = time.monotonic()
+        if time.monotonic() - t0[0] < 2.0:  # warm-up
+            return False
+        lat = m["latency_us"]
+        v["over"].append(lat["total"] - lat["infer"])
+        v["own"].append(lat["total"] - lat["infer"] - lat["source"])
+        v["source"].append(lat["source"])
+        v["pre"].append(lat["preprocess"])
+        v["queue"].append(lat["queue"])
+        v["infer"].append(lat["infer"])
+        return time.monotonic() - t0[0] >= 2.0 + LIVE_S
+
+    r.loop(on_live, LIVE_S + 60)
+    r.stop()
+    if not v["over"]:
+        raise SystemExit("bench-steerd: no steer messages from %s" % name)
+    return ("| %s | capture→publish excluding inference (total − infer), %d frames | "
+            "p50 %.1f µs, p99 **%.1f µs**, max %.1f µs (target p99 ≤ 300 µs); of which source (capture stamp → appsink) "
+            "p50 %.1f, p99 %.1f, max %.1f µs; steerd's own (arrival → publish − infer) p50 %.1f, p99 **%.1f µs**, max %.1f µs; "
+            "queue p50 %.1f, p99 %.1f; preprocess p50 %.1f, p99 %.1f; infer p50 %.1f µs |"
+            % (label, len(v["over"]), pct(v["over"], 50), pct(v["over"], 99), max(v["over"]), pct(v["source"], 50),
+               pct(v["source"], 99), max(v["source"]), pct(v["own"], 50), pct(v["own"], 99), max(v["own"]),
+               pct(v["queue"], 50), pct(v["queue"], 99), pct(v["pre"], 50), pct(v["pre"], 99), pct(v["infer"], 50)))
+
+
 live = ("videotestsrc is-live=true pattern=%s ! video/x-raw,format=RGB,width=320,height=160,framerate=30/1 ! "
         "appsink name=sink" % os.environ.get("LIVE_PATTERN", "ball"))
-r = Run("live", "effnet-steer", live, True, 1)
-over, own, source, pre, queue, infer = [], [], [], [], [], []
-t0 = [None]
-
-
-def on_live(topic, m):
-    if topic != "steer":
-        return False
-    if t0[0] is None:
-        t0[0] = time.monotonic()
-    if time.monotonic() - t0[0] < 2.0:  # warm-up
-        return False
-    lat = m["latency_us"]
-    over.append(lat["total"] - lat["infer"])
-    own.append(lat["total"] - lat["infer"] - lat["source"])
-    source.append(lat["source"])
-    pre.append(lat["preprocess"])
-    queue.append(lat["queue"])
-    infer.append(lat["infer"])
-    return time.monotonic() - t0[0] >= 2.0 + LIVE_S
-
-
-r.loop(on_live, LIVE_S + 60)
-r.stop()
-rows.append("| live 30 fps, effnet-steer, 1 thread, 320x160 RGB | capture→publish excluding inference (total − infer), %d frames | "
-            "p50 %.1f µs, p99 **%.1f µs**, max %.1f µs (target p99 ≤ 300 µs); of which source (PTS → appsink, the "
-            "GStreamer pipeline) p99 %.1f µs; steerd's own (arrival → publish − infer) p50 %.1f, p99 **%.1f µs**; "
-            "queue p99 %.1f, preprocess p99 %.1f, infer p50 %.1f µs |"
-            % (len(over), pct(over, 50), pct(over, 99), max(over), pct(source, 99), pct(own, 50), pct(own, 99),
-               pct(queue, 99), pct(pre, 99), pct(infer, 50)))
+which = os.environ.get("LIVE_SOURCES", "videotestsrc camera")
+if "videotestsrc" in which:
+    rows.append(live_row("live", "live 30 fps videotestsrc, effnet-steer, 1 thread, 320x160 RGB", live))
+if "camera" in which:
+    log = make_drive_log(int((LIVE_S + 6) * 30))
+    rows.append(live_row("camera", "live 30 fps camera-like (drive log of %s frames, recorded rate, stamped on push), "
+                                   "effnet-steer, 1 thread, 320x160 RGB" % CAMERA_FORMAT.upper(),
+                         "appsrc name=src ! %s ! appsink name=sink" % ("pngdec" if CAMERA_FORMAT == "png" else "jpegdec"),
+                         {"drive_log": log, "rate": "recorded"}))
 
 if os.environ.get("ONLY_LIVE") == "1":  # quick check of (a) alone
     print("\n".join(rows))
+    print("load average: %s before, %s after; realtime_priority %s" % (LOAD_BEFORE, open("/proc/loadavg").read().split()[0],
+                                                                       os.environ.get("RT_PRIO", "0")))
     raise SystemExit(0)
 
 # (b) non-live, back-pressure: sustained fps per model and thread count.

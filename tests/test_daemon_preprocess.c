@@ -1,7 +1,10 @@
 /* test_daemon_preprocess.c — frame -> model input: identity copy, exact 2x downscale (bilinear
  * at half-pixel centres = 2x2 mean), crop scaled with the frame size, scale/offset, grayscale,
- * row stride, a crop that does not fit, agreement with a double-precision reference, and no
- * allocation per frame (allocator calls counted via --wrap). */
+ * row stride, a crop that does not fit, agreement with a double-precision reference, the
+ * vector paths bit-identical to the scalar formula (frames allocated to their last byte, so a
+ * sanitized build catches a read past the end), the rows pp_rows reports are the only ones read
+ * (the capture copies just those), and no allocation per frame (allocator calls counted via
+ * --wrap). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -133,6 +136,89 @@ static void test_crop_resize_matches_reference(void **state)
     pp_free(&p);
 }
 
+/* The vector paths (SSE2 horizontal pass, AVX2 vertical blend) against the scalar formula on the
+ * plan's own tables, bit for bit: h = a*(1-wx) + b*wx per channel, then (h0*vy + h1*wy)*scale +
+ * offset (the CUDA kernel's rounding). Frames are exactly width*3*height bytes (no padding) so
+ * the 4-byte loads at the right edge would read past the end. */
+static void test_vector_paths_match_scalar(void **state)
+{
+    (void)state;
+    static const int cases[][4] = {/* frame w, h, out w, h */ {320, 160, 128, 128}, {7, 5, 7, 5},   {2, 2, 5, 3},
+                                   {33, 17, 8, 40},                                  {640, 320, 66, 200}, {1, 9, 3, 3}};
+    nn_preprocess pre = {.scale = 0.00392156862745098f, .offset = -0.5f};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        int fw = cases[k][0], fh = cases[k][1], ow = cases[k][2], oh = cases[k][3];
+        pp_plan p;
+        assert_int_equal(pp_init(&p, &pre, oh, ow, 3, NULL), NN_OK);
+        uint8_t *f = make_frame(fw, fh, fw * 3, (uint32_t)(10 + k));
+        float *out = malloc((size_t)oh * (size_t)ow * 3 * sizeof *out);
+        assert_non_null(out);
+        assert_int_equal(pp_run(&p, f, fw, fh, fw * 3, out, NULL), NN_OK);
+        for (int y = 0; y < oh; y++)
+            for (int x = 0; x < ow; x++)
+                for (int c = 0; c < 3; c++) {
+                    const uint8_t *r0 = f + (size_t)p.y0[y] * (size_t)fw * 3, *r1 = f + (size_t)p.y1[y] * (size_t)fw * 3;
+                    float wx = p.wx[x], vx = 1.0f - wx, wy = p.wy[y], vy = 1.0f - wy;
+                    float h0 = r0[p.x0[x] * 3 + c] * vx + r0[p.x1[x] * 3 + c] * wx;
+                    float h1 = r1[p.x0[x] * 3 + c] * vx + r1[p.x1[x] * 3 + c] * wx;
+                    float want = (h0 * vy + h1 * wy) * pre.scale + pre.offset;
+                    if (out[((size_t)y * (size_t)ow + (size_t)x) * 3 + (size_t)c] != want)
+                        fail_msg("frame %dx%d -> %dx%d: pixel (%d,%d) channel %d: %.9g, the scalar formula gives %.9g",
+                                 fw, fh, ow, oh, x, y, c, out[((size_t)y * (size_t)ow + (size_t)x) * 3 + (size_t)c],
+                                 want);
+                }
+        free(out);
+        free(f);
+        pp_free(&p);
+    }
+}
+
+/* pp_rows: the crop's source rows, scaled with the frame; pp_run reads no other row (rows outside
+ * are overwritten with junk: the output stays bit-identical), RGB and luma. */
+static void test_rows_read_are_the_only_rows_read(void **state)
+{
+    (void)state;
+    nn_preprocess crop = {.crop = true, .src_h = 160, .src_w = 320, .top = 80, .bottom = 140, .left = 0,
+                          .right = 320, .scale = 1.0f / 255.0f, .offset = -0.5f};
+    nn_preprocess whole = plain();
+    const struct {
+        const nn_preprocess *pre;
+        int fw, fh, oh, ow, oc, first, end;
+    } cases[] = {
+        {&crop, 320, 160, 128, 128, 3, 80, 140}, {&crop, 640, 320, 128, 128, 3, 160, 280},
+        {&crop, 320, 160, 66, 200, 1, 80, 140},  {&whole, 7, 5, 5, 7, 3, 0, 5},
+        {&whole, 40, 30, 4, 4, 3, 3, 27}, /* 4 output rows of 30: sampled at 3.25 .. 25.75 */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        int fw = cases[k].fw, fh = cases[k].fh, n = cases[k].oh * cases[k].ow * cases[k].oc;
+        pp_plan p;
+        assert_int_equal(pp_init(&p, cases[k].pre, cases[k].oh, cases[k].ow, cases[k].oc, NULL), NN_OK);
+        int first = -1, end = -1;
+        assert_int_equal(pp_rows(&p, fw, fh, &first, &end, NULL), NN_OK);
+        if (first != cases[k].first || end != cases[k].end)
+            fail_msg("case %zu (%dx%d frame): rows [%d, %d), expected [%d, %d)", k, fw, fh, first, end,
+                     cases[k].first, cases[k].end);
+        uint8_t *f = make_frame(fw, fh, fw * 3, (uint32_t)(20 + k));
+        uint8_t *g = malloc((size_t)fw * 3 * (size_t)fh);
+        float *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
+        assert_non_null(g);
+        assert_non_null(a);
+        assert_non_null(b);
+        memcpy(g, f, (size_t)fw * 3 * (size_t)fh);
+        memset(g, 0xab, (size_t)first * (size_t)fw * 3);
+        memset(g + (size_t)end * (size_t)fw * 3, 0x5a, (size_t)(fh - end) * (size_t)fw * 3);
+        assert_int_equal(pp_run(&p, f, fw, fh, fw * 3, a, NULL), NN_OK);
+        assert_int_equal(pp_run(&p, g, fw, fh, fw * 3, b, NULL), NN_OK);
+        if (memcmp(a, b, (size_t)n * sizeof *a) != 0)
+            fail_msg("case %zu (%dx%d frame): the output depends on rows outside [%d, %d)", k, fw, fh, first, end);
+        free(a);
+        free(b);
+        free(g);
+        free(f);
+        pp_free(&p);
+    }
+}
+
 static void test_grayscale_and_constant(void **state)
 {
     (void)state;
@@ -189,6 +275,8 @@ int main(void)
         cmocka_unit_test(test_identity),
         cmocka_unit_test(test_half_size_is_block_mean_with_scale_offset),
         cmocka_unit_test(test_crop_resize_matches_reference),
+        cmocka_unit_test(test_vector_paths_match_scalar),
+        cmocka_unit_test(test_rows_read_are_the_only_rows_read),
         cmocka_unit_test(test_grayscale_and_constant),
         cmocka_unit_test(test_crop_does_not_fit),
         cmocka_unit_test(test_no_allocation_per_frame),

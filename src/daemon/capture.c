@@ -73,6 +73,15 @@ void cap_init(capture *c, const slog *log, frame_slot *slot, const char *desc, b
     c->backoff_ms = retry_ms;
     atomic_init(&c->frames, 0);
     atomic_init(&c->bad_frames, 0);
+    atomic_init(&c->rows_hint, 0);
+}
+
+void cap_set_rows(capture *c, int height, int first, int end)
+{
+    uint64_t v = 0;
+    if (height > 0 && height <= 0xffff && first >= 0 && first < end && end <= height)
+        v = (uint64_t)height << 32 | (uint64_t)first << 16 | (uint64_t)end;
+    atomic_store_explicit(&c->rows_hint, v, memory_order_relaxed);
 }
 
 /* CLOCK_MONOTONIC capture time of a buffer: base time + running time of its PTS when the
@@ -106,14 +115,21 @@ static GstFlowReturn on_new_sample(GstAppSink *sink, gpointer user)
     GstFlowReturn ret = GST_FLOW_OK;
     GstBuffer *buf = gst_sample_get_buffer(sample);
     GstCaps *caps = gst_sample_get_caps(sample);
-    GstVideoInfo vi;
     GstMapInfo map;
-    if (!buf || !caps || !gst_video_info_from_caps(&vi, caps) || GST_VIDEO_INFO_FORMAT(&vi) != GST_VIDEO_FORMAT_RGB) {
+    /* Parsing caps into a GstVideoInfo costs tens of microseconds: done again only when the
+     * sample's caps object changes (the ref kept in vi_caps makes the pointer test safe). */
+    if (caps && caps != c->vi_caps) {
+        gst_caps_replace(&c->vi_caps, NULL);
+        if (gst_video_info_from_caps(&c->vi, caps) && GST_VIDEO_INFO_FORMAT(&c->vi) == GST_VIDEO_FORMAT_RGB)
+            gst_caps_replace(&c->vi_caps, caps);
+    }
+    if (!buf || !caps || caps != c->vi_caps) {
         atomic_fetch_add(&c->bad_frames, 1);
         gst_sample_unref(sample);
         return GST_FLOW_OK;
     }
-    int w = GST_VIDEO_INFO_WIDTH(&vi), h = GST_VIDEO_INFO_HEIGHT(&vi), stride = GST_VIDEO_INFO_PLANE_STRIDE(&vi, 0);
+    const GstVideoInfo *vi = &c->vi;
+    int w = GST_VIDEO_INFO_WIDTH(vi), h = GST_VIDEO_INFO_HEIGHT(vi), stride = GST_VIDEO_INFO_PLANE_STRIDE(vi, 0);
     if (!gst_buffer_map(buf, &map, GST_MAP_READ)) {
         atomic_fetch_add(&c->bad_frames, 1);
         gst_sample_unref(sample);
@@ -124,8 +140,20 @@ static GstFlowReturn on_new_sample(GstAppSink *sink, gpointer user)
                       ? fs_write_buffer(c->slot, row * (size_t)h)
                       : NULL;
     if (f) {
-        for (int y = 0; y < h; y++)
-            memcpy(f->data + (size_t)y * row, map.data + (size_t)y * (size_t)stride, row);
+        /* Only the rows the consumer reads, when it said which for frames this tall. */
+        uint64_t hint = atomic_load_explicit(&c->rows_hint, memory_order_relaxed);
+        int y0 = 0, y1 = h;
+        if (hint && (int)(hint >> 32) == h) {
+            y0 = (int)(hint >> 16 & 0xffff);
+            y1 = (int)(hint & 0xffff);
+        }
+        if (stride == (int)row)
+            memcpy(f->data + (size_t)y0 * row, map.data + (size_t)y0 * row, (size_t)(y1 - y0) * row);
+        else
+            for (int y = y0; y < y1; y++)
+                memcpy(f->data + (size_t)y * row, map.data + (size_t)y * (size_t)stride, row);
+        f->row_first = y0;
+        f->row_end = y1;
         f->width = w;
         f->height = h;
         f->stride = (int)row;
@@ -176,6 +204,7 @@ void cap_stop(capture *c)
         gst_object_unref(c->bus);
         c->bus = NULL;
     }
+    gst_caps_replace(&c->vi_caps, NULL); /* the streaming threads are gone */
     c->state = CAP_STOPPED;
 }
 

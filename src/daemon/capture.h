@@ -2,13 +2,16 @@
  * `appsink name=sink`, forced to RGB caps, max-buffers=1, drop=true (or back-pressure for
  * replay), sync=false. The appsink callback (GStreamer's streaming thread) copies each frame
  * into the latest-frame slot with a frame id and a CLOCK_MONOTONIC capture time (base time +
- * running time of the buffer PTS for live sources, arrival time otherwise). Bus messages are
- * polled by the main loop: an error stops the pipeline and schedules a rebuild with exponential
- * back-off; EOS is reported to the caller. */
+ * running time of the buffer PTS for live sources, arrival time otherwise). Only the rows the
+ * consumer said it reads (cap_set_rows: the model's crop) are copied, and the caps are parsed
+ * into a GstVideoInfo once per caps object, not per frame. Bus messages are polled by the main
+ * loop: an error stops the pipeline and schedules a rebuild with exponential back-off; EOS is
+ * reported to the caller. */
 #ifndef STEERD_DAEMON_CAPTURE_H
 #define STEERD_DAEMON_CAPTURE_H
 
 #include <gst/gst.h>
+#include <gst/video/video.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -39,7 +42,13 @@ typedef struct {
     uint64_t playing_since_ns;
     char error[512];          /* last error, one line */
 
+    /* rows the consumer reads of a frame `height` tall: height << 32 | first << 16 | end
+     * (0: every row); written by the main thread, read by the streaming thread */
+    _Atomic uint64_t rows_hint;
+
     /* streaming thread */
+    GstCaps *vi_caps;         /* the caps `vi` was parsed from (ref held), NULL: none yet */
+    GstVideoInfo vi;
     uint64_t next_frame_id;
     atomic_uint_fast64_t frames, bad_frames;
 } capture;
@@ -57,6 +66,9 @@ void cap_set_feed(capture *c, drive_feed *feed);
 nn_status cap_start(capture *c, uint64_t now_ns, nn_err *err);
 /* Handles pending bus messages and due retries; never blocks. */
 cap_event cap_poll(capture *c, uint64_t now_ns);
+/* From now on copy only rows [first, end) of frames `height` tall (the rows the preprocessing
+ * reads); height 0: copy every row. Other frame heights are always copied whole. */
+void cap_set_rows(capture *c, int height, int first, int end);
 /* Stops and frees the pipeline (joins the streaming threads). */
 void cap_stop(capture *c);
 

@@ -107,6 +107,24 @@ static void cpu_relax(void)
 #endif
 }
 
+void fs_set_warm(frame_slot *s, void *p, size_t bytes)
+{
+    s->warm = p;
+    s->warm_bytes = p ? bytes : 0;
+}
+
+/* Prefetches the consumer's warm buffer for writing, a line at a time, stopping early when the
+ * frame comes (commit_seq moved). */
+static void prefetch_warm(const frame_slot *s, uint64_t seen)
+{
+    const char *p = s->warm;
+    for (size_t off = 0; off < s->warm_bytes; off += 64) {
+        __builtin_prefetch(p + off, 1, 3);
+        if ((off & 4095) == 0 && atomic_load_explicit(&s->commit_seq, memory_order_acquire) != seen)
+            return;
+    }
+}
+
 static void timespec_at(struct timespec *ts, uint64_t t_ns)
 {
     ts->tv_sec = (time_t)(t_ns / 1000000000ull);
@@ -134,6 +152,7 @@ static void wait_predicted(frame_slot *s, uint64_t deadline)
     }
     uint64_t seen = atomic_load_explicit(&s->commit_seq, memory_order_acquire), until = due + s->spin_ns;
     pthread_mutex_unlock(&s->mu);
+    prefetch_warm(s, seen);
     while (atomic_load_explicit(&s->commit_seq, memory_order_acquire) == seen && now_ns() < until)
         cpu_relax();
     pthread_mutex_lock(&s->mu);

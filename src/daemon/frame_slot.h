@@ -18,6 +18,7 @@ typedef struct {
     uint8_t *data;          /* packed RGB rows, `stride` bytes apart */
     size_t cap;             /* bytes allocated */
     int width, height, stride;
+    int row_first, row_end; /* rows [row_first, row_end) hold pixels; row_end 0: all rows do */
     uint64_t frame_id;      /* capture sequence number (per source start, from 0) */
     uint64_t t_capture_ns;  /* CLOCK_MONOTONIC: base time + running time of the PTS */
     uint64_t t_arrival_ns;  /* CLOCK_MONOTONIC: when steerd received it from the appsink */
@@ -36,6 +37,9 @@ typedef struct {
     uint64_t spin_ns;        /* busy-wait window around the expected next commit (0 = never spin) */
     bool closed;
     uint64_t commits, drops, takes;
+    /* consumer only: memory it writes right after a take, brought into its cache while it spins */
+    void *warm;
+    size_t warm_bytes;
 } frame_slot;
 
 int fs_init(frame_slot *s);       /* 0 or an errno value */
@@ -54,6 +58,12 @@ const sd_frame *fs_take(frame_slot *s, int timeout_ms);
  * hundreds of microseconds: with a steady frame interval, fs_take sleeps until spin_us before the
  * next frame is due and spins from there until spin_us after it. */
 void fs_set_spin(frame_slot *s, int spin_us);
+
+/* Consumer: the memory it writes first after a take (the model input: preprocessing writes it,
+ * the forward pass reads it). Between frames other work evicts it from the cache; fs_take
+ * prefetches it for writing when it starts spinning for a predicted frame, so that the
+ * preprocessing does not wait on cache misses. NULL: none. Call from the consumer's thread. */
+void fs_set_warm(frame_slot *s, void *p, size_t bytes);
 
 /* Wakes both sides; commits are refused until fs_open(). */
 void fs_close(frame_slot *s);

@@ -65,6 +65,36 @@ const char *sd_model_checksum(const sd_model *m)
     return m->model ? nn_model_checksum(m->model) : "";
 }
 
+nn_status sd_model_covers(sd_model *m, const sd_frame *f, bool *ok, nn_err *err)
+{
+    *ok = true;
+    if (f->row_end == 0 || (f->row_first <= 0 && f->row_end >= f->height))
+        return NN_OK; /* a whole frame */
+    int first, end;
+    nn_status s = pp_rows(&m->pp, f->width, f->height, &first, &end, err);
+    if (!s)
+        *ok = first >= f->row_first && end <= f->row_end;
+    return s;
+}
+
+bool sd_model_rows(sd_model *m, int *height, int *first, int *end)
+{
+    pp_plan *p = &m->pp;
+    if (m->gpu_pre || p->src_h < 1 || pp_rows(p, p->src_w, p->src_h, first, end, NULL))
+        return false;
+    *height = p->src_h;
+    return true;
+}
+
+void *sd_model_input(sd_model *m, size_t *bytes)
+{
+    *bytes = 0;
+    if (m->gpu_pre || !m->ctx)
+        return NULL;
+    *bytes = (size_t)m->pp.out_h * (size_t)m->pp.out_w * (size_t)m->pp.out_c * sizeof(float);
+    return nn_infer_input(m->ctx);
+}
+
 nn_status sd_model_preprocess(sd_model *m, const sd_frame *f, nn_err *err)
 {
     if (m->gpu_pre) { /* the frame goes to the GPU and is preprocessed there (same tables, same result) */

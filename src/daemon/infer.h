@@ -32,7 +32,20 @@ void sd_model_free(sd_model *m);
 const char *sd_model_name(const sd_model *m);
 const char *sd_model_checksum(const sd_model *m);
 
-/* Preprocess the frame into the engine's input buffer (t_pre_ns: ns spent), then run. */
+/* Whether frame f holds every row the preprocessing reads (*ok). A frame copied with an earlier
+ * model's rows (cap_set_rows) may not: the caller skips it. Builds the sampling tables for f's
+ * size when they changed (no allocation); fails only when the crop does not fit f. */
+nn_status sd_model_covers(sd_model *m, const sd_frame *f, bool *ok, nn_err *err);
+/* The rows [*first, *end) the preprocessing reads of a frame *height tall: those of the last
+ * frame preprocessed on the CPU; false when none yet (or the GPU preprocesses: it gets the whole
+ * frame). */
+bool sd_model_rows(sd_model *m, int *height, int *first, int *end);
+
+/* The host buffer the CPU preprocessing writes each frame (the engine's input) and its size;
+ * NULL when the GPU preprocesses. */
+void *sd_model_input(sd_model *m, size_t *bytes);
+
+/* Preprocess the frame into the engine's input buffer, then run. */
 nn_status sd_model_preprocess(sd_model *m, const sd_frame *f, nn_err *err);
 nn_status sd_model_run(sd_model *m, nn_err *err);
 const float *sd_model_outputs(const sd_model *m);

@@ -52,6 +52,7 @@ typedef struct {
     sd_model model;
     sd_stats stats;
     uint64_t seq;
+    int rows_height, rows_first, rows_end; /* what the capture was last told to copy (cap_set_rows) */
 
     /* reload (helper thread loads; the loop joins and swaps) */
     pthread_t reload_thread;
@@ -114,13 +115,45 @@ static void publish_stats(steerd *d, uint64_t now, bool final)
     stats_next_window(&d->stats, now, fc.commits);
 }
 
-/* One frame: preprocess, forward, publish. Nothing here allocates or takes a lock. */
+/* Tells the capture which rows the model reads (after the first frame of a size, or a reload). */
+static void update_rows(steerd *d)
+{
+    int h = 0, first = 0, end = 0;
+    if (!sd_model_rows(&d->model, &h, &first, &end))
+        h = first = end = 0;
+    if (h != d->rows_height || first != d->rows_first || end != d->rows_end) {
+        cap_set_rows(&d->cap, h, first, end);
+        d->rows_height = h;
+        d->rows_first = first;
+        d->rows_end = end;
+    }
+}
+
+/* The model input is what the preprocessing writes first: warmed while the loop spins. */
+static void set_warm(steerd *d)
+{
+    size_t bytes;
+    void *p = sd_model_input(&d->model, &bytes);
+    fs_set_warm(&d->slot, p, bytes);
+}
+
+/* One frame: preprocess, forward, publish; bookkeeping after the message left. Nothing here
+ * allocates or takes a lock. */
 static void process_frame(steerd *d, const sd_frame *f)
 {
     uint64_t lat[ST_N];
     uint64_t t0 = cap_now_ns();
     nn_err err;
-    nn_status s = sd_model_preprocess(&d->model, f, &err);
+    bool whole = true;
+    nn_status s = sd_model_covers(&d->model, f, &whole, &err);
+    if (!s && !whole) { /* copied with the rows of the model before a reload: skip it */
+        slog_debug(&d->log, "frame %llu: skipped (its rows were copied for the previous model's crop)",
+                   (unsigned long long)f->frame_id);
+        update_rows(d);
+        return;
+    }
+    if (!s)
+        s = sd_model_preprocess(&d->model, f, &err);
     uint64_t t1 = cap_now_ns();
     if (!s)
         s = sd_model_run(&d->model, &err);
@@ -160,6 +193,7 @@ static void process_frame(steerd *d, const sd_frame *f)
     lat[ST_PUBLISH] = t3 - t2;
     lat[ST_TOTAL] = m.total_ns;
     stats_record(&d->stats, lat);
+    update_rows(d);
 }
 
 /* ---- reload ---- */
@@ -218,6 +252,8 @@ static void finish_reload(steerd *d, uint64_t now)
     d->model = d->new_model;
     memset(&d->new_model, 0, sizeof d->new_model);
     sd_model_free(&old);
+    update_rows(d); /* every row until the new model preprocessed a frame */
+    set_warm(d);
     steerd_config *n = &d->new_cfg, *o = &d->cfg;
     d->log.level = n->log_level;
     if (strcmp(n->endpoint, o->endpoint) != 0 || n->sndhwm != o->sndhwm) {
@@ -249,6 +285,8 @@ static void finish_reload(steerd *d, uint64_t now)
         cap_init(&d->cap, &d->log, &d->slot, o->pipeline, o->drop, o->retry_ms, o->retry_max_ms);
         cap_set_feed(&d->cap, d->feed_ok ? &d->feed : NULL);
         d->cap.restarts = restarts;
+        d->rows_height = d->rows_first = d->rows_end = 0; /* cap_init forgot them */
+        update_rows(d);
         nn_err e;
         if (cap_start(&d->cap, now, &e))
             slog_err(&d->log, "%s", e.msg); /* checked by the loader: not expected */
@@ -469,8 +507,10 @@ int main(int argc, char **argv)
         goto out;
     }
     int e = fs_init(&d->slot);
-    if (!e)
+    if (!e) {
         fs_set_spin(&d->slot, d->cfg.spin_us);
+        set_warm(d);
+    }
     if (e) {
         slog_err(&d->log, "frame slot: %s", strerror(e));
         rc = 1;

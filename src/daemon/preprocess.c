@@ -1,13 +1,48 @@
 /* preprocess.c — crop + bilinear resize (half-pixel centres, edge clamped, as OpenCV's
  * INTER_LINEAR and PyTorch's interpolate(align_corners=False)) + scale/offset into the
  * engine's input buffer. The sampling tables come from src/nn/resample.c (shared with the CUDA
- * backend's GPU preprocessing, kernels/preprocess.cu). */
+ * backend's GPU preprocessing, kernels/preprocess.cu). On x86 the horizontal pass converts and
+ * blends a pixel's three channels in one SSE2 operation and the vertical pass runs 8 floats wide
+ * (AVX2, chosen at run time); both do the scalar code's float operations in its order, so the
+ * result is bit-identical to it (and to the GPU's). */
 #include "daemon/preprocess.h"
 
 #include "nn/resample.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__SSE2__) /* x86-64, or x86 built with SSE2: the SSE2 pass; AVX2 when the CPU has it */
+#include <immintrin.h>
+#define PP_X86 1
+#endif
+
+/* Vertical blend + scale/offset of one output row (RGB: n = out_w*3 floats), in the same float
+ * operations and order as the CUDA kernel (kernels/preprocess.cu): (h0*vy + h1*wy)*scale + offset,
+ * no FMA contraction, so every build and backend gives the same bits. */
+static void vblend_c(float *restrict o, const float *restrict h0, const float *restrict h1, float vy, float wy,
+                     float scale, float offset, int n)
+{
+    for (int i = 0; i < n; i++)
+        o[i] = (h0[i] * vy + h1[i] * wy) * scale + offset;
+}
+
+#ifdef PP_X86
+__attribute__((target("avx2"))) static void vblend_avx2(float *restrict o, const float *restrict h0,
+                                                        const float *restrict h1, float vy, float wy, float scale,
+                                                        float offset, int n)
+{
+    const __m256 v = _mm256_set1_ps(vy), w = _mm256_set1_ps(wy), s = _mm256_set1_ps(scale),
+                 b = _mm256_set1_ps(offset);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(h0 + i), v), _mm256_mul_ps(_mm256_loadu_ps(h1 + i), w));
+        _mm256_storeu_ps(o + i, _mm256_add_ps(_mm256_mul_ps(x, s), b));
+    }
+    for (; i < n; i++)
+        o[i] = (h0[i] * vy + h1[i] * wy) * scale + offset;
+}
+#endif
 
 nn_status pp_init(pp_plan *p, const nn_preprocess *pre, int out_h, int out_w, int out_c, nn_err *err)
 {
@@ -25,12 +60,18 @@ nn_status pp_init(pp_plan *p, const nn_preprocess *pre, int out_h, int out_w, in
     p->y0 = malloc((size_t)out_h * sizeof *p->y0);
     p->y1 = malloc((size_t)out_h * sizeof *p->y1);
     p->wy = malloc((size_t)out_h * sizeof *p->wy);
-    p->rows[0] = malloc((size_t)out_w * 3 * sizeof *p->rows[0]);
-    p->rows[1] = malloc((size_t)out_w * 3 * sizeof *p->rows[1]);
+    /* +1: the vector path of resized_row stores 4 floats per pixel (the 4th is the next pixel's R). */
+    p->rows[0] = malloc(((size_t)out_w * 3 + 1) * sizeof *p->rows[0]);
+    p->rows[1] = malloc(((size_t)out_w * 3 + 1) * sizeof *p->rows[1]);
     if (!p->x0 || !p->x1 || !p->wx || !p->y0 || !p->y1 || !p->wy || !p->rows[0] || !p->rows[1]) {
         pp_free(p);
         return nn_fail(err, NN_E_NOMEM, "preprocess: out of memory");
     }
+    p->vblend = vblend_c;
+#ifdef PP_X86
+    if (__builtin_cpu_supports("avx2"))
+        p->vblend = vblend_avx2;
+#endif
     return NN_OK;
 }
 
@@ -55,6 +96,23 @@ nn_status pp_plan_for(pp_plan *p, int width, int height, nn_err *err)
         return s;
     p->src_w = width;
     p->src_h = height;
+    /* Pixels whose 4-byte loads (3 channels + the next pixel's first byte) stay inside the row;
+     * the table is non-decreasing, so they are a prefix. */
+    p->n_vec = 0;
+    while (p->n_vec < p->out_w && p->x1[p->n_vec] <= width - 2)
+        p->n_vec++;
+    return NN_OK;
+}
+
+nn_status pp_rows(pp_plan *p, int width, int height, int *first, int *end, nn_err *err)
+{
+    if (width != p->src_w || height != p->src_h) {
+        nn_status s = pp_plan_for(p, width, height, err);
+        if (s)
+            return s;
+    }
+    *first = p->y0[0]; /* y0 <= y1, both non-decreasing */
+    *end = p->y1[p->out_h - 1] + 1;
     return NN_OK;
 }
 
@@ -68,9 +126,26 @@ static const float *resized_row(pp_plan *p, const uint8_t *rgb, int stride, int 
     int slot = p->row_y[0] < p->row_y[1] ? 0 : 1;
     float *h = p->rows[slot];
     const uint8_t *r = rgb + (size_t)y * (size_t)stride;
-    for (int ox = 0; ox < p->out_w; ox++) {
-        const uint8_t *a = r + p->x0[ox] * 3, *b = r + p->x1[ox] * 3;
-        const float wx = p->wx[ox], vx = 1.0f - wx;
+    const int *restrict x0 = p->x0, *restrict x1 = p->x1;
+    const float *restrict wxs = p->wx;
+    const int out_w = p->out_w;
+    int ox = 0;
+#ifdef PP_X86
+    /* One pixel (3 channels) per SSE2 operation: the same float products and sum as below. */
+    const __m128i zero = _mm_setzero_si128();
+    for (const int n_vec = p->n_vec; ox < n_vec; ox++) {
+        uint32_t ua, ub;
+        memcpy(&ua, r + x0[ox] * 3, 4);
+        memcpy(&ub, r + x1[ox] * 3, 4);
+        __m128 a = _mm_cvtepi32_ps(_mm_unpacklo_epi16(_mm_unpacklo_epi8(_mm_cvtsi32_si128((int)ua), zero), zero));
+        __m128 b = _mm_cvtepi32_ps(_mm_unpacklo_epi16(_mm_unpacklo_epi8(_mm_cvtsi32_si128((int)ub), zero), zero));
+        const float wx = wxs[ox];
+        _mm_storeu_ps(h + 3 * ox, _mm_add_ps(_mm_mul_ps(a, _mm_set1_ps(1.0f - wx)), _mm_mul_ps(b, _mm_set1_ps(wx))));
+    }
+#endif
+    for (; ox < out_w; ox++) {
+        const uint8_t *a = r + x0[ox] * 3, *b = r + x1[ox] * 3;
+        const float wx = wxs[ox], vx = 1.0f - wx;
         h[3 * ox] = a[0] * vx + b[0] * wx;
         h[3 * ox + 1] = a[1] * vx + b[1] * wx;
         h[3 * ox + 2] = a[2] * vx + b[2] * wx;
@@ -100,8 +175,7 @@ nn_status pp_run(pp_plan *p, const uint8_t *rgb, int width, int height, int stri
         const float wy = p->wy[oy], vy = 1.0f - wy;
         float *o = out + (size_t)oy * (size_t)ow * (size_t)p->out_c;
         if (p->out_c == 3) {
-            for (int i = 0; i < n; i++)
-                o[i] = (h0[i] * vy + h1[i] * wy) * scale + offset;
+            p->vblend(o, h0, h1, vy, wy, scale, offset, n);
         } else {
             for (int ox = 0; ox < ow; ox++) {
                 const float *a = h0 + 3 * ox, *b = h1 + 3 * ox;
