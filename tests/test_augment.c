@@ -1,6 +1,7 @@
 /* test_augment.c — steering augmentation (src/train/augment.c) and the loader applying it:
  * flip really mirrors every row of every channel and negates the steering (twice = unchanged),
- * brightness scales pixels in 0..255 units and clips, draws are a function of (seed, item) with
+ * brightness scales pixels in 0..255 units and clips, a shadow darkens exactly the pixels on its
+ * side of its line and leaves the steering alone, draws are a function of (seed, item) with
  * the configured rates (flip ~1/2, cameras ~1/3 each, gain within [1-b, 1+b]) and each choice is
  * independent of the others being on; the per-epoch down-sampling of straight items keeps all
  * others and a fixed number of straight ones, a different seeded choice per epoch; a loader with
@@ -80,6 +81,62 @@ static void test_brightness(void **state)
     assert_float_equal(v, 255.0f * inv.scale + inv.offset, 1e-4);
 }
 
+static void test_shadow(void **state)
+{
+    (void)state;
+    /* 4 rows x 8 columns x 2 channels; the line runs from x = 2 (top) to x = 6 (bottom) */
+    enum { SH = 4, SW = 8, SC = 2 };
+    const ds_xform xf = {.scale = 1.0f / 255.0f, .offset = -0.5f};
+    float img[SH * SW * SC], orig[SH * SW * SC];
+    for (int i = 0; i < SH * SW * SC; i++)
+        orig[i] = img[i] = (float)(i % 251) * xf.scale + xf.offset;
+    aug_draw d = {.camera = DS_CAMERA_CENTER, .gain = 1.0f, .shadow = true, .shadow_top = 0.25f,
+                  .shadow_bottom = 0.75f, .shadow_left = true, .shadow_gain = 0.5f};
+    float target = 0.25f;
+    aug_apply(&d, &xf, img, SH, SW, SC, &target, 1);
+    assert_true(target == 0.25f);
+    int darkened = 0;
+    for (int y = 0; y < SH; y++) {
+        float edge = (0.25f + 0.5f * (float)y / (SH - 1)) * SW; /* 2, 3.33, 4.67, 6 */
+        for (int x = 0; x < SW; x++)
+            for (int k = 0; k < SC; k++) {
+                int i = (y * SW + x) * SC + k;
+                float p = (orig[i] - xf.offset) / xf.scale; /* the pixel in 0..255 */
+                if ((float)x + 0.5f < edge) {
+                    assert_float_equal(img[i], p * 0.5f * xf.scale + xf.offset, 1e-6);
+                    darkened++;
+                } else {
+                    assert_true(img[i] == orig[i]);
+                }
+            }
+    }
+    assert_int_equal(darkened, (2 + 3 + 5 + 6) * SC);
+    /* the other side */
+    memcpy(img, orig, sizeof img);
+    d.shadow_left = false;
+    aug_apply(&d, &xf, img, SH, SW, SC, NULL, 0);
+    assert_true(img[0] == orig[0]);                                     /* (0, 0): left of the line */
+    assert_float_equal(img[(SW - 1) * SC], ((orig[(SW - 1) * SC] - xf.offset) * 0.5f) + xf.offset, 1e-6);
+    /* drawn at the configured rate, with the factor and the line inside their ranges */
+    aug_config a = {.shadow = 0.3f, .zero_keep = 1.0f};
+    assert_true(aug_per_item(&a));
+    int on = 0, left = 0;
+    const int n = 3000;
+    for (int i = 0; i < n; i++) {
+        aug_draw e = aug_pick(&a, 11, (size_t)i);
+        if (!e.shadow) {
+            assert_true(e.shadow_gain == 1.0f);
+            continue;
+        }
+        on++;
+        left += e.shadow_left;
+        assert_true(e.shadow_gain >= 0.35f && e.shadow_gain <= 0.75f);
+        assert_true(e.shadow_top >= 0 && e.shadow_top < 1 && e.shadow_bottom >= 0 && e.shadow_bottom < 1);
+    }
+    assert_in_range(on, n * 3 / 10 - 120, n * 3 / 10 + 120);
+    assert_in_range(left, on / 2 - 100, on / 2 + 100);
+}
+
 static void test_draws(void **state)
 {
     (void)state;
@@ -111,6 +168,14 @@ static void test_draws(void **state)
         aug_draw d = aug_pick(&a, 5, (size_t)i), e = aug_pick(&b, 5, (size_t)i);
         assert_false(e.flip);
         assert_true(d.camera == e.camera && d.gain == e.gain);
+    }
+    /* and turning shadows on changes none of them either */
+    aug_config sh = a;
+    sh.shadow = 1.0f;
+    for (int i = 0; i < 100; i++) {
+        aug_draw d = aug_pick(&a, 5, (size_t)i), e = aug_pick(&sh, 5, (size_t)i);
+        assert_true(e.shadow && !d.shadow);
+        assert_true(d.camera == e.camera && d.gain == e.gain && d.flip == e.flip);
     }
     /* all off: the identity draw, and nothing to do per item */
     aug_config off = {.zero_keep = 0.5f};
@@ -290,6 +355,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flip_mirrors_and_negates),
         cmocka_unit_test(test_brightness),
+        cmocka_unit_test(test_shadow),
         cmocka_unit_test(test_draws),
         cmocka_unit_test(test_sampler),
         cmocka_unit_test(test_loader_with_augmentation),

@@ -1,5 +1,5 @@
 /* augment.c — steering augmentation (see augment.h): per-item draws from a splitmix64 stream
- * seeded by (seed, item), the in-place flip and brightness of a decoded model input, and the
+ * seeded by (seed, item), the in-place flip, brightness and shadow of a decoded model input, and the
  * per-epoch down-sampling of straight items. */
 #include "train/augment.h"
 
@@ -9,7 +9,7 @@
 
 bool aug_per_item(const aug_config *a)
 {
-    return a && (a->flip || a->brightness > 0 || a->side_cameras);
+    return a && (a->flip || a->brightness > 0 || a->shadow > 0 || a->side_cameras);
 }
 
 /* Uniform in [0, 1) from the top 53 bits. */
@@ -17,7 +17,10 @@ static double unit(ds_rng *r) { return (double)(ds_rng_next(r) >> 11) * (1.0 / 9
 
 aug_draw aug_pick(const aug_config *a, uint64_t seed, size_t item)
 {
-    aug_draw d = {DS_CAMERA_CENTER, false, 1.0f};
+    aug_draw d;
+    memset(&d, 0, sizeof d); /* padding too: draws compare equal byte for byte */
+    d.camera = DS_CAMERA_CENTER;
+    d.gain = d.shadow_gain = 1.0f;
     if (!aug_per_item(a))
         return d;
     ds_rng r = {seed ^ (0x2545F4914F6CDD1Dull * ((uint64_t)item + 1))};
@@ -32,6 +35,16 @@ aug_draw aug_pick(const aug_config *a, uint64_t seed, size_t item)
         d.flip = flip;
     if (a->brightness > 0)
         d.gain = (float)(1.0 - a->brightness + 2.0 * a->brightness * u);
+    /* drawn after the others (they stay what they were before the shadow existed) */
+    double s_on = unit(&r), s_top = unit(&r), s_bottom = unit(&r), s_gain = unit(&r);
+    bool s_left = ds_rng_below(&r, 2) == 1;
+    if (a->shadow > 0 && s_on < a->shadow) {
+        d.shadow = true;
+        d.shadow_top = (float)s_top;
+        d.shadow_bottom = (float)s_bottom;
+        d.shadow_left = s_left;
+        d.shadow_gain = (float)(0.35 + 0.4 * s_gain);
+    }
     return d;
 }
 
@@ -53,6 +66,21 @@ void aug_apply(const aug_draw *d, const ds_xform *xf, float *image, int h, int w
         }
         for (int k = 0; target && k < n_targets; k++)
             target[k] = -target[k];
+    }
+    if (d->shadow && xf->scale != 0.0f) {
+        /* x = p * scale + offset -> (p * gain) * scale + offset on one side of the line */
+        const float o = xf->offset, g = d->shadow_gain;
+        for (int y = 0; y < h; y++) {
+            float f = h > 1 ? (float)y / (float)(h - 1) : 0.0f;
+            float edge = (d->shadow_top + (d->shadow_bottom - d->shadow_top) * f) * (float)w;
+            float *row = image + (size_t)y * (size_t)w * (size_t)c;
+            for (int x = 0; x < w; x++) {
+                if (((float)x + 0.5f < edge) != d->shadow_left)
+                    continue;
+                for (int k = 0; k < c; k++)
+                    row[(size_t)x * (size_t)c + (size_t)k] = (row[(size_t)x * (size_t)c + (size_t)k] - o) * g + o;
+            }
+        }
     }
     if (d->gain != 1.0f && xf->scale != 0.0f) {
         /* x = p * scale + offset -> (clip(p * gain, 0, 255)) * scale + offset */

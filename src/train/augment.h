@@ -5,6 +5,9 @@
  *      flip: with probability 1/2 the model input is mirrored left-right and the steering negated;
  *      brightness: pixels (0..255, before scale/offset) times a gain uniform in [1-b, 1+b],
  *        clipped to 0..255;
+ *      shadow: with probability `shadow`, the pixels on one side of a random line from the top
+ *        edge to the bottom edge are darkened by a factor uniform in [0.35, 0.75] (a shadow
+ *        across the road: the cue a lane-keeping model must learn to ignore);
  *  - per epoch (aug_sampler): items whose |steering| < zero_threshold ("straight") are
  *    down-sampled: all others are kept and round(n_straight * zero_keep) straight ones, a
  *    different seeded choice every epoch, so every epoch has the same number of items.
@@ -22,6 +25,7 @@
 typedef struct aug_config {
     bool flip;
     float brightness;      /* b in [0, 1]; 0 = off */
+    float shadow;          /* probability of a shadow per item, [0, 1]; 0 = off */
     bool side_cameras;
     float zero_threshold;  /* |steering| below this is "straight" */
     float zero_keep;       /* fraction of straight items kept per epoch, [0, 1] */
@@ -32,13 +36,17 @@ typedef struct {
     int camera;   /* DS_CAMERA_* */
     bool flip;
     float gain;   /* brightness factor (1 = unchanged) */
+    bool shadow;
+    float shadow_top, shadow_bottom; /* the line's x at the top and bottom row, fractions of the width */
+    bool shadow_left;                /* the darkened side */
+    float shadow_gain;
 } aug_draw;
 
-/* True when aug_pick can change an item (flip, brightness or side cameras on). */
+/* True when aug_pick can change an item (flip, brightness, shadow or side cameras on). */
 bool aug_per_item(const aug_config *a);
 /* The draw for item `item` under `seed` (the loader's seed of the epoch). */
 aug_draw aug_pick(const aug_config *a, uint64_t seed, size_t item);
-/* Applies flip and brightness to one decoded item: image [h, w, c] in model units
+/* Applies flip, brightness and shadow to one decoded item: image [h, w, c] in model units
  * (x = pixel * xf->scale + xf->offset), target [n_targets] (flip negates them; NULL: none). */
 void aug_apply(const aug_draw *d, const ds_xform *xf, float *image, int h, int w, int c, float *target,
                int n_targets);

@@ -65,6 +65,7 @@ static const cfgt_row table[TC_NKEYS] = {
     FLT("grad_clip", 0, false, 1e30, 0, grad_clip),
     BOOL("augmentation.flip", 0, aug_flip),
     FLT("augmentation.brightness", 0, false, 1, 0, aug_brightness),
+    FLT("augmentation.shadow", 0, false, 1, 0, aug_shadow),
     BOOL("augmentation.side_cameras", 0, aug_side_cameras),
     FLT("augmentation.steering_correction", 0, false, 1, 0.25, aug_steering_correction),
     FLT("augmentation.zero_threshold", 0, false, 1, 0.01, aug_zero_threshold),

@@ -57,6 +57,7 @@ typedef enum {
     TC_GRAD_CLIP,
     TC_AUG_FLIP,
     TC_AUG_BRIGHTNESS,
+    TC_AUG_SHADOW,
     TC_AUG_SIDE_CAMERAS,
     TC_AUG_STEERING_CORRECTION,
     TC_AUG_ZERO_THRESHOLD,
@@ -108,6 +109,7 @@ typedef struct {
     double grad_clip;                  /* grad_clip: max global L2 norm, 0 = off */
     bool aug_flip;                     /* augmentation.* (driving logs; see src/train/augment.h) */
     double aug_brightness;
+    double aug_shadow;
     bool aug_side_cameras;
     double aug_steering_correction;
     double aug_zero_threshold;

@@ -67,6 +67,7 @@ nn_status tr_init(trainer *tr, const train_config *cfg, nn_model *m, ds_dataset 
     tr->n_epoch = tr->n_train;
     if (cfg->dataset_kind != TC_DS_IDX) {
         tr->aug = (aug_config){.flip = cfg->aug_flip, .brightness = (float)cfg->aug_brightness,
+                               .shadow = (float)cfg->aug_shadow,
                                .side_cameras = cfg->aug_side_cameras,
                                .zero_threshold = (float)cfg->aug_zero_threshold, .zero_keep = (float)cfg->aug_zero_keep};
         tr->use_aug = aug_per_item(&tr->aug);
