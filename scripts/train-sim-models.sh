@@ -3,13 +3,14 @@
 # simulator's recordings, one documented command (docs/RESULTS.md):
 #   scripts/train-sim-models.sh [BUILD] [MODEL ...]      (default: effnet-steer seed-steering-effnet
 #                                                         seed-steering-baseline)
-# 1. records the training drives (144 roads x 10 s at 10 fps, seed 100, 3 cameras, expert labels with
-#    recovery noise 1.5: many short roads = many looks) and held-out drives (2 roads x 30 s, seed 200)
-#    unless data/sim/ has them;
-# 2. trains each model with config/train-sim-steering.yaml (same recipe, seed and data for all;
-#    effnet-steer 10 epochs on 2 threads, seed-steering-effnet 8 epochs on 1 thread,
-#    seed-steering-baseline 4 epochs on 2 threads (its compute per image is ~25x effnet-steer's):
-#    how the bundled weights were made; threads are part of the bit-exact recipe);
+# 1. records the training drives (288 roads x 10 s at 10 fps, seed 100, 3 cameras, expert labels
+#    with recovery noise 1.5: many short roads = many looks; train144 = its first 144 roads, the
+#    same bytes) and held-out drives (2 roads x 30 s, seed 200) unless data/sim/ has them;
+# 2. trains each model with config/train-sim-steering.yaml (same recipe and seed for all), with
+#    what the bundled weights got on this 2-core machine's budget: effnet-steer on train288,
+#    10 epochs, 1 thread; seed-steering-effnet on train144, 8 epochs, 1 thread;
+#    seed-steering-baseline on train144, 4 epochs, 2 threads (its compute per image is ~25x
+#    effnet-steer's). Threads are part of the bit-exact recipe;
 # 3. copies the final weights (metrics and config hash in their metadata) into models/.
 # Deterministic on the CPU: same build, threads and seed -> the same bytes.
 set -euo pipefail
@@ -31,14 +32,15 @@ record() { # DIR SEED ROADS SECONDS [OPTION ...]
         "$build/steerctl" sim record --out "$1" --seed "$2" --roads "$3" --seconds "$4" "${@:5}"
     fi
 }
+record data/sim/train288 100 288 10 --noise 1.5
 record data/sim/train144 100 144 10 --noise 1.5
 record data/sim/heldout 200 2 30
 for m in "${models[@]}"; do
     run=data/runs/sim-$m
     rm -rf "$run"
     case $m in # the bundled weights' recipes (epochs, threads) on this 2-core machine's budget
-        seed-steering-effnet) extra=(--set epochs=8 --set threads=1) ;;
-        seed-steering-baseline) extra=(--set epochs=4 --set threads=2) ;; # ~8x seed-steering-effnet's time per image
+        seed-steering-effnet) extra=(--set dataset.train=data/sim/train144 --set epochs=8 --set threads=1) ;;
+        seed-steering-baseline) extra=(--set dataset.train=data/sim/train144 --set epochs=4 --set threads=2) ;;
         *) extra=() ;;
     esac
     echo "== $m: $build/steer-train config/train-sim-steering.yaml --set model=models/$m.yaml ${extra[*]} --set output=$run"
