@@ -8,7 +8,7 @@
 #    same bytes) and held-out drives (2 roads x 30 s, seed 200) unless data/sim/ has them;
 # 2. trains each model with config/train-sim-steering.yaml (same recipe and seed for all), with
 #    what the bundled weights got on this 2-core machine's budget: effnet-steer on train288,
-#    10 epochs, 1 thread; seed-steering-effnet on train144, 8 epochs, 1 thread;
+#    10 epochs, 1 thread; seed-steering-effnet on train288, 6 epochs, 2 threads;
 #    seed-steering-baseline on train144, 4 epochs, 2 threads (its compute per image is ~25x
 #    effnet-steer's). Threads are part of the bit-exact recipe;
 # 3. copies the final weights (metrics and config hash in their metadata) into models/.
@@ -39,7 +39,7 @@ for m in "${models[@]}"; do
     run=data/runs/sim-$m
     rm -rf "$run"
     case $m in # the bundled weights' recipes (epochs, threads) on this 2-core machine's budget
-        seed-steering-effnet) extra=(--set dataset.train=data/sim/train144 --set epochs=8 --set threads=1) ;;
+        seed-steering-effnet) extra=(--set epochs=6 --set threads=2) ;;
         seed-steering-baseline) extra=(--set dataset.train=data/sim/train144 --set epochs=4 --set threads=2) ;;
         *) extra=() ;;
     esac
