@@ -63,6 +63,26 @@ static nn_train *train_new(nn_model *m, int max_batch, uint64_t seed, nn_backend
     return t;
 }
 
+/* Each layer's place in the arena (activations, their gradients, the layer's own training
+ * buffers), in graph order from offset 0, for t->max_batch images; returns the floats used. The
+ * CPU arena and the CUDA backend's host mirror share this layout. */
+static size_t layout_layers(nn_train *t)
+{
+    const nn_graph *g = &t->m->g;
+    size_t off = 0;
+    for (int i = 0; i < g->n_layers; i++) {
+        train_layer *tl = &t->layers[i];
+        tl->l = g->layers[i];
+        tl->l.act = NN_ACT_NONE;
+        tl->size = nn_shape_size(tl->l.out);
+        const size_t buf = round_up(tl->size * (size_t)t->max_batch);
+        tl->act = off, off += buf;
+        tl->dact = off, off += buf;
+        tl->aux = off, off += round_up(cpu_train_aux_floats(&tl->l, t->max_batch));
+    }
+    return off;
+}
+
 nn_status nn_train_create(nn_train **out, nn_model *m, int max_batch, int threads, uint64_t seed, nn_err *err)
 {
     *out = NULL;
@@ -78,19 +98,10 @@ nn_status nn_train_create(nn_train **out, nn_model *m, int max_batch, int thread
         nn_train_free(t);
         return nn_fail(err, NN_E_NOMEM, "%s: out of memory", g->name);
     }
-    size_t off = 0, scratch = 0;
-    for (int i = 0; i < g->n_layers; i++) {
-        train_layer *tl = &t->layers[i];
-        tl->l = g->layers[i];
-        tl->l.act = NN_ACT_NONE;
-        tl->size = nn_shape_size(tl->l.out);
-        const size_t buf = round_up(tl->size * (size_t)max_batch);
-        tl->act = off, off += buf;
-        tl->dact = off, off += buf;
-        tl->aux = off, off += round_up(cpu_train_aux_floats(&tl->l, max_batch));
-        if (i == 0) continue;
-        const size_t s1 = cpu_scratch_floats(&tl->l, max_batch, threads);
-        const size_t s2 = cpu_bwd_scratch_floats(&tl->l, max_batch, threads);
+    size_t off = layout_layers(t), scratch = 0;
+    for (int i = 1; i < g->n_layers; i++) {
+        const size_t s1 = cpu_scratch_floats(&t->layers[i].l, max_batch, threads);
+        const size_t s2 = cpu_bwd_scratch_floats(&t->layers[i].l, max_batch, threads);
         if (s1 > scratch) scratch = s1;
         if (s2 > scratch) scratch = s2;
     }
@@ -350,17 +361,7 @@ nn_status nn_train_create_on(nn_train **out, nn_model *m, int max_batch, int thr
         nn_train_free(t);
         return nn_fail(err, NN_E_NOMEM, "%s: out of memory", g->name);
     }
-    size_t off = 0; /* the mirror's layout (the CPU arena's) */
-    for (int i = 0; i < g->n_layers; i++) {
-        train_layer *tl = &t->layers[i];
-        tl->l = g->layers[i];
-        tl->l.act = NN_ACT_NONE;
-        tl->size = nn_shape_size(tl->l.out);
-        const size_t buf = round_up(tl->size * (size_t)max_batch);
-        tl->act = off, off += buf;
-        tl->dact = off, off += buf;
-        tl->aux = off, off += round_up(cpu_train_aux_floats(&tl->l, max_batch));
-    }
+    layout_layers(t); /* the mirror's layout (the CPU arena's) */
     nn_status s = nn_cuda_train_create(&t->cu, m, max_batch, err);
     if (s) {
         nn_train_free(t);
