@@ -17,12 +17,9 @@ __global__ static void k_dw_bwd_input(float *d, const float *w, const float *g, 
 {
     GRID_STRIDE(e, total)
     {
-        const int c = (int)(e % (size_t)p.C);
-        size_t t = e / (size_t)p.C;
-        const int iw = (int)(t % (size_t)p.IW);
-        t /= (size_t)p.IW;
-        const int ih = (int)(t % (size_t)p.IH);
-        const size_t b = t / (size_t)p.IH;
+        size_t b;
+        int ih, iw, c;
+        nhwc_of(e, p.IH, p.IW, p.C, &b, &ih, &iw, &c);
         int oh0, oh1, ow0, ow1;
         windows_of(ih, p.KH, p.sh, p.pt, p.OH, &oh0, &oh1);
         windows_of(iw, p.KW, p.sw, p.pl, p.OW, &ow0, &ow1);

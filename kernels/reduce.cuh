@@ -90,6 +90,17 @@ __device__ static inline void windows_of(int i, int k, int s, int pad, int n_out
     *o1 = hi;
 }
 
+/* Flat NHWC index e of an H x W x C tensor -> image b, row h, column w, channel c. */
+__device__ static inline void nhwc_of(size_t e, int H, int W, int C, size_t *b, int *h, int *w, int *c)
+{
+    *c = (int)(e % (size_t)C);
+    size_t t = e / (size_t)C;
+    *w = (int)(t % (size_t)W);
+    t /= (size_t)W;
+    *h = (int)(t % (size_t)H);
+    *b = t / (size_t)H;
+}
+
 #define GRID_STRIDE(i, n) for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
                                i += (size_t)gridDim.x * blockDim.x)
 
