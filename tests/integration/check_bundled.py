@@ -12,21 +12,22 @@
 usage: check_bundled.py --steerctl BUILD/steerctl --models models/ --workdir DIR"""
 import argparse
 import glob
-import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 
 import numpy as np
 import yaml
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "oracle"))
+import st  # noqa: E402  (the tests' safetensors reader)
+
 
 def metadata(path):
     with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        return json.loads(f.read(n)).get("__metadata__", {})
+        header, _ = st.split(f.read())
+    return header.get("__metadata__", {})
 
 
 def run(cmd):
