@@ -16,7 +16,8 @@
 # Usage: scripts/bench-steerd.sh [BUILD_DIR]   env: LIVE_S (20), FPS_S (8), RSS_FRAMES (100000),
 #        ONLY_LIVE=1 (run (a) only), LIVE_SOURCES ("videotestsrc camera": which of (a1), (a2)),
 #        LIVE_PATTERN (videotestsrc pattern of (a1), default ball), CAMERA_FORMAT (png or jpg, (a2)),
-#        SPIN_US (source.spin_us, default 1500), RT_PRIO (realtime_priority, default 0 = off;
+#        SPIN_US (source.spin_us, default 1500), CLOCK_SPIN_US (source.clock_spin_us, default
+#        500), RT_PRIO (realtime_priority, default 0 = off;
 #        SCHED_FIFO needs root or CAP_SYS_NICE)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +47,8 @@ commands = []
 
 def config(name, model, pipeline, drop, threads, source_extra=None, interval_ms=1000):
     cfg = {"source": {"pipeline": pipeline, "drop": drop, "on_eos": "exit",
-                      "spin_us": int(os.environ.get("SPIN_US", "1500"))},
+                      "spin_us": int(os.environ.get("SPIN_US", "1500")),
+                      "clock_spin_us": int(os.environ.get("CLOCK_SPIN_US", "500"))},
            "model": {"spec": os.path.abspath("models/%s.yaml" % model), "weights": "%s/%s.safetensors" % (TMP, model)},
            "backend": "cpu", "threads": threads, "realtime_priority": int(os.environ.get("RT_PRIO", "0")),
            "publish": {"endpoint": "ipc://%s/%s.sock" % (TMP, name), "sndhwm": 100000},

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "daemon/spin_clock.h"
+
 uint64_t cap_now_ns(void)
 {
     struct timespec ts;
@@ -186,6 +188,46 @@ static void schedule_retry(capture *c, uint64_t now_ns)
 
 void cap_set_feed(capture *c, drive_feed *feed) { c->feed = feed; }
 
+void cap_set_clock_spin(capture *c, int spin_us) { c->clock_spin_us = spin_us > 0 ? spin_us : 0; }
+
+/* Whether any element of the bin (recursively) offers the pipeline a clock. */
+static bool provides_clock(GstBin *bin)
+{
+    bool found = false;
+    GstIterator *it = gst_bin_iterate_recurse(bin);
+    GValue v = G_VALUE_INIT;
+    for (bool done = false; !done && !found;) {
+        switch (gst_iterator_next(it, &v)) {
+        case GST_ITERATOR_OK:
+            found = GST_OBJECT_FLAG_IS_SET(g_value_get_object(&v), GST_ELEMENT_FLAG_PROVIDE_CLOCK);
+            g_value_reset(&v);
+            break;
+        case GST_ITERATOR_RESYNC:
+            gst_iterator_resync(it);
+            break;
+        default: /* DONE or ERROR */
+            done = true;
+            break;
+        }
+    }
+    g_value_unset(&v);
+    gst_iterator_free(it);
+    return found;
+}
+
+/* Puts the pipeline on a spin_clock (c->clock_spin_us > 0 and no element brings its own clock). */
+static nn_status use_spin_clock(capture *c, GstElement *p, nn_err *err)
+{
+    if (!c->clock_spin_us || !GST_IS_PIPELINE(p) || provides_clock(GST_BIN(p)))
+        return NN_OK;
+    GstClock *clock = spin_clock_new(c->clock_spin_us);
+    if (!clock)
+        return nn_fail(err, NN_E_NOMEM, "source: cannot create the pipeline clock");
+    gst_pipeline_use_clock(GST_PIPELINE(p), clock);
+    gst_object_unref(clock);
+    return NN_OK;
+}
+
 void cap_stop(capture *c)
 {
     if (c->pipeline) {
@@ -251,7 +293,9 @@ nn_status cap_start(capture *c, uint64_t now_ns, nn_err *err)
     gst_app_sink_set_max_buffers(GST_APP_SINK(sink), 1);
     gst_app_sink_set_drop(GST_APP_SINK(sink), c->drop);
     gst_app_sink_set_emit_signals(GST_APP_SINK(sink), FALSE);
-    g_object_set(sink, "sync", FALSE, NULL);
+    /* no clock sync, and no last-sample ref: it would keep a second buffer alive and allocate a
+     * GstSample per frame for a property nobody reads */
+    g_object_set(sink, "sync", FALSE, "enable-last-sample", FALSE, NULL);
     GstAppSinkCallbacks cb = {.new_sample = on_new_sample};
     gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cb, c, NULL);
     gst_object_unref(sink);
@@ -261,12 +305,12 @@ nn_status cap_start(capture *c, uint64_t now_ns, nn_err *err)
         cap_stop(c);
         return nn_fail(err, NN_E_IO, "source: pipeline has no bus");
     }
-    if (c->feed) {
-        nn_status s = df_attach(c->feed, p, err);
-        if (s) {
-            cap_stop(c);
-            return s;
-        }
+    nn_status s = use_spin_clock(c, p, err);
+    if (!s && c->feed)
+        s = df_attach(c->feed, p, err);
+    if (s) {
+        cap_stop(c);
+        return s;
     }
     c->live = false;
     c->playing_since_ns = now_ns;
@@ -286,7 +330,7 @@ nn_status cap_start(capture *c, uint64_t now_ns, nn_err *err)
     if (c->feed) {
         if (c->feed->next >= df_rows(c->feed))
             c->feed->next = 0; /* replayed from the start (source.on_eos: restart) */
-        nn_status s = df_start(c->feed, err);
+        s = df_start(c->feed, err);
         if (s) {
             cap_stop(c);
             return s;
@@ -294,7 +338,11 @@ nn_status cap_start(capture *c, uint64_t now_ns, nn_err *err)
     }
     c->live = live;
     c->state = CAP_PLAYING;
-    slog_info(c->log, "source: playing (%s source)", c->live ? "live" : "non-live");
+    GstClock *clock = gst_element_get_clock(p);
+    slog_info(c->log, "source: playing (%s source, clock %s)", c->live ? "live" : "non-live",
+              clock ? GST_OBJECT_NAME(clock) : "not chosen yet");
+    if (clock)
+        gst_object_unref(clock);
     return NN_OK;
 }
 

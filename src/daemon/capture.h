@@ -31,6 +31,7 @@ typedef struct {
     bool drop;                /* appsink drop=true, drop-oldest slot; else back-pressure */
     int retry_ms, retry_max_ms;
     drive_feed *feed;         /* a recorded drive pushed into `appsrc name=src`, or NULL */
+    int clock_spin_us;        /* > 0: the pipeline runs on a spin_clock (see spin_clock.h) */
 
     GstElement *pipeline;
     GstBus *bus;
@@ -61,6 +62,10 @@ void cap_init(capture *c, const slog *log, frame_slot *slot, const char *desc, b
 /* Feeds a recorded drive into the pipeline's `appsrc name=src` from the next cap_start on
  * (NULL: none). The feed stays the caller's. */
 void cap_set_feed(capture *c, drive_feed *feed);
+/* From the next cap_start on, run the pipeline on a spin_clock that busy-waits the last spin_us
+ * of every clock wait (0: GStreamer's choice of clock). Left alone when an element of the pipeline
+ * provides a clock of its own (an audio source, say): the pipeline would prefer it. */
+void cap_set_clock_spin(capture *c, int spin_us);
 /* Builds and plays the pipeline. A parse failure is an error (config); a failure to play is
  * logged and scheduled for retry (returns NN_OK with state CAP_RETRY_WAIT). */
 nn_status cap_start(capture *c, uint64_t now_ns, nn_err *err);

@@ -35,6 +35,7 @@ static const cfgt_row table[CFG_NKEYS] = {
     INT("source.retry_ms", 10, 600000, 500, retry_ms),
     INT("source.retry_max_ms", 10, 3600000, 10000, retry_max_ms),
     INT("source.spin_us", 0, 20000, 1500, spin_us),
+    INT("source.clock_spin_us", 0, 20000, 500, clock_spin_us),
     {.key = "source.drive_log", .type = CFGT_PATH, .flags = CFGT_ENV | CFGT_OPTIONAL, F(drive_log)},
     ENUM("source.rate", rate_names, NULL, CFG_RATE_RECORDED, rate),
     PATH("model.spec", model_spec),

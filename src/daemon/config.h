@@ -24,6 +24,7 @@ typedef enum {
     CFG_SOURCE_RETRY_MS,
     CFG_SOURCE_RETRY_MAX_MS,
     CFG_SOURCE_SPIN_US,
+    CFG_SOURCE_CLOCK_SPIN_US,
     CFG_SOURCE_DRIVE_LOG,
     CFG_SOURCE_RATE,
     CFG_MODEL_SPEC,
@@ -50,6 +51,7 @@ typedef struct {
     int retry_ms;             /* source.retry_ms: first back-off after a pipeline error */
     int retry_max_ms;         /* source.retry_max_ms: back-off cap */
     int spin_us;              /* source.spin_us: busy-wait window around an expected frame (0 = off) */
+    int clock_spin_us;        /* source.clock_spin_us: busy-wait before a pipeline clock deadline (0 = off) */
     char drive_log[512];      /* source.drive_log: Udacity driving_log.csv fed into `appsrc name=src` ("" = none) */
     int rate;                 /* source.rate: cfg_rate, pace of the drive log */
     char model_spec[512];     /* model.spec: architecture YAML (relative to the config file) */

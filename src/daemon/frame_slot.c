@@ -1,6 +1,8 @@
 /* frame_slot.c — triple-buffered latest-frame slot (see frame_slot.h). */
 #include "daemon/frame_slot.h"
 
+#include "common/cpu_relax.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,13 +100,6 @@ void fs_set_spin(frame_slot *s, int spin_us)
     pthread_mutex_lock(&s->mu);
     s->spin_ns = spin_us > 0 ? (uint64_t)spin_us * 1000ull : 0;
     pthread_mutex_unlock(&s->mu);
-}
-
-static void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
 }
 
 void fs_set_warm(frame_slot *s, void *p, size_t bytes)

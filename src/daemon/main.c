@@ -276,14 +276,17 @@ static void finish_reload(steerd *d, uint64_t now)
         n->rate = o->rate;
     }
     bool restart_source = strcmp(n->pipeline, o->pipeline) != 0 || n->drop != o->drop ||
-                          n->retry_ms != o->retry_ms || n->retry_max_ms != o->retry_max_ms;
+                          n->retry_ms != o->retry_ms || n->retry_max_ms != o->retry_max_ms ||
+                          n->clock_spin_us != o->clock_spin_us;
     *o = *n;
+    fs_set_spin(&d->slot, o->spin_us);
     d->reloads++;
     if (restart_source) {
         cap_stop(&d->cap);
         uint64_t restarts = d->cap.restarts;
         cap_init(&d->cap, &d->log, &d->slot, o->pipeline, o->drop, o->retry_ms, o->retry_max_ms);
         cap_set_feed(&d->cap, d->feed_ok ? &d->feed : NULL);
+        cap_set_clock_spin(&d->cap, o->clock_spin_us);
         d->cap.restarts = restarts;
         d->rows_height = d->rows_first = d->rows_end = 0; /* cap_init forgot them */
         update_rows(d);
@@ -526,6 +529,7 @@ int main(int argc, char **argv)
     slog_info(&d->log, "publishing on %s (sndhwm %d)", d->cfg.endpoint, d->cfg.sndhwm);
     cap_init(&d->cap, &d->log, &d->slot, d->cfg.pipeline, d->cfg.drop, d->cfg.retry_ms, d->cfg.retry_max_ms);
     cap_set_feed(&d->cap, d->feed_ok ? &d->feed : NULL);
+    cap_set_clock_spin(&d->cap, d->cfg.clock_spin_us);
     if (cap_start(&d->cap, cap_now_ns(), &err)) {
         nn_err e2;
         cfg_error(&d->cfg, CFG_SOURCE_PIPELINE, &e2, NN_E_SPEC, "%s", err.msg);

@@ -55,6 +55,22 @@ class Stream(unittest.TestCase):
             self.assertEqual(rc, 0, d.stderr())
             self.assertLess(secs, 1.0, "SIGTERM -> exit took %.2f s" % secs)
             d.wait_note("STOPPING=1", timeout=1)
+            # the live source paced itself on steerd's clock (source.clock_spin_us, default 500)
+            self.assertIn("source: playing (live source, clock steerd-spin-clock)", d.stderr())
+        finally:
+            d.close()
+
+    def test_clock_spin_off(self):
+        """source.clock_spin_us: 0 leaves the pipeline on GStreamer's system clock; frames still flow."""
+        cfg = h.base_config()
+        cfg["source"]["clock_spin_us"] = 0
+        d = h.Daemon(cfg)
+        try:
+            steer = [m for t, m in d.collect(lambda m: m[0] == "steer", 10) if t == "steer"]
+            self.assertGreaterEqual(len(steer), 10)
+            rc, _ = d.stop()
+            self.assertEqual(rc, 0, d.stderr())
+            self.assertIn("source: playing (live source, clock GstSystemClock)", d.stderr())
         finally:
             d.close()
 
