@@ -131,15 +131,16 @@ static void test_unschedule_interrupts_the_sleep(void **state)
 static void test_unschedule_interrupts_the_spin(void **state)
 {
     (void)state;
-    unschedule_while_waiting(20000, 19 * MS, 3 * MS); /* spinning from the start */
+    /* spinning from the start; a 2 s window so that a loaded machine cannot make it end first */
+    unschedule_while_waiting(2000000, 1900 * MS, 3 * MS);
 }
 
 static void test_unscheduled_before_the_wait(void **state)
 {
     (void)state;
-    GstClock *c = spin_clock_new(20000);
+    GstClock *c = spin_clock_new(2000000);
     GstClockTime now = gst_clock_get_time(c);
-    GstClockTime targets[] = {now + 10 * MS, now + 30 * GST_SECOND}; /* spin phase, sleep phase */
+    GstClockTime targets[] = {now + 1000 * MS, now + 30 * GST_SECOND}; /* spin phase, sleep phase */
     for (size_t i = 0; i < 2; i++) {
         GstClockID id = gst_clock_new_single_shot_id(c, targets[i]);
         gst_clock_id_unschedule(id);
