@@ -6,7 +6,8 @@
 # unseen roads through a real steerd (steerctl sim drive --lockstep: every frame waits for its
 # own answer, so a loaded machine gives the same result), plus the expert as the ceiling.
 #   scripts/eval-sim-models.sh [BUILD] [MODEL ...]
-#   env: ROADS (10), SECONDS_PER_ROAD (60), SEED (1000: roads no recording used), OUT (data/eval)
+#   env: ROADS (10), SECONDS_PER_ROAD (60), SEED (1000: roads no recording used), OUT (data/eval),
+#        WEIGHTS (models: the folder with <model>.safetensors; a trained candidate before bundling)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build}
@@ -17,6 +18,7 @@ roads=${ROADS:-10}
 seconds=${SECONDS_PER_ROAD:-60}
 seed=${SEED:-1000}
 out=${OUT:-$root/data/eval}
+weights=${WEIGHTS:-models}
 ctl="$build/steerctl"
 cd "$root"
 [ -x "$ctl" ] || { echo "eval-sim-models: $ctl not found (make build)" >&2; exit 1; }
@@ -32,7 +34,7 @@ echo
 echo "closed loop: $roads unseen roads x $seconds s (seed $seed), lockstep; open loop: data/sim/heldout (seed 200)"
 printf '%-24s %10s %12s %12s %14s %10s %14s %12s\n' model weights "held-out MAE" interventions autonomy "|cte| mean" "|pred-expert|" "latency p50"
 for m in "${models[@]}"; do
-    w="models/$m.safetensors"
+    w="$weights/$m.safetensors"
     if [ ! -f "$w" ]; then
         printf '%-24s %10s\n' "$m" "not bundled"
         continue
