@@ -25,6 +25,9 @@ import xml.dom.minidom
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "oracle"))
+import st  # noqa: E402  (the tests' safetensors reader)
+
 TRAIN = os.environ["STEER_TRAIN"]
 STEERCTL = os.environ["STEERCTL"]
 SCRATCH = os.path.join(os.environ["STEERD_TEST_DATA"], "steer-train")
@@ -172,8 +175,7 @@ def case_train():
     if acc < 0.6:
         fail("steerctl's accuracy with the trained weights is %.3f" % acc)
     with open(os.path.join(rd, "tiny.safetensors"), "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        meta = json.loads(f.read(n))["__metadata__"]
+        meta = st.split(f.read())[0]["__metadata__"]
     for k in ["model", "dataset", "epochs", "config_hash", "val_accuracy", "train_loss"]:
         if k not in meta:
             fail("safetensors metadata lacks %s: %s" % (k, meta))
