@@ -50,22 +50,8 @@ while getopts "t:b:r:n:f:s:B:o:h" opt; do
 done
 shift $((OPTIND - 1))
 
-if ! dpkg-query -W -f='${Status}' libopenblas0-pthread 2>/dev/null | grep -q "install ok installed"; then
-    echo "OpenBLAS (libopenblas0-pthread) is not installed: run scripts/deps.sh bench" >&2
-    exit 1
-fi
-
-find_steerctl() {   # newest build*/steerctl that is not a sanitizer build
-    if [ -n "$STEERCTL" ]; then echo "$STEERCTL"; return; fi
-    local best="" f
-    for f in "$ROOT"/build*/steerctl; do
-        [ -x "$f" ] || continue
-        if grep -q -a -e __asan_init -e __ubsan_handle "$f"; then continue; fi
-        if [ -z "$best" ] || [ "$f" -nt "$best" ]; then best="$f"; fi
-    done
-    [ -n "$best" ] || { echo "no non-sanitizer build*/steerctl: build one or pass -s PATH" >&2; exit 1; }
-    echo "$best"
-}
+# shellcheck source=scripts/bench-common.sh
+. "$ROOT/scripts/bench-common.sh"
 
 runs_for() {   # default steps per measurement: fewer for the big models
     if [ -n "$RUNS" ]; then echo "$RUNS"; return; fi
@@ -75,6 +61,7 @@ runs_for() {   # default steps per measurement: fewer for the big models
     esac
 }
 
+require_openblas
 STEERCTL="$(find_steerctl)"
 echo "steerctl: $STEERCTL" >&2
 if [ $# -gt 0 ]; then MODELS=("$@"); else

@@ -37,37 +37,14 @@ while getopts "t:b:r:s:o:h" opt; do
 done
 shift $((OPTIND - 1))
 
-check_openblas() {
-    if dpkg-query -W -f='${Status}' libopenblas0-pthread 2>/dev/null | grep -q "install ok installed"; then
-        echo "OpenBLAS: libopenblas0-pthread installed" >&2
-        return 0
-    fi
-    echo "OpenBLAS (libopenblas0-pthread) is not installed; benchmarks need it:" >&2
-    echo "  apt-get install -y libopenblas0-pthread" >&2
-    if [ "$(id -u)" = 0 ]; then
-        apt-get install -y libopenblas0-pthread >&2 || { echo "apt-get failed" >&2; exit 1; }
-    else
-        exit 1
-    fi
-}
-
-find_steerctl() {   # newest build*/steerctl that is not a sanitizer build
-    if [ -n "$STEERCTL" ]; then echo "$STEERCTL"; return; fi
-    local best="" f
-    for f in "$ROOT"/build*/steerctl "$ROOT"/build*/src/tools/steerctl; do
-        [ -x "$f" ] || continue
-        if grep -q -a -e __asan_init -e __ubsan_handle "$f"; then continue; fi
-        if [ -z "$best" ] || [ "$f" -nt "$best" ]; then best="$f"; fi
-    done
-    [ -n "$best" ] || { echo "no non-sanitizer build*/steerctl: build one or pass -s PATH" >&2; exit 1; }
-    echo "$best"
-}
+# shellcheck source=scripts/bench-common.sh
+. "$ROOT/scripts/bench-common.sh"
 
 runs_for() {   # default run count: fewer for big batches, to keep the whole script ~10 minutes
     if [ -n "$RUNS" ]; then echo "$RUNS"; elif [ "$1" -le 4 ]; then echo 50; else echo 10; fi
 }
 
-check_openblas
+require_openblas
 STEERCTL="$(find_steerctl)"
 echo "steerctl: $STEERCTL" >&2
 if [ $# -gt 0 ]; then MODELS=("$@"); else MODELS=("$ROOT"/models/*.yaml); fi
