@@ -3,12 +3,13 @@
 # simulator's recordings, one documented command (docs/RESULTS.md):
 #   scripts/train-sim-models.sh [BUILD] [MODEL ...]      (default: effnet-steer seed-steering-effnet
 #                                                         seed-steering-baseline)
-# 1. records the training drives (288 roads x 10 s at 10 fps, seed 100, 3 cameras, expert labels
+# 1. records the training drives (576 roads x 10 s at 10 fps, seed 100, 3 cameras, expert labels
 #    with recovery noise 1.5: many short roads = many looks; train144 = its first 144 roads, the
-#    same bytes) and held-out drives (2 roads x 30 s, seed 200) unless data/sim/ has them;
+#    same bytes; ~5 min and 2 GB) and held-out drives (2 roads x 30 s, seed 200) unless data/sim/
+#    has them;
 # 2. trains each model with config/train-sim-steering.yaml (same recipe and seed for all), with
-#    what the bundled weights got on this 2-core machine's budget: effnet-steer on train288,
-#    10 epochs, 1 thread; seed-steering-effnet on train288, 6 epochs, 2 threads;
+#    what the bundled weights got on this 2-core machine's budget: effnet-steer on train576,
+#    10 epochs, 1 thread (~55 min); seed-steering-effnet on train576, 6 epochs, 1 thread (~60 min);
 #    seed-steering-baseline on train144, 4 epochs, 2 threads (its compute per image is ~25x
 #    effnet-steer's). Threads are part of the bit-exact recipe;
 # 3. copies the final weights (metrics and config hash in their metadata) into models/.
@@ -32,14 +33,14 @@ record() { # DIR SEED ROADS SECONDS [OPTION ...]
         "$build/steerctl" sim record --out "$1" --seed "$2" --roads "$3" --seconds "$4" "${@:5}"
     fi
 }
-record data/sim/train288 100 288 10 --noise 1.5
+record data/sim/train576 100 576 10 --noise 1.5
 record data/sim/train144 100 144 10 --noise 1.5
 record data/sim/heldout 200 2 30
 for m in "${models[@]}"; do
     run=data/runs/sim-$m
     rm -rf "$run"
     case $m in # the bundled weights' recipes (epochs, threads) on this 2-core machine's budget
-        seed-steering-effnet) extra=(--set epochs=6 --set threads=2) ;;
+        seed-steering-effnet) extra=(--set epochs=6 --set threads=1) ;;
         seed-steering-baseline) extra=(--set dataset.train=data/sim/train144 --set epochs=4 --set threads=2) ;;
         *) extra=() ;;
     esac
