@@ -83,7 +83,10 @@ void cap_set_rows(capture *c, int height, int first, int end)
     uint64_t v = 0;
     if (height > 0 && height <= 0xffff && first >= 0 && first < end && end <= height)
         v = (uint64_t)height << 32 | (uint64_t)first << 16 | (uint64_t)end;
-    atomic_store_explicit(&c->rows_hint, v, memory_order_relaxed);
+    /* called after every frame: a store only on a change keeps the line shared with the
+     * streaming thread that reads it */
+    if (atomic_load_explicit(&c->rows_hint, memory_order_relaxed) != v)
+        atomic_store_explicit(&c->rows_hint, v, memory_order_relaxed);
 }
 
 /* CLOCK_MONOTONIC capture time of a buffer: base time + running time of its PTS when the

@@ -72,7 +72,8 @@ nn_status cap_start(capture *c, uint64_t now_ns, nn_err *err);
 /* Handles pending bus messages and due retries; never blocks. */
 cap_event cap_poll(capture *c, uint64_t now_ns);
 /* From now on copy only rows [first, end) of frames `height` tall (the rows the preprocessing
- * reads); height 0: copy every row. Other frame heights are always copied whole. */
+ * reads); height 0: copy every row. Other frame heights are always copied whole. Cheap when
+ * nothing changed (call it after every frame). */
 void cap_set_rows(capture *c, int height, int first, int end);
 /* Stops and frees the pipeline (joins the streaming threads). */
 void cap_stop(capture *c);

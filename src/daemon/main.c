@@ -52,7 +52,6 @@ typedef struct {
     sd_model model;
     sd_stats stats;
     uint64_t seq;
-    int rows_height, rows_first, rows_end; /* what the capture was last told to copy (cap_set_rows) */
 
     /* reload (helper thread loads; the loop joins and swaps) */
     pthread_t reload_thread;
@@ -121,12 +120,7 @@ static void update_rows(steerd *d)
     int h = 0, first = 0, end = 0;
     if (!sd_model_rows(&d->model, &h, &first, &end))
         h = first = end = 0;
-    if (h != d->rows_height || first != d->rows_first || end != d->rows_end) {
-        cap_set_rows(&d->cap, h, first, end);
-        d->rows_height = h;
-        d->rows_first = first;
-        d->rows_end = end;
-    }
+    cap_set_rows(&d->cap, h, first, end);
 }
 
 /* The model input is what the preprocessing writes first: warmed while the loop spins. */
@@ -288,7 +282,6 @@ static void finish_reload(steerd *d, uint64_t now)
         cap_set_feed(&d->cap, d->feed_ok ? &d->feed : NULL);
         cap_set_clock_spin(&d->cap, o->clock_spin_us);
         d->cap.restarts = restarts;
-        d->rows_height = d->rows_first = d->rows_end = 0; /* cap_init forgot them */
         update_rows(d);
         nn_err e;
         if (cap_start(&d->cap, now, &e))

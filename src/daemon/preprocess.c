@@ -39,8 +39,7 @@ __attribute__((target("avx2"))) static void vblend_avx2(float *restrict o, const
         __m256 x = _mm256_add_ps(_mm256_mul_ps(_mm256_loadu_ps(h0 + i), v), _mm256_mul_ps(_mm256_loadu_ps(h1 + i), w));
         _mm256_storeu_ps(o + i, _mm256_add_ps(_mm256_mul_ps(x, s), b));
     }
-    for (; i < n; i++)
-        o[i] = (h0[i] * vy + h1[i] * wy) * scale + offset;
+    vblend_c(o + i, h0 + i, h1 + i, vy, wy, scale, offset, n - i); /* the last n % 8 */
 }
 #endif
 
