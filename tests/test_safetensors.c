@@ -561,7 +561,7 @@ static void test_open_errors(void **state)
     nn_err err = {{0}};
     snprintf(path, sizeof path, "%s/missing.safetensors", tmpdir);
     check_msg("missing file", st_open(&f, path, &err), NN_E_IO, &err, "missing.safetensors: cannot open: No such file");
-    check_msg("directory", st_open(&f, tmpdir, &err), NN_E_IO, &err, "not a regular file");
+    check_msg("directory", st_open(&f, tmpdir, &err), NN_E_IO, &err, "is a directory, expected a regular file");
     snprintf(path, sizeof path, "%s/empty.safetensors", tmpdir);
     write_file(path, "", 0);
     check_msg("empty file", st_open(&f, path, &err), NN_E_PARSE, &err, "empty.safetensors: file is 0 bytes, too short");

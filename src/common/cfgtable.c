@@ -4,6 +4,8 @@
  * that records positions and rejects unknown keys, the required-key check and file loading. */
 #include "common/cfgtable.h"
 
+#include "common/file_read.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,28 +256,15 @@ nn_status cfgt_vfail(nn_err *err, nn_status s, const char *path, int line, int c
 nn_status cfgt_load_file(const char *path, void *obj, size_t size, const cfgt_row *rows, int n, cfgt_parse_fn parse,
                          nn_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    char *buf;
+    size_t len;
+    nn_status s = cm_read_regular(path, 1u << 20, &buf, &len, err);
+    if (s) {
         memset(obj, 0, size);
         cfgt_defaults(obj, rows, n);
-        return nn_fail(err, NN_E_IO, "%s: cannot open the configuration file", path);
+        return s;
     }
-    enum { MAX = 1 << 20 };
-    char *buf = malloc(MAX + 1);
-    if (!buf) {
-        fclose(f);
-        return nn_fail(err, NN_E_NOMEM, "%s: out of memory", path);
-    }
-    size_t len = fread(buf, 1, MAX + 1, f);
-    int bad = ferror(f);
-    fclose(f);
-    nn_status s;
-    if (bad)
-        s = nn_fail(err, NN_E_IO, "%s: read error", path);
-    else if (len > MAX)
-        s = nn_fail(err, NN_E_PARSE, "%s: larger than %d bytes", path, MAX);
-    else
-        s = parse(obj, buf, len, path, err);
+    s = parse(obj, buf, len, path, err);
     free(buf);
     return s;
 }

@@ -88,9 +88,10 @@ nn_status cfgt_vfail(nn_err *err, nn_status s, const char *path, int line, int c
 /* Parses a config's text into obj (the signature of cfg_load_buffer / tc_parse_buffer). */
 typedef nn_status (*cfgt_parse_fn)(void *obj, const char *buf, size_t len, const char *name, nn_err *err);
 
-/* Reads file path (at most 1 MiB) and hands it to parse(obj, buf, len, path, err). When the
- * file cannot be opened, obj (size bytes) gets the rows' defaults and this fails with
- * `path: cannot open the configuration file`. */
+/* Reads file path (a regular file of at most 1 MiB, cm_read_regular) and hands it to
+ * parse(obj, buf, len, path, err). When the file cannot be read, obj (size bytes) gets the rows'
+ * defaults and this fails with the reason, e.g. `path: cannot open: No such file or directory` or
+ * `path: is a directory, expected a regular file`. */
 nn_status cfgt_load_file(const char *path, void *obj, size_t size, const cfgt_row *rows, int n, cfgt_parse_fn parse,
                          nn_err *err);
 

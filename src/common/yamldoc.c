@@ -2,6 +2,9 @@
  * one-line, positioned error messages. Aliases are rejected; depth and size are bounded. */
 #include "common/yamldoc.h"
 
+#include "common/file_read.h"
+#include "common/parse_num.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -252,24 +255,12 @@ nn_status yd_load_buffer(yd_doc *d, const char *buf, size_t len, const char *nam
 nn_status yd_load_file(yd_doc *d, const char *path, nn_err *err)
 {
     memset(d, 0, sizeof *d);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nn_fail(err, NN_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    char *buf = malloc(YD_MAX_FILE + 1);
-    if (!buf) {
-        fclose(f);
-        return nn_fail(err, NN_E_NOMEM, "%s: out of memory", path);
-    }
-    size_t len = fread(buf, 1, YD_MAX_FILE + 1, f);
-    int rd_err = ferror(f);
-    fclose(f);
-    nn_status s;
-    if (rd_err)
-        s = nn_fail(err, NN_E_IO, "%s: read error", path);
-    else if (len > YD_MAX_FILE)
-        s = nn_fail(err, NN_E_PARSE, "%s: file larger than %u bytes", path, YD_MAX_FILE);
-    else
-        s = yd_load_buffer(d, buf, len, path, err);
+    char *buf;
+    size_t len;
+    nn_status s = cm_read_regular(path, YD_MAX_FILE, &buf, &len, err);
+    if (s)
+        return s;
+    s = yd_load_buffer(d, buf, len, path, err);
     free(buf);
     return s;
 }
@@ -372,10 +363,8 @@ nn_status yd_float(const yd_doc *d, const yd_node *n, const char *field, bool re
     nn_status s = need_scalar(d, n, field, err);
     if (s)
         return s;
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(n->str, &end);
-    if (n->quoted || end == n->str || *end || errno || !isfinite(v))
+    double v;
+    if (n->quoted || !cm_parse_finite(n->str, &v))
         return yd_error(err, d, n, NN_E_SPEC, field, "expected a finite number (got '%s')", n->str);
     if (v < min || v > max)
         return yd_error(err, d, n, NN_E_SPEC, field, "must be in [%g, %g] (got %g)", min, max, v);

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/parse_num.h"
+
 const char *io_basename_any(const char *path)
 {
     const char *b = path;
@@ -228,10 +230,8 @@ nn_status io_rd_fail(io_reader *rd, const char *field, const char *problem, cons
 
 nn_status io_rd_number(io_reader *rd, const char *field, const char *s, double lo, double hi, float *out)
 {
-    char *end = NULL;
-    errno = 0;
-    double v = *s ? strtod(s, &end) : 0;
-    if (!*s || *end || errno == ERANGE || !isfinite(v))
+    double v;
+    if (!cm_parse_finite(s, &v))
         return io_rd_fail(rd, field, "expected a number", s);
     if (v < lo || v > hi) {
         char problem[96];

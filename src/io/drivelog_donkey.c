@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "io/drivelog_read.h"
+#include "common/parse_num.h"
 #include "nn/format/json.h"
 
 #define MANIFEST_MAX (64u << 20) /* deleted_indexes of a huge tub fit; a larger file is not a manifest */
@@ -71,10 +72,7 @@ static nn_status read_number(io_reader *rd, json_cur *c, const char *field, doub
         return io_rd_fail(rd, field, "expected a number", raw);
     memcpy(num, c->s + start, n);
     num[n] = '\0';
-    char *end;
-    errno = 0;
-    *v = strtod(num, &end);
-    if (*end || errno == ERANGE || !isfinite(*v))
+    if (!cm_parse_finite(num, v))
         return io_rd_fail(rd, field, "expected a number", num);
     if (*v < lo || *v > hi) {
         char problem[96];

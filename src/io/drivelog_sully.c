@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "io/drivelog_read.h"
+#include "common/parse_num.h"
 
 static bool blank(char c) { return c == ' ' || c == '\t'; }
 
@@ -43,10 +44,8 @@ static nn_status add_row(io_reader *rd, char *p)
     if (!r)
         return NN_E_NOMEM;
     double max = rd->opts.max_angle_deg;
-    char *stop = NULL;
-    errno = 0;
-    double deg = *angle ? strtod(angle, &stop) : 0;
-    if (!*angle || *stop || errno == ERANGE || !isfinite(deg))
+    double deg;
+    if (!cm_parse_finite(angle, &deg))
         return io_rd_fail(rd, "angle", "expected a number of degrees", angle);
     if (fabs(deg) > max) {
         char problem[128];

@@ -1,4 +1,4 @@
-/* fmtio.c — private file helpers for the format code: whole-file read and atomic write
+/* fmtio.c — private file helpers for the format code: atomic write
  * (write "<path>.tmp", fsync, rename, fsync the directory). */
 #include "nn/format/fmtio.h"
 
@@ -11,55 +11,6 @@
 #include <unistd.h>
 
 #include "nn/graph.h"
-
-nn_status fmt_read_file(const char *path, uint8_t **buf, size_t *len, nn_err *err)
-{
-    *buf = NULL;
-    *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return nn_fail(err, NN_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    int e = fstat(fd, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
-    if (e != 0) {
-        close(fd);
-        return nn_fail(err, NN_E_IO, "%s: cannot read: %s", path, strerror(e));
-    }
-    size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536, n = 0;
-    uint8_t *p = malloc(cap);
-    if (!p) {
-        close(fd);
-        return nn_fail(err, NN_E_NOMEM, "%s: out of memory reading %zu bytes", path, cap);
-    }
-    for (;;) {
-        if (n == cap) {
-            uint8_t *q = cap < SIZE_MAX / 2 ? realloc(p, cap * 2) : NULL;
-            if (!q) {
-                free(p);
-                close(fd);
-                return nn_fail(err, NN_E_NOMEM, "%s: out of memory reading %zu bytes", path, cap * 2);
-            }
-            p = q;
-            cap *= 2;
-        }
-        ssize_t r = read(fd, p + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            e = errno;
-            free(p);
-            close(fd);
-            return nn_fail(err, NN_E_IO, "%s: cannot read: %s", path, strerror(e));
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    close(fd);
-    *buf = p;
-    *len = n;
-    return NN_OK;
-}
 
 void fmt_atomic_abort(fmt_atomic *a)
 {

@@ -1,5 +1,4 @@
-/* fmtio.h — private file helpers shared by the format readers/writers: read a whole file into
- * memory, and atomic writes (path.tmp, fsync, rename; the temp file is removed on any failure). */
+/* fmtio.h — private file helpers shared by the format writers: atomic writes (path.tmp, fsync, rename; the temp file is removed on any failure). */
 #ifndef STEERD_FORMAT_FMTIO_H
 #define STEERD_FORMAT_FMTIO_H
 
@@ -7,9 +6,6 @@
 #include <stdint.h>
 
 #include "nn/nn.h"
-
-/* Reads all of path (regular file or stream) into a malloc'ed buffer (*buf, *len; free it). */
-nn_status fmt_read_file(const char *path, uint8_t **buf, size_t *len, nn_err *err);
 
 typedef struct {
     int fd;              /* -1 when closed */

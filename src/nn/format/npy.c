@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/file_read.h"
 #include "nn/format/fmtio.h"
 #include "nn/graph.h"
 
@@ -319,15 +320,18 @@ nn_status npy_parse(npy_array *a, const uint8_t *buf, size_t len, const char *na
     return NN_OK;
 }
 
+/* The largest .npy input read (a file or a stream): 1 GiB, 256 Mi float32 values. */
+#define NPY_MAX_FILE ((size_t)1 << 30)
+
 nn_status npy_read(npy_array *a, const char *path, nn_err *err)
 {
-    uint8_t *buf;
+    char *buf;
     size_t len;
     memset(a, 0, sizeof *a);
-    nn_status s = fmt_read_file(path, &buf, &len, err);
+    nn_status s = cm_read_input(path, NPY_MAX_FILE, &buf, &len, err);
     if (s != NN_OK)
         return s;
-    s = npy_parse(a, buf, len, path, err);
+    s = npy_parse(a, (const uint8_t *)buf, len, path, err);
     free(buf);
     return s;
 }

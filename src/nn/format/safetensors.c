@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/file_read.h"
 #include "common/sha256.h"
 #include "nn/format/fmtio.h"
 #include "nn/format/json.h"
@@ -471,20 +472,11 @@ nn_status st_open(st_file *f, const char *path, nn_err *err)
 {
     memset(f, 0, sizeof *f);
     set_path(f, path);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return nn_fail(err, NN_E_IO, "%s: cannot open: %s", f->path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
-        close(fd);
-        return nn_fail(err, NN_E_IO, "%s: cannot stat: %s", f->path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        return nn_fail(err, NN_E_IO, "%s: not a regular file", f->path);
-    }
-    size_t len = (size_t)st.st_size;
+    int fd;
+    size_t len;
+    nn_status os = cm_open_regular(f->path, &fd, &len, err);
+    if (os != NN_OK)
+        return os;
     if (len < 8) {
         close(fd);
         return nn_fail(err, NN_E_PARSE, "%s: file is %zu bytes, too short for a safetensors header", f->path, len);
