@@ -5,8 +5,8 @@
 #       for (a1) videotestsrc is-live=true and (a2) a camera-like source: a generated 30 fps
 #       Udacity drive log played by source.drive_log at source.rate: recorded (appsrc stamps each
 #       frame when steerd's feed thread pushes it, as a camera driver's dequeue; the frames are
-#       uncompressed PNG decoded by pngdec straight to RGB, or JPEG with CAMERA_FORMAT=jpg; made
-#       with gst-launch-1.0);
+#       uncompressed PNG, or JPEG with CAMERA_FORMAT=jpg, made with gst-launch-1.0 and decoded to
+#       RGB by the feed thread before the push);
 #   (b) non-live videotestsrc (is-live=false, source.drop false = back-pressure, nothing dropped):
 #       maximum sustained fps per zoo steering model on the CPU backend, 1 and 2 threads;
 #   (c) RSS over 100,000 frames (VmRSS from /proc/PID/status after warm-up and at the end) with
@@ -119,8 +119,9 @@ rows = []
 # pushing, so "source" includes GStreamer's clock wait wake-up.
 # (a2) camera-like: source.drive_log with source.rate: recorded on a generated 30 fps Udacity log
 # (appsrc, is-live, do-timestamp: each frame is stamped when steerd's feed thread pushes it, like
-# a camera driver's dequeue) decoded straight to RGB, no conversion element: uncompressed PNG by
-# pngdec, or with CAMERA_FORMAT=jpg JPEG (quality 90, as the simulator records) by jpegdec.
+# a camera driver's dequeue): uncompressed PNG, or with CAMERA_FORMAT=jpg JPEG (quality 90, as the
+# simulator records), decoded to RGB by the feed thread before the push (as a camera delivers
+# decoded frames), so the pipeline is appsrc ! appsink with no decoder or conversion element.
 
 
 CAMERA_FORMAT = os.environ.get("CAMERA_FORMAT", "png")
@@ -193,7 +194,7 @@ if "camera" in which:
     log = make_drive_log(int((LIVE_S + 6) * 30))
     rows.append(live_row("camera", "live 30 fps camera-like (drive log of %s frames, recorded rate, stamped on push), "
                                    "effnet-steer, 1 thread, 320x160 RGB" % CAMERA_FORMAT.upper(),
-                         "appsrc name=src ! %s ! appsink name=sink" % ("pngdec" if CAMERA_FORMAT == "png" else "jpegdec"),
+                         "appsrc name=src ! appsink name=sink",
                          {"drive_log": log, "rate": "recorded"}))
 
 if os.environ.get("ONLY_LIVE") == "1":  # quick check of (a) alone

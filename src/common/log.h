@@ -5,6 +5,7 @@
 #define STEERD_LOG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* syslog priorities, as journald reads them from the `<N>` prefix */
@@ -28,6 +29,13 @@ void slog_init(slog *lg, const char *ident, int level);
 const char *slog_level_name(int level);
 /* Formats one line (newlines in the message are replaced by spaces) and writes it atomically. */
 void slog_msg(const slog *lg, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Rate limit for a line that can repeat per frame: log the nth occurrence (from 1) when this is
+ * true — the first 10, then every 1000th (the line should say how many so far). */
+static inline bool slog_due(uint64_t n)
+{
+    return n <= 10 || n % 1000 == 0;
+}
 
 #define slog_err(lg, ...) slog_msg((lg), SLOG_ERR, __VA_ARGS__)
 #define slog_warn(lg, ...) slog_msg((lg), SLOG_WARNING, __VA_ARGS__)

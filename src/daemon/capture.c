@@ -5,6 +5,7 @@
 
 #include <gst/app/gstappsink.h>
 #include <gst/video/video.h>
+#include <inttypes.h>
 #include <string.h>
 #include <time.h>
 
@@ -68,14 +69,27 @@ void cap_init(capture *c, const slog *log, frame_slot *slot, const char *desc, b
     memset(c, 0, sizeof *c);
     c->log = log;
     c->slot = slot;
+    atomic_init(&c->next_frame_id, 0);
+    atomic_init(&c->frames, 0);
+    atomic_init(&c->bad_frames, 0);
+    atomic_init(&c->rows_hint, 0);
+    cap_configure(c, desc, drop, retry_ms, retry_max_ms);
+}
+
+void cap_configure(capture *c, const char *desc, bool drop, int retry_ms, int retry_max_ms)
+{
     snprintf(c->desc, sizeof c->desc, "%s", desc);
     c->drop = drop;
     c->retry_ms = retry_ms;
     c->retry_max_ms = retry_max_ms;
     c->backoff_ms = retry_ms;
-    atomic_init(&c->frames, 0);
-    atomic_init(&c->bad_frames, 0);
-    atomic_init(&c->rows_hint, 0);
+}
+
+uint64_t cap_source_dropped(const capture *c) { return c->feed ? df_queue_dropped(c->feed) : 0; }
+
+uint64_t cap_bad_frames(const capture *c)
+{
+    return atomic_load(&c->bad_frames) + (c->feed ? atomic_load(&c->feed->bad) : 0);
 }
 
 void cap_set_rows(capture *c, int height, int first, int end)
@@ -110,6 +124,18 @@ static uint64_t capture_time(const capture *c, GstSample *sample, GstBuffer *buf
     return t;
 }
 
+/* Counts and logs (rate-limited) a frame read but not usable; its id stays unused. */
+static void bad_sample(capture *c, uint64_t frame_id, const char *why, const GstCaps *caps)
+{
+    uint64_t n = atomic_fetch_add(&c->bad_frames, 1) + 1;
+    if (!slog_due(n))
+        return;
+    gchar *cs = caps ? gst_caps_to_string(caps) : NULL;
+    slog_warn(c->log, "source: frame %" PRIu64 ": %s%s%s; skipped (%" PRIu64 " bad frame%s so far)", frame_id, why,
+              cs ? ": " : "", cs ? cs : "", n, n == 1 ? "" : "s");
+    g_free(cs);
+}
+
 static GstFlowReturn on_new_sample(GstAppSink *sink, gpointer user)
 {
     capture *c = user;
@@ -120,6 +146,9 @@ static GstFlowReturn on_new_sample(GstAppSink *sink, gpointer user)
     GstFlowReturn ret = GST_FLOW_OK;
     GstBuffer *buf = gst_sample_get_buffer(sample);
     GstCaps *caps = gst_sample_get_caps(sample);
+    /* The drive feed numbered its rows when it read them; anything else is numbered here. */
+    uint64_t id = c->feed && buf && GST_BUFFER_OFFSET_IS_VALID(buf) ? GST_BUFFER_OFFSET(buf)
+                                                                    : atomic_fetch_add(&c->next_frame_id, 1);
     GstMapInfo map;
     /* Parsing caps into a GstVideoInfo costs tens of microseconds: done again only when the
      * sample's caps object changes (the ref kept in vi_caps makes the pointer test safe). */
@@ -129,21 +158,20 @@ static GstFlowReturn on_new_sample(GstAppSink *sink, gpointer user)
             gst_caps_replace(&c->vi_caps, caps);
     }
     if (!buf || !caps || caps != c->vi_caps) {
-        atomic_fetch_add(&c->bad_frames, 1);
+        bad_sample(c, id, !buf ? "a sample without a buffer" : "caps that are not RGB video", caps);
         gst_sample_unref(sample);
         return GST_FLOW_OK;
     }
     const GstVideoInfo *vi = &c->vi;
     int w = GST_VIDEO_INFO_WIDTH(vi), h = GST_VIDEO_INFO_HEIGHT(vi), stride = GST_VIDEO_INFO_PLANE_STRIDE(vi, 0);
     if (!gst_buffer_map(buf, &map, GST_MAP_READ)) {
-        atomic_fetch_add(&c->bad_frames, 1);
+        bad_sample(c, id, "cannot map the buffer", NULL);
         gst_sample_unref(sample);
         return GST_FLOW_OK;
     }
     size_t row = (size_t)w * 3, need = (size_t)stride * (size_t)(h - 1) + row;
-    sd_frame *f = w > 0 && h > 0 && stride >= (int)row && map.size >= need
-                      ? fs_write_buffer(c->slot, row * (size_t)h)
-                      : NULL;
+    bool fits = w > 0 && h > 0 && stride >= (int)row && map.size >= need;
+    sd_frame *f = fits ? fs_write_buffer(c->slot, row * (size_t)h) : NULL;
     if (f) {
         /* Only the rows the consumer reads, when it said which for frames this tall. */
         uint64_t hint = atomic_load_explicit(&c->rows_hint, memory_order_relaxed);
@@ -162,11 +190,11 @@ static GstFlowReturn on_new_sample(GstAppSink *sink, gpointer user)
         f->width = w;
         f->height = h;
         f->stride = (int)row;
-        f->frame_id = c->next_frame_id++;
+        f->frame_id = id;
         f->t_capture_ns = capture_time(c, sample, buf);
         f->t_arrival_ns = t_arrival < f->t_capture_ns ? f->t_capture_ns : t_arrival;
     } else {
-        atomic_fetch_add(&c->bad_frames, 1);
+        bad_sample(c, id, fits ? "out of memory for the frame" : "a buffer smaller than its caps say", caps);
     }
     gst_buffer_unmap(buf, &map);
     gst_sample_unref(sample);
@@ -253,15 +281,84 @@ void cap_stop(capture *c)
     c->state = CAP_STOPPED;
 }
 
-/* Takes the first error message off the bus into c->error (after a failed state change). */
-/* Keeps an error message's text (one line, "<element>: <message>") in c->error and frees it. */
+/* Appends `; ` and the first structures of caps as `name, format=X` (fields other than the
+ * format left out: sizes and rates are not what failed). */
+static void caps_brief(const GstCaps *caps, char *out, size_t cap)
+{
+    size_t len = strlen(out);
+    guint n = gst_caps_get_size(caps);
+    for (guint i = 0; i < n && i < 3 && len + 1 < cap; i++) {
+        const GstStructure *st = gst_caps_get_structure(caps, i);
+        const GValue *fmt = gst_structure_get_value(st, "format");
+        gchar *v = fmt ? gst_value_serialize(fmt) : NULL;
+        if (v) /* `{ (string)GRAY8, (string)RGB }` -> `{ GRAY8, RGB }` */
+            for (char *p; (p = strstr(v, "(string)"));)
+                memmove(p, p + 8, strlen(p + 8) + 1);
+        snprintf(out + len, cap - len, "%s%s%s%s", i ? "; " : "", gst_structure_get_name(st), v ? ", format=" : "",
+                 v ? v : "");
+        g_free(v);
+        len = strlen(out);
+    }
+    if (n > 3 && len + 1 < cap)
+        snprintf(out + len, cap - len, "; ...");
+}
+
+void cap_explain_caps(const GstCaps *offered, char *out, size_t cap)
+{
+    static const char need[] = "steerd needs video/x-raw, format=RGB";
+    if (!cap)
+        return;
+    out[0] = 0;
+    if (!offered || gst_caps_is_empty(offered) || gst_caps_is_any(offered)) {
+        snprintf(out, cap, "%s (add videoconvert before the appsink)", need);
+        return;
+    }
+    snprintf(out, cap, "the pipeline offers ");
+    caps_brief(offered, out, cap);
+    const char *name = gst_structure_get_name(gst_caps_get_structure(offered, 0));
+    const char *hint = !strcmp(name, "video/x-raw") ? "add videoconvert before the appsink"
+                       : !strncmp(name, "video/", 6) || !strncmp(name, "image/", 6)
+                           ? "add a decoder before the appsink, e.g. decodebin ! videoconvert"
+                           : "the pipeline must produce video";
+    size_t len = strlen(out);
+    snprintf(out + len, cap - len, "; %s (%s)", need, hint);
+}
+
+/* Why a not-negotiated error happened: the caps the element before the appsink offers. */
+static void explain_not_negotiated(capture *c, char *out, size_t cap)
+{
+    GstElement *sink = c->pipeline && GST_IS_BIN(c->pipeline) ? gst_bin_get_by_name(GST_BIN(c->pipeline), "sink")
+                                                              : NULL;
+    GstPad *pad = sink ? gst_element_get_static_pad(sink, "sink") : NULL;
+    GstCaps *offered = pad && gst_pad_is_linked(pad) ? gst_pad_peer_query_caps(pad, NULL) : NULL;
+    cap_explain_caps(offered, out, cap);
+    if (offered)
+        gst_caps_unref(offered);
+    if (pad)
+        gst_object_unref(pad);
+    if (sink)
+        gst_object_unref(sink);
+}
+
+/* Keeps an error message in c->error (one line, `<element>: <message> (<detail>)`, the detail
+ * being the last line of GStreamer's debug text: `No such file "/x.mp4"`) and frees it. */
 static void record_error(capture *c, GstMessage *m)
 {
     GError *ge = NULL;
     gchar *dbg = NULL;
     gst_message_parse_error(m, &ge, &dbg);
     char msg[512];
-    snprintf(msg, sizeof msg, "%s: %s", GST_OBJECT_NAME(GST_MESSAGE_SRC(m)), ge ? ge->message : "error");
+    const char *detail = dbg ? strrchr(dbg, '\n') : NULL;
+    if (dbg && strstr(dbg, "not-negotiated")) {
+        char why[400];
+        explain_not_negotiated(c, why, sizeof why);
+        snprintf(msg, sizeof msg, "caps not negotiated: %s", why);
+    } else if (detail && detail[1]) {
+        snprintf(msg, sizeof msg, "%s: %s (%s)", GST_OBJECT_NAME(GST_MESSAGE_SRC(m)), ge ? ge->message : "error",
+                 detail + 1);
+    } else {
+        snprintf(msg, sizeof msg, "%s: %s", GST_OBJECT_NAME(GST_MESSAGE_SRC(m)), ge ? ge->message : "error");
+    }
     one_line(c->error, sizeof c->error, msg);
     if (ge)
         g_error_free(ge);
@@ -269,11 +366,18 @@ static void record_error(capture *c, GstMessage *m)
     gst_message_unref(m);
 }
 
+/* After a failed state change: keeps the FIRST error on the bus (the cause; later ones such as
+ * "state change failed and some element failed to post a proper error message" are its echoes). */
 static void drain_error(capture *c)
 {
     GstMessage *m;
+    bool first = true;
     while (c->bus && (m = gst_bus_pop_filtered(c->bus, GST_MESSAGE_ERROR))) {
-        record_error(c, m);
+        if (first)
+            record_error(c, m);
+        else
+            gst_message_unref(m);
+        first = false;
     }
 }
 
@@ -310,7 +414,7 @@ nn_status cap_start(capture *c, uint64_t now_ns, nn_err *err)
     }
     nn_status s = use_spin_clock(c, p, err);
     if (!s && c->feed)
-        s = df_attach(c->feed, p, err);
+        s = df_attach(c->feed, p, &c->next_frame_id, err);
     if (s) {
         cap_stop(c);
         return s;

@@ -1,15 +1,15 @@
-/* drive_feed.c — pushes a recorded Udacity drive's centre images into `appsrc name=src`, paced
- * by the recorded time stamps or as fast as the pipeline takes them (see drive_feed.h). */
+/* drive_feed.c — decodes a recorded Udacity drive's centre images (by content) and pushes them as
+ * RGB frames into `appsrc name=src`, paced by the recorded time stamps or as fast as the pipeline
+ * takes them; unusable rows are counted, logged and leave a frame_id gap (see drive_feed.h). */
 #include "daemon/drive_feed.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <gst/app/gstappsrc.h>
+#include <inttypes.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "common/file_read.h"
 
 /* Rows without time stamps in their image names play at 10 Hz (as `steerctl replay`). */
 #define DF_UNTIMED_PERIOD_NS 100000000ull
@@ -28,7 +28,7 @@ nn_status df_open(drive_feed *df, const slog *log, const char *log_path, df_rate
     df->rate = rate;
     atomic_init(&df->stop, false);
     atomic_init(&df->pushed, 0);
-    atomic_init(&df->unreadable, 0);
+    atomic_init(&df->bad, 0);
     io_drive_opts opts = {.check_images = true};
     nn_status s = io_udacity_load(&df->drive, log_path, &opts, err);
     if (s)
@@ -44,23 +44,24 @@ void df_close(drive_feed *df)
 {
     df_request_stop(df);
     df_join(df);
+    io_image_free(&df->img);
     io_drive_log_free(&df->drive);
 }
 
 size_t df_rows(const drive_feed *df) { return df->drive.n; }
 
-/* Caps of the encoded frames from the first image's extension (NULL: let typefind decide). */
-static GstCaps *image_caps(const char *path)
+/* appsrc's own count of buffers its leaky queue dropped (0 for a blocking queue). */
+static uint64_t appsrc_dropped(GstElement *appsrc)
 {
-    const char *dot = strrchr(path, '.');
-    if (dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg")))
-        return gst_caps_new_empty_simple("image/jpeg");
-    if (dot && !strcasecmp(dot, ".png"))
-        return gst_caps_new_empty_simple("image/png");
-    return NULL;
+    guint64 n = 0;
+    if (appsrc && g_object_class_find_property(G_OBJECT_GET_CLASS(appsrc), "dropped"))
+        g_object_get(appsrc, "dropped", &n, NULL);
+    return n;
 }
 
-nn_status df_attach(drive_feed *df, GstElement *pipeline, nn_err *err)
+uint64_t df_queue_dropped(const drive_feed *df) { return df->queue_dropped + appsrc_dropped(df->appsrc); }
+
+nn_status df_attach(drive_feed *df, GstElement *pipeline, _Atomic uint64_t *frame_ids, nn_err *err)
 {
     GstElement *src = GST_IS_BIN(pipeline) ? gst_bin_get_by_name(GST_BIN(pipeline), "src") : NULL;
     if (!src || !GST_IS_APP_SRC(src)) {
@@ -69,54 +70,79 @@ nn_status df_attach(drive_feed *df, GstElement *pipeline, nn_err *err)
         return nn_fail(err, NN_E_SPEC,
                        "source.pipeline: source.drive_log needs an `appsrc name=src` element to push frames into");
     }
-    GstCaps *caps = image_caps(df->drive.rows[0].center);
-    if (caps) {
-        gst_app_src_set_caps(GST_APP_SRC(src), caps);
-        gst_caps_unref(caps);
-    }
     bool recorded = df->rate == DF_RATE_RECORDED;
     /* recorded: a camera (live, stamped on push, old frames dropped when the daemon lags);
-     * max: a file (back-pressure: a push waits until the daemon took the previous frames). */
+     * max: a file (back-pressure: a push waits until the daemon took the previous frames).
+     * Caps: set by the feed thread from the first decoded frame (and again on a size change). */
     g_object_set(src, "format", GST_FORMAT_TIME, "is-live", recorded, "do-timestamp", TRUE, "block", !recorded,
                  "max-buffers", (guint64)2, "leaky-type", recorded ? GST_APP_LEAKY_TYPE_DOWNSTREAM : GST_APP_LEAKY_TYPE_NONE,
                  NULL);
-    if (df->appsrc)
+    if (df->appsrc) {
+        df->queue_dropped += appsrc_dropped(df->appsrc);
         gst_object_unref(df->appsrc);
+    }
     df->appsrc = src;
+    df->frame_ids = frame_ids;
+    df->pool_w = df->pool_h = 0; /* a new pipeline: caps again with the next frame */
     return NN_OK;
 }
 
-/* Reads a whole file into a new buffer, or NULL. */
-static GstBuffer *read_file(const char *path)
+nn_status df_load_image(io_image *img, const char *path, nn_err *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    struct stat st;
-    GstBuffer *buf = NULL;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && st.st_size < (1 << 30))
-        buf = gst_buffer_new_allocate(NULL, (gsize)st.st_size, NULL);
-    GstMapInfo map;
-    if (buf && gst_buffer_map(buf, &map, GST_MAP_WRITE)) {
-        size_t got = 0;
-        while (got < map.size) {
-            ssize_t r = read(fd, map.data + got, map.size - got);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0)
-                break;
-            got += (size_t)r;
-        }
-        gst_buffer_unmap(buf, &map);
-        if (got != (size_t)st.st_size) {
-            gst_buffer_unref(buf);
-            buf = NULL;
-        }
-    } else if (buf) {
-        gst_buffer_unref(buf);
-        buf = NULL;
-    }
+    /* io_image_load opens the path itself: refuse a FIFO, a directory or a device first, with a
+     * descriptor opened without blocking (a FIFO would block io_image_load's open forever). */
+    int fd;
+    size_t size;
+    nn_status s = cm_open_regular(path, &fd, &size, err);
+    if (s)
+        return s;
     close(fd);
+    return io_image_load(img, path, err);
+}
+
+/* Makes df->pool hand out w x h RGB buffers and tells the pipeline the new caps (a new pool per
+ * size: buffers still downstream keep the old one alive until they come back). */
+static bool use_size(drive_feed *df, int w, int h)
+{
+    if (df->pool && df->pool_w == w && df->pool_h == h)
+        return true;
+    GstCaps *caps = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "RGB", "width", G_TYPE_INT, w,
+                                        "height", G_TYPE_INT, h, "framerate", GST_TYPE_FRACTION, 0, 1, NULL);
+    GstBufferPool *pool = caps ? gst_buffer_pool_new() : NULL;
+    bool ok = pool != NULL;
+    if (ok) {
+        GstStructure *conf = gst_buffer_pool_get_config(pool);
+        gst_buffer_pool_config_set_params(conf, caps, (guint)((size_t)w * (size_t)h * 3), 0, 0);
+        ok = gst_buffer_pool_set_config(pool, conf) && gst_buffer_pool_set_active(pool, TRUE);
+    }
+    if (ok) {
+        gst_app_src_set_caps(GST_APP_SRC(df->appsrc), caps);
+        if (df->pool) {
+            gst_buffer_pool_set_active(df->pool, FALSE);
+            gst_object_unref(df->pool);
+        }
+        df->pool = pool;
+        df->pool_w = w;
+        df->pool_h = h;
+    } else if (pool) {
+        gst_object_unref(pool);
+    }
+    if (caps)
+        gst_caps_unref(caps);
+    return ok;
+}
+
+/* A buffer holding the decoded image, stamped with its frame id, or NULL (err says why). */
+static GstBuffer *frame_buffer(drive_feed *df, uint64_t frame_id, nn_err *err)
+{
+    const io_image *im = &df->img;
+    GstBuffer *buf = NULL;
+    if (!use_size(df, im->width, im->height) || gst_buffer_pool_acquire_buffer(df->pool, &buf, NULL) != GST_FLOW_OK) {
+        nn_fail(err, NN_E_NOMEM, "no buffer for a %dx%d frame", im->width, im->height);
+        return NULL;
+    }
+    gst_buffer_fill(buf, 0, im->data, (size_t)im->width * (size_t)im->height * 3);
+    GST_BUFFER_OFFSET(buf) = frame_id;
     return buf;
 }
 
@@ -150,11 +176,15 @@ static void *feed_main(void *arg)
             return NULL;
         if (atomic_load(&df->stop))
             return NULL;
-        GstBuffer *buf = read_file(r->center);
+        /* the row is read: it has its frame id, used or not */
+        uint64_t id = atomic_fetch_add(df->frame_ids, 1);
+        nn_err e;
+        GstBuffer *buf = df_load_image(&df->img, r->center, &e) ? NULL : frame_buffer(df, id, &e);
         if (!buf) {
-            if (atomic_fetch_add(&df->unreadable, 1) == 0)
-                slog_warn(df->log, "source: %s:%d: center: cannot read the image (%s); skipping it", df->drive.path,
-                          r->line, r->center);
+            uint64_t n = atomic_fetch_add(&df->bad, 1) + 1;
+            if (slog_due(n))
+                slog_warn(df->log, "source: %s:%d: center: %s; frame %" PRIu64 " skipped (%" PRIu64
+                          " bad frame%s so far)", df->drive.path, r->line, e.msg, id, n, n == 1 ? "" : "s");
             continue;
         }
         if (gst_app_src_push_buffer(src, buf) != GST_FLOW_OK) /* flushing: the pipeline is stopping */
@@ -187,7 +217,13 @@ void df_join(drive_feed *df)
         df->running = false;
     }
     if (df->appsrc) {
+        df->queue_dropped += appsrc_dropped(df->appsrc);
         gst_object_unref(df->appsrc);
         df->appsrc = NULL;
+    }
+    if (df->pool) {
+        gst_buffer_pool_set_active(df->pool, FALSE);
+        gst_object_unref(df->pool);
+        df->pool = NULL;
     }
 }

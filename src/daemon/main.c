@@ -96,7 +96,8 @@ static void publish_stats(steerd *d, uint64_t now, bool final)
     stats_ctx c = {
         .now_ns = now,
         .frames_in = fc.commits,
-        .dropped = fc.drops,
+        .dropped = fc.drops + cap_source_dropped(&d->cap),
+        .bad_frames = cap_bad_frames(&d->cap),
         .backend = d->model.backend,
         .model_name = sd_model_name(&d->model),
         .model_checksum = sd_model_checksum(&d->model),
@@ -140,7 +141,8 @@ static void process_frame(steerd *d, const sd_frame *f)
     nn_err err;
     bool whole = true;
     nn_status s = sd_model_covers(&d->model, f, &whole, &err);
-    if (!s && !whole) { /* copied with the rows of the model before a reload: skip it */
+    if (!s && !whole) { /* copied with the rows of the model before a reload: skip it (counted) */
+        d->stats.skipped++;
         slog_debug(&d->log, "frame %llu: skipped (its rows were copied for the previous model's crop)",
                    (unsigned long long)f->frame_id);
         update_rows(d);
@@ -277,11 +279,8 @@ static void finish_reload(steerd *d, uint64_t now)
     d->reloads++;
     if (restart_source) {
         cap_stop(&d->cap);
-        uint64_t restarts = d->cap.restarts;
-        cap_init(&d->cap, &d->log, &d->slot, o->pipeline, o->drop, o->retry_ms, o->retry_max_ms);
-        cap_set_feed(&d->cap, d->feed_ok ? &d->feed : NULL);
+        cap_configure(&d->cap, o->pipeline, o->drop, o->retry_ms, o->retry_max_ms); /* frame ids go on */
         cap_set_clock_spin(&d->cap, o->clock_spin_us);
-        d->cap.restarts = restarts;
         update_rows(d);
         nn_err e;
         if (cap_start(&d->cap, now, &e))
@@ -360,8 +359,13 @@ static int run(steerd *d)
         while ((f = fs_take(&d->slot, 0)))
             process_frame(d, f);
         snprintf(d->status, sizeof d->status, "eos");
-        snprintf(d->message, sizeof d->message, "end of stream after %llu frames",
-                 (unsigned long long)d->stats.frames);
+        uint64_t bad = cap_bad_frames(&d->cap);
+        if (bad)
+            snprintf(d->message, sizeof d->message, "end of stream after %llu frames (%llu bad frame%s skipped)",
+                     (unsigned long long)d->stats.frames, (unsigned long long)bad, bad == 1 ? "" : "s");
+        else
+            snprintf(d->message, sizeof d->message, "end of stream after %llu frames",
+                     (unsigned long long)d->stats.frames);
         slog_notice(&d->log, "%s", d->message);
     } else {
         snprintf(d->status, sizeof d->status, "stopping");

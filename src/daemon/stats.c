@@ -58,8 +58,10 @@ size_t stats_format(const sd_stats *s, const stats_ctx *c, char *buf, size_t cap
     jb_printf(&j, "stats {\"v\":%d,\"t_ns\":%" PRIu64 ",\"uptime_s\":%.3f,\"window_s\":%.3f,", MSG_SCHEMA_VERSION,
               c->now_ns, uptime, win_s);
     jb_printf(&j, "\"fps_in\":%.2f,\"fps_out\":%.2f,\"frames_in\":%" PRIu64 ",\"frames\":%" PRIu64
-                  ",\"dropped\":%" PRIu64 ",\"publish_dropped\":%" PRIu64 ",\"infer_errors\":%" PRIu64 ",",
-              fps_in, fps_out, c->frames_in, s->frames, c->dropped, s->publish_dropped, s->infer_errors);
+                  ",\"dropped\":%" PRIu64 ",\"bad_frames\":%" PRIu64 ",\"skipped\":%" PRIu64
+                  ",\"publish_dropped\":%" PRIu64 ",\"infer_errors\":%" PRIu64 ",",
+              fps_in, fps_out, c->frames_in, s->frames, c->dropped, c->bad_frames, s->skipped, s->publish_dropped,
+              s->infer_errors);
     jb_raw(&j, "\"latency_us\":{");
     const histogram *h = c->final ? s->all : s->win;
     for (int i = 0; i < ST_N; i++) {

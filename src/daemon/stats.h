@@ -20,6 +20,7 @@ typedef struct {
     uint64_t in_at_window;              /* frames_in at the window start */
     uint64_t publish_dropped;           /* messages the PUB socket refused (HWM) */
     uint64_t infer_errors;
+    uint64_t skipped;                   /* taken but copied for the previous model's crop (reload) */
     histogram win[ST_N], all[ST_N];
 } sd_stats;
 
@@ -27,6 +28,7 @@ typedef struct {
 typedef struct {
     uint64_t now_ns;
     uint64_t frames_in, dropped;        /* from the frame slot (captured / dropped unread) */
+    uint64_t bad_frames;                /* read by the source but unusable (capture + drive feed) */
     const char *backend, *model_name, *model_checksum;
     const char *status, *message;
     uint64_t reloads, reload_failures, source_restarts;

@@ -24,8 +24,8 @@ EX_CONFIG = 78
 STEER_FIELDS = {"v", "seq", "frame_id", "t_capture_ns", "t_publish_ns", "steering", "angle_deg", "latency_us",
                 "model", "backend"}
 STATS_FIELDS = {"v", "t_ns", "uptime_s", "window_s", "fps_in", "fps_out", "frames_in", "frames", "dropped",
-                "publish_dropped", "infer_errors", "latency_us", "backend", "model", "reloads", "reload_failures",
-                "source_restarts", "status", "message", "final"}
+                "bad_frames", "skipped", "publish_dropped", "infer_errors", "latency_us", "backend", "model", "reloads",
+                "reload_failures", "source_restarts", "status", "message", "final"}
 STAGES = {"queue", "preprocess", "infer", "publish", "total"}
 
 
