@@ -1,7 +1,8 @@
 /* test_daemon_msg.c — the ZeroMQ message formats: exact `steer` text (topic, field order,
  * units), angle only when the model states a scale, `outputs` for multi-output models, NaN as
  * null, string escaping, overflow reported instead of truncated JSON, `status` and `stats`
- * (counters, fps over the window, per-stage percentiles, final message over the whole run). */
+ * (counters, bad_frames and skipped included, fps over the window, per-stage percentiles, final
+ * message over the whole run). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -76,14 +77,16 @@ static void test_stats(void **state)
         uint64_t lat[ST_N] = {i * 1000, 2000, 10000, 500, 20000};
         stats_record(&s, lat);
     }
-    stats_ctx c = {.now_ns = 3000000000ull, .frames_in = 120, .dropped = 20, .backend = "cpu",
+    s.skipped = 1;
+    stats_ctx c = {.now_ns = 3000000000ull, .frames_in = 120, .dropped = 20, .bad_frames = 7, .backend = "cpu",
                    .model_name = "m", .model_checksum = "sha256:x", .status = "running", .message = "ok",
                    .reloads = 2, .reload_failures = 1, .source_restarts = 3};
     char buf[MSG_MAX];
     assert_true(stats_format(&s, &c, buf, sizeof buf) > 0);
     assert_true(strncmp(buf, "stats {\"v\":1,", 13) == 0);
     assert_non_null(strstr(buf, "\"uptime_s\":2.000,\"window_s\":2.000,\"fps_in\":60.00,\"fps_out\":50.00,"
-                                "\"frames_in\":120,\"frames\":100,\"dropped\":20,"));
+                                "\"frames_in\":120,\"frames\":100,\"dropped\":20,\"bad_frames\":7,\"skipped\":1,"
+                                "\"publish_dropped\":0,\"infer_errors\":0,"));
     /* percentiles: within one histogram bucket (+6.25 %) above the exact value; max exact */
     const char *q = strstr(buf, "\"queue\":{\"n\":100,");
     assert_non_null(q);

@@ -355,8 +355,9 @@ DRIVE_PIPELINE = "appsrc name=src ! decodebin ! videoconvert ! appsink name=sink
 
 class DriveLog(unittest.TestCase):
     """A Udacity folder fed into steerd itself through `appsrc name=src` (source.drive_log): every
-    centre image becomes one steer message in max mode (back-pressure), the recorded mode keeps the
-    recorded pace, and a bad log is a one-line config error (exit 78)."""
+    centre image (PNG and JPEG mixed) becomes one steer message in max mode (back-pressure), the
+    recorded mode keeps the recorded pace and accounts for every row, and a bad log is a one-line
+    config error (exit 78)."""
 
     def run_log(self, log, rate, drop):
         cfg = h.base_config()
@@ -380,7 +381,8 @@ class DriveLog(unittest.TestCase):
     def test_max_and_recorded(self):
         n = 30
         with tempfile.TemporaryDirectory(prefix="steerd-drive-") as tmp:
-            frames = make_frames(tmp, n, "jpg")
+            # the first image a PNG, the rest JPEG: each is recognised by its content (issue 12)
+            frames = make_frames(tmp, 1, "png") + make_frames(tmp, n, "jpg")[1:]
             log = write_udacity(os.path.join(tmp, "drive"), frames, [0.0] * n, header=True)
             steer, final, wall, err = self.run_log(log, "max", False)
             self.assertEqual(final["frames_in"], n, err)
@@ -393,6 +395,9 @@ class DriveLog(unittest.TestCase):
             self.assertGreaterEqual(wall, 2.8, err)
             self.assertLess(wall, 30.0, err)
             self.assertGreater(final["frames"], n // 2, err)
+            self.assertEqual(final["bad_frames"], 0, err)
+            # every row is accounted for: processed, or dropped (appsrc's queue or the slot) like a camera's
+            self.assertEqual(final["frames"] + final["dropped"] + final["skipped"] + final["infer_errors"], n, final)
             self.assertIn("live source", err)
 
     def test_bad_logs(self):

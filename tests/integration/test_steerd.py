@@ -120,6 +120,8 @@ class Reload(unittest.TestCase):
             before = [m for t, m in d.collect(lambda m: m[0] == "steer", 10) if t == "steer"]
             spec, weights = h.model_paths("pilotnet")
             cfg["model"] = {"spec": spec, "weights": weights}
+            # a new pipeline too: the source restarts, frame_id goes on (issue 12)
+            cfg["source"]["pipeline"] = cfg["source"]["pipeline"].replace("pattern=ball", "pattern=snow")
             h.write_config(d.cfg_path, cfg)
             d.signal(signal.SIGHUP)
             note = d.wait_note("RELOADING=1")
@@ -138,7 +140,10 @@ class Reload(unittest.TestCase):
             seqs = [m["seq"] for m in steer]
             self.assertEqual(seqs, list(range(seqs[0], seqs[0] + len(seqs))), "no gap in seq across the swap")
             status = [m for t, m in msgs if t == "status"]
-            self.assertTrue(any("reloaded" in m["message"] and "pilotnet" in m["message"] for m in status), status)
+            self.assertTrue(any("reloaded" in m["message"] and "pilotnet" in m["message"] and
+                                "source restarted" in m["message"] for m in status), status)
+            ids = [m["frame_id"] for m in steer]
+            self.assertTrue(all(b > a for a, b in zip(ids, ids[1:])), "frame_id went back at the reload: %s" % ids)
 
             # corrupt weights: truncated copy
             bad = os.path.join(d.dir, "bad.safetensors")
@@ -188,6 +193,8 @@ class SourceFailure(unittest.TestCase):
             steer = [m for t, m in msgs if t == "steer"]
             self.assertGreater(len(steer), 15)
             self.assertGreater(max(m["frame_id"] for m in steer), 15, "frames after the restart")
+            ids = [m["frame_id"] for m in steer]
+            self.assertTrue(all(b > a for a, b in zip(ids, ids[1:])), "frame_id went back at a restart: %s" % ids)
             self.assertIn("retrying", d.stderr())
             d.wait_note("WATCHDOG=1")  # fed while the source is down
             self.assertIsNone(d.proc.poll())
