@@ -69,6 +69,25 @@ class DriveLogContent(adv.AdvCase):
         finally:
             d.close()
 
+    def test_frame_size_changes_mid_log(self):
+        big = tr.make_frames(self.tmp, 3, "jpg", name="big_%04d")
+        small = tr.make_frames(self.tmp, 3, "png", name="small_%04d", width=160, height=80)
+        frames = [big[0], small[0], small[1], big[1], small[2], big[2]]
+        log = tr.write_udacity(os.path.join(self.tmp, "drive"), frames, [0.0] * 6, header=False)
+        for pipeline in (DRIVE, "appsrc name=src ! appsink name=sink"):  # RGB from the feed: no decoder needed
+            with self.subTest(pipeline=pipeline):
+                cfg = h.base_config()
+                cfg["source"].update({"pipeline": pipeline, "drive_log": log, "rate": "max", "drop": False,
+                                      "on_eos": "exit"})
+                d = h.Daemon(cfg)
+                try:
+                    steer, final = final_stats(self, d)
+                    self.assertEqual((final["frames"], final["bad_frames"], final["infer_errors"]), (6, 0, 0),
+                                     d.stderr())
+                    tr.check_tail(self, steer, 6)
+                finally:
+                    d.close()
+
     def test_garbage_truncated_and_non_images_at_given_rows(self):
         n = 16
         frames = tr.make_frames(self.tmp, n, "jpg")
