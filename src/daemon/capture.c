@@ -281,8 +281,8 @@ void cap_stop(capture *c)
     c->state = CAP_STOPPED;
 }
 
-/* Appends `; ` and the first structures of caps as `name, format=X` (fields other than the
- * format left out: sizes and rates are not what failed). */
+/* Appends the first three structures of caps to out as `name, format=X; name, ...` (the other
+ * fields left out: sizes and rates are not what failed). */
 static void caps_brief(const GstCaps *caps, char *out, size_t cap)
 {
     size_t len = strlen(out);
