@@ -362,7 +362,7 @@ static nn_status synth_get(ds_dataset *ds, size_t i, const ds_xform *xf, float *
 
 static void synth_close(ds_dataset *ds) { (void)ds; }
 
-static const ds_ops synth_ops = {synth_count, synth_get, synth_close, NULL, NULL};
+static const ds_ops synth_ops = {synth_count, synth_get, synth_close, NULL, NULL, NULL};
 
 static void test_custom_kind_targets_and_errors(void **state)
 {

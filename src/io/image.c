@@ -10,6 +10,9 @@
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "common/file_read.h"
 
 io_image_format io_image_sniff(const uint8_t *head, size_t n)
 {
@@ -204,11 +207,28 @@ static nn_status load_png(io_image *img, FILE *f, const char *path, nn_err *err)
     return s;
 }
 
+nn_status io_fopen_regular(const char *path, FILE **fp, nn_err *err)
+{
+    int fd;
+    size_t size;
+    *fp = NULL;
+    nn_status s = cm_open_regular(path, &fd, &size, err);
+    if (s)
+        return s;
+    *fp = fdopen(fd, "rb");
+    if (!*fp) {
+        s = nn_fail(err, NN_E_IO, "%s: cannot open: %s", path, strerror(errno));
+        close(fd);
+    }
+    return s;
+}
+
 nn_status io_image_load(io_image *img, const char *path, nn_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nn_fail(err, NN_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    nn_status os = io_fopen_regular(path, &f, err);
+    if (os)
+        return os;
     uint8_t head[8];
     size_t n = fread(head, 1, sizeof head, f);
     nn_status s;
