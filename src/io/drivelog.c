@@ -13,7 +13,7 @@
 
 #include "common/file_read.h"
 #include "common/parse_num.h"
-#include "io/image.h"
+#include "io/file.h"
 
 const char *io_basename_any(const char *path)
 {

@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 
 #include "io/drivelog_read.h"
-#include "io/image.h"
+#include "io/file.h"
 #include "common/parse_num.h"
 #include "nn/format/json.h"
 

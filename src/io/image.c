@@ -10,9 +10,8 @@
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "common/file_read.h"
+#include "io/file.h"
 
 io_image_format io_image_sniff(const uint8_t *head, size_t n)
 {
@@ -204,22 +203,6 @@ static nn_status load_png(io_image *img, FILE *f, const char *path, nn_err *err)
     free(c->rows);
     nn_status s = c->status;
     free(c);
-    return s;
-}
-
-nn_status io_fopen_regular(const char *path, FILE **fp, nn_err *err)
-{
-    int fd;
-    size_t size;
-    *fp = NULL;
-    nn_status s = cm_open_regular(path, &fd, &size, err);
-    if (s)
-        return s;
-    *fp = fdopen(fd, "rb");
-    if (!*fp) {
-        s = nn_fail(err, NN_E_IO, "%s: cannot open: %s", path, strerror(errno));
-        close(fd);
-    }
     return s;
 }
 

@@ -9,7 +9,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "nn/nn.h"
 
@@ -26,10 +25,6 @@ typedef enum { IO_IMG_UNKNOWN = 0, IO_IMG_JPEG, IO_IMG_PNG } io_image_format;
 /* Decodes path into img (img zero-initialised by the caller before the first use). On failure
  * img keeps its buffer but its size is unspecified. */
 nn_status io_image_load(io_image *img, const char *path, nn_err *err);
-/* The io library's one way to open an input file as a FILE* (images, drive logs, catalogs):
- * cm_open_regular (never blocks; a directory, FIFO or device is refused by kind: `x: is a
- * FIFO, expected a regular file`; errno reasons) then fdopen. */
-nn_status io_fopen_regular(const char *path, FILE **fp, nn_err *err);
 void io_image_free(io_image *img);
 /* The format named by the first bytes of a file (NULL/short -> IO_IMG_UNKNOWN). */
 io_image_format io_image_sniff(const uint8_t *head, size_t n);
