@@ -163,15 +163,10 @@ static void test_missing_images(void **state)
 static void test_not_regular(void **state)
 {
     tmp_fixture *f = *state;
-    const char *row = "IMG/center_2016_12_01_13_30_48_287.jpg,,,0,0,0,0\n";
-    write_text(f->file, row);
-    char want[1024], img[512];
-    snprintf(want, sizeof want, "%s: is %%s, expected a regular file", f->file);
-    expect_not_regular("udacity", f->dir, f->file, row, want);
+    char img[512];
     snprintf(img, sizeof img, "%s", tmp_path(f, "IMG/%s", names[0]));
-    snprintf(want, sizeof want, "%s:1: center: image is %%s, expected a regular file (got '%s')", f->file,
-             "IMG/center_2016_12_01_13_30_48_287.jpg");
-    expect_not_regular("udacity", f->file, img, "", want);
+    expect_log_and_image_not_regular("udacity", f->dir, f->file, "IMG/center_2016_12_01_13_30_48_287.jpg,,,0,0,0,0\n",
+                                     img, "center", "IMG/center_2016_12_01_13_30_48_287.jpg");
 }
 
 /* A denormal steering value (1e-320) is a number like any other. */

@@ -40,4 +40,18 @@ static inline void expect_not_regular(const char *format, const char *load_path,
     }
 }
 
+/* The one-file formats (Udacity, Sully): the log `log` (written with `text`, loaded through its
+ * folder `dir`), then the image at `image` that line 1 names as `value` in column `field`. */
+static inline void expect_log_and_image_not_regular(const char *format, const char *dir, const char *log,
+                                                    const char *text, const char *image, const char *field,
+                                                    const char *value)
+{
+    char want[2048];
+    write_text(log, text);
+    snprintf(want, sizeof want, "%s: is %%s, expected a regular file", log);
+    expect_not_regular(format, dir, log, text, want);
+    snprintf(want, sizeof want, "%s:1: %s: image is %%s, expected a regular file (got '%s')", log, field, value);
+    expect_not_regular(format, log, image, "", want);
+}
+
 #endif
