@@ -31,7 +31,7 @@ typedef nn_status (*ds_open_fn)(ds_dataset *ds, const char *path, const ds_open_
 
 typedef struct {
     idx_array images, labels;
-    char digest[72]; /* the identity: both files' bytes */
+    char digest[72]; /* the identity: both files' decoded content */
 } idx_impl;
 
 static size_t idx_count(const ds_dataset *ds) { return ((const idx_impl *)ds->impl)->images.count; }
@@ -118,8 +118,8 @@ static nn_status idx_open(ds_dataset *ds, const char *path, const ds_open_opts *
         if (v > max)
             max = v;
     }
-    char both[2 * sizeof d->images.file_hash + 8];
-    snprintf(both, sizeof both, "idx\n%s\n%s\n", d->images.file_hash, d->labels.file_hash);
+    char both[2 * sizeof d->images.digest + 8];
+    snprintf(both, sizeof both, "idx\n%s\n%s\n", d->images.digest, d->labels.digest);
     sha256_tag(both, strlen(both), d->digest);
     ds->ops = &idx_ops;
     ds->impl = d;

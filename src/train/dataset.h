@@ -57,8 +57,8 @@ typedef struct ds_dataset ds_dataset;
  * close frees the kind's own state (ds_impl). Optional (NULL when the kind has none): target
  * gives item i's regression targets without decoding its image; note gives a one-line remark
  * about the load (e.g. rows skipped), or ""; digest gives the dataset's identity, a
- * "sha256:<hex>" of the bytes of the files its item list was read from (IDX: both files; driving
- * logs: the log and its catalogs, not the images), or "" when unknown. */
+ * "sha256:<hex>" of the files its item list was read from (IDX: both files' decoded content;
+ * driving logs: the bytes of the log and its catalogs, not the images), or "" when unknown. */
 typedef struct {
     size_t (*count)(const ds_dataset *ds);
     nn_status (*get)(ds_dataset *ds, size_t i, const ds_xform *xf, float *image, int32_t *label, float *target,

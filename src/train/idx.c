@@ -259,9 +259,15 @@ nn_status idx_load(idx_array *out, const char *path, idx_kind want, nn_err *err)
     if (s)
         return s;
     s = idx_parse(out, (const uint8_t *)buf, len, want, path, err);
-    if (!s)
-        sha256_tag(buf, len, out->file_hash);
     free(buf);
+    if (!s) {
+        const uint64_t shape[4] = {(uint64_t)out->kind, out->count, (uint64_t)out->rows, (uint64_t)out->cols};
+        sha256_ctx c;
+        sha256_init(&c);
+        sha256_update(&c, shape, sizeof shape);
+        sha256_update(&c, out->data, out->count * (size_t)out->rows * (size_t)out->cols);
+        sha256_final_tag(&c, out->digest);
+    }
     return s;
 }
 

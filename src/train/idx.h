@@ -25,7 +25,8 @@ typedef struct {
     size_t count;      /* images or labels */
     int rows, cols;    /* image size (1, 1 for labels) */
     uint8_t *data;     /* count * rows * cols bytes, row-major, one image after the other */
-    char file_hash[72]; /* idx_load: "sha256:<hex>" of the file's bytes (the dataset's identity); "" otherwise */
+    char digest[72];   /* idx_load: "sha256:<hex>" of the decoded content (kind, count, rows, cols, data),
+                          the dataset's identity: recompressing the file does not change it; "" otherwise */
 } idx_array;
 
 /* Parses an IDX file held in memory (raw or gzip). `name` is used in messages. `want` is the

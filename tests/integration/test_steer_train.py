@@ -303,6 +303,12 @@ def case_resume_arch():
     if run_files(rd) != good:
         fail("a refused resume changed the run directory")
     write_idx(os.path.join(d, "data"))
+    # the same images compressed again at another time (another gzip header): the same dataset
+    images = os.path.join(d, "data", "train-images-idx3-ubyte.gz")
+    with gzip.open(images, "rb") as f:
+        raw = f.read()
+    with open(images, "wb") as f:
+        f.write(gzip.compress(raw, mtime=12345))
     # the same model and data again: accepted (a complete run stays as it was)
     run(["--resume", rd])
     if run_files(rd)["tiny.safetensors"] != good["tiny.safetensors"]:
