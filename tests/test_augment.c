@@ -219,7 +219,7 @@ static nn_status syn_target(const ds_dataset *ds, size_t i, float *target, nn_er
 
 static void syn_close(ds_dataset *ds) { (void)ds; }
 
-static const ds_ops syn_ops = {syn_count, syn_get, syn_close, syn_target, NULL};
+static const ds_ops syn_ops = {syn_count, syn_get, syn_close, syn_target, NULL, NULL};
 
 static ds_dataset *make_synth(synth *s)
 {

@@ -117,6 +117,30 @@ static void test_open_and_items(void **state)
     ds_close(ds);
 }
 
+/* ds_digest: an idx dataset's identity covers both files' bytes (a resume checks it); a kind
+ * without the op gives "". */
+static void test_digest(void **state)
+{
+    files *fs = *state;
+    ds_dataset *ds;
+    nn_err err;
+    char first[72], other[72];
+    assert_int_equal(ds_open(&ds, "idx", fs->images, NULL, &err), NN_OK);
+    snprintf(first, sizeof first, "%s", ds_digest(ds));
+    ds_close(ds);
+    assert_int_equal(strncmp(first, "sha256:", 7), 0);
+    assert_int_equal(strlen(first), 71);
+    assert_int_equal(ds_open(&ds, "idx", fs->images, NULL, &err), NN_OK);
+    assert_string_equal(ds_digest(ds), first);
+    ds_close(ds);
+    ds_open_opts o = {.labels_path = fs->bad_labels}; /* one label differs, same size */
+    assert_int_equal(ds_open(&ds, "idx", fs->images, &o, &err), NN_OK);
+    snprintf(other, sizeof other, "%s", ds_digest(ds));
+    ds_close(ds);
+    assert_string_not_equal(other, first);
+    assert_int_equal(strlen(other), 71);
+}
+
 static void expect_open_fail(const char *kind, const char *path, const ds_open_opts *o, nn_status want,
                              const char *msg)
 {
@@ -152,6 +176,9 @@ static void test_open_errors(void **state)
     o.n_classes = 0;
     expect_open_fail("idx", fs->images, &o, NN_E_PARSE, "bad magic number for an IDX labels file");
     expect_open_fail("idx", "/nonexistent/t-images-idx3-ubyte", NULL, NN_E_IO, "cannot open");
+    o.labels_path = fs->dir;
+    snprintf(want, sizeof want, "%s: is a directory, expected a regular file", fs->dir);
+    expect_open_fail("idx", fs->images, &o, NN_E_IO, want);
     expect_open_fail(NULL, "x", NULL, NN_E_ARG, "dataset: no kind or path");
 }
 
@@ -362,7 +389,7 @@ static nn_status synth_get(ds_dataset *ds, size_t i, const ds_xform *xf, float *
 
 static void synth_close(ds_dataset *ds) { (void)ds; }
 
-static const ds_ops synth_ops = {synth_count, synth_get, synth_close, NULL, NULL};
+static const ds_ops synth_ops = {synth_count, synth_get, synth_close, NULL, NULL, NULL};
 
 static void test_custom_kind_targets_and_errors(void **state)
 {
@@ -372,6 +399,7 @@ static void test_custom_kind_targets_and_errors(void **state)
     ds_dataset *ds;
     nn_err err;
     assert_int_equal(ds_create(&ds, &synth_ops, &sy, &info, "synthetic", &err), NN_OK);
+    assert_string_equal(ds_digest(ds), "");
     size_t order[20];
     for (size_t i = 0; i < 20; i++)
         order[i] = i;
@@ -429,6 +457,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_and_items),
         cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_digest),
         cmocka_unit_test(test_split),
         cmocka_unit_test(test_loader_epochs),
         cmocka_unit_test(test_loader_bounded_and_no_alloc),

@@ -17,6 +17,7 @@
 
 #include "test_util.h"
 
+#include "io/drivelog.h"
 #include "io/image.h"
 #include "train/dataset.h"
 
@@ -111,6 +112,12 @@ static void test_udacity_items(void **state)
     const ds_info *info = ds_get_info(ds);
     assert_true(info->h == IN_H && info->w == IN_W && info->c == 3 && info->task == DS_REGRESS && info->n_targets == 1);
     assert_string_equal(ds_note(ds), "");
+    /* the identity a resume checks: the log's own content digest */
+    io_drive_log log;
+    assert_int_equal(io_udacity_load(&log, f->buf, NULL, &err), NN_OK);
+    assert_int_equal(strncmp(ds_digest(ds), "sha256:", 7), 0);
+    assert_string_equal(ds_digest(ds), log.digest);
+    io_drive_log_free(&log);
     float img[IN_H * IN_W * 3], t;
     int32_t label = -1;
     ds_xform xf = {.scale = 1.0f / 255.0f, .offset = -0.5f};

@@ -1,7 +1,8 @@
 /* test_idx.c — the IDX reader (src/train/idx.c): raw and gzip files written by the test itself
  * (gzip via zlib, including a two-member stream), the pair loader, and every error path with its
  * one-line message: bad magic (either kind), zero count, rows/cols out of range, data too large,
- * truncated header / data, trailing bytes, corrupt and truncated gzip, unreadable files,
+ * truncated header / data, trailing bytes, corrupt and truncated gzip, unreadable files and every
+ * non-regular kind (directory, FIFO without blocking, device), the content digest,
  * image/label count mismatch; and the real Fashion-MNIST test set when it is installed. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <cmocka.h>
@@ -278,12 +280,68 @@ static void test_files(void **state)
     assert_non_null(strstr(err.msg, "bad magic number for an IDX labels file"));
     assert_int_equal(idx_load_pair(&a, &l, lp, lp, &err), NN_E_PARSE);
     assert_int_equal(idx_load(&a, "/nonexistent/x.idx", IDX_IMAGES, &err), NN_E_IO);
-    assert_string_equal(err.msg, "/nonexistent/x.idx: cannot open (No such file or directory)");
-    assert_int_equal(idx_load(&a, dir, IDX_IMAGES, &err), NN_E_IO);
-    assert_non_null(strstr(err.msg, ": not a regular file"));
+    assert_string_equal(err.msg, "/nonexistent/x.idx: cannot open: No such file or directory");
+    /* every non-regular kind is refused by name, and a FIFO without blocking (no writer here) */
+    char fifo[256];
+    snprintf(fifo, sizeof fifo, "%s/fifo-images-idx3-ubyte", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    const struct {
+        const char *path, *kind;
+    } bad[] = {{dir, "a directory"}, {fifo, "a FIFO"}, {"/dev/null", "a character device"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(idx_load(&a, bad[i].path, IDX_IMAGES, &err), NN_E_IO);
+        snprintf(want, sizeof want, "%s: is %s, expected a regular file", bad[i].path, bad[i].kind);
+        assert_string_equal(err.msg, want);
+        assert_null(a.data);
+        assert_int_equal(idx_load_pair(&a, &l, ip, bad[i].path, &err), NN_E_IO);
+        assert_null(a.data);
+    }
+    unlink(fifo);
     unlink(ip), unlink(lp), unlink(lp2);
     rmdir(dir);
     free(im.p), free(gz.p), free(lb.p), free(lb2.p);
+}
+
+/* digest: the SHA-256 of the decoded content, so a resumed run can tell a changed file (one label
+ * flipped, same size) from the one it was trained on, while the same data gzip-compressed is the
+ * same dataset; idx_parse leaves it empty. */
+static void test_digest(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_idx.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char lp[256];
+    snprintf(lp, sizeof lp, "%s/labels", dir);
+    buf lb = make_labels(IDX_MAGIC_LABELS, 6, 6);
+    write_file(lp, &lb);
+    idx_array a;
+    nn_err err;
+    assert_int_equal(idx_load(&a, lp, IDX_LABELS, &err), NN_OK);
+    char first[72];
+    memcpy(first, a.digest, sizeof first);
+    assert_int_equal(strlen(first), 71);
+    assert_memory_equal(first, "sha256:", 7);
+    idx_free(&a);
+    assert_int_equal(idx_load(&a, lp, IDX_LABELS, &err), NN_OK);
+    assert_string_equal(a.digest, first);
+    idx_free(&a);
+    buf gz = gzip_of(&lb); /* the same labels compressed: the same content */
+    write_file(lp, &gz);
+    assert_int_equal(idx_load(&a, lp, IDX_LABELS, &err), NN_OK);
+    assert_string_equal(a.digest, first);
+    idx_free(&a);
+    free(gz.p);
+    lb.p[8] ^= 1;
+    write_file(lp, &lb);
+    assert_int_equal(idx_load(&a, lp, IDX_LABELS, &err), NN_OK);
+    assert_string_not_equal(a.digest, first);
+    idx_free(&a);
+    assert_int_equal(idx_parse(&a, lb.p, lb.n, IDX_LABELS, "t.idx", &err), NN_OK);
+    assert_string_equal(a.digest, "");
+    idx_free(&a);
+    unlink(lp);
+    rmdir(dir);
+    free(lb.p);
 }
 
 /* The real Fashion-MNIST test set when Debian's dataset-fashion-mnist is installed (skipped
@@ -320,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_header_errors),
         cmocka_unit_test(test_data_errors),
         cmocka_unit_test(test_files),
+        cmocka_unit_test(test_digest),
         cmocka_unit_test(test_fashion_mnist_if_installed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 #include "test_util.h"
 
 #include "io/drivelog.h"
+#include "test_io_kinds.h"
 
 static const char inputs[] = "[\"cam/image_array\", \"user/angle\", \"user/throttle\", \"user/mode\"]\n"
                              "[\"image_array\", \"float\", \"float\", \"str\"]\n"
@@ -178,12 +179,46 @@ static void test_bad_manifest(void **state)
     io_drive_log log;
     nn_err err;
     check_msg("catalog missing", io_donkey_load(&log, f->dir, NULL, &err), NN_E_IO, &err,
-              "manifest.json:5: paths: cannot open catalog ");
+              "catalog_9.catalog: cannot open: No such file or directory");
+    assert_non_null(strstr(err.msg, "manifest.json:5: paths: catalog /"));
     write_tub(f, "{\"paths\": [\"catalog_0.catalog\"], \"deleted_indexes\": [0]}", rec, NULL);
     check_msg("all deleted", io_donkey_load(&log, f->dir, NULL, &err), NN_E_PARSE, &err,
               "manifest.json: no rows (expected records in the catalogs that manifest.json lists)");
     make_dir(tmp_path(f, "empty"));
     check_msg("no manifest", io_donkey_load(&log, f->buf, NULL, &err), NN_E_IO, &err, "empty/manifest.json: cannot open");
+}
+
+/* manifest.json, a catalog and an image as a directory, a FIFO and a device: refused by kind, no
+ * hang; a denormal angle (1e-320) is accepted. */
+static void test_not_regular_and_denormal(void **state)
+{
+    tmp_fixture *f = *state;
+    const char *cat = REC(0, "1e-320");
+    write_tub(f, "{\"paths\": [\"catalog_0.catalog\"], \"current_index\": 1, \"max_len\": 3, "
+                 "\"deleted_indexes\": []}", cat, NULL);
+    io_drive_log log;
+    nn_err err;
+    assert_int_equal(io_donkey_load(&log, f->dir, NULL, &err), NN_OK);
+    assert_int_equal(log.n, 1);
+    assert_true(log.rows[0].steering == (float)1e-320);
+    io_drive_log_free(&log);
+    char manifest[512], victim[512], want[2048];
+    snprintf(manifest, sizeof manifest, "%s", f->file);
+    FILE *fp = fopen(manifest, "r");
+    assert_non_null(fp);
+    char text[4096];
+    size_t n = fread(text, 1, sizeof text - 1, fp);
+    text[n] = '\0';
+    fclose(fp);
+    snprintf(want, sizeof want, "%s: is %%s, expected a regular file", manifest);
+    expect_not_regular("donkey", f->dir, manifest, text, want);
+    snprintf(victim, sizeof victim, "%s", tmp_path(f, "catalog_0.catalog"));
+    snprintf(want, sizeof want, "%s:5: paths: catalog %s: is %%s, expected a regular file", manifest, victim);
+    expect_not_regular("donkey", f->dir, victim, cat, want);
+    snprintf(victim, sizeof victim, "%s", tmp_path(f, "images/0_cam_image_array_.jpg"));
+    snprintf(want, sizeof want, "%s:1: cam/image_array: image is %%s, expected a regular file "
+             "(got '0_cam_image_array_.jpg')", tmp_path(f, "catalog_0.catalog"));
+    expect_not_regular("donkey", f->dir, victim, "", want);
 }
 
 static void test_skip_missing(void **state)
@@ -211,6 +246,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_image_key_by_type, setup, tmp_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_bad_records, setup, tmp_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_bad_manifest, setup, tmp_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_not_regular_and_denormal, setup, tmp_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_skip_missing, setup, tmp_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

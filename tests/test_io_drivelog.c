@@ -2,7 +2,8 @@
  * a temporary directory: with and without the header, relative paths, absolute Windows and Linux
  * paths from the recording machine (found by file name in IMG/), quoted fields and CRLF; every
  * kind of bad row gives one line `file:line: field: problem (got value)`; missing images; file
- * name timestamps and the all_timed flag. */
+ * name timestamps and the all_timed flag; the log or an image as a directory, FIFO or device;
+ * denormal numbers; the content digest. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include "test_util.h"
 
 #include "io/drivelog.h"
+#include "test_io_kinds.h"
 
 static const char *const names[3] = {"center_2016_12_01_13_30_48_287.jpg", "center_2016_12_01_13_30_48_387.jpg",
                                      "center_2016_12_01_13_30_49_004.jpg"};
@@ -157,6 +159,50 @@ static void test_missing_images(void **state)
     assert_non_null(strstr(err.msg, "none.csv: cannot open: "));
 }
 
+/* The log and an image it names as a directory, a FIFO and a device: refused by kind, no hang. */
+static void test_not_regular(void **state)
+{
+    tmp_fixture *f = *state;
+    char img[512];
+    snprintf(img, sizeof img, "%s", tmp_path(f, "IMG/%s", names[0]));
+    expect_log_and_image_not_regular("udacity", f->dir, f->file, "IMG/center_2016_12_01_13_30_48_287.jpg,,,0,0,0,0\n",
+                                     img, "center", "IMG/center_2016_12_01_13_30_48_287.jpg");
+}
+
+/* A denormal steering value (1e-320) is a number like any other. */
+static void test_denormal(void **state)
+{
+    tmp_fixture *f = *state;
+    write_text(f->file, "IMG/center_2016_12_01_13_30_48_287.jpg,,,1e-320,0,0,4.9e-324\n");
+    io_drive_log log;
+    nn_err err;
+    assert_int_equal(io_udacity_load(&log, f->file, NULL, &err), NN_OK);
+    assert_true(log.rows[0].steering == (float)1e-320);
+    io_drive_log_free(&log);
+}
+
+/* log.digest: the SHA-256 of the bytes read, equal for equal files, different after one byte. */
+static void test_digest(void **state)
+{
+    tmp_fixture *f = *state;
+    io_drive_log log;
+    nn_err err;
+    char first[72];
+    write_text(f->file, "IMG/center_2016_12_01_13_30_48_287.jpg,,,0.25,0,0,0\n");
+    assert_int_equal(io_udacity_load(&log, f->file, NULL, &err), NN_OK);
+    memcpy(first, log.digest, sizeof first);
+    assert_int_equal(strncmp(first, "sha256:", 7), 0);
+    assert_int_equal(strlen(first), 71);
+    io_drive_log_free(&log);
+    assert_int_equal(io_udacity_load(&log, f->dir, NULL, &err), NN_OK);
+    assert_string_equal(log.digest, first);
+    io_drive_log_free(&log);
+    write_text(f->file, "IMG/center_2016_12_01_13_30_48_287.jpg,,,0.26,0,0,0\n");
+    assert_int_equal(io_udacity_load(&log, f->file, NULL, &err), NN_OK);
+    assert_string_not_equal(log.digest, first);
+    io_drive_log_free(&log);
+}
+
 static void test_times(void **state)
 {
     (void)state;
@@ -197,6 +243,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_foreign_absolute_no_header, setup, tmp_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_bad_rows, setup, tmp_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_missing_images, setup, tmp_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_not_regular, setup, tmp_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_denormal, setup, tmp_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_digest, setup, tmp_fixture_teardown),
         cmocka_unit_test(test_times),
         cmocka_unit_test_setup_teardown(test_time_order, setup, tmp_fixture_teardown),
     };

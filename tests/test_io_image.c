@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -160,6 +161,12 @@ static void test_errors(void **state)
     expect_error(f->buf, NN_E_PARSE, "not a JPEG or PNG");
     write_text(tmp_path(f, "empty.png"), "");
     expect_error(f->buf, NN_E_PARSE, "not a JPEG or PNG");
+    /* not a regular file: refused by kind, and a FIFO without a writer does not block */
+    make_dir(tmp_path(f, "dir.jpg"));
+    expect_error(f->buf, NN_E_IO, ": is a directory, expected a regular file");
+    assert_int_equal(mkfifo(tmp_path(f, "fifo.jpg"), 0600), 0);
+    expect_error(f->buf, NN_E_IO, ": is a FIFO, expected a regular file");
+    expect_error("/dev/zero", NN_E_IO, "/dev/zero: is a character device, expected a regular file");
 
     assert_int_not_equal(io_image_save_png(tmp_path(f, "x.png"), NULL, 4, 4, &err), NN_OK);
     assert_int_not_equal(io_image_save_jpeg(tmp_path(f, "x.jpg"), (const uint8_t *)"abc", 1, 1, 0, &err), NN_OK);

@@ -16,6 +16,7 @@
 #include "test_util.h"
 
 #include "io/drivelog.h"
+#include "test_io_kinds.h"
 
 /* Images 0.jpg 1.jpg 2.jpg and data/7.jpg (empty files); f->file is data.txt (not written yet). */
 static int setup(void **state)
@@ -153,6 +154,23 @@ static void test_bad_lines(void **state)
               "/nonexistent/x: cannot open: ");
 }
 
+/* data.txt and an image as a directory, a FIFO and a device: refused by kind, no hang; a
+ * denormal angle (1e-320) is accepted. */
+static void test_not_regular_and_denormal(void **state)
+{
+    tmp_fixture *f = *state;
+    const char *text = "0.jpg 1e-320\n";
+    write_text(f->file, text);
+    io_drive_log log;
+    nn_err err;
+    assert_int_equal(io_sully_load(&log, f->file, NULL, &err), NN_OK);
+    assert_true(log.rows[0].steering == (float)(1e-320 / 25.0));
+    io_drive_log_free(&log);
+    char img[512];
+    snprintf(img, sizeof img, "%s", tmp_path(f, "0.jpg"));
+    expect_log_and_image_not_regular("sullychen", f->dir, f->file, text, img, "file", "0.jpg");
+}
+
 static void test_skip_missing(void **state)
 {
     tmp_fixture *f = *state;
@@ -190,6 +208,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_2018_form, setup, tmp_fixture_teardown),
         cmocka_unit_test(test_times),
         cmocka_unit_test_setup_teardown(test_bad_lines, setup, tmp_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_not_regular_and_denormal, setup, tmp_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_skip_missing, setup, tmp_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,7 +11,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/file_read.h"
 #include "common/parse_num.h"
+#include "io/file.h"
 
 const char *io_basename_any(const char *path)
 {
@@ -211,16 +213,39 @@ nn_status io_rd_open(io_reader *rd, io_drive_log *log, const char *path, const c
         snprintf(log->dir, sizeof log->dir, "/");
     else
         snprintf(log->dir, sizeof log->dir, "%.*s", (int)(slash - log->path), log->path);
-    *fp = fopen(log->path, "r");
-    if (!*fp)
-        return nn_fail(err, NN_E_IO, "%s: cannot open: %s", log->path, strerror(errno));
-    nn_status s = io_rd_set_file(rd, log->path);
+    sha256_init(&rd->sha);
+    nn_status s = io_fopen_regular(log->path, fp, err);
+    if (s)
+        return s;
+    s = io_rd_set_file(rd, log->path);
     if (s) {
         fclose(*fp);
         *fp = NULL;
         io_drive_log_free(log);
     }
     return s;
+}
+
+void io_rd_hash(io_reader *rd, const void *buf, size_t len) { sha256_update(&rd->sha, buf, len); }
+
+nn_status io_rd_getline(io_reader *rd, FILE *fp, const char *field, char **line, size_t *cap, char **text,
+                        bool *eof)
+{
+    errno = 0;
+    ssize_t len = getline(line, cap, fp);
+    *eof = len < 0;
+    if (len < 0)
+        return ferror(fp) ? nn_fail(rd->err, NN_E_IO, "%s: cannot read: %s", rd->file,
+                                    strerror(errno ? errno : EIO))
+                          : NN_OK;
+    rd->line++;
+    sha256_update(&rd->sha, *line, (size_t)len);
+    *text = *line;
+    if ((size_t)len != strlen(*line))
+        return io_rd_fail(rd, field, "NUL byte in the line", "");
+    if (rd->line == 1 && len >= 3 && memcmp(*line, "\xEF\xBB\xBF", 3) == 0)
+        *text += 3;
+    return NN_OK;
 }
 
 nn_status io_rd_fail(io_reader *rd, const char *field, const char *problem, const char *got)
@@ -286,9 +311,18 @@ nn_status io_rd_image(io_reader *rd, const char *field, const char *value, const
     }
     if (rd->opts.check_images)
         rd->log->listed++;
-    for (int i = 0; i < n; i++)
-        if (io_rd_is_file(cand[i]))
+    for (int i = 0; i < n; i++) {
+        struct stat st;
+        if (stat(cand[i], &st) != 0)
+            continue;
+        if (S_ISREG(st.st_mode))
             return pool_add(rd, cand[i], off);
+        if (rd->opts.check_images) {
+            char problem_kind[64];
+            snprintf(problem_kind, sizeof problem_kind, "image is %s, expected a regular file", cm_file_kind(st.st_mode));
+            return io_rd_fail(rd, field, problem_kind, value);
+        }
+    }
     if (!rd->opts.check_images)
         return pool_add(rd, cand[0], off);
     if (!rd->opts.skip_missing)
@@ -307,6 +341,8 @@ nn_status io_rd_image(io_reader *rd, const char *field, const char *value, const
 nn_status io_rd_finish(io_reader *rd, nn_status s, const char *what)
 {
     io_drive_log *log = rd->log;
+    if (!s)
+        sha256_final_tag(&rd->sha, log->digest);
     if (!s && log->n == 0) {
         if (log->skipped)
             s = nn_fail(rd->err, NN_E_PARSE, "%s: no rows left: all %zu rows name a missing image (first: %s)",

@@ -14,7 +14,10 @@
  *    `deleted_indexes`), `catalog_N.catalog` (one JSON record per line) and `images/`.
  *    steering = `user/angle` (already [-1, 1]); records listed as deleted are skipped.
  * A path may name the log file or its folder. Every row is checked at load; the first bad one
- * fails the load with one line `file:line: field: problem (got 'value')`. Shared by
+ * fails the load with one line `file:line: field: problem (got 'value')`. The log files (and
+ * Donkey catalogs) must be regular files: a directory, FIFO or device is refused by kind without
+ * blocking (`x: is a FIFO, expected a regular file`); so is an image the log names that exists
+ * but is not a regular file. Shared by
  * `steerctl replay` and the trainer (src/train/ds_drivelog.c). */
 #ifndef STEERD_IO_DRIVELOG_H
 #define STEERD_IO_DRIVELOG_H
@@ -44,6 +47,7 @@ typedef struct {
     char dir[4096];         /* its folder */
     bool header;            /* Udacity: the first line was the header */
     bool all_timed;         /* every row has_time and times never decrease */
+    char digest[72];        /* "sha256:<hex>" of the bytes of every file read (log, then catalogs) */
     io_drive_row *rows;
     size_t n;
     /* image check (io_drive_opts.check_images): images looked up, not found, rows left out

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "io/drivelog_read.h"
+#include "io/file.h"
 #include "common/parse_num.h"
 #include "nn/format/json.h"
 
@@ -232,6 +233,7 @@ static nn_status read_manifest(io_reader *rd, manifest *m, FILE *fp)
     if (!buf)
         return nn_fail(rd->err, NN_E_NOMEM, "%s: out of memory", rd->file);
     size_t len = fread(buf, 1, cap, fp);
+    io_rd_hash(rd, buf, len);
     nn_status s = NN_OK;
     if (ferror(fp))
         s = nn_fail(rd->err, NN_E_IO, "%s: read error: %s", rd->file, strerror(errno));
@@ -409,26 +411,22 @@ static nn_status read_catalog(io_reader *rd, const manifest *m, const char *name
         snprintf(path, sizeof path, "%s", name);
     else
         snprintf(path, sizeof path, "%s/%s", rd->log->dir, name);
-    FILE *fp = fopen(path, "r");
-    if (!fp)
-        return nn_fail(rd->err, NN_E_IO, "%s:5: paths: cannot open catalog %s: %s", rd->log->path, path,
-                       strerror(errno));
-    nn_status s = io_rd_set_file(rd, path);
-    char *line = NULL;
+    FILE *fp;
+    nn_status s = io_fopen_regular(path, &fp, rd->err);
+    if (s) {
+        char why[sizeof rd->err->msg];
+        snprintf(why, sizeof why, "%s", rd->err->msg);
+        return nn_fail(rd->err, NN_E_IO, "%s:5: paths: catalog %s", rd->log->path, why);
+    }
+    s = io_rd_set_file(rd, path);
+    char *line = NULL, *p;
     size_t cap = 0;
-    ssize_t len;
-    while (!s && (len = getline(&line, &cap, fp)) >= 0) {
-        rd->line++;
-        if ((size_t)len != strlen(line)) {
-            s = io_rd_fail(rd, "record", "NUL byte in the line", "");
-            break;
-        }
-        char *p = io_rd_trim(line);
+    bool eof = false;
+    while (!s && !(s = io_rd_getline(rd, fp, "record", &line, &cap, &p, &eof)) && !eof) {
+        p = io_rd_trim(p);
         if (*p)
             s = add_record(rd, m, p, strlen(p), next_index);
     }
-    if (!s && ferror(fp))
-        s = nn_fail(rd->err, NN_E_IO, "%s: read error: %s", path, strerror(errno));
     free(line);
     fclose(fp);
     return s;

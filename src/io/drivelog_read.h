@@ -8,7 +8,9 @@
 #define STEERD_IO_DRIVELOG_READ_H
 
 #include <stdio.h>
+#include <sys/types.h>
 
+#include "common/sha256.h"
 #include "io/drivelog.h"
 
 enum { IO_PATH_CENTER = 0, IO_PATH_LEFT, IO_PATH_RIGHT, IO_PATH_FILE, IO_ROW_PATHS };
@@ -21,6 +23,7 @@ typedef struct {
     char file[4096];     /* the file being read, for messages */
     size_t file_off;     /* its pool offset */
     int line;            /* its current line (from 1) */
+    sha256_ctx sha;      /* every byte read, for log->digest */
 } io_reader;
 
 /* Starts reading: path is the log file or a folder holding `default_name` (or, for the
@@ -28,6 +31,14 @@ typedef struct {
  * log->path/dir, opens the file (*fp). On failure nothing is allocated. */
 nn_status io_rd_open(io_reader *rd, io_drive_log *log, const char *path, const char *default_name,
                      const char *const *also, int n_also, const io_drive_opts *opts, nn_err *err, FILE **fp);
+/* Reads the next line of fp into *line (getline's buffer, *cap): *text is where its text starts
+ * (after a UTF-8 BOM on line 1), *eof is set at the end of the file. Counts rd->line and adds the
+ * bytes to the digest. A NUL byte in the line (`file:line: field: NUL byte in the line`) and a read
+ * error fail. */
+nn_status io_rd_getline(io_reader *rd, FILE *fp, const char *field, char **line, size_t *cap, char **text,
+                        bool *eof);
+/* Adds bytes read in one piece (the Donkey manifest) to the digest. */
+void io_rd_hash(io_reader *rd, const void *buf, size_t len);
 /* Switches messages and row->file to another file (e.g. a Donkey catalog). */
 nn_status io_rd_set_file(io_reader *rd, const char *path);
 /* `<file>:<line>: <field>: <problem> (got '<got>')`. */

@@ -82,24 +82,14 @@ nn_status io_sully_load(io_drive_log *log, const char *path, const io_drive_opts
     nn_status s = io_rd_open(&rd, log, path, "data.txt", also, 1, opts, err, &fp);
     if (s)
         return s;
-    char *line = NULL;
+    char *line = NULL, *p;
     size_t cap = 0;
-    ssize_t len;
-    while (!s && (len = getline(&line, &cap, fp)) >= 0) {
-        rd.line++;
-        char *p = line;
-        if (rd.line == 1 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF)
-            p += 3;
-        if ((size_t)len != strlen(line)) {
-            s = io_rd_fail(&rd, "row", "NUL byte in the line", "");
-            break;
-        }
+    bool eof = false;
+    while (!(s = io_rd_getline(&rd, fp, "row", &line, &cap, &p, &eof)) && !eof) {
         p = io_rd_trim(p);
-        if (*p)
-            s = add_row(&rd, p);
+        if (*p && (s = add_row(&rd, p)))
+            break;
     }
-    if (!s && ferror(fp))
-        s = nn_fail(err, NN_E_IO, "%s: read error: %s", log->path, strerror(errno));
     free(line);
     fclose(fp);
     return io_rd_finish(&rd, s, "lines 'file angle' or 'file angle,date time'");

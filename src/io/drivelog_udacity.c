@@ -140,20 +140,11 @@ static nn_status add_row(io_reader *rd, char **f, int n)
 
 static nn_status load_lines(io_reader *rd, FILE *fp)
 {
-    char *line = NULL;
+    char *line = NULL, *p;
     size_t cap = 0;
-    ssize_t len;
     nn_status s = NN_OK;
-    bool first = true;
-    while (!s && (len = getline(&line, &cap, fp)) >= 0) {
-        rd->line++;
-        char *p = line;
-        if (rd->line == 1 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF)
-            p += 3;
-        if ((size_t)len != strlen(line)) {
-            s = io_rd_fail(rd, "row", "NUL byte in the line", "");
-            break;
-        }
+    bool first = true, eof = false;
+    while (!s && !(s = io_rd_getline(rd, fp, "row", &line, &cap, &p, &eof)) && !eof) {
         if (!*trim_blanks(p))
             continue;
         char shown[256], *f[UDACITY_FIELDS];
@@ -169,8 +160,6 @@ static nn_status load_lines(io_reader *rd, FILE *fp)
         }
         first = false;
     }
-    if (!s && ferror(fp))
-        s = nn_fail(rd->err, NN_E_IO, "%s: read error: %s", rd->log->path, strerror(errno));
     free(line);
     return s;
 }

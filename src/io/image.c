@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/file.h"
+
 io_image_format io_image_sniff(const uint8_t *head, size_t n)
 {
     static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -206,9 +208,10 @@ static nn_status load_png(io_image *img, FILE *f, const char *path, nn_err *err)
 
 nn_status io_image_load(io_image *img, const char *path, nn_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nn_fail(err, NN_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    nn_status os = io_fopen_regular(path, &f, err);
+    if (os)
+        return os;
     uint8_t head[8];
     size_t n = fread(head, 1, sizeof head, f);
     nn_status s;

@@ -1,6 +1,7 @@
 /* checkpoint.c — run directory creation (refusing to overwrite a previous run) and the
- * checkpoint file: header (magic, version, config hash, counters, sizes), parameters, optimizer
- * state, epoch history (doubles), then the SHA-256 of all of it. Native byte order: checkpoints
+ * checkpoint file: header (magic, version, config hash, counters, sizes, then the model and
+ * dataset hashes), parameters, optimizer state, epoch history (doubles), then the SHA-256 of
+ * all of it. Native byte order: checkpoints
  * are for resuming on the machine that wrote them; the portable result is the .safetensors. */
 #include "train/checkpoint.h"
 
@@ -10,12 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "common/file_read.h"
 #include "common/sha256.h"
 
 static const char magic[8] = {'S', 'T', 'C', 'K', 'P', 'T', '0', '1'};
-#define CK_VERSION 1u
+#define CK_VERSION 2u
 
+/* Version 1's header; version 2 follows it with ck_ident (header_bytes covers both). */
 typedef struct {
     char magic[8];
     uint32_t version, header_bytes;
@@ -23,6 +27,10 @@ typedef struct {
     int64_t epochs_done, opt_step;
     uint64_t train_step, n_params, n_state, n_rows;
 } ck_header;
+
+typedef struct {
+    char model_hash[72], data_hash[72];
+} ck_ident;
 
 static bool dir_empty(const char *dir)
 {
@@ -84,7 +92,11 @@ nn_status ck_save(const char *dir, const ck_state *s, nn_err *err)
     memset(&h, 0, sizeof h);
     memcpy(h.magic, magic, sizeof magic);
     h.version = CK_VERSION;
-    h.header_bytes = sizeof h;
+    h.header_bytes = sizeof h + sizeof(ck_ident);
+    ck_ident id;
+    memset(&id, 0, sizeof id);
+    memcpy(id.model_hash, s->model_hash, sizeof id.model_hash);
+    memcpy(id.data_hash, s->data_hash, sizeof id.data_hash);
     memcpy(h.config_hash, s->config_hash, sizeof h.config_hash);
     h.epochs_done = s->epochs_done;
     h.opt_step = s->opt_step;
@@ -102,6 +114,7 @@ nn_status ck_save(const char *dir, const ck_state *s, nn_err *err)
         const void *p;
         size_t n;
     } parts[] = {{&h, sizeof h},
+                 {&id, sizeof id},
                  {s->params, s->n_params * sizeof(float)},
                  {s->state, s->n_state * sizeof(float)}};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
@@ -122,47 +135,91 @@ nn_status ck_save(const char *dir, const ck_state *s, nn_err *err)
     return tm_commit(f, tmp, dir, CK_FILE, err);
 }
 
-nn_status ck_load(const char *dir, ck_state *s, int max_rows, nn_err *err)
+/* Reads n bytes at offset off of fd (pread until done); false on an error or an early end. */
+static bool read_at(int fd, void *buf, size_t n, size_t off)
+{
+    uint8_t *p = buf;
+    errno = 0;
+    while (n) {
+        ssize_t r = pread(fd, p, n, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return false;
+        p += r;
+        n -= (size_t)r;
+        off += (size_t)r;
+    }
+    return true;
+}
+
+/* The body size the header announces (header, parameters, state, rows), or 0 when it cannot be
+ * the size of a file of len bytes (the products are checked against len, so none overflows). */
+static size_t body_bytes(const ck_header *h, size_t hbytes, size_t len)
+{
+    size_t room = len / sizeof(float);
+    if (h->n_params > room || h->n_state > room || h->n_rows > len / (TM_ROW_DOUBLES * sizeof(double)))
+        return 0;
+    return hbytes + (size_t)(h->n_params + h->n_state) * sizeof(float) +
+           (size_t)h->n_rows * TM_ROW_DOUBLES * sizeof(double);
+}
+
+/* Compares one identity hash; a mismatch is an error, or with x->force a note. */
+static nn_status check_identity(const char *path, const char *what, const char *name, const char *was,
+                                const char *now, ck_expect *x, nn_err *err)
+{
+    if (!now || !now[0] || strcmp(was, now) == 0)
+        return NN_OK;
+    char line[360];
+    snprintf(line, sizeof line, "%.150s: the %s %.120s changed since the checkpoint (%.19s... now %.19s...)", path,
+             what, name, was, now);
+    if (!x->force)
+        return nn_fail(err, NN_E_ARG, "%s; resume with the original one, or pass --force to continue from this "
+                       "checkpoint anyway", line);
+    size_t n = strlen(x->note);
+    if (n < sizeof x->note)
+        snprintf(x->note + n, sizeof x->note - n, "%s%.360s; continuing (--force)", n ? "; " : "", line);
+    return NN_OK;
+}
+
+nn_status ck_load(const char *dir, ck_state *s, int max_rows, ck_expect *x, nn_err *err)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, CK_FILE);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nn_fail(err, NN_E_IO, "%s: cannot open (%s)", path, strerror(errno));
-    nn_status st = NN_OK;
-    uint8_t *buf = NULL;
-    long len = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        len = ftell(f);
-    if (len < (long)(sizeof(ck_header) + 32) || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return nn_fail(err, NN_E_PARSE, "%s: truncated checkpoint (%ld bytes)", path, len);
-    }
-    buf = calloc(1, (size_t)len);
-    if (!buf) {
-        fclose(f);
-        return nn_fail(err, NN_E_NOMEM, "%s: out of memory", path);
-    }
-    if (fread(buf, 1, (size_t)len, f) != (size_t)len)
-        st = nn_fail(err, NN_E_IO, "%s: read error", path);
-    fclose(f);
+    x->note[0] = '\0';
+    int fd;
+    size_t len;
+    nn_status st = cm_open_regular(path, &fd, &len, err);
+    if (st)
+        return st;
     ck_header h;
-    memcpy(&h, buf, sizeof h);
-    size_t body = (size_t)len - 32;
-    if (!st && (memcmp(h.magic, magic, sizeof magic) != 0 || h.version != CK_VERSION || h.header_bytes != sizeof h))
-        st = nn_fail(err, NN_E_PARSE, "%s: not a steer-train checkpoint of this version", path);
-    if (!st && (h.n_params != s->n_params || h.n_state != s->n_state))
-        st = nn_fail(err, NN_E_PARSE,
-                     "%s: sizes do not match the model and optimizer (expected %zu parameters and %zu state "
-                     "floats, got %llu and %llu)", path, s->n_params, s->n_state, (unsigned long long)h.n_params,
-                     (unsigned long long)h.n_state);
-    if (!st && (h.n_rows > (uint64_t)max_rows || h.n_rows != (uint64_t)h.epochs_done))
-        st = nn_fail(err, NN_E_PARSE, "%s: epoch history out of range (%llu rows, %lld epochs done, at most %d)",
-                     path, (unsigned long long)h.n_rows, (long long)h.epochs_done, max_rows);
-    size_t want = sizeof h + (h.n_params + h.n_state) * sizeof(float) + h.n_rows * TM_ROW_DOUBLES * sizeof(double);
+    ck_ident id = {{0}, {0}};
+    size_t hbytes = 0;
+    if (len < sizeof h + 32)
+        st = nn_fail(err, NN_E_PARSE, "%s: truncated checkpoint (%zu bytes, expected at least %zu)", path, len,
+                     sizeof h + 32);
+    else if (!read_at(fd, &h, sizeof h, 0))
+        st = nn_fail(err, NN_E_IO, "%s: cannot read the header: %s", path, errno ? strerror(errno) : "short read");
+    else if (memcmp(h.magic, magic, sizeof magic) != 0)
+        st = nn_fail(err, NN_E_PARSE, "%s: not a steer-train checkpoint (bad magic)", path);
+    else if (h.version == 1 && h.header_bytes == sizeof h)
+        hbytes = sizeof h;
+    else if (h.version == CK_VERSION && h.header_bytes == sizeof h + sizeof id)
+        hbytes = sizeof h + sizeof id;
+    else
+        st = nn_fail(err, NN_E_PARSE, "%s: checkpoint version %u (header %u bytes) is not one this steer-train "
+                     "reads (1 or %u)", path, h.version, h.header_bytes, CK_VERSION);
+    size_t body = len - 32, want = st ? 0 : body_bytes(&h, hbytes, len);
     if (!st && want != body)
-        st = nn_fail(err, NN_E_PARSE, "%s: truncated or oversized checkpoint (expected %zu bytes, got %zu)", path,
-                     want + 32, (size_t)len);
+        st = nn_fail(err, NN_E_PARSE, "%s: truncated or oversized checkpoint (its header announces %llu parameters, "
+                     "%llu state floats and %llu epochs; the file has %zu bytes)", path,
+                     (unsigned long long)h.n_params, (unsigned long long)h.n_state, (unsigned long long)h.n_rows, len);
+    uint8_t *buf = NULL;
+    if (!st && !(buf = malloc(len)))
+        st = nn_fail(err, NN_E_NOMEM, "%s: out of memory for %zu bytes", path, len);
+    if (!st && !read_at(fd, buf, len, 0))
+        st = nn_fail(err, NN_E_IO, "%s: cannot read: %s", path, errno ? strerror(errno) : "the file shrank");
+    close(fd);
     if (!st) {
         uint8_t sum[32];
         sha256_ctx c;
@@ -172,10 +229,30 @@ nn_status ck_load(const char *dir, ck_state *s, int max_rows, nn_err *err)
         if (memcmp(sum, buf + body, 32) != 0)
             st = nn_fail(err, NN_E_CHECKSUM, "%s: checksum mismatch (corrupt checkpoint)", path);
     }
+    if (!st && hbytes > sizeof h) {
+        memcpy(&id, buf + sizeof h, sizeof id);
+        id.model_hash[sizeof id.model_hash - 1] = id.data_hash[sizeof id.data_hash - 1] = '\0';
+        st = check_identity(path, "model file", x->model_path, id.model_hash, x->model_hash, x, err);
+        if (!st)
+            st = check_identity(path, "dataset", x->data_path, id.data_hash, x->data_hash, x, err);
+    } else if (!st) {
+        snprintf(x->note, sizeof x->note, "%.300s: a version 1 checkpoint (written before model and dataset hashes): "
+                 "the model file and the dataset cannot be checked against it", path);
+    }
+    if (!st && (h.n_params != s->n_params || h.n_state != s->n_state))
+        st = nn_fail(err, NN_E_PARSE,
+                     "%s: sizes do not match the model and optimizer (expected %zu parameters and %zu state "
+                     "floats, got %llu and %llu)", path, s->n_params, s->n_state, (unsigned long long)h.n_params,
+                     (unsigned long long)h.n_state);
+    if (!st && (h.n_rows > (uint64_t)max_rows || h.n_rows != (uint64_t)h.epochs_done))
+        st = nn_fail(err, NN_E_PARSE, "%s: epoch history out of range (%llu rows, %lld epochs done, at most %d)",
+                     path, (unsigned long long)h.n_rows, (long long)h.epochs_done, max_rows);
     if (!st) {
-        const uint8_t *p = buf + sizeof h;
+        const uint8_t *p = buf + hbytes;
         memcpy(s->config_hash, h.config_hash, sizeof s->config_hash);
         s->config_hash[sizeof s->config_hash - 1] = 0;
+        memcpy(s->model_hash, id.model_hash, sizeof s->model_hash);
+        memcpy(s->data_hash, id.data_hash, sizeof s->data_hash);
         s->epochs_done = h.epochs_done;
         s->opt_step = h.opt_step;
         s->train_step = h.train_step;

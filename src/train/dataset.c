@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/sha256.h"
 #include "train/augment.h"
 #include "train/ds_drivelog.h"
 #include "train/idx.h"
@@ -30,6 +31,7 @@ typedef nn_status (*ds_open_fn)(ds_dataset *ds, const char *path, const ds_open_
 
 typedef struct {
     idx_array images, labels;
+    char digest[72]; /* the identity: both files' decoded content */
 } idx_impl;
 
 static size_t idx_count(const ds_dataset *ds) { return ((const idx_impl *)ds->impl)->images.count; }
@@ -61,7 +63,9 @@ static void idx_close(ds_dataset *ds)
     }
 }
 
-static const ds_ops idx_ops = {idx_count, idx_get, idx_close, NULL, NULL};
+static const char *idx_digest(const ds_dataset *ds) { return ((const idx_impl *)ds->impl)->digest; }
+
+static const ds_ops idx_ops = {idx_count, idx_get, idx_close, NULL, NULL, idx_digest};
 
 /* The labels file of an MNIST-style images file: "...images-idx3..." -> "...labels-idx1...". */
 static nn_status idx_labels_name(const char *images, char *out, size_t cap, nn_err *err)
@@ -114,6 +118,9 @@ static nn_status idx_open(ds_dataset *ds, const char *path, const ds_open_opts *
         if (v > max)
             max = v;
     }
+    char both[2 * sizeof d->images.digest + 8];
+    snprintf(both, sizeof both, "idx\n%s\n%s\n", d->images.digest, d->labels.digest);
+    sha256_tag(both, strlen(both), d->digest);
     ds->ops = &idx_ops;
     ds->impl = d;
     ds->info = (ds_info){.h = d->images.rows, .w = d->images.cols, .c = 1, .task = DS_CLASSIFY,
@@ -235,6 +242,12 @@ nn_status ds_target(const ds_dataset *ds, size_t i, float *target, nn_err *err)
     if (i >= ds->ops->count(ds))
         return nn_fail(err, NN_E_ARG, "%s: item %zu out of range (expected < %zu)", ds->path, i, ds->ops->count(ds));
     return ds->ops->target(ds, i, target, err);
+}
+
+const char *ds_digest(const ds_dataset *ds)
+{
+    const char *d = ds->ops->digest ? ds->ops->digest(ds) : NULL;
+    return d ? d : "";
 }
 
 const char *ds_note(const ds_dataset *ds)

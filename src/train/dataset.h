@@ -56,7 +56,9 @@ typedef struct ds_dataset ds_dataset;
 /* A dataset kind's operations. get fills image (and label or target) of item i < count;
  * close frees the kind's own state (ds_impl). Optional (NULL when the kind has none): target
  * gives item i's regression targets without decoding its image; note gives a one-line remark
- * about the load (e.g. rows skipped), or "". */
+ * about the load (e.g. rows skipped), or ""; digest gives the dataset's identity, a
+ * "sha256:<hex>" of the files its item list was read from (IDX: both files' decoded content;
+ * driving logs: the bytes of the log and its catalogs, not the images), or "" when unknown. */
 typedef struct {
     size_t (*count)(const ds_dataset *ds);
     nn_status (*get)(ds_dataset *ds, size_t i, const ds_xform *xf, float *image, int32_t *label, float *target,
@@ -64,6 +66,7 @@ typedef struct {
     void (*close)(ds_dataset *ds);
     nn_status (*target)(const ds_dataset *ds, size_t i, float *target, nn_err *err);
     const char *(*note)(const ds_dataset *ds);
+    const char *(*digest)(const ds_dataset *ds);
 } ds_ops;
 
 /* Wraps a kind's state as a dataset (info checked: shape >= 1, n_classes >= 1 for
@@ -88,6 +91,8 @@ nn_status ds_item(ds_dataset *ds, size_t i, const ds_xform *xf, float *image, in
 /* Item i's regression targets without its image (kinds with ops->target; NN_E_UNSUPPORTED
  * otherwise). */
 nn_status ds_target(const ds_dataset *ds, size_t i, float *target, nn_err *err);
+/* The kind's identity hash (ds_ops.digest; "" when the kind has none). */
+const char *ds_digest(const ds_dataset *ds);
 /* The kind's remark about the load ("" when none). */
 const char *ds_note(const ds_dataset *ds);
 

@@ -95,7 +95,9 @@ static void drive_free(drive_impl *d)
 
 static void drive_close(ds_dataset *ds) { drive_free(ds_impl(ds)); }
 
-static const ds_ops drive_ops = {drive_count, drive_get, drive_close, drive_target, drive_note};
+static const char *drive_digest(const ds_dataset *ds) { return ((const drive_impl *)ds_impl(ds))->log.digest; }
+
+static const ds_ops drive_ops = {drive_count, drive_get, drive_close, drive_target, drive_note, drive_digest};
 
 /* Missing images: an error above DS_MAX_MISSING of the listed ones unless allowed; else a note. */
 static nn_status check_missing(drive_impl *d, const char *path, bool allow, nn_err *err)

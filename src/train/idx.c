@@ -4,14 +4,15 @@
  * cannot make the reader allocate gigabytes. Concatenated gzip members are accepted. */
 #include "train/idx.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <zlib.h>
+
+#include "common/file_read.h"
+#include "common/sha256.h"
 
 static uint32_t be32(const uint8_t *p)
 {
@@ -252,29 +253,21 @@ nn_status idx_parse(idx_array *out, const uint8_t *buf, size_t len, idx_kind wan
 nn_status idx_load(idx_array *out, const char *path, idx_kind want, nn_err *err)
 {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return nn_fail(err, NN_E_IO, "%s: cannot open (%s)", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return nn_fail(err, NN_E_IO, "%s: not a regular file", path);
-    }
-    size_t len = (size_t)st.st_size;
-    uint8_t *buf = malloc(len ? len : 1);
-    if (!buf) {
-        fclose(f);
-        return nn_fail(err, NN_E_NOMEM, "%s: out of memory for %zu bytes", path, len);
-    }
-    size_t n = fread(buf, 1, len, f);
-    int rerr = ferror(f);
-    fclose(f);
-    if (rerr || n != len) {
-        free(buf);
-        return nn_fail(err, NN_E_IO, "%s: read failed (expected %zu bytes, got %zu)", path, len, n);
-    }
-    nn_status s = idx_parse(out, buf, len, want, path, err);
+    char *buf;
+    size_t len;
+    nn_status s = cm_read_regular(path, IDX_MAX_BYTES + 16, &buf, &len, err);
+    if (s)
+        return s;
+    s = idx_parse(out, (const uint8_t *)buf, len, want, path, err);
     free(buf);
+    if (!s) {
+        const uint64_t shape[4] = {(uint64_t)out->kind, out->count, (uint64_t)out->rows, (uint64_t)out->cols};
+        sha256_ctx c;
+        sha256_init(&c);
+        sha256_update(&c, shape, sizeof shape);
+        sha256_update(&c, out->data, out->count * (size_t)out->rows * (size_t)out->cols);
+        sha256_final_tag(&c, out->digest);
+    }
     return s;
 }
 

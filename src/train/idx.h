@@ -25,13 +25,16 @@ typedef struct {
     size_t count;      /* images or labels */
     int rows, cols;    /* image size (1, 1 for labels) */
     uint8_t *data;     /* count * rows * cols bytes, row-major, one image after the other */
+    char digest[72];   /* idx_load: "sha256:<hex>" of the decoded content (kind, count, rows, cols, data),
+                          the dataset's identity: recompressing the file does not change it; "" otherwise */
 } idx_array;
 
 /* Parses an IDX file held in memory (raw or gzip). `name` is used in messages. `want` is the
  * layout the caller needs: a file of the other kind is a magic-number error. */
 nn_status idx_parse(idx_array *out, const uint8_t *buf, size_t len, idx_kind want, const char *name,
                     nn_err *err);
-/* Reads and parses path. */
+/* Reads and parses path: a regular file (a directory, FIFO or device is refused by kind, without
+ * blocking: `f: is a FIFO, expected a regular file`) of at most IDX_MAX_BYTES + 16 bytes. */
 nn_status idx_load(idx_array *out, const char *path, idx_kind want, nn_err *err);
 /* Loads an images file and its labels file; the counts must match. On failure neither stays
  * allocated. */

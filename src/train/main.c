@@ -1,6 +1,6 @@
 /* main.c — steer-train: trains a model of the zoo on a dataset as a config file describes.
- *   steer-train CONFIG.yaml [--set key=value ...] [--resume RUN_DIR] [--allow-missing]
- *   steer-train --resume RUN_DIR            (the run's own config.yaml)
+ *   steer-train CONFIG.yaml [--set key=value ...] [--resume RUN_DIR [--force]] [--allow-missing]
+ *   steer-train --resume RUN_DIR [--force]  (the run's own config.yaml)
  * Order: config (parse -> overrides -> validate; exit 78 on a bad one) -> model + dataset
  * checks -> run directory (a non-empty one is refused unless resuming) -> epochs, each ending
  * in an atomic checkpoint, log.csv, metrics.json and curve.svg -> test set -> final weights
@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/file_read.h"
+#include "common/sha256.h"
 #include "nn/graph.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
@@ -19,23 +21,27 @@
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
 #define MAX_SETS 64
+#define MODEL_MAX_BYTES (16u << 20) /* the model YAML reader's limit (common/yamldoc.c) */
 
 static const char usage[] =
-    "usage: steer-train CONFIG.yaml [--set key=value ...] [--resume RUN_DIR] [--allow-missing]\n"
-    "       steer-train --resume RUN_DIR [--set threads=N]\n"
+    "usage: steer-train CONFIG.yaml [--set key=value ...] [--resume RUN_DIR [--force]] [--allow-missing]\n"
+    "       steer-train --resume RUN_DIR [--force] [--set threads=N]\n"
     "Trains the model a config names (see config/train-*.yaml, every key commented) and writes the\n"
     "run directory (`output`): <model>.safetensors, checkpoint.bin (after every epoch), log.csv,\n"
     "metrics.json, curve.svg, config.yaml (and steps.csv, loss and lr of every step, with\n"
     "log_steps: true). --set overrides one key (dotted name, YAML value; paths\n"
     "relative to the current directory). --resume continues a stopped run from its last checkpoint\n"
-    "(the configuration must be the run's, except output). --allow-missing trains on a driving log\n"
-    "even when more than 1% of the images it lists are missing (= --set dataset.allow_missing=true).\n";
+    "(the configuration must be the run's, except output; the model file's content and the dataset's\n"
+    "index files must be those the checkpoint was written with, or --force continues anyway, with a\n"
+    "warning). --allow-missing trains on a driving log even when more than 1% of the images it lists\n"
+    "are missing (= --set dataset.allow_missing=true).\n";
 
 typedef struct {
     const char *config;
     const char *resume;
     const char *sets[MAX_SETS];
     int n_sets;
+    bool force; /* --force: resume despite a changed model file or dataset */
 } cli;
 
 static int parse_cli(cli *c, int argc, char **argv)
@@ -53,6 +59,8 @@ static int parse_cli(cli *c, int argc, char **argv)
                 return EXIT_USAGE;
             }
             c->sets[c->n_sets++] = "dataset.allow_missing=true";
+        } else if (!strcmp(a, "--force")) {
+            c->force = true;
         } else if (!strcmp(a, "--set") || !strcmp(a, "--resume")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "steer-train: %s needs a value\n%s", a, usage);
@@ -81,6 +89,10 @@ static int parse_cli(cli *c, int argc, char **argv)
         fputs(usage, stderr);
         return EXIT_USAGE;
     }
+    if (c->force && !c->resume) {
+        fprintf(stderr, "steer-train: --force only applies to --resume\n%s", usage);
+        return EXIT_USAGE;
+    }
     return 0;
 }
 
@@ -89,6 +101,9 @@ typedef struct {
     train_config cfg;
     char dir[TC_PATH_LEN];
     char hash[72];
+    char model_hash[72]; /* the model file's bytes */
+    char data_hash[72];  /* the train (and test) datasets' identities */
+    char data_name[2 * TC_PATH_LEN + 16];
     char weights_name[160];
     nn_model *m;
     ds_dataset *ds, *test;
@@ -148,17 +163,42 @@ static nn_status save_checkpoint(run *r, nn_err *err)
                    .n_params = tr->n_params, .n_state = tr->n_state, .params = r->m->params,
                    .state = tr->opt_mem, .n_rows = r->n_rows, .rows = r->rows};
     memcpy(ck.config_hash, r->hash, sizeof ck.config_hash);
+    memcpy(ck.model_hash, r->model_hash, sizeof ck.model_hash);
+    memcpy(ck.data_hash, r->data_hash, sizeof ck.data_hash);
     return ck_save(r->dir, &ck, err);
 }
 
-static nn_status resume_from(run *r, nn_err *err)
+/* What the checkpoint is checked against besides the config: the model file's bytes (a changed
+ * architecture may keep the parameter count) and the datasets' identities (ds_digest). */
+static nn_status identity_hashes(run *r, nn_err *err)
+{
+    char *buf;
+    size_t len;
+    nn_status s = cm_read_regular(r->cfg.model, MODEL_MAX_BYTES, &buf, &len, err);
+    if (s)
+        return s;
+    sha256_tag(buf, len, r->model_hash);
+    free(buf);
+    char ids[2 * 72 + 8];
+    snprintf(ids, sizeof ids, "%s\n%s\n", ds_digest(r->ds), r->test ? ds_digest(r->test) : "");
+    sha256_tag(ids, strlen(ids), r->data_hash);
+    snprintf(r->data_name, sizeof r->data_name, "%s%s%s", r->cfg.train, r->test ? " / test " : "",
+             r->test ? r->cfg.test : "");
+    return NN_OK;
+}
+
+static nn_status resume_from(run *r, bool force, nn_err *err)
 {
     trainer *tr = &r->tr;
     ck_state ck = {.n_params = tr->n_params, .n_state = tr->n_state, .params = r->m->params,
                    .state = tr->opt_mem, .rows = r->rows};
-    nn_status s = ck_load(r->dir, &ck, r->cfg.epochs, err);
+    ck_expect x = {.model_hash = r->model_hash, .data_hash = r->data_hash, .model_path = r->cfg.model,
+                   .data_path = r->data_name, .force = force};
+    nn_status s = ck_load(r->dir, &ck, r->cfg.epochs, &x, err);
     if (s)
         return s;
+    if (x.note[0])
+        fprintf(stderr, "steer-train: warning: %s\n", x.note);
     if (strcmp(ck.config_hash, r->hash) != 0)
         return nn_fail(err, NN_E_ARG,
                        "%s: the configuration differs from the run's (%s, now %s); resume with the run's "
@@ -286,8 +326,10 @@ static int train(run *r, const cli *c)
     bool has_ck = false;
     if (!s)
         s = ck_prepare_dir(r->dir, c->resume != NULL, &has_ck, &err);
+    if (!s)
+        s = identity_hashes(r, &err);
     if (!s && has_ck)
-        s = resume_from(r, &err);
+        s = resume_from(r, c->force, &err);
     else if (!s)
         s = write_config_copy(r, &err);
     if (!s && cfg->log_steps)

@@ -4,10 +4,12 @@
  * images, bit 5: max_angle_deg 500); the rest is the log file. For Donkey it is split at the
  * first "@@\n" into manifest.json and catalog_0.catalog. The files are written into a folder made
  * once per process that also holds a few images the logs can name (IMG/a.jpg, IMG/center_x.jpg,
- * 0.jpg, data/1.jpg, images/0_cam_image_array_.jpg). A load either fails with a one-line message
+ * 0.jpg, data/1.jpg, images/0_cam_image_array_.jpg) and non-regular files a log or a manifest's
+ * `paths` can name (the FIFO `fifo` and `IMG/fifo.jpg` with no writer, the directory
+ * `IMG/dir.jpg`): they must be refused, never waited on. A load either fails with a one-line message
  * and nothing allocated, or returns rows whose every string is readable (read in full, so ASan
  * sees a bad pointer), steering in [-1, 1], finite controls, image counts that add up, and with
- * the image check, centre images that exist. */
+ * the image check, centre images that exist, and the content digest set. */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,6 +53,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                             "images/0_cam_image_array_.jpg"};
     for (int i = 0; i < 5; i++)
         put(files[i], "x", 1);
+    char path[256];
+    snprintf(path, sizeof path, "%s/fifo", dir);
+    if (mkfifo(path, 0600))
+        abort();
+    snprintf(path, sizeof path, "%s/IMG/fifo.jpg", dir);
+    if (mkfifo(path, 0600))
+        abort();
+    snprintf(path, sizeof path, "%s/IMG/dir.jpg", dir);
+    if (mkdir(path, 0755))
+        abort();
     return 0;
 }
 
@@ -115,7 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (o.no_side_images && (r->left[0] || r->right[0]))
             abort();
     }
-    if (sum == 0)
+    if (sum == 0 || strncmp(log.digest, "sha256:", 7) != 0 || strlen(log.digest) != 71)
         abort();
     io_drive_log_free(&log);
     return 0;

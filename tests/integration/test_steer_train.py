@@ -6,6 +6,10 @@ model (2 convolutions, batch norm, dropout, dense softmax). Cases (one per meson
                the .safetensors loads in `steerctl model run` and classifies the training images
   Determinism  two runs of one config -> the same weights (sha256)
   Resume       kill -9 during epoch 2, --resume (both forms) -> same weights as an uninterrupted run
+  ResumeArch   --resume after the model file changed with the same parameter count (relu ->
+               leaky_relu) or the dataset's labels changed: refused by name (exit 1, nothing
+               written); --force continues with a warning; a version 1 checkpoint (no hashes) is
+               accepted with a warning and gives the run's weights
   Diverge      lr 1e300 stops with a clear message (NaN loss / NaN gradient norm), exit 1, no
                weights or checkpoint
   Refuse       an existing run directory is not overwritten (exit 1, files unchanged)
@@ -15,6 +19,7 @@ import gzip
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import struct
@@ -242,6 +247,95 @@ def case_resume():
     print("resume: killed during epoch %d, resumed weights equal the uninterrupted run's (%s)" % (killed_in, a))
 
 
+def run_files(rd):
+    return {f: sha(os.path.join(rd, f)) for f in sorted(os.listdir(rd))}
+
+
+def one_line(p, pattern):
+    """The one stderr line that matches pattern (regex); there must be exactly one stderr line."""
+    lines = p.stderr.strip().split("\n")
+    if len(lines) != 1 or not re.search(pattern, lines[0]):
+        fail("expected one line matching %r, got %r" % (pattern, p.stderr))
+    return lines[0]
+
+
+def to_v1(ck_path):
+    """Rewrites a version 2 checkpoint as version 1 wrote it: 136-byte header, no model/dataset
+    hashes (the 144 bytes after it), SHA-256 of the rest recomputed."""
+    with open(ck_path, "rb") as f:
+        b = f.read()
+    if struct.unpack_from("<II", b, 8) != (2, 280):
+        fail("checkpoint header: version/size %s, expected (2, 280)" % (struct.unpack_from("<II", b, 8),))
+    body = bytearray(b[:136]) + b[280:-32]
+    struct.pack_into("<II", body, 8, 1, 136)
+    with open(ck_path, "wb") as f:
+        f.write(bytes(body) + hashlib.sha256(bytes(body)).digest())
+
+
+def case_resume_arch():
+    d, cfg, _, y = setup("resumearch", epochs=2)
+    rd = os.path.join(d, "run")
+    run([cfg])
+    good = run_files(rd)
+    model = os.path.join(d, "tiny.yaml")
+    with open(model) as f:
+        original = f.read()
+    # same parameter count, different architecture: refused by name, nothing written
+    with open(model, "w") as f:
+        f.write(original.replace("filters: 4, kernel: 3, padding: same, activation: relu",
+                                 "filters: 4, kernel: 3, padding: same, activation: leaky_relu"))
+    for args in ([cfg, "--resume", rd], ["--resume", rd]):
+        p = run(args, expect=1)
+        one_line(p, r"^steer-train: .*run/checkpoint\.bin: the model file \S*tiny\.yaml changed since the "
+                    r"checkpoint \(sha256:[0-9a-f]+\.\.\. now sha256:[0-9a-f]+\.\.\.\); resume with the original "
+                    r"one, or pass --force")
+        if run_files(rd) != good:
+            fail("a refused resume changed the run directory")
+    with open(model, "w") as f:
+        f.write(original)
+    # a label changed, same file size: the dataset is refused by name
+    labels = os.path.join(d, "data", "train-labels-idx1-ubyte")
+    with open(labels, "r+b") as f:
+        f.seek(8)
+        f.write(bytes([(int(y[0]) + 1) % 3]))
+    p = run(["--resume", rd], expect=1)
+    one_line(p, r"run/checkpoint\.bin: the dataset \S*train-images-idx3-ubyte\.gz changed since the checkpoint")
+    if run_files(rd) != good:
+        fail("a refused resume changed the run directory")
+    write_idx(os.path.join(d, "data"))
+    # the same images compressed again at another time (another gzip header): the same dataset
+    images = os.path.join(d, "data", "train-images-idx3-ubyte.gz")
+    with gzip.open(images, "rb") as f:
+        raw = f.read()
+    with open(images, "wb") as f:
+        f.write(gzip.compress(raw, mtime=12345))
+    # the same model and data again: accepted (a complete run stays as it was)
+    run(["--resume", rd])
+    if run_files(rd)["tiny.safetensors"] != good["tiny.safetensors"]:
+        fail("resuming an unchanged complete run changed its weights")
+    # --force only goes with --resume
+    run([cfg, "--force"], expect=2)
+    # --force: a changed model file is a warning and the run goes on
+    with open(model, "w") as f:
+        f.write(original.replace("activation: relu}", "activation: leaky_relu}", 1))
+    p = run(["--resume", rd, "--force"])
+    if not re.search(r"steer-train: warning: .*the model file \S*tiny\.yaml changed since the checkpoint .*"
+                     r"continuing \(--force\)", p.stderr):
+        fail("--force: no warning: %r" % p.stderr)
+    with open(model, "w") as f:
+        f.write(original)
+    # a version 1 checkpoint (no hashes): accepted with a warning; the weights come from it
+    os.remove(os.path.join(rd, "tiny.safetensors"))
+    to_v1(os.path.join(rd, "checkpoint.bin"))
+    p = run(["--resume", rd])
+    if not re.search(r"steer-train: warning: \S*checkpoint\.bin: a version 1 checkpoint \(written before model "
+                     r"and dataset hashes\)", p.stderr) or "(already complete)" not in p.stderr:
+        fail("version 1 checkpoint: %r" % p.stderr)
+    if sha(os.path.join(rd, "tiny.safetensors")) != good["tiny.safetensors"]:
+        fail("the weights resumed from a version 1 checkpoint differ from the run's")
+    print("resume-arch: model, dataset and version 1 cases as expected")
+
+
 def case_diverge():
     d, cfg, _, _ = setup("diverge")
     # relu and the loss's clamp can hide NaN parameters behind a finite loss: the gradient norm is
@@ -308,7 +402,7 @@ def case_bad_input():
     print("bad input: ok")
 
 
-CASES = {"Train": case_train, "Determinism": case_determinism, "Resume": case_resume,
+CASES = {"Train": case_train, "Determinism": case_determinism, "Resume": case_resume, "ResumeArch": case_resume_arch,
          "Diverge": case_diverge, "Refuse": case_refuse, "BadInput": case_bad_input}
 
 if __name__ == "__main__":
