@@ -187,16 +187,16 @@ static void test_feed_images_by_content(void **state)
     fclose(f);
 
     io_image img = {0};
-    assert_int_equal(df_load_image(&img, png_as_jpg, &e), NN_OK);
+    assert_int_equal(io_image_load(&img, png_as_jpg, &e), NN_OK);
     assert_memory_equal(img.data, rgb, sizeof rgb); /* PNG: lossless */
-    assert_int_equal(df_load_image(&img, jpg_as_png, &e), NN_OK);
+    assert_int_equal(io_image_load(&img, jpg_as_png, &e), NN_OK);
     assert_int_equal(img.width, 4);
     assert_int_equal(img.height, 2);
-    assert_int_not_equal(df_load_image(&img, fifo, &e), NN_OK); /* must not block */
+    assert_int_not_equal(io_image_load(&img, fifo, &e), NN_OK); /* must not block */
     assert_non_null(strstr(e.msg, "fifo.png: is a FIFO, expected a regular file"));
-    assert_int_not_equal(df_load_image(&img, sub, &e), NN_OK);
+    assert_int_not_equal(io_image_load(&img, sub, &e), NN_OK);
     assert_non_null(strstr(e.msg, "dir.jpg: is a directory, expected a regular file"));
-    assert_int_not_equal(df_load_image(&img, text, &e), NN_OK);
+    assert_int_not_equal(io_image_load(&img, text, &e), NN_OK);
     assert_non_null(strstr(e.msg, "text.jpg: not a JPEG or PNG image"));
     assert_null(strstr(e.msg, "hello"));
     io_image_free(&img);

@@ -9,8 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/file_read.h"
-
 /* Rows without time stamps in their image names play at 10 Hz (as `steerctl replay`). */
 #define DF_UNTIMED_PERIOD_NS 100000000ull
 
@@ -85,19 +83,6 @@ nn_status df_attach(drive_feed *df, GstElement *pipeline, _Atomic uint64_t *fram
     df->frame_ids = frame_ids;
     df->pool_w = df->pool_h = 0; /* a new pipeline: caps again with the next frame */
     return NN_OK;
-}
-
-nn_status df_load_image(io_image *img, const char *path, nn_err *err)
-{
-    /* io_image_load opens the path itself: refuse a FIFO, a directory or a device first, with a
-     * descriptor opened without blocking (a FIFO would block io_image_load's open forever). */
-    int fd;
-    size_t size;
-    nn_status s = cm_open_regular(path, &fd, &size, err);
-    if (s)
-        return s;
-    close(fd);
-    return io_image_load(img, path, err);
 }
 
 /* Makes df->pool hand out w x h RGB buffers and tells the pipeline the new caps (a new pool per
@@ -179,7 +164,7 @@ static void *feed_main(void *arg)
         /* the row is read: it has its frame id, used or not */
         uint64_t id = atomic_fetch_add(df->frame_ids, 1);
         nn_err e;
-        GstBuffer *buf = df_load_image(&df->img, r->center, &e) ? NULL : frame_buffer(df, id, &e);
+        GstBuffer *buf = io_image_load(&df->img, r->center, &e) ? NULL : frame_buffer(df, id, &e);
         if (!buf) {
             uint64_t n = atomic_fetch_add(&df->bad, 1) + 1;
             if (slog_due(n))

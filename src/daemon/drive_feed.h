@@ -74,8 +74,4 @@ size_t df_rows(const drive_feed *df);
  * df_open, over every pipeline. Call from the thread that calls df_attach / df_join. */
 uint64_t df_queue_dropped(const drive_feed *df);
 
-/* Reads and decodes one image into img: opened without blocking (a FIFO, a directory or a device
- * is refused by kind), recognised by its magic bytes. err: one line naming the file. */
-nn_status df_load_image(io_image *img, const char *path, nn_err *err);
-
 #endif
