@@ -73,9 +73,13 @@ size_t stats_format(const sd_stats *s, const stats_ctx *c, char *buf, size_t cap
     jb_str(&j, c->model_name);
     jb_raw(&j, ",\"weights\":");
     jb_str(&j, c->model_checksum);
-    jb_printf(&j, "},\"reloads\":%" PRIu64 ",\"reload_failures\":%" PRIu64 ",\"source_restarts\":%" PRIu64
-                  ",\"status\":",
+    jb_printf(&j, "},\"reloads\":%" PRIu64 ",\"reload_failures\":%" PRIu64 ",\"source_restarts\":%" PRIu64,
               c->reloads, c->reload_failures, c->source_restarts);
+    uint64_t subs = c->subscriber_connects - (c->subscriber_disconnects < c->subscriber_connects
+                                                  ? c->subscriber_disconnects : c->subscriber_connects);
+    jb_printf(&j, ",\"subscribers\":%" PRIu64 ",\"subscriber_connects\":%" PRIu64 ",\"subscriber_disconnects\":%" PRIu64
+                  ",\"status\":",
+              subs, c->subscriber_connects, c->subscriber_disconnects);
     jb_str(&j, c->status);
     jb_raw(&j, ",\"message\":");
     jb_str(&j, c->message);
