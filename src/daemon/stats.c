@@ -60,6 +60,11 @@ size_t stats_format(const sd_stats *s, const stats_ctx *c, char *buf, size_t cap
     jb_printf(&j, "\"fps_in\":%.2f,\"fps_out\":%.2f,\"frames_in\":%" PRIu64 ",\"frames\":%" PRIu64
                   ",\"dropped\":%" PRIu64 ",\"publish_dropped\":%" PRIu64 ",\"infer_errors\":%" PRIu64 ",",
               fps_in, fps_out, c->frames_in, s->frames, c->dropped, s->publish_dropped, s->infer_errors);
+    uint64_t gone = c->subscriber_disconnects < c->subscriber_connects ? c->subscriber_disconnects
+                                                                        : c->subscriber_connects;
+    jb_printf(&j, "\"subscribers\":%" PRIu64 ",\"subscriber_connects\":%" PRIu64 ",\"subscriber_disconnects\":%" PRIu64
+                  ",",
+              c->subscriber_connects - gone, c->subscriber_connects, c->subscriber_disconnects);
     jb_raw(&j, "\"latency_us\":{");
     const histogram *h = c->final ? s->all : s->win;
     for (int i = 0; i < ST_N; i++) {
@@ -73,13 +78,9 @@ size_t stats_format(const sd_stats *s, const stats_ctx *c, char *buf, size_t cap
     jb_str(&j, c->model_name);
     jb_raw(&j, ",\"weights\":");
     jb_str(&j, c->model_checksum);
-    jb_printf(&j, "},\"reloads\":%" PRIu64 ",\"reload_failures\":%" PRIu64 ",\"source_restarts\":%" PRIu64,
-              c->reloads, c->reload_failures, c->source_restarts);
-    uint64_t subs = c->subscriber_connects - (c->subscriber_disconnects < c->subscriber_connects
-                                                  ? c->subscriber_disconnects : c->subscriber_connects);
-    jb_printf(&j, ",\"subscribers\":%" PRIu64 ",\"subscriber_connects\":%" PRIu64 ",\"subscriber_disconnects\":%" PRIu64
+    jb_printf(&j, "},\"reloads\":%" PRIu64 ",\"reload_failures\":%" PRIu64 ",\"source_restarts\":%" PRIu64
                   ",\"status\":",
-              subs, c->subscriber_connects, c->subscriber_disconnects);
+              c->reloads, c->reload_failures, c->source_restarts);
     jb_str(&j, c->status);
     jb_raw(&j, ",\"message\":");
     jb_str(&j, c->message);
