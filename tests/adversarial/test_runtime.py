@@ -4,7 +4,8 @@ second instance on a live ipc endpoint (refused, the first keeps serving), stale
 at the socket path, the socket file removed at exit, a FIFO as model.spec (start, --check-config,
 reload), a reload stuck past reload_timeout_ms (the STEERD_TEST_RELOAD_DELAY_MS test hook stalls the
 loader: a hung NFS file cannot be made without root), SIGTERM during a reload, a SIGHUP storm,
-stalled and churning subscribers, `steerctl sub` reporting seq gaps, and non-finite outputs counted
+stalled and churning subscribers, `steerctl sub` reporting seq gaps, `steerctl sim drive` leaving
+no socket file, and non-finite outputs counted
 as inference errors (a tiny model whose preprocessing scale 1e6 times weights of 1e31 overflows on
 a real frame: outputs are infinite on every frame while any load-time check on a unit input stays
 finite).
@@ -213,6 +214,53 @@ class IpcOwnership(DaemonCase):
         self.assertEqual(p.returncode, 0, err)
         self.assertIn("replaced a stale socket file (nobody was listening on it)", err)
         self.assertFalse(os.path.exists(sock), "socket file left behind at exit")
+
+
+class SimSockets(DaemonCase):
+    """Defect 13: `steerctl sim drive` leaves no /tmp/steerd-sim-PORT.sock behind, neither after an
+    orderly run (steerd removes its own) nor when its steerd was killed with SIGKILL (sim removes
+    the stale file)."""
+
+    def drive(self, port, *extra):
+        spec, weights = h.model_paths("effnet-steer")
+        return [adv.STEERCTL, "sim", "drive", "--config", os.path.join(adv.ROOT, "config", "sim.yaml"), "--model",
+                spec, "--weights", weights, "--listen", str(port)] + list(extra)
+
+    def free_port(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        return port
+
+    def test_orderly_run(self):
+        port = self.free_port()
+        sock = "/tmp/steerd-sim-%d.sock" % port
+        r = adv.run(self.drive(port, "--roads", "1", "--seconds", "1"), timeout=120)
+        self.assertEqual(r.rc, 0, r)
+        self.assertFalse(os.path.exists(sock), "socket file left behind: " + sock)
+
+    def test_steerd_killed(self):
+        port = self.free_port()
+        sock = "/tmp/steerd-sim-%d.sock" % port
+        p = subprocess.Popen(self.drive(port, "--roads", "2", "--seconds", "60"), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            self.assertTrue(p.stdout.readline().startswith("steerd: frames on"))
+            self.assertTrue(os.path.exists(sock))
+            kids = []
+            for tid in os.listdir("/proc/%d/task" % p.pid):
+                with open("/proc/%d/task/%s/children" % (p.pid, tid)) as f:
+                    kids += [int(x) for x in f.read().split()]
+            self.assertEqual(len(kids), 1, kids)
+            os.kill(kids[0], signal.SIGKILL)  # no chance to remove its socket file
+            p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.assertEqual(p.returncode, 1)
+        self.assertFalse(os.path.exists(sock), "stale socket file left behind: " + sock)
 
 
 class Reloads(DaemonCase):
