@@ -55,6 +55,7 @@ static void test_defaults_and_paths(void **state)
     assert_int_equal(c.threads, 1);
     assert_string_equal(c.endpoint, "ipc:///run/steerd/steer.sock"); /* never all interfaces */
     assert_int_equal(c.sndhwm, 100);
+    assert_int_equal(c.reload_timeout_ms, 30000);
     assert_int_equal(c.stats_interval_ms, 1000);
     assert_int_equal(c.log_level, 6);
     assert_true(c.drop);
@@ -96,6 +97,7 @@ static void test_errors(void **state)
     expect_error(BASE "bogus: 1\n", 6, 1, "bogus: unknown key");
     expect_error(BASE "publish:\n  endpont: ipc:///x\n", 7, 3, "publish.endpont: unknown key");
     expect_error(BASE "threads: 0\n", 6, 10, "threads: must be in [1, 256] (got 0)");
+    expect_error(BASE "reload_timeout_ms: 50\n", 6, 20, "reload_timeout_ms: must be in [100, 3600000] (got 50)");
     expect_error(BASE "threads: many\n", 6, 10, "threads: expected an integer");
     expect_error(BASE "threads: [1]\n", 6, 10, "threads: expected a scalar");
     expect_error(BASE "backend: tpu\n", 6, 10, "backend");

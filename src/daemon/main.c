@@ -439,7 +439,8 @@ static const char usage[] =
     "                               parse and validate FILE, load its model and pipeline, print the\n"
     "                               effective configuration; exit 0 or 78 (EX_CONFIG)\n"
     "       steerd --version | --help\n"
-    "Signals: SIGTERM/SIGINT stop (exit 0); SIGHUP reloads the configuration and the model.\n";
+    "Signals: SIGTERM/SIGINT stop (exit 0, within 1 s in every state); SIGHUP reloads the configuration\n"
+    "and the model (SIGHUPs during a reload are coalesced; a reload past reload_timeout_ms fails).\n";
 
 /* realtime_priority > 0: SCHED_FIFO for the calling thread before any other thread exists, so
  * every thread steerd and GStreamer create inherit it (frame loop, capture, CPU workers). Under

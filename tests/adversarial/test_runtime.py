@@ -5,10 +5,9 @@ at the socket path, the socket file removed at exit, a FIFO as model.spec (start
 reload), a reload stuck past reload_timeout_ms (the STEERD_TEST_RELOAD_DELAY_MS test hook stalls the
 loader: a hung NFS file cannot be made without root), SIGTERM during a reload, a SIGHUP storm,
 stalled and churning subscribers, `steerctl sub` reporting seq gaps, `steerctl sim drive` leaving
-no socket file, and non-finite outputs counted
-as inference errors (a tiny model whose preprocessing scale 1e6 times weights of 1e31 overflows on
-a real frame: outputs are infinite on every frame while any load-time check on a unit input stays
-finite).
+no socket file, and non-finite outputs counted as inference errors (a tiny model whose
+preprocessing scale 1e6 times weights of 1e31 overflows on a real frame: outputs are infinite on
+every frame while any load-time check on a unit input stays finite).
 
 Run: meson test -C build adversarial_runtime (or python3 test_runtime.py -v with its environment)."""
 import json
