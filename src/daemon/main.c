@@ -80,10 +80,11 @@ static void publish_raw(steerd *d, size_t len)
         d->stats.publish_dropped++;
 }
 
-/* The status while a model serves: running, or source-retry while the source is retried. */
+/* The status while a model serves: running; source-retry while the source is retried; infer-error
+ * while the model's output is not finite. */
 static const char *serving_state(const steerd *d)
 {
-    return d->cap.state == CAP_RETRY_WAIT ? "source-retry" : "running";
+    return d->cap.state == CAP_RETRY_WAIT ? "source-retry" : d->nonfinite ? "infer-error" : "running";
 }
 
 /* Status change: log it, tell subscribers (`status`) and systemd (STATUS=). */

@@ -453,6 +453,23 @@ class NonFinite(DaemonCase):
         self.assertEqual(stats["infer_errors"], stats["frames"])  # every frame counted
         self.stop_ok(d)
 
+    def test_reload_to_a_sane_model_clears_the_status(self):
+        d = self.daemon(tiny_config(self.tmp, "overflow", 1e6, 1e31))
+        until(d, lambda t, m: t == "status" and m["status"] == "infer-error", 30)
+        cfg = tiny_config(self.tmp, "sane", 1.0 / 255.0, 0.01)
+        cfg["publish"]["endpoint"] = d.endpoint
+        h.write_config(d.cfg_path, cfg)
+        d.signal(signal.SIGHUP)
+        st = until(d, lambda t, m: t == "status" and "finite again" in m["message"], 30)
+        self.assertEqual(st["status"], "running")
+        steer = messages(d, "steer", 3)
+        self.assertIsInstance(steer[-1]["steering"], float)
+        stats = until(d, lambda t, m: t == "stats", 10)
+        errors = stats["infer_errors"]
+        self.assertGreater(errors, 0)
+        self.assertEqual(until(d, lambda t, m: t == "stats", 10)["infer_errors"], errors)  # no new ones
+        self.stop_ok(d)
+
     def test_finite_model_has_no_errors(self):
         d = self.daemon(tiny_config(self.tmp, "sane", 1.0 / 255.0, 0.01))
         steer = messages(d, "steer", 5)
