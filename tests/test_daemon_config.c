@@ -1,15 +1,21 @@
 /* test_daemon_config.c — steerd's config table: defaults, every type, bounds, unknown keys,
  * wrong types, missing required keys, cross-field rules, ${VAR} expansion and relative paths;
- * every error is one line `file:line:col: key: problem`. */
+ * every endpoint form (syntax in the parse, the machine's view in cfg_check_endpoint, the ipc
+ * socket-file probe); every error is one line `file:line:col: key: problem`. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "daemon/config.h"
+#include "daemon/endpoint.h"
 
 #define BASE                                                                                              \
     "source:\n  pipeline: videotestsrc ! videoconvert ! appsink name=sink\n"                              \
@@ -49,6 +55,7 @@ static void test_defaults_and_paths(void **state)
     assert_int_equal(c.threads, 1);
     assert_string_equal(c.endpoint, "ipc:///run/steerd/steer.sock"); /* never all interfaces */
     assert_int_equal(c.sndhwm, 100);
+    assert_int_equal(c.reload_timeout_ms, 30000);
     assert_int_equal(c.stats_interval_ms, 1000);
     assert_int_equal(c.log_level, 6);
     assert_true(c.drop);
@@ -90,6 +97,7 @@ static void test_errors(void **state)
     expect_error(BASE "bogus: 1\n", 6, 1, "bogus: unknown key");
     expect_error(BASE "publish:\n  endpont: ipc:///x\n", 7, 3, "publish.endpont: unknown key");
     expect_error(BASE "threads: 0\n", 6, 10, "threads: must be in [1, 256] (got 0)");
+    expect_error(BASE "reload_timeout_ms: 50\n", 6, 20, "reload_timeout_ms: must be in [100, 3600000] (got 50)");
     expect_error(BASE "threads: many\n", 6, 10, "threads: expected an integer");
     expect_error(BASE "threads: [1]\n", 6, 10, "threads: expected a scalar");
     expect_error(BASE "backend: tpu\n", 6, 10, "backend");
@@ -105,8 +113,6 @@ static void test_errors(void **state)
     expect_error(BASE "stats: {interval_ms: 10}\n", 6, 22, "stats.interval_ms: must be in [50, 3600000]");
     expect_error(BASE "log: {level: loud}\n", 6, 14, "log.level");
     expect_error(BASE "source2: {}\n", 6, 1, "source2: unknown key");
-    expect_error(BASE "publish: {endpoint: 'udp://x'}\n", 6, 21, "publish.endpoint: expected ipc://");
-    expect_error(BASE "publish: {endpoint: 'tcp://127.0.0.1'}\n", 6, 21, "needs a port");
     expect_error(BASE "source2: x\n", 6, 1, "unknown key");
     expect_error("source:\n  pipeline: videotestsrc ! fakesink\nmodel: {spec: a, weights: b}\n", 2, 13,
                  "source.pipeline: must end in `appsink name=sink`");
@@ -124,6 +130,174 @@ static void test_errors(void **state)
                  "source.drop");
     expect_error("source:\n  pipeline: ''\nmodel: {spec: a, weights: b}\n", 2, 13, "must not be empty");
     expect_error("source: {pipeline: [\n", 2, 1, "malformed YAML");
+}
+
+/* `publish: {endpoint: EP}` on line 6; the value starts at column 21 (quoted). */
+static void expect_endpoint_error(const char *ep, const char *needle)
+{
+    char text[1024];
+    snprintf(text, sizeof text, BASE "publish: {endpoint: '%s'}\n", ep);
+    expect_error(text, 6, 21, needle);
+}
+
+static void expect_endpoint_ok(const char *ep)
+{
+    char text[1024];
+    steerd_config c;
+    nn_err err;
+    snprintf(text, sizeof text, BASE "publish: {endpoint: '%s'}\n", ep);
+    if (load(&c, text, &err) != NN_OK)
+        fail_msg("endpoint '%s' refused: %s", ep, err.msg);
+    assert_string_equal(c.endpoint, ep);
+}
+
+/* Syntax: every transport, tcp HOST:PORT form and port value, ipc path form (parse only). */
+static void test_endpoint_syntax(void **state)
+{
+    (void)state;
+    const char *ok[] = {"tcp://127.0.0.1:5555", "tcp://*:1",         "tcp://*:65535",  "tcp://lo:5555",
+                        "tcp://[::1]:5555",     "tcp://host.example:80", "ipc:///run/steerd/steer.sock",
+                        "ipc://@steerd-abstract", NULL};
+    for (int i = 0; ok[i]; i++)
+        expect_endpoint_ok(ok[i]);
+    expect_endpoint_error("udp://x", "publish.endpoint: transport 'udp' is not supported: expected ipc://PATH or "
+                                     "tcp://HOST:PORT (got 'udp://x')");
+    expect_endpoint_error("pgm://eth0;239.0.0.1:5555", "transport 'pgm' is not supported");
+    expect_endpoint_error("/run/steerd/steer.sock", "expected ipc://PATH or tcp://HOST:PORT (got '/run/");
+    expect_endpoint_error("", "publish.endpoint: must not be empty");
+    expect_endpoint_error("inproc://steer", "inproc:// reaches only the same process");
+    expect_endpoint_error("tcp://127.0.0.1", "tcp endpoint needs a port");
+    expect_endpoint_error("tcp://127.0.0.1:0", "port 0 means a random port");
+    expect_endpoint_error("tcp://127.0.0.1:*", "port * means a random port");
+    expect_endpoint_error("tcp://127.0.0.1:65536", "port 65536 is out of range 1..65535");
+    expect_endpoint_error("tcp://127.0.0.1:99999", "port 99999 is out of range 1..65535 (got 'tcp://127.0.0.1:99999')");
+    expect_endpoint_error("tcp://127.0.0.1:999999999999", "port 999999999999 is out of range");
+    expect_endpoint_error("tcp://127.0.0.1:99999999999999999999", "port is not a number 1..65535");
+    expect_endpoint_error("tcp://127.0.0.1:http", "port 'http' is not a number 1..65535");
+    expect_endpoint_error("tcp://127.0.0.1:-1", "port '-1' is not a number");
+    expect_endpoint_error("tcp://127.0.0.1:", "port '' is not a number");
+    expect_endpoint_error("tcp://:5555", "missing host before the port");
+    expect_endpoint_error("tcp://::1:5555", "an IPv6 host is written [ADDRESS]:PORT");
+    expect_endpoint_error("tcp://[::1]5555", "an IPv6 host is written [ADDRESS]:PORT");
+    expect_endpoint_error("tcp://a b:5555", "host 'a b' has a character 0x20");
+    expect_endpoint_error("tcp://src;127.0.0.1:5555", "has a character 0x3b");
+    expect_endpoint_error("ipc://", "missing path after ipc://");
+    expect_endpoint_error("ipc://*", "ipc://* means a random path");
+    expect_endpoint_error("ipc://steer.sock", "ipc path must be absolute");
+    expect_endpoint_error("ipc://./steer.sock", "ipc path must be absolute");
+    char ep[200] = "ipc:///";
+    memset(ep + 7, 'a', EP_IPC_MAX); /* a path of 108 bytes: one over sun_path's limit */
+    ep[6 + EP_IPC_MAX + 1] = 0;
+    expect_endpoint_error(ep, "ipc path is 108 bytes, longer than 107 (the limit of a Unix socket address)");
+    ep[6 + EP_IPC_MAX] = 0;
+    expect_endpoint_ok(ep); /* 107 bytes: the limit itself parses */
+}
+
+/* What the machine says (cfg_check_endpoint: part of cfg_load, so --check-config and reload). */
+static nn_status check_machine(const char *ep, nn_err *err)
+{
+    steerd_config c;
+    char text[1024];
+    snprintf(text, sizeof text, BASE "publish: {endpoint: '%s'}\n", ep);
+    nn_status s = load(&c, text, err);
+    return s ? s : cfg_check_endpoint(&c, err);
+}
+
+static void expect_machine_error(const char *ep, const char *needle)
+{
+    nn_err err;
+    if (check_machine(ep, &err) == NN_OK)
+        fail_msg("endpoint '%s' accepted", ep);
+    if (strncmp(err.msg, "dir/steerd.yaml:6:21: publish.endpoint: ", 40) != 0 || !strstr(err.msg, needle))
+        fail_msg("endpoint '%s': expected '...%s', got '%s'", ep, needle, err.msg);
+}
+
+static void expect_machine_ok(const char *ep)
+{
+    nn_err err;
+    if (check_machine(ep, &err) != NN_OK)
+        fail_msg("endpoint '%s' refused: %s", ep, err.msg);
+}
+
+static void test_endpoint_machine(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/steerd-cfg-XXXXXX", ep[256], path[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(ep, sizeof ep, "ipc://%s/steer.sock", dir);
+    expect_machine_ok(ep);
+    expect_machine_ok("ipc://@steerd-test-abstract");
+    expect_machine_error("ipc:///nonexistent-steerd/x.sock", "folder /nonexistent-steerd: does not exist (got "
+                                                            "'ipc:///nonexistent-steerd/x.sock')");
+    snprintf(path, sizeof path, "%s/file", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("keep me\n", f);
+    fclose(f);
+    snprintf(ep, sizeof ep, "ipc://%s/file/x.sock", dir);
+    expect_machine_error(ep, "/file is a regular file, not a folder");
+    snprintf(ep, sizeof ep, "ipc://%s/file", dir);
+    expect_machine_error(ep, "/file is a regular file, not a socket: it is never replaced");
+    expect_machine_ok("tcp://127.0.0.1:5555");
+    expect_machine_ok("tcp://*:5555");
+    expect_machine_ok("tcp://lo:5555");
+    expect_machine_error("tcp://192.0.2.1:5555", "192.0.2.1 is not an address of this machine");
+    expect_machine_error("tcp://nosuch-host.invalid:5555", "host 'nosuch-host.invalid' is not an IP address or a "
+                                                           "network interface of this machine");
+    expect_machine_error("tcp://[zz::1]:5555", "'zz::1' is not an IPv6 address");
+
+    /* connect (steerctl sub): names resolve, a relative ipc path is the caller's own */
+    char why[400];
+    assert_true(ep_check("tcp://127.0.0.1:5555", EP_CONNECT, why, sizeof why));
+    assert_true(ep_check("tcp://localhost:5555", EP_CONNECT, why, sizeof why));
+    assert_true(ep_check("ipc://relative.sock", EP_CONNECT, why, sizeof why));
+    assert_false(ep_check("tcp://nosuch-host.invalid:5555", EP_CONNECT, why, sizeof why));
+    assert_non_null(strstr(why, "cannot resolve host 'nosuch-host.invalid': "));
+    assert_false(ep_check("tcp://*:5555", EP_CONNECT, why, sizeof why));
+    assert_non_null(strstr(why, "host * is for a bind"));
+    assert_false(ep_check("tcp://127.0.0.1:70000", EP_CONNECT, why, sizeof why));
+    assert_non_null(strstr(why, "port 70000 is out of range"));
+    unlink(path);
+    rmdir(dir);
+}
+
+/* The ipc socket-file probe: absent, a live listener, a stale file, not a socket. */
+static void test_endpoint_probe(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/steerd-probe-XXXXXX", path[64], ep[80];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/s.sock", dir);
+    snprintf(ep, sizeof ep, "ipc://%s", path);
+    int e;
+    assert_int_equal(ep_probe(path, &e), EP_SOCK_ABSENT);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    assert_int_equal(ep_probe(path, &e), EP_SOCK_LIVE);
+    ep_remove_stale(ep); /* a live socket is never removed */
+    assert_int_equal(access(path, F_OK), 0);
+    close(fd); /* the file stays: a stale socket */
+    assert_int_equal(ep_probe(path, &e), EP_SOCK_STALE);
+    ep_remove_stale(ep);
+    assert_int_equal(ep_probe(path, &e), EP_SOCK_ABSENT);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(ep_probe(path, &e), EP_SOCK_OTHER);
+    assert_int_equal(e, 0);
+    ep_remove_stale(ep); /* not a socket: left alone */
+    assert_int_equal(access(path, F_OK), 0);
+    char p2[256];
+    assert_true(ep_ipc_path(ep, p2, sizeof p2));
+    assert_string_equal(p2, path);
+    assert_false(ep_ipc_path("ipc://@abstract", p2, sizeof p2));
+    assert_false(ep_ipc_path("tcp://127.0.0.1:1", p2, sizeof p2));
+    unlink(path);
+    rmdir(dir);
 }
 
 static void test_env_expansion(void **state)
@@ -175,7 +349,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_paths), cmocka_unit_test(test_all_keys),
         cmocka_unit_test(test_errors),             cmocka_unit_test(test_env_expansion),
-        cmocka_unit_test(test_dump),
+        cmocka_unit_test(test_dump),               cmocka_unit_test(test_endpoint_syntax),
+        cmocka_unit_test(test_endpoint_machine),   cmocka_unit_test(test_endpoint_probe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

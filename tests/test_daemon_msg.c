@@ -80,7 +80,8 @@ static void test_stats(void **state)
     s.skipped = 1;
     stats_ctx c = {.now_ns = 3000000000ull, .frames_in = 120, .dropped = 20, .bad_frames = 7, .backend = "cpu",
                    .model_name = "m", .model_checksum = "sha256:x", .status = "running", .message = "ok",
-                   .reloads = 2, .reload_failures = 1, .source_restarts = 3};
+                   .reloads = 2, .reload_failures = 1, .source_restarts = 3, .subscriber_connects = 7,
+                   .subscriber_disconnects = 5};
     char buf[MSG_MAX];
     assert_true(stats_format(&s, &c, buf, sizeof buf) > 0);
     assert_true(strncmp(buf, "stats {\"v\":1,", 13) == 0);
@@ -101,6 +102,7 @@ static void test_stats(void **state)
     assert_non_null(strstr(buf, "\"infer\":{\"n\":100,\"p50\":10.0,\"p90\":10.0,\"p99\":10.0,\"max\":10.0}"));
     assert_non_null(strstr(buf, "\"reloads\":2,\"reload_failures\":1,\"source_restarts\":3,\"status\":\"running\","
                                 "\"message\":\"ok\",\"final\":false}"));
+    assert_non_null(strstr(buf, "\"subscribers\":2,\"subscriber_connects\":7,\"subscriber_disconnects\":5,"));
     /* next window: empty histograms, rates over the new window; final: whole run */
     stats_next_window(&s, 3000000000ull, 120);
     uint64_t lat[ST_N] = {1000, 1000, 1000, 1000, 1000};

@@ -3,7 +3,9 @@
  * out-of-range values and missing required keys fail with `file:line:col: key: problem`.
  * Strings expand ${VAR} from the environment; relative paths resolve against the file's
  * directory. The reading itself is common/cfgtable.c; this file holds the table, the
- * cross-field rules run after parsing (validate) and the dump; applying is main's job. */
+ * cross-field rules run after parsing (validate: the endpoint's syntax too), what the machine says
+ * about the endpoint (cfg_check_endpoint: its folder, its address; part of cfg_load, so
+ * --check-config and a reload both run it) and the dump; applying is main's job. */
 #include "daemon/config.h"
 
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 
 #include "common/cfgtable.h"
 #include "common/yamldoc.h"
+#include "daemon/endpoint.h"
 
 static const char *const backend_names[] = {"auto", "cuda", "cpu", NULL};
 static const char *const eos_names[] = {"exit", "restart", NULL};
@@ -43,6 +46,7 @@ static const cfgt_row table[CFG_NKEYS] = {
     ENUM("backend", backend_names, NULL, CFG_BACKEND_AUTO, backend),
     INT("threads", 1, 256, 1, threads),
     INT("realtime_priority", 0, 99, 0, realtime_priority),
+    INT("reload_timeout_ms", 100, 3600000, 30000, reload_timeout_ms),
     STR("publish.endpoint", false, "ipc:///run/steerd/steer.sock", endpoint),
     INT("publish.sndhwm", 1, 1000000, 100, sndhwm),
     INT("stats.interval_ms", 50, 3600000, 1000, stats_interval_ms),
@@ -75,11 +79,6 @@ nn_status cfg_error(const steerd_config *cfg, cfg_key_id key, nn_err *err, nn_st
     return s;
 }
 
-static bool has_prefix(const char *s, const char *p)
-{
-    return strncmp(s, p, strlen(p)) == 0;
-}
-
 /* Cross-field and semantic rules, after every value has parsed. */
 static nn_status validate(const steerd_config *cfg, nn_err *err)
 {
@@ -96,15 +95,9 @@ static nn_status validate(const steerd_config *cfg, nn_err *err)
     if (cfg->backend == CFG_BACKEND_CUDA && !nn_cuda_built())
         return cfg_error(cfg, CFG_BACKEND, err, NN_E_UNSUPPORTED,
                          "this build has no CUDA backend (use cpu or auto) (got 'cuda')");
-    const char *ep = cfg->endpoint;
-    if (!has_prefix(ep, "ipc://") && !has_prefix(ep, "tcp://") && !has_prefix(ep, "inproc://"))
-        return cfg_error(cfg, CFG_PUBLISH_ENDPOINT, err, NN_E_SPEC,
-                         "expected ipc://PATH, tcp://HOST:PORT or inproc://NAME (got '%s')", ep);
-    if (has_prefix(ep, "tcp://") && !strrchr(ep + 6, ':'))
-        return cfg_error(cfg, CFG_PUBLISH_ENDPOINT, err, NN_E_SPEC, "tcp endpoint needs a port (got '%s')", ep);
-    if (strlen(ep) <= (size_t)(strchr(ep, ':') - ep) + 3)
-        return cfg_error(cfg, CFG_PUBLISH_ENDPOINT, err, NN_E_SPEC, "missing address after the scheme (got '%s')",
-                         ep);
+    char why[400];
+    if (!ep_parse(cfg->endpoint, EP_BIND, why, sizeof why))
+        return cfg_error(cfg, CFG_PUBLISH_ENDPOINT, err, NN_E_SPEC, "%s", why);
     return NN_OK;
 }
 
@@ -147,9 +140,18 @@ nn_status cfg_load_buffer(steerd_config *cfg, const char *buf, size_t len, const
     return validate(cfg, err);
 }
 
+nn_status cfg_check_endpoint(const steerd_config *cfg, nn_err *err)
+{
+    char why[400];
+    if (!ep_check(cfg->endpoint, EP_BIND, why, sizeof why))
+        return cfg_error(cfg, CFG_PUBLISH_ENDPOINT, err, NN_E_SPEC, "%s", why);
+    return NN_OK;
+}
+
 nn_status cfg_load(steerd_config *cfg, const char *path, nn_err *err)
 {
-    return cfgt_load_file(path, cfg, sizeof *cfg, table, CFG_NKEYS, parse_text, err);
+    nn_status s = cfgt_load_file(path, cfg, sizeof *cfg, table, CFG_NKEYS, parse_text, err);
+    return s ? s : cfg_check_endpoint(cfg, err);
 }
 
 void cfg_dump(const steerd_config *cfg, FILE *f)

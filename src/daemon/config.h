@@ -32,6 +32,7 @@ typedef enum {
     CFG_BACKEND,
     CFG_THREADS,
     CFG_REALTIME_PRIORITY,
+    CFG_RELOAD_TIMEOUT_MS,
     CFG_PUBLISH_ENDPOINT,
     CFG_PUBLISH_SNDHWM,
     CFG_STATS_INTERVAL_MS,
@@ -59,17 +60,23 @@ typedef struct {
     int backend;              /* backend: cfg_backend */
     int threads;              /* threads: CPU backend worker threads */
     int realtime_priority;    /* realtime_priority: SCHED_FIFO priority of every steerd thread (0 = off) */
-    char endpoint[512];       /* publish.endpoint: ZeroMQ bind address */
+    int reload_timeout_ms;    /* reload_timeout_ms: a SIGHUP reload still loading after this fails (old model kept) */
+    char endpoint[512];       /* publish.endpoint: ZeroMQ bind address (checked: endpoint.h) */
     int sndhwm;               /* publish.sndhwm: PUB send high-water mark (messages) */
     int stats_interval_ms;    /* stats.interval_ms */
     int log_level;            /* log.level as a syslog priority (3 error .. 7 debug) */
     cfg_pos pos[CFG_NKEYS];
 } steerd_config;
 
-/* Parse (YAML, types, bounds, unknown keys) -> validate (cross-field rules) into *cfg.
- * On failure err holds one line `file:line:col: key: problem` and *cfg is unspecified. */
+/* Parse (YAML, types, bounds, unknown keys) -> validate (cross-field rules, endpoint syntax) ->
+ * cfg_check_endpoint into *cfg. On failure err holds one line `file:line:col: key: problem` and
+ * *cfg is unspecified. */
 nn_status cfg_load(steerd_config *cfg, const char *path, nn_err *err);
-/* Same from a buffer; `name` is used in messages and to resolve relative paths. */
+/* What this machine says about publish.endpoint (ep_check for a bind: the ipc folder exists and is
+ * writable, a file at the path is a socket, a tcp host is *, a local address or an interface). */
+nn_status cfg_check_endpoint(const steerd_config *cfg, nn_err *err);
+/* Parse and validate from a buffer, without cfg_check_endpoint; `name` is used in messages and to
+ * resolve relative paths. */
 nn_status cfg_load_buffer(steerd_config *cfg, const char *buf, size_t len, const char *name, nn_err *err);
 /* All defaults (required keys empty). */
 void cfg_defaults(steerd_config *cfg);

@@ -3,6 +3,7 @@
  * staging buffer is sized on the first frame of each larger size). */
 #include "daemon/infer.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "nn/graph.h"
@@ -118,4 +119,13 @@ nn_status sd_model_run(sd_model *m, nn_err *err)
 const float *sd_model_outputs(const sd_model *m)
 {
     return nn_infer_output(m->ctx);
+}
+
+bool sd_model_outputs_finite(const sd_model *m)
+{
+    const float *y = nn_infer_output(m->ctx);
+    for (int i = 0; i < m->n_outputs; i++)
+        if (!isfinite(y[i]))
+            return false;
+    return true;
 }

@@ -49,5 +49,7 @@ void *sd_model_input(sd_model *m, size_t *bytes);
 nn_status sd_model_preprocess(sd_model *m, const sd_frame *f, nn_err *err);
 nn_status sd_model_run(sd_model *m, nn_err *err);
 const float *sd_model_outputs(const sd_model *m);
+/* true when every output of the last run is finite (a NaN or an infinity is an inference error). */
+bool sd_model_outputs_finite(const sd_model *m);
 
 #endif

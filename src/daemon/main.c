@@ -2,15 +2,16 @@
  * GStreamer source and runs the frame loop: take the latest frame -> preprocess -> forward ->
  * publish `steer`; every stats interval publish `stats`; feed the systemd watchdog between
  * frames. Signals only set flags: SIGTERM/SIGINT stop (exit 0), SIGHUP reloads config and model
- * on a helper thread and swaps them in between frames (a failed reload keeps the old ones).
- * Exit status: 0 stop or end of stream, 78 configuration error, 1 other start-up failure. */
+ * on a helper thread and swaps them in between frames (a failed reload keeps the old ones; one
+ * that takes longer than reload_timeout_ms fails and its thread is abandoned, never joined, so
+ * SIGTERM stops steerd within a second in every state; SIGHUPs during a reload are coalesced into
+ * one more reload). Exit status: 0 stop or end of stream, 78 configuration error, 1 other
+ * start-up failure (an endpoint in use by another process included). */
 #include <gst/gst.h>
 #include <errno.h>
-#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +25,12 @@
 #include "daemon/msg.h"
 #include "daemon/notify.h"
 #include "daemon/publish.h"
+#include "daemon/reload.h"
 #include "daemon/stats.h"
 
 #define STEERD_VERSION "0.1.0"
 #define POLL_MS 20 /* the loop wakes at least this often to look at signals and timers */
+#define EVENTS_MS 100 /* the publisher's monitor (subscriber connections) is read this often */
 
 static volatile sig_atomic_t stop_requested, reload_requested;
 
@@ -53,15 +56,17 @@ typedef struct {
     sd_stats stats;
     uint64_t seq;
 
-    /* reload (helper thread loads; the loop joins and swaps) */
-    pthread_t reload_thread;
-    bool reload_running, reload_pending;
-    atomic_int reload_done;
+    /* reload (a loader thread fills a job; the loop takes it between frames or abandons it) */
+    reload_job *job;          /* the reload in progress, NULL when none */
+    reload_job *stuck;        /* a loader abandoned after reload_timeout_ms, until it returns */
+    uint64_t reload_start_ns, stuck_since_ns;
+    bool reload_pending;      /* a SIGHUP arrived during the reload: one more follows */
+    unsigned test_delay_ms;   /* STEERD_TEST_RELOAD_DELAY_MS: stalls every loader (tests only) */
     steerd_config new_cfg;
     sd_model new_model;
-    nn_status reload_status;
-    nn_err reload_err;
     uint64_t reloads, reload_failures;
+    bool nonfinite;           /* the last frame's output was not finite (status infer-error) */
+    uint64_t next_events_ns;
 
     char status[32];
     char message[512];
@@ -73,6 +78,13 @@ static void publish_raw(steerd *d, size_t len)
 {
     if (len && !pub_send(&d->pub, d->buf, len))
         d->stats.publish_dropped++;
+}
+
+/* The status while a model serves: running; source-retry while the source is retried; infer-error
+ * while the model's output is not finite. */
+static const char *serving_state(const steerd *d)
+{
+    return d->cap.state == CAP_RETRY_WAIT ? "source-retry" : d->nonfinite ? "infer-error" : "running";
 }
 
 /* Status change: log it, tell subscribers (`status`) and systemd (STATUS=). */
@@ -106,6 +118,8 @@ static void publish_stats(steerd *d, uint64_t now, bool final)
         .reloads = d->reloads,
         .reload_failures = d->reload_failures,
         .source_restarts = d->cap.restarts,
+        .subscriber_connects = d->pub.connects,
+        .subscriber_disconnects = d->pub.disconnects,
         .final = final,
     };
     size_t len = stats_format(&d->stats, &c, d->buf, sizeof d->buf);
@@ -130,6 +144,26 @@ static void set_warm(steerd *d)
     size_t bytes;
     void *p = sd_model_input(&d->model, &bytes);
     fs_set_warm(&d->slot, p, bytes);
+}
+
+/* A non-finite model output is an inference error (counted in infer_errors, logged like one); it is
+ * still published (steering: null) and the status says why until the outputs are finite again. */
+static void note_finite(steerd *d, const sd_frame *f, bool finite)
+{
+    if (finite) {
+        if (d->nonfinite) {
+            d->nonfinite = false;
+            set_status(d, serving_state(d), SLOG_NOTICE, "frame %llu: the model's output is finite again",
+                       (unsigned long long)f->frame_id);
+        }
+        return;
+    }
+    if (d->stats.infer_errors++ % 1000 == 0 || !d->nonfinite) {
+        d->nonfinite = true;
+        set_status(d, "infer-error", SLOG_ERR, "frame %llu: the model's output is not finite (NaN or infinity); "
+                   "published as steering: null (%llu inference errors so far)", (unsigned long long)f->frame_id,
+                   (unsigned long long)d->stats.infer_errors);
+    }
 }
 
 /* One frame: preprocess, forward, publish; bookkeeping after the message left. Nothing here
@@ -161,6 +195,7 @@ static void process_frame(steerd *d, const sd_frame *f)
         return;
     }
     const float *y = sd_model_outputs(&d->model);
+    note_finite(d, f, sd_model_outputs_finite(&d->model));
     steer_msg m = {
         .seq = d->seq,
         .frame_id = f->frame_id,
@@ -194,53 +229,70 @@ static void process_frame(steerd *d, const sd_frame *f)
 
 /* ---- reload ---- */
 
-static void *reload_main(void *arg)
+/* A reload that did not happen: counted, said on every channel, the old model keeps serving. */
+static void reload_failed(steerd *d, const char *why)
 {
-    steerd *d = arg;
-    nn_status s = cfg_load(&d->new_cfg, d->cfg_path, &d->reload_err);
-    if (!s && strcmp(d->new_cfg.pipeline, d->cfg.pipeline) != 0) {
-        nn_err e;
-        if (cap_check(d->new_cfg.pipeline, &e))
-            s = cfg_error(&d->new_cfg, CFG_SOURCE_PIPELINE, &d->reload_err, NN_E_SPEC, "%s", e.msg);
-    }
-    if (!s)
-        s = sd_model_load(&d->new_model, &d->new_cfg, &d->log, &d->reload_err);
-    d->reload_status = s;
-    atomic_store(&d->reload_done, 1);
-    return NULL;
+    d->reload_failures++;
+    set_status(d, serving_state(d), SLOG_ERR, "reload failed: %s; still serving %s (%s)", why,
+               sd_model_name(&d->model), sd_model_checksum(&d->model));
+    notify_ready(&d->nt, d->message);
 }
 
-static void start_reload(steerd *d)
+static void start_reload(steerd *d, uint64_t now)
 {
-    if (d->reload_running) {
+    if (d->job) { /* coalesced: one more reload after this one, however many SIGHUPs arrive */
+        if (!d->reload_pending)
+            slog_notice(&d->log, "SIGHUP during a reload (%.1f s in): coalesced; %s is read again when this "
+                                 "reload ends", (double)(now - d->reload_start_ns) / 1e9, d->cfg_path);
         d->reload_pending = true;
+        return;
+    }
+    if (d->stuck) { /* at most one abandoned loader at a time */
+        char why[160];
+        snprintf(why, sizeof why, "the loader abandoned %.1f s ago has not returned yet (a hung file system?)",
+                 (double)(now - d->stuck_since_ns) / 1e9);
+        reload_failed(d, why);
         return;
     }
     notify_reloading(&d->nt);
     slog_notice(&d->log, "SIGHUP: reloading %s", d->cfg_path);
-    atomic_store(&d->reload_done, 0);
-    memset(&d->new_model, 0, sizeof d->new_model);
-    int rc = pthread_create(&d->reload_thread, NULL, reload_main, d);
-    if (rc) {
-        d->reload_failures++;
-        set_status(d, d->status, SLOG_ERR, "reload failed: cannot start the loader thread (%s); still serving %s",
-                   strerror(rc), sd_model_name(&d->model));
-        notify_ready(&d->nt, d->message);
+    nn_err e;
+    if (reload_start(&d->job, d->cfg_path, d->cfg.pipeline, &d->log, d->test_delay_ms, &e)) {
+        reload_failed(d, e.msg);
         return;
     }
-    d->reload_running = true;
+    d->reload_start_ns = now;
+}
+
+/* reload_timeout_ms passed: the loader is abandoned (it frees its own result when it returns). */
+static void reload_timed_out(steerd *d, uint64_t now)
+{
+    d->stuck = d->job;
+    d->job = NULL;
+    d->stuck_since_ns = now;
+    char why[700];
+    snprintf(why, sizeof why, "still loading %s after %d ms (reload_timeout_ms); the loader is abandoned",
+             d->cfg_path, d->cfg.reload_timeout_ms);
+    reload_failed(d, why);
+}
+
+/* An abandoned loader returned: its result is dropped, reloads may start again. */
+static void reap_stuck(steerd *d, uint64_t now)
+{
+    slog_notice(&d->log, "the reload abandoned %.1f s ago returned; its result is discarded",
+                (double)(now - d->stuck_since_ns) / 1e9);
+    reload_release(d->stuck);
+    d->stuck = NULL;
 }
 
 static void finish_reload(steerd *d, uint64_t now)
 {
-    pthread_join(d->reload_thread, NULL);
-    d->reload_running = false;
-    const char *st = d->cap.state == CAP_RETRY_WAIT ? "source-retry" : "running";
-    if (d->reload_status) {
-        d->reload_failures++;
-        set_status(d, st, SLOG_ERR, "reload failed: %s; still serving %s (%s)", d->reload_err.msg,
-                   sd_model_name(&d->model), sd_model_checksum(&d->model));
-        notify_ready(&d->nt, d->message);
+    nn_err e;
+    nn_status s = reload_take(d->job, &d->new_cfg, &d->new_model, &e);
+    d->job = NULL;
+    const char *st = serving_state(d);
+    if (s) {
+        reload_failed(d, e.msg);
         return;
     }
     /* Apply between frames: swap the model, then whatever else changed. */
@@ -285,7 +337,7 @@ static void finish_reload(steerd *d, uint64_t now)
         nn_err e;
         if (cap_start(&d->cap, now, &e))
             slog_err(&d->log, "%s", e.msg); /* checked by the loader: not expected */
-        st = d->cap.state == CAP_RETRY_WAIT ? "source-retry" : "running";
+        st = serving_state(d);
     }
     set_status(d, st, SLOG_NOTICE, "reloaded: serving %s (%s) on the %s backend%s", sd_model_name(&d->model),
                sd_model_checksum(&d->model), d->model.backend, restart_source ? "; source restarted" : "");
@@ -306,14 +358,24 @@ static int run(steerd *d)
         now = cap_now_ns();
         if (reload_requested) {
             reload_requested = 0;
-            start_reload(d);
+            start_reload(d, now);
         }
-        if (d->reload_running && atomic_load(&d->reload_done)) {
-            finish_reload(d, now);
+        if (d->job && (reload_done(d->job) ||
+                       now - d->reload_start_ns > (uint64_t)d->cfg.reload_timeout_ms * 1000000ull)) {
+            if (reload_done(d->job))
+                finish_reload(d, now);
+            else
+                reload_timed_out(d, now);
             if (d->reload_pending) {
                 d->reload_pending = false;
-                start_reload(d);
+                start_reload(d, now);
             }
+        }
+        if (d->stuck && reload_done(d->stuck))
+            reap_stuck(d, now);
+        if (now >= d->next_events_ns) {
+            pub_poll_events(&d->pub);
+            d->next_events_ns = now + EVENTS_MS * 1000000ull;
         }
         switch (cap_poll(&d->cap, now)) {
         case CAP_EV_ERROR:
@@ -382,7 +444,8 @@ static const char usage[] =
     "                               parse and validate FILE, load its model and pipeline, print the\n"
     "                               effective configuration; exit 0 or 78 (EX_CONFIG)\n"
     "       steerd --version | --help\n"
-    "Signals: SIGTERM/SIGINT stop (exit 0); SIGHUP reloads the configuration and the model.\n";
+    "Signals: SIGTERM/SIGINT stop (exit 0, within 1 s in every state); SIGHUP reloads the configuration\n"
+    "and the model (SIGHUPs during a reload are coalesced; a reload past reload_timeout_ms fails).\n";
 
 /* realtime_priority > 0: SCHED_FIFO for the calling thread before any other thread exists, so
  * every thread steerd and GStreamer create inherit it (frame loop, capture, CPU workers). Under
@@ -450,7 +513,9 @@ int main(int argc, char **argv)
     snprintf(d->cfg_path, sizeof d->cfg_path, "%s", path);
     nn_err err;
     int rc = 0;
-    bool slot_ok = false, pub_ok = false, gst_ok = false;
+    bool slot_ok = false, pub_ok = false, gst_ok = false, loader_alive = false;
+    const char *delay = getenv("STEERD_TEST_RELOAD_DELAY_MS"); /* test hook: a loader that stalls */
+    d->test_delay_ms = delay ? (unsigned)strtoul(delay, NULL, 10) : 0;
     if (cfg_load(&d->cfg, path, &err)) {
         slog_err(&d->log, "%s", err.msg);
         rc = EX_CONFIG_STATUS;
@@ -523,6 +588,8 @@ int main(int argc, char **argv)
         goto out;
     }
     pub_ok = true;
+    if (d->pub.replaced_stale)
+        slog_notice(&d->log, "%s: replaced a stale socket file (nobody was listening on it)", d->cfg.endpoint);
     slog_info(&d->log, "publishing on %s (sndhwm %d)", d->cfg.endpoint, d->cfg.sndhwm);
     cap_init(&d->cap, &d->log, &d->slot, d->cfg.pipeline, d->cfg.drop, d->cfg.retry_ms, d->cfg.retry_max_ms);
     cap_set_feed(&d->cap, d->feed_ok ? &d->feed : NULL);
@@ -545,11 +612,17 @@ int main(int argc, char **argv)
 
     notify_stopping(&d->nt);
     cap_stop(&d->cap);
-    if (d->reload_running) {
-        pthread_join(d->reload_thread, NULL);
-        d->reload_running = false;
-        sd_model_free(&d->new_model);
-    }
+    /* A loader still running is abandoned, never joined (it may be stuck in the kernel); while one
+     * may still call GStreamer, GStreamer is not deinitialised. */
+    loader_alive = (d->job && !reload_done(d->job)) || (d->stuck && !reload_done(d->stuck));
+    if (d->job)
+        reload_release(d->job);
+    if (d->stuck)
+        reload_release(d->stuck);
+    d->job = d->stuck = NULL;
+    if (loader_alive)
+        slog_notice(&d->log, "a reload was still loading: abandoned");
+    pub_poll_events(&d->pub);
     publish_stats(d, cap_now_ns(), true);
 out:
     if (pub_ok)
@@ -560,7 +633,7 @@ out:
     if (d->feed_ok)
         df_close(&d->feed);
     notify_close(&d->nt);
-    if (gst_ok)
+    if (gst_ok && !loader_alive)
         gst_deinit();
     free(d);
     return rc;

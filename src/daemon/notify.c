@@ -46,7 +46,9 @@ bool notify_send(const notifier *n, const char *state)
     sa.sun_family = AF_UNIX;
     memcpy(sa.sun_path, n->path, n->path_len);
     socklen_t sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n->path_len);
-    ssize_t w = sendto(n->fd, state, strlen(state), MSG_NOSIGNAL, (const struct sockaddr *)&sa, sl);
+    /* MSG_DONTWAIT: a notify socket nobody reads (its datagram queue full) must never stall the
+     * frame loop; the notification is lost instead (best effort, as sd_notify's). */
+    ssize_t w = sendto(n->fd, state, strlen(state), MSG_NOSIGNAL | MSG_DONTWAIT, (const struct sockaddr *)&sa, sl);
     return w == (ssize_t)strlen(state);
 }
 

@@ -1,7 +1,8 @@
 /* notify.h — the sd_notify(3) datagram protocol without libsystemd: READY=1, RELOADING=1 with
  * MONOTONIC_USEC, STOPPING=1, STATUS=..., WATCHDOG=1 to $NOTIFY_SOCKET (path or @abstract),
  * and the watchdog interval from $WATCHDOG_USEC / $WATCHDOG_PID. Without NOTIFY_SOCKET every
- * call is a no-op, so the daemon runs the same outside systemd. */
+ * call is a no-op, so the daemon runs the same outside systemd. Sends never block: with the
+ * receiver's queue full (a manager that stopped reading) a notification is dropped, not waited on. */
 #ifndef STEERD_DAEMON_NOTIFY_H
 #define STEERD_DAEMON_NOTIFY_H
 

@@ -62,6 +62,11 @@ size_t stats_format(const sd_stats *s, const stats_ctx *c, char *buf, size_t cap
                   ",\"publish_dropped\":%" PRIu64 ",\"infer_errors\":%" PRIu64 ",",
               fps_in, fps_out, c->frames_in, s->frames, c->dropped, c->bad_frames, s->skipped, s->publish_dropped,
               s->infer_errors);
+    uint64_t gone = c->subscriber_disconnects < c->subscriber_connects ? c->subscriber_disconnects
+                                                                        : c->subscriber_connects;
+    jb_printf(&j, "\"subscribers\":%" PRIu64 ",\"subscriber_connects\":%" PRIu64 ",\"subscriber_disconnects\":%" PRIu64
+                  ",",
+              c->subscriber_connects - gone, c->subscriber_connects, c->subscriber_disconnects);
     jb_raw(&j, "\"latency_us\":{");
     const histogram *h = c->final ? s->all : s->win;
     for (int i = 0; i < ST_N; i++) {

@@ -32,6 +32,7 @@ typedef struct {
     const char *backend, *model_name, *model_checksum;
     const char *status, *message;
     uint64_t reloads, reload_failures, source_restarts;
+    uint64_t subscriber_connects, subscriber_disconnects; /* publisher's socket monitor */
     bool final;                         /* last message: latency over the whole run */
 } stats_ctx;
 

@@ -12,6 +12,7 @@
 
 #include "common/histogram.h"
 #include "daemon/config.h"
+#include "daemon/endpoint.h"
 #include "daemon/msg.h"
 #include "sim/daemon_proc.h"
 #include "sim/episode.h"
@@ -530,6 +531,7 @@ static void teardown(drive_ctx *c, int *rc)
             *rc = 1;
         }
         dp_cleanup(&c->dp);
+        ep_remove_stale(c->endpoint); /* the socket file of a steerd that had to be killed */
     }
     episode_free(&c->ep);
     render_free(&c->rc);

@@ -1,5 +1,8 @@
 /* cmd_sub.c — `steerctl sub`: a ZeroMQ SUB client that prints steerd's messages, one per line
- * (`<topic> <json>`), until --count messages arrived or --timeout seconds passed. */
+ * (`<topic> <json>`), until --count messages arrived or --timeout seconds passed. The endpoint is
+ * checked first (src/daemon/endpoint.h: syntax, port range, a host that resolves), and a gap in
+ * the `steer` messages' seq (messages this subscriber lost: ZeroMQ's PUB drops them silently when
+ * the subscriber's queue is full) is reported on stderr, one line per gap and a summary at exit. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +10,10 @@
 #include <time.h>
 #include <zmq.h>
 
+#include "daemon/endpoint.h"
 #include "tools/steerctl.h"
+
+#define GAP_LINES_MAX 100 /* gap lines printed; the summary at exit counts them all */
 
 static const char sub_help[] =
     "usage: steerctl sub ENDPOINT [--topic T] [--count N] [--timeout S]\n"
@@ -15,7 +21,53 @@ static const char sub_help[] =
     "Connects a ZeroMQ SUB socket to ENDPOINT (e.g. ipc:///run/steerd/steer.sock, tcp://127.0.0.1:5555)\n"
     "and prints every message whose topic starts with T (default: all) as one line, `<topic> <json>`.\n"
     "Stops after N messages (default: never) or S seconds (default: never). Exit status 0 when N\n"
-    "messages arrived (or, without --count, when stopped by --timeout after at least one), 1 otherwise.\n";
+    "messages arrived (or, without --count, when stopped by --timeout after at least one), 1 otherwise;\n"
+    "2 for a malformed endpoint or one whose host does not resolve.\n"
+    "Lost messages: a `steer` message's seq that skips numbers is reported on stderr\n"
+    "(`steerctl: sub: seq gap: N steer messages lost (seq A..B)`, the first 100 gaps), with a summary\n"
+    "at exit; a seq that goes back is a restarted steerd, not a loss.\n";
+
+/* Loss accounting over the `steer` messages' seq. */
+typedef struct {
+    bool have;
+    unsigned long long last, received, lost, gaps;
+} seq_track;
+
+/* The seq of a `steer {...}` message (false for other topics or without one). */
+static bool steer_seq(const char *msg, size_t len, unsigned long long *seq)
+{
+    char head[64];
+    size_t n = len < sizeof head - 1 ? len : sizeof head - 1;
+    memcpy(head, msg, n);
+    head[n] = 0;
+    if (strncmp(head, "steer {", 7) != 0)
+        return false;
+    const char *p = strstr(head, "\"seq\":");
+    if (!p)
+        return false;
+    char *end = NULL;
+    *seq = strtoull(p + 6, &end, 10);
+    return end != p + 6;
+}
+
+static void track_seq(seq_track *t, const char *msg, size_t len)
+{
+    unsigned long long seq;
+    if (!steer_seq(msg, len, &seq))
+        return;
+    t->received++;
+    if (t->have && seq > t->last + 1) {
+        unsigned long long n = seq - t->last - 1;
+        t->lost += n;
+        if (t->gaps++ < GAP_LINES_MAX)
+            fprintf(stderr, "steerctl: sub: seq gap: %llu steer message%s lost (seq %llu..%llu)\n", n, n == 1 ? "" : "s",
+                    t->last + 1, seq - 1);
+    } else if (t->have && seq <= t->last) {
+        fprintf(stderr, "steerctl: sub: seq went back from %llu to %llu (steerd restarted?)\n", t->last, seq);
+    }
+    t->have = true;
+    t->last = seq;
+}
 
 static double now_s(void)
 {
@@ -54,6 +106,11 @@ int cmd_sub(int argc, char **argv)
     }
     if (!endpoint)
         return fputs(sub_help, stderr), EXIT_USAGE;
+    char why[400];
+    if (!ep_check(endpoint, EP_CONNECT, why, sizeof why)) {
+        fprintf(stderr, "steerctl: sub: %s\n", why);
+        return EXIT_USAGE;
+    }
 
     int rc = 1;
     void *ctx = zmq_ctx_new(), *sock = NULL;
@@ -61,13 +118,15 @@ int cmd_sub(int argc, char **argv)
         fprintf(stderr, "steerctl: sub: zmq_ctx_new: %s\n", zmq_strerror(zmq_errno()));
         return 1;
     }
-    int linger = 0;
+    int linger = 0, ipv6 = ep_is_ipv6(endpoint);
     sock = zmq_socket(ctx, ZMQ_SUB);
     if (!sock || zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) ||
-        zmq_setsockopt(sock, ZMQ_SUBSCRIBE, topic, strlen(topic)) || zmq_connect(sock, endpoint)) {
+        zmq_setsockopt(sock, ZMQ_SUBSCRIBE, topic, strlen(topic)) ||
+        zmq_setsockopt(sock, ZMQ_IPV6, &ipv6, sizeof ipv6) || zmq_connect(sock, endpoint)) {
         fprintf(stderr, "steerctl: sub: %s: %s\n", endpoint, zmq_strerror(zmq_errno()));
         goto done;
     }
+    seq_track seq = {0};
     zmq_msg_t msg;
     if (zmq_msg_init(&msg)) {
         fprintf(stderr, "steerctl: sub: zmq_msg_init: %s\n", zmq_strerror(zmq_errno()));
@@ -102,6 +161,7 @@ int cmd_sub(int argc, char **argv)
                 goto out_loop;
             }
             more = zmq_msg_more(&msg);
+            track_seq(&seq, zmq_msg_data(&msg), zmq_msg_size(&msg));
             fwrite(zmq_msg_data(&msg), 1, zmq_msg_size(&msg), stdout);
             fputc(more ? ' ' : '\n', stdout);
         } while (more);
@@ -113,6 +173,9 @@ out_loop:
     if (zmq_msg_close(&msg))
         fprintf(stderr, "steerctl: sub: zmq_msg_close: %s\n", zmq_strerror(zmq_errno()));
     rc = count ? (got == count ? 0 : 1) : (got > 0 ? 0 : 1);
+    if (seq.gaps)
+        fprintf(stderr, "steerctl: sub: %llu steer message%s lost in %llu seq gap%s (%llu received)\n", seq.lost,
+                seq.lost == 1 ? "" : "s", seq.gaps, seq.gaps == 1 ? "" : "s", seq.received);
     if (rc)
         fprintf(stderr, "steerctl: sub: %ld message%s received from %s\n", got, got == 1 ? "" : "s", endpoint);
 done:

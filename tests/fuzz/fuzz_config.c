@@ -1,6 +1,9 @@
 /* fuzz_config.c — libFuzzer target for steerd's config reader (yamldoc + the config table):
  * any input must load or fail with one line naming file:line:col, never crash, leak or hang.
- *   FUZZ_SOURCES="src/common/err.c src/common/yamldoc.c src/daemon/config.c" tests/fuzz/run.sh config 600 */
+ * Built from the engine sources plus the config table and the endpoint checks:
+ *   FUZZ_SOURCES="src/common/[a-z]*.c src/nn/[a-z]*.c src/nn/format/[a-z]*.c src/nn/cpu/[a-z]*.c
+ *     src/daemon/config.c src/daemon/endpoint.c" tests/fuzz/run.sh config 600
+ * (tests/fuzz/config.dict: keys and publish.endpoint forms). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -25,7 +25,8 @@ STEER_FIELDS = {"v", "seq", "frame_id", "t_capture_ns", "t_publish_ns", "steerin
                 "model", "backend"}
 STATS_FIELDS = {"v", "t_ns", "uptime_s", "window_s", "fps_in", "fps_out", "frames_in", "frames", "dropped",
                 "bad_frames", "skipped", "publish_dropped", "infer_errors", "latency_us", "backend", "model", "reloads",
-                "reload_failures", "source_restarts", "status", "message", "final"}
+                "reload_failures", "source_restarts", "subscribers", "subscriber_connects", "subscriber_disconnects",
+                "status", "message", "final"}
 STAGES = {"queue", "preprocess", "infer", "publish", "total"}
 
 
