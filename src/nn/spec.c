@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/quote.h"
 #include "nn/limits.h"
 #include "nn/spec_internal.h"
 
@@ -311,8 +312,9 @@ nn_status spec_add(spec_builder *b, spec_prim *p, const yd_node *where)
     for (int i = 0; i < l->n_inputs; i++) {
         const char *ref = i < p->n_input_names ? p->input_names[i] : NULL;
         int idx = ref ? find_ref(g, ref) : g->n_layers - 1;
+        char qb[CM_QUOTE_LEN];
         if (idx < 0)
-            return yd_error(b->err, b->doc, where, NN_E_SPEC, "input", "no earlier layer named '%s'", ref);
+            return yd_error(b->err, b->doc, where, NN_E_SPEC, "input", "no earlier layer named %s", cm_quote(qb, ref));
         l->inputs[i] = idx;
     }
     l->in = g->layers[l->inputs[0]].out;
@@ -562,10 +564,11 @@ static nn_status parse_layer(spec_builder *b, const yd_node *n)
     if ((s = yd_str(d, yd_get(n, "name"), "name", true, NULL, name, sizeof name, b->err)) ||
         (s = yd_str(d, yd_get(n, "type"), "type", true, NULL, type, sizeof type, b->err)))
         return yd_get(n, "name") ? s : yd_error(b->err, d, n, NN_E_SPEC, "name", "every layer needs a name");
+    char qb[CM_QUOTE_LEN];
     for (const char *c = name; *c; c++)
         if (!isalnum((unsigned char)*c) && *c != '_')
-            return yd_error(b->err, d, yd_get(n, "name"), NN_E_SPEC, "name",
-                            "use letters, digits and '_' only (got '%s')", name);
+            return yd_error(b->err, d, yd_get(n, "name"), NN_E_SPEC, "name", "use letters, digits and '_' only (got %s)",
+                            cm_quote(qb, name));
     if (find_ref(b->g, name) >= 0)
         return yd_error(b->err, d, yd_get(n, "name"), NN_E_SPEC, "name", "layer name '%s' is used twice", name);
     if (!name[0] || strcmp(name, "input") == 0)
@@ -576,7 +579,7 @@ static nn_status parse_layer(spec_builder *b, const yd_node *n)
     bool handled = false;
     if ((s = spec_add_block(b, n, name, type, &handled)) || handled)
         return s;
-    return yd_error(b->err, d, yd_get(n, "type"), NN_E_SPEC, "type", "unknown layer type '%s'", type);
+    return yd_error(b->err, d, yd_get(n, "type"), NN_E_SPEC, "type", "unknown layer type %s", cm_quote(qb, type));
 }
 
 /* ---- top level ---- */
