@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/quote.h"
 #include "common/sha256.h"
 #include "nn/format/safetensors.h"
 #include "nn/graph.h"
@@ -165,9 +166,10 @@ static nn_status load_tensors(nn_model *m, const st_file *f, nn_err *err)
         bool known = false;
         for (int pi = 0; pi < g->n_params && !known; pi++)
             known = strcmp(g->params[pi].name, f->tensors[i].name) == 0;
+        char qb[CM_QUOTE_LEN];
         if (!known && !is_ignored_extra(g, f->tensors[i].name))
-            return nn_fail(err, NN_E_WEIGHTS, "%s: unexpected tensor \"%s\" (not a parameter of %s)", f->path,
-                           f->tensors[i].name, g->path);
+            return nn_fail(err, NN_E_WEIGHTS, "%s: unexpected tensor %s (not a parameter of %s)", f->path,
+                           cm_quote(qb, f->tensors[i].name), g->path);
     }
     return NN_OK;
 }
