@@ -314,7 +314,10 @@ class NonRegularFiles(ModelCase):
         # --input is a command-line input: a directory is refused, a FIFO is read as a stream (like cat)
         r = self.model_run(spec, w, x=self.tmp)
         self.assert_fails(r, 1, r"%s: is a directory, expected a file or a stream" % self.tmp)
-        writer = threading.Thread(target=lambda: open(fifo, "wb").write(npy_bytes([1, 4, 4, 3], [0.5] * 48)))
+        def write_fifo():
+            with open(fifo, "wb") as f:
+                f.write(npy_bytes([1, 4, 4, 3], [0.5] * 48))
+        writer = threading.Thread(target=write_fifo)
         writer.start()
         r = self.model_run(spec, w, x=fifo)
         writer.join(10)

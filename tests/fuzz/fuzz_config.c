@@ -1,12 +1,14 @@
 /* fuzz_config.c — libFuzzer target for steerd's config reader (yamldoc + the config table):
- * any input must load or fail with one line naming file:line:col, never crash, leak or hang.
- *   FUZZ_SOURCES="src/common/err.c src/common/yamldoc.c src/daemon/config.c" tests/fuzz/run.sh config 600 */
+ * any input must load or fail with one line naming file:line:col that echoes none of the file's
+ * bytes (fuzz_echo.h, issue 12 class 11), never crash, leak or hang.
+ *   FUZZ_SOURCES="src/common/*.c src/daemon/config.c" tests/fuzz/run.sh config 600 */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon/config.h"
+#include "fuzz_echo.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -16,5 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (cfg_load_buffer(&cfg, (const char *)data, size, "dir/fuzz.yaml", &err) != NN_OK &&
         (strchr(err.msg, '\n') || strncmp(err.msg, "dir/fuzz.yaml", 13) != 0))
         abort(); /* every error is one line about the file */
+    if (err.msg[0])
+        fuzz_check_no_echo(data, size, err.msg);
     return 0;
 }
