@@ -1,7 +1,10 @@
 /* test_model.c — parameters between PyTorch and engine layouts, safetensors save/load round
- * trips, and the weights checks at load (missing, extra, misshaped tensors). */
+ * trips, the weights checks at load (missing, extra, misshaped tensors, non-finite values, negative
+ * batch-norm variance) and the self-check forward pass. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <math.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,7 +175,7 @@ static void test_weights_checks(void **state)
     write_variant("dw.weight", NULL, NULL);
     expect_load_error(NN_E_WEIGHTS, "missing tensor \"dw.weight\" (F32 [12, 1, 1, 3])");
     write_variant(NULL, "head.weight", NULL);
-    expect_load_error(NN_E_WEIGHTS, "unexpected tensor \"head.weight\"");
+    expect_load_error(NN_E_WEIGHTS, "unexpected tensor 'head.weight'");
     write_variant(NULL, "bn.num_batches_tracked", NULL);
     nn_model *m;
     nn_err err;
@@ -183,12 +186,104 @@ static void test_weights_checks(void **state)
     expect_load_error(NN_E_WEIGHTS, weights_path);
 }
 
+/* He-initialised weights written with every element of tensor `name` from index `at` on (all of
+ * it when at < 0) set to v (file order, PyTorch layout). */
+static void write_values(const char *name, long at, float v)
+{
+    nn_model *m;
+    nn_err err;
+    assert_int_equal(nn_model_load_spec(&m, spec_path, &err), NN_OK);
+    nn_model_init_he(m, 7);
+    const nn_graph *g = &m->g;
+    st_out_tensor t[32];
+    for (int i = 0; i < g->n_params; i++) {
+        const nn_param *p = &g->params[i];
+        t[i] = (st_out_tensor){p->name, p->ndim, p->dims, m->params + p->offset};
+        if (strcmp(p->name, name) == 0)
+            for (size_t k = at < 0 ? 0 : (size_t)at; k < (at < 0 ? p->count : (size_t)at + 1); k++)
+                m->params[p->offset + k] = v;
+    }
+    assert_int_equal(st_write(weights_path, t, g->n_params, NULL, NULL, &err), NN_OK);
+    nn_model_free(m);
+}
+
+/* Issue 12 defects 7 and 13: values that make the model unusable are refused at load, naming
+ * the tensor, the index and the value. */
+static void test_weights_values(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *tensor;
+        long at;
+        float v;
+        const char *message;
+    } cases[] = {
+        {"c.weight", 5, NAN, "tensor 'c.weight': value nan at index 5 (must be finite)"},
+        {"dw.weight", 0, INFINITY, "tensor 'dw.weight': value inf at index 0 (must be finite)"},
+        {"d.bias", 2, -INFINITY, "tensor 'd.bias': value -inf at index 2 (must be finite)"},
+        {"bn.running_var", 3, -1.0f, "tensor 'bn.running_var': value -1 at index 3 (must be >= 0)"},
+        {"bn.running_mean", 0, NAN, "tensor 'bn.running_mean': value nan at index 0 (must be finite)"},
+        {"bn.weight", 239, INFINITY, "tensor 'bn.weight': value inf at index 239 (must be finite)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        write_values(cases[i].tensor, cases[i].at, cases[i].v);
+        expect_load_error(NN_E_WEIGHTS, cases[i].message);
+    }
+    /* A negative running mean, a zero variance: valid. */
+    write_values("bn.running_mean", -1, -2.0f);
+    nn_model *m;
+    nn_err err;
+    assert_int_equal(nn_model_load(&m, spec_path, weights_path, &err), NN_OK);
+    nn_model_free(m);
+    write_values("bn.running_var", 1, 0.0f);
+    assert_int_equal(nn_model_load(&m, spec_path, weights_path, &err), NN_OK);
+    nn_model_free(m);
+}
+
+/* The self-check: finite weights whose forward pass is not finite (3e38) are refused, naming the
+ * output and the layer where non-finite values start; a sound model passes it and is left usable. */
+static void test_selfcheck(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *tensor;
+        float v;
+        const char *layer;
+    } cases[] = {
+        {"d.weight", 3e38f, "layer 'd' (dense)"},
+        {"c.weight", 3e38f, "layer '"},
+        {"bn.running_mean", 3e38f, "layer 'd' (dense)"},
+    };
+    for (size_t i = 0; i <= sizeof cases / sizeof cases[0]; i++) {
+        bool sound = i == sizeof cases / sizeof cases[0];
+        write_values(sound ? "d.bias" : cases[i].tensor, -1, sound ? 0.5f : cases[i].v);
+        nn_model *m;
+        nn_err err = {{0}};
+        if (nn_model_load(&m, spec_path, weights_path, &err))
+            fail_msg("case %zu: %s", i, err.msg);
+        nn_infer *ctx;
+        assert_int_equal(nn_infer_create(&ctx, m, 2, 1, &err), NN_OK);
+        nn_status s = nn_infer_selfcheck(ctx, m, &err);
+        if (sound) {
+            assert_int_equal(s, NN_OK);
+            assert_int_equal(nn_infer_run(ctx, 2, &err), NN_OK);
+        } else if (s != NN_E_WEIGHTS || !strstr(err.msg, weights_path) ||
+                   !strstr(err.msg, ": self-check: output ") || !strstr(err.msg, cases[i].layer)) {
+            fail_msg("case %s = %g: status %d, message '%s'", cases[i].tensor, (double)cases[i].v, s, err.msg);
+        }
+        nn_infer_free(ctx);
+        nn_model_free(m);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout_round_trip_and_positions),
         cmocka_unit_test(test_save_load_round_trip),
         cmocka_unit_test(test_weights_checks),
+        cmocka_unit_test(test_weights_values),
+        cmocka_unit_test(test_selfcheck),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

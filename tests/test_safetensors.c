@@ -269,7 +269,7 @@ static void test_write_errors(void **state)
         nn_status want;
         const char *substr;
     } cases[] = {
-        {"duplicate name", {{"a", 1, d2, x}, {"a", 1, d2, x}}, 2, NULL, NN_E_ARG, "duplicate tensor \"a\""},
+        {"duplicate name", {{"a", 1, d2, x}, {"a", 1, d2, x}}, 2, NULL, NN_E_ARG, "duplicate tensor 'a'"},
         {"name too long", {{longname, 1, d2, x}}, 1, NULL, NN_E_ARG, "at most 191 bytes"},
         {"invalid UTF-8 name", {{"bad\xff", 1, d2, x}}, 1, NULL, NN_E_ARG, "must be UTF-8"},
         {"negative dim", {{"a", 1, dneg, x}}, 1, NULL, NN_E_ARG, "negative dimension -2"},
@@ -280,10 +280,10 @@ static void test_write_errors(void **state)
          "\"checksum\" is computed"},
         {"meta key without value", {{"a", 1, d2, x}}, 1, (const char *const[]){"k", NULL}, NN_E_ARG, "has no value"},
         {"duplicate meta key", {{"a", 1, d2, x}}, 1, (const char *const[]){"k", "1", "k", "2", NULL}, NN_E_ARG,
-         "duplicate key \"k\""},
-        {"tensor too large", {{"a", 8, dbig, x}}, 1, NULL, NN_E_ARG, "tensor \"a\": too large"},
+         "duplicate key 'k'"},
+        {"tensor too large", {{"a", 8, dbig, x}}, 1, NULL, NN_E_ARG, "tensor 'a': too large"},
         {"meta value not UTF-8", {{"a", 1, d2, x}}, 1, (const char *const[]){"k", "v\xc3", NULL}, NN_E_ARG,
-         "__metadata__ \"k\": value must be UTF-8, at most 255 bytes"},
+         "__metadata__ 'k': value must be UTF-8, at most 255 bytes"},
         {"meta key too long", {{"a", 1, d2, x}}, 1,
          (const char *const[]){"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk", "v", NULL}, NN_E_ARG,
          "at most 63 bytes"},
@@ -429,7 +429,7 @@ static void test_header_errors(void **state)
         {"escape of a control byte", "{\"a\\\x01\":{}}", 0, NN_E_PARSE, "invalid escape (byte 0x01)"},
         {"backslash at end", "{\"a\\", 0, NN_E_PARSE, "unterminated string"},
         {"control byte as value", "{\"a\":\x01}", 0, NN_E_PARSE, "expected a value, got byte 0x01"},
-        {"metadata value false", "{\"__metadata__\":{\"b\":false}}", 0, NN_E_PARSE, "__metadata__ \"b\": value must be a string"},
+        {"metadata value false", "{\"__metadata__\":{\"b\":false}}", 0, NN_E_PARSE, "__metadata__ 'b': value must be a string"},
         {"truncated 4-byte UTF-8", "{\"\xf0\x9f\x98", 0, NN_E_PARSE, "invalid UTF-8"},
         {"bad hex digit", "{\"\\u12g4\":{}}", 0, NN_E_PARSE, "bad hex digit"},
         {"truncated \\u", "{\"\\u12", 0, NN_E_PARSE, "truncated \\u escape"},
@@ -443,7 +443,7 @@ static void test_header_errors(void **state)
         {"bad fraction", T1("\"F32\"", "[1.]", "[0,4]"), 4, NN_E_PARSE, "no digits after '.'"},
         {"bad exponent", T1("\"F32\"", "[1e]", "[0,4]"), 4, NN_E_PARSE, "no exponent digits"},
         {"lone minus", T1("\"F32\"", "[-]", "[0,4]"), 4, NN_E_PARSE, "invalid number"},
-        {"float dim", T1("\"F32\"", "[2.0]", "[0,8]"), 8, NN_E_PARSE, "tensor \"t\": \"shape\": expected a non-negative integer, got 2.0"},
+        {"float dim", T1("\"F32\"", "[2.0]", "[0,8]"), 8, NN_E_PARSE, "tensor 't': \"shape\": expected a non-negative integer, got 2.0"},
         {"exponent dim", T1("\"F32\"", "[1e1]", "[0,40]"), 40, NN_E_PARSE, "got 1e1"},
         {"negative dim", T1("\"F32\"", "[-1]", "[0,4]"), 4, NN_E_PARSE, "got -1"},
         {"dim is a string", T1("\"F32\"", "[\"2\"]", "[0,8]"), 8, NN_E_PARSE, "expected a non-negative integer, got '\"'"},
@@ -452,25 +452,25 @@ static void test_header_errors(void **state)
         {"9 dims", T1("\"F32\"", "[1,1,1,1,1,1,1,1,1]", "[0,4]"), 4, NN_E_PARSE, "more than 8 dimensions"},
         {"shape not array", T1("\"F32\"", "2", "[0,8]"), 8, NN_E_PARSE, "\"shape\": expected '['"},
         {"shape unclosed", "{\"t\":{\"shape\":[2 \"x\"]}}", 8, NN_E_PARSE, "invalid JSON at byte 17: expected ',' or ']'"},
-        {"unknown dtype", T1("\"F8\"", "[1]", "[0,1]"), 1, NN_E_PARSE, "tensor \"t\": unknown dtype \"F8\""},
-        {"lower-case dtype", T1("\"f32\"", "[1]", "[0,4]"), 4, NN_E_PARSE, "unknown dtype \"f32\""},
+        {"unknown dtype", T1("\"F8\"", "[1]", "[0,1]"), 1, NN_E_PARSE, "tensor 't': unknown dtype 'F8'"},
+        {"lower-case dtype", T1("\"f32\"", "[1]", "[0,4]"), 4, NN_E_PARSE, "unknown dtype 'f32'"},
         {"long dtype", T1("\"F32F32F32F32F32F32\"", "[1]", "[0,4]"), 4, NN_E_PARSE, "unknown dtype"},
         {"dtype not string", T1("32", "[1]", "[0,4]"), 4, NN_E_PARSE, "\"dtype\": expected a string, got '3'"},
-        {"missing dtype", "{\"t\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4, NN_E_PARSE, "tensor \"t\": missing \"dtype\""},
+        {"missing dtype", "{\"t\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4, NN_E_PARSE, "tensor 't': missing \"dtype\""},
         {"missing shape", "{\"t\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", 4, NN_E_PARSE, "missing \"shape\""},
         {"missing offsets", "{\"t\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4, NN_E_PARSE, "missing \"data_offsets\""},
-        {"empty entry", "{\"t\":{}}", 0, NN_E_PARSE, "tensor \"t\": missing \"dtype\""},
-        {"extra key", "{\"t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"foo\":1}}", 4, NN_E_PARSE, "tensor \"t\": unknown key \"foo\""},
+        {"empty entry", "{\"t\":{}}", 0, NN_E_PARSE, "tensor 't': missing \"dtype\""},
+        {"extra key", "{\"t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],\"foo\":1}}", 4, NN_E_PARSE, "tensor 't': unknown key 'foo'"},
         {"duplicate dtype", "{\"t\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, NN_E_PARSE, "duplicate key \"dtype\""},
         {"duplicate shape", "{\"t\":{\"shape\":[1],\"shape\":[1]}}", 4, NN_E_PARSE, "duplicate key \"shape\""},
         {"duplicate offsets", "{\"t\":{\"data_offsets\":[0,4],\"data_offsets\":[0,4]}}", 4, NN_E_PARSE, "duplicate key \"data_offsets\""},
-        {"entry not object", "{\"t\":[1]}", 0, NN_E_PARSE, "tensor \"t\": expected an object"},
+        {"entry not object", "{\"t\":[1]}", 0, NN_E_PARSE, "tensor 't': expected an object"},
         {"3 offsets", T1("\"F32\"", "[1]", "[0,4,8]"), 8, NN_E_PARSE, "\"data_offsets\" must be [begin, end]"},
         {"1 offset", T1("\"F32\"", "[1]", "[4]"), 4, NN_E_PARSE, "\"data_offsets\": expected ','"},
         {"negative offset", T1("\"F32\"", "[1]", "[-4,0]"), 4, NN_E_PARSE, "got -4"},
-        {"begin > end", T1("\"F32\"", "[0]", "[8,4]"), 8, NN_E_WEIGHTS, "tensor \"t\": data_offsets [8, 4]: begin is after end"},
+        {"begin > end", T1("\"F32\"", "[0]", "[8,4]"), 8, NN_E_WEIGHTS, "tensor 't': data_offsets [8, 4]: begin is after end"},
         {"past end", "{\"conv1.weight\":{\"dtype\":\"F32\",\"shape\":[100],\"data_offsets\":[0,400]}}", 256, NN_E_WEIGHTS,
-         "w.safetensors: tensor \"conv1.weight\": data_offsets [0, 400] past end of data (256 bytes)"},
+         "w.safetensors: tensor 'conv1.weight': data_offsets [0, 400] past end of data (256 bytes)"},
         {"huge offsets", T1("\"F32\"", "[1]", "[18446744073709551611,18446744073709551615]"), 4, NN_E_WEIGHTS, "past end of data (4 bytes)"},
         {"size mismatch", T1("\"F32\"", "[3]", "[0,8]"), 8, NN_E_WEIGHTS, "data_offsets [0, 8] hold 8 bytes but shape [3] of F32 needs 12"},
         {"size mismatch BF16", T1("\"BF16\"", "[2,2]", "[0,4]"), 8, NN_E_WEIGHTS, "shape [2, 2] of BF16 needs 8"},
@@ -479,28 +479,28 @@ static void test_header_errors(void **state)
          "shape [4294967296, 4294967296, 4294967296] of F64 is too large"},
         {"overlap", "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
                     "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12, NN_E_WEIGHTS,
-         "tensor \"b\" data [4, 12] overlaps tensor \"a\" data [0, 8]"},
+         "tensor 'b' data [4, 12] overlaps tensor 'a' data [0, 8]"},
         {"identical ranges", "{\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]},"
                              "\"b\":{\"dtype\":\"I8\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2, NN_E_WEIGHTS, "overlaps"},
         {"zero-size inside another", "{\"a\":{\"dtype\":\"U8\",\"shape\":[4],\"data_offsets\":[0,4]},"
                                      "\"b\":{\"dtype\":\"I8\",\"shape\":[0],\"data_offsets\":[2,2]}}", 4, NN_E_WEIGHTS, "overlaps"},
         {"duplicate tensor", "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
-                             "\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}", 2, NN_E_PARSE, "duplicate tensor \"a\""},
+                             "\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}", 2, NN_E_PARSE, "duplicate tensor 'a'"},
         {"duplicate via escape", "{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
-                                 "\"\\u0061\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}", 2, NN_E_PARSE, "duplicate tensor \"a\""},
+                                 "\"\\u0061\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}", 2, NN_E_PARSE, "duplicate tensor 'a'"},
         {"name with newline", "{\"bad\\nname\":{\"dtype\":\"F32\",\"shape\":[9],\"data_offsets\":[0,4]}}", 4, NN_E_WEIGHTS,
-         "tensor \"bad\\nname\": data_offsets [0, 4] hold 4 bytes"},
+         "tensor <8 bytes, not shown>: data_offsets [0, 4] hold 4 bytes"},
         {"metadata not object", "{\"__metadata__\":[]}", 0, NN_E_PARSE, "__metadata__: expected '{'"},
-        {"metadata value number", "{\"__metadata__\":{\"epochs\":10}}", 0, NN_E_PARSE, "__metadata__ \"epochs\": value must be a string"},
+        {"metadata value number", "{\"__metadata__\":{\"epochs\":10}}", 0, NN_E_PARSE, "__metadata__ 'epochs': value must be a string"},
         {"metadata value object", "{\"__metadata__\":{\"o\":{\"a\":\"b\"}}}", 0, NN_E_PARSE, "value must be a string"},
         {"metadata value null", "{\"__metadata__\":{\"n\":null}}", 0, NN_E_PARSE, "value must be a string"},
         {"metadata key 64", "{\"__metadata__\":{\"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk\":\"v\"}}", 0,
          NN_E_PARSE, "longer than 63 bytes (64)"},
-        {"duplicate metadata key", "{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"}}", 0, NN_E_PARSE, "__metadata__: duplicate key \"k\""},
+        {"duplicate metadata key", "{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"}}", 0, NN_E_PARSE, "__metadata__: duplicate key 'k'"},
         {"duplicate __metadata__", "{\"__metadata__\":{},\"__metadata__\":{}}", 0, NN_E_PARSE, "duplicate \"__metadata__\""},
         {"checksum bad prefix", "{\"__metadata__\":{\"checksum\":\"md5:abc\"}}", 0, NN_E_CHECKSUM,
-         "\"checksum\" must be \"sha256:<64 hex digits>\", got \"md5:abc\""},
-        {"checksum short", "{\"__metadata__\":{\"checksum\":\"sha256:e3b0\"}}", 0, NN_E_CHECKSUM, "got \"sha256:e3b0\""},
+         "\"checksum\" must be \"sha256:<64 hex digits>\", got <7 bytes, not shown>"},
+        {"checksum short", "{\"__metadata__\":{\"checksum\":\"sha256:e3b0\"}}", 0, NN_E_CHECKSUM, "got <11 bytes, not shown>"},
         {"checksum non-hex", "{\"__metadata__\":{\"checksum\":\"sha256:z3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"}}",
          0, NN_E_CHECKSUM, "must be \"sha256:<64 hex digits>\""},
         {"checksum mismatch", "{\"__metadata__\":{\"checksum\":\"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"},"
@@ -524,12 +524,12 @@ static void test_limits(void **state)
     }
     /* header length over the 100 MB limit, and past the end of the file */
     uint8_t big[16] = {0x01, 0xe1, 0xf5, 0x05, 0, 0, 0, 0, '{', '}'}; /* 100000001 */
-    expect_parse_err("header length 100000001", big, sizeof big, NN_E_PARSE, "header length 100000001 exceeds the limit");
+    expect_parse_err("header length 100000001", big, sizeof big, NN_E_PARSE, "the header length (bytes 0-7, little-endian) exceeds the limit of 100000000 bytes");
     uint8_t huge[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     expect_parse_err("header length 2^64-1", huge, sizeof huge, NN_E_PARSE, "exceeds the limit");
     uint8_t trunc[12] = {5, 0, 0, 0, 0, 0, 0, 0, '{', '}', ' ', ' '};
     expect_parse_err("header past end of file", trunc, sizeof trunc, NN_E_PARSE,
-                     "header length 5 exceeds the 4 bytes after the length field");
+                     "the header length (bytes 0-7) exceeds the 4 bytes after the length field");
     /* nesting depth: 100 levels inside metadata are refused without deep recursion */
     char hdr[400];
     size_t n = (size_t)snprintf(hdr, sizeof hdr, "{\"__metadata__\":{\"k\":");
@@ -575,7 +575,7 @@ static void test_open_errors(void **state)
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(truncate(path, st.st_size - 4), 0);
     check_msg("truncated data", st_open(&f, path, &err), NN_E_WEIGHTS, &err,
-              "tensor \"conv1.weight\": data_offsets [0, 16] past end of data (12 bytes)");
+              "tensor 'conv1.weight': data_offsets [0, 16] past end of data (12 bytes)");
     assert_int_equal(truncate(path, 40), 0);
     check_msg("truncated header", st_open(&f, path, &err), NN_E_PARSE, &err, "(truncated file?)");
     /* corrupted data byte: checksum mismatch names the file and both values */

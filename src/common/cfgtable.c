@@ -4,6 +4,8 @@
  * that records positions and rejects unknown keys, the required-key check and file loading. */
 #include "common/cfgtable.h"
 
+#include "common/quote.h"
+
 #include "common/file_read.h"
 
 #include <math.h>
@@ -61,8 +63,10 @@ static nn_status expand_env(const yd_doc *d, const yd_node *n, const char *key, 
             memcpy(name, p + 2, nl);
             name[nl] = 0;
             piece = getenv(name);
+            char qb[CM_QUOTE_LEN];
             if (!piece)
-                return yd_error(err, d, n, NN_E_SPEC, key, "environment variable %s is not set", name);
+                return yd_error(err, d, n, NN_E_SPEC, key, "environment variable %s is not set",
+                                cm_quote_safe(name, nl) ? name : cm_quote(qb, name));
             len = strlen(piece);
             p = end + 1;
         } else {
@@ -216,8 +220,12 @@ nn_status cfgt_walk_map(const yd_doc *d, const yd_node *map, const char *prefix,
             if (s)
                 return s;
         } else {
-            return nn_fail(err, NN_E_SPEC, "%s:%d:%d: %s: unknown key", d->path, map->key_line[i], map->key_col[i],
-                           key);
+            char qb[CM_QUOTE_LEN];
+            if (cm_quote_safe(map->keys[i], strlen(map->keys[i])))
+                return nn_fail(err, NN_E_SPEC, "%s:%d:%d: %s: unknown key", d->path, map->key_line[i],
+                               map->key_col[i], key);
+            return nn_fail(err, NN_E_SPEC, "%s:%d:%d: %s%sunknown key %s", d->path, map->key_line[i], map->key_col[i],
+                           prefix, *prefix ? ": " : "", cm_quote(qb, map->keys[i])); /* never the file's bytes */
         }
     }
     return NN_OK;

@@ -4,6 +4,7 @@
 
 #include "common/file_read.h"
 #include "common/parse_num.h"
+#include "common/quote.h"
 
 #include <errno.h>
 #include <math.h>
@@ -129,8 +130,9 @@ static nn_status build_children(yd_builder *b, yd_node *n)
             const char *k = (const char *)ev.data.scalar.value;
             for (int i = 0; i < n->n; i++)
                 if (strcmp(n->keys[i], k) == 0) {
-                    s = nn_fail(b->err, NN_E_PARSE, "%s:%d:%d: duplicate key '%s' (first at line %d)", b->name, kl,
-                                kc, k, n->key_line[i]);
+                    char qb[CM_QUOTE_LEN];
+                    s = nn_fail(b->err, NN_E_PARSE, "%s:%d:%d: duplicate key %s (first at line %d)", b->name, kl,
+                                kc, cm_quote(qb, k), n->key_line[i]);
                     yaml_event_delete(&ev);
                     return s;
                 }
@@ -309,9 +311,10 @@ nn_status yd_check_keys(const yd_doc *d, const yd_node *map, const char *const *
         bool ok = false;
         for (const char *const *a = allowed; *a && !ok; a++)
             ok = strcmp(*a, map->keys[i]) == 0;
+        char qb[CM_QUOTE_LEN];
         if (!ok)
-            return nn_fail(err, NN_E_SPEC, "%s:%d:%d: %s: unknown key '%s'", d->path, map->key_line[i],
-                           map->key_col[i], what, map->keys[i]);
+            return nn_fail(err, NN_E_SPEC, "%s:%d:%d: %s: unknown key %s", d->path, map->key_line[i],
+                           map->key_col[i], what, cm_quote(qb, map->keys[i]));
     }
     return NN_OK;
 }
@@ -343,8 +346,9 @@ nn_status yd_int(const yd_doc *d, const yd_node *n, const char *field, bool requ
     char *end = NULL;
     errno = 0;
     long v = strtol(n->str, &end, 10);
+    char qb[CM_QUOTE_LEN];
     if (n->quoted || end == n->str || *end || errno)
-        return yd_error(err, d, n, NN_E_SPEC, field, "expected an integer (got '%s')", n->str);
+        return yd_error(err, d, n, NN_E_SPEC, field, "expected an integer (got %s)", cm_quote(qb, n->str));
     if (v < min || v > max)
         return yd_error(err, d, n, NN_E_SPEC, field, "must be in [%ld, %ld] (got %ld)", min, max, v);
     *out = v;
@@ -364,8 +368,9 @@ nn_status yd_float(const yd_doc *d, const yd_node *n, const char *field, bool re
     if (s)
         return s;
     double v;
+    char qb[CM_QUOTE_LEN];
     if (n->quoted || !cm_parse_finite(n->str, &v))
-        return yd_error(err, d, n, NN_E_SPEC, field, "expected a finite number (got '%s')", n->str);
+        return yd_error(err, d, n, NN_E_SPEC, field, "expected a finite number (got %s)", cm_quote(qb, n->str));
     if (v < min || v > max)
         return yd_error(err, d, n, NN_E_SPEC, field, "must be in [%g, %g] (got %g)", min, max, v);
     *out = v;
@@ -384,12 +389,13 @@ nn_status yd_bool(const yd_doc *d, const yd_node *n, const char *field, bool req
     nn_status s = need_scalar(d, n, field, err);
     if (s)
         return s;
+    char qb[CM_QUOTE_LEN];
     if (!n->quoted && strcmp(n->str, "true") == 0)
         *out = true;
     else if (!n->quoted && strcmp(n->str, "false") == 0)
         *out = false;
     else
-        return yd_error(err, d, n, NN_E_SPEC, field, "expected true or false (got '%s')", n->str);
+        return yd_error(err, d, n, NN_E_SPEC, field, "expected true or false (got %s)", cm_quote(qb, n->str));
     return NN_OK;
 }
 
@@ -434,7 +440,8 @@ nn_status yd_enum(const yd_doc *d, const yd_node *n, const char *field, bool req
         if (w > 0 && (size_t)w < sizeof list - used)
             used += (size_t)w;
     }
-    return yd_error(err, d, n, NN_E_SPEC, field, "expected one of %s (got '%s')", list, n->str);
+    char qb[CM_QUOTE_LEN];
+    return yd_error(err, d, n, NN_E_SPEC, field, "expected one of %s (got %s)", list, cm_quote(qb, n->str));
 }
 
 nn_status yd_int_pair(const yd_doc *d, const yd_node *n, const char *field, bool required, int def, long min,

@@ -25,6 +25,8 @@ nn_status sd_model_load(sd_model *out, const steerd_config *cfg, const slog *log
     const nn_graph *g = &out->model->g;
     nn_infer_opts o = {.max_batch = 1, .threads = cfg->threads, .backend = cuda ? NN_BACKEND_CUDA : NN_BACKEND_CPU};
     s = nn_infer_create_opts(&out->ctx, out->model, &o, err);
+    if (!s) /* weights that give a non-finite output are refused here: at start, --check-config, reload */
+        s = nn_infer_selfcheck(out->ctx, out->model, err);
     if (!s)
         s = pp_init(&out->pp, &g->pre, g->in_h, g->in_w, g->in_c, err);
     if (s) {

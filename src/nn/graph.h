@@ -125,6 +125,12 @@ void nn_graph_free(nn_graph *g);
 
 const char *nn_op_name(nn_op op);
 
+/* limits.c (limits.h): every layer's output x max_batch within NN_MAX_TENSOR (and max_batch in
+ * [1, 65536]); a context's arena of `floats` within NN_MAX_ARENA_BYTES (`what`: "inference", ...).
+ * SIZE_MAX floats means the computation overflowed (also refused). */
+nn_status nn_graph_check_batch(const nn_graph *g, int max_batch, nn_err *err);
+nn_status nn_check_arena(const nn_graph *g, const char *what, size_t floats, int max_batch, nn_err *err);
+
 /* Parameter accessors. */
 static inline const nn_param *nn_layer_param(const nn_graph *g, const nn_layer *l, int i)
 {
@@ -135,6 +141,7 @@ struct nn_model {
     nn_graph g;
     float *params;               /* n_param_floats, engine layout */
     char checksum[80];
+    char weights[512];           /* the weights file loaded, "" when none (zero / He-initialised) */
 };
 
 #endif

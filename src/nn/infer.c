@@ -1,6 +1,7 @@
 /* infer.c — inference contexts: the backend-neutral plan (plan.c) run by the CPU executor below
  * (arena in host memory, thread pool, per-step timing) or by the CUDA executor
  * (kernels/backend_cuda.cu via cuda_exec.h). nn_infer_run allocates nothing on either. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 
 #include "nn/cpu/cpu.h"
 #include "nn/graph.h"
+#include "nn/limits.h"
 #include "nn/plan.h"
 #ifdef NN_HAVE_CUDA
 #include "nn/cuda_exec.h"
@@ -68,7 +70,7 @@ bool nn_cuda_built(void)
 }
 
 /* CPU executor: the arena (activations at the plan's offsets, then the largest step's scratch). */
-static nn_status cpu_build(nn_infer *ctx, int threads, nn_err *err)
+static nn_status cpu_build(nn_infer *ctx, const nn_graph *g, int threads, nn_err *err)
 {
     const nn_plan *p = &ctx->plan;
     size_t scratch = 0;
@@ -77,7 +79,12 @@ static nn_status cpu_build(nn_infer *ctx, int threads, nn_err *err)
         if (sc > scratch)
             scratch = sc;
     }
-    size_t total = p->act_floats + scratch + NN_PLAN_ALIGN_FLOATS;
+    size_t total = p->act_floats;
+    if (!nn_add_sz(&total, scratch) || !nn_add_sz(&total, NN_PLAN_ALIGN_FLOATS))
+        total = SIZE_MAX;
+    nn_status s = nn_check_arena(g, "inference", total, p->max_batch, err);
+    if (s)
+        return s;
     ctx->arena = aligned_alloc(64, (total * sizeof(float) + 63) / 64 * 64);
     if (!ctx->arena)
         return nn_fail(err, NN_E_NOMEM, "cannot allocate a %zu-byte arena for batch %d", total * sizeof(float),
@@ -136,7 +143,7 @@ nn_status nn_infer_create_opts(nn_infer **out, const nn_model *m, const nn_infer
             s = nn_fail(err, NN_E_NOMEM, "out of memory");
     }
     if (!s && backend == NN_BACKEND_CPU)
-        s = cpu_build(ctx, threads, err);
+        s = cpu_build(ctx, &m->g, threads, err);
 #ifdef NN_HAVE_CUDA
     if (!s && backend == NN_BACKEND_CUDA)
         s = nn_cuda_exec_create(&ctx->cu, &ctx->plan, &m->g.pre, m->g.in_h, m->g.in_w, m->g.in_c, o->cuda_eager,
@@ -228,6 +235,22 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* CPU executor: step i of the plan on `batch` images. */
+static void cpu_step(nn_infer *ctx, int i, int batch)
+{
+    const nn_plan *p = &ctx->plan;
+    const nn_plan_step *st = &p->steps[i];
+    cpu_fwd_args a = {.l = &st->l, .out = ctx->arena + st->out_off, .batch = batch, .scratch = ctx->scratch,
+                      .pool = ctx->pool};
+    for (int k = 0; k < st->l.n_inputs; k++) {
+        a.in[k] = ctx->arena + st->in_off[k];
+        a.in_c[k] = st->in_c[k];
+    }
+    for (int k = 0; k < 4; k++)
+        a.p[k] = nn_plan_param(p, st, k);
+    cpu_forward(&a);
+}
+
 nn_status nn_infer_run(nn_infer *ctx, int batch, nn_err *err)
 {
     const nn_plan *p = &ctx->plan;
@@ -239,19 +262,53 @@ nn_status nn_infer_run(nn_infer *ctx, int batch, nn_err *err)
 #endif
     uint64_t t0 = now_ns();
     for (int i = 0; i < p->n_steps; i++) {
-        const nn_plan_step *st = &p->steps[i];
-        cpu_fwd_args a = {.l = &st->l, .out = ctx->arena + st->out_off, .batch = batch, .scratch = ctx->scratch,
-                          .pool = ctx->pool};
-        for (int k = 0; k < st->l.n_inputs; k++) {
-            a.in[k] = ctx->arena + st->in_off[k];
-            a.in_c[k] = st->in_c[k];
-        }
-        for (int k = 0; k < 4; k++)
-            a.p[k] = nn_plan_param(p, st, k);
-        cpu_forward(&a);
+        cpu_step(ctx, i, batch);
         uint64_t t1 = now_ns();
         ctx->ns[i] = t1 - t0;
         t0 = t1;
     }
+    return NN_OK;
+}
+
+/* Index of the first non-finite value of x[0..n), or -1. */
+static long first_nonfinite(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return (long)i;
+    return -1;
+}
+
+nn_status nn_infer_selfcheck(nn_infer *ctx, const nn_model *m, nn_err *err)
+{
+    const nn_plan *p = &ctx->plan;
+    const nn_preprocess *pre = &m->g.pre;
+    float *x = nn_infer_input(ctx);
+    for (size_t i = 0; i < (size_t)p->in_size; i++)
+        x[i] = (float)((i * 37 + 11) % 256) * pre->scale + pre->offset;
+    const char *from = nn_model_weights(m)[0] ? nn_model_weights(m) : m->g.path;
+    long bad = first_nonfinite(x, (size_t)p->in_size);
+    if (bad >= 0) /* the preprocess scale/offset are bounded, so only a corrupted model gets here */
+        return nn_fail(err, NN_E_SPEC, "%s: self-check: preprocessing gives a non-finite input value at index %ld",
+                       m->g.path, bad);
+    char where[NN_NAME_LEN + 80] = "";
+    if (ctx->backend == NN_BACKEND_CPU) { /* step by step, to name the layer where it starts */
+        for (int i = 0; i < p->n_steps; i++) {
+            cpu_step(ctx, i, 1);
+            const nn_layer *l = &p->steps[i].l;
+            if (!where[0] && first_nonfinite(ctx->arena + p->steps[i].out_off, nn_shape_size(l->out)) >= 0)
+                snprintf(where, sizeof where, " (non-finite values start at layer '%s' (%s))", l->name,
+                         nn_op_name(l->op));
+        }
+    } else {
+        nn_status s = nn_infer_run(ctx, 1, err);
+        if (s)
+            return s;
+    }
+    const float *y = nn_infer_output(ctx);
+    long k = first_nonfinite(y, (size_t)p->out_size);
+    if (k >= 0)
+        return nn_fail(err, NN_E_WEIGHTS, "%s: self-check: output %ld is %g for the fixed test input%s; the model "
+                       "is unusable with these weights", from, k, (double)y[k], where);
     return NN_OK;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/quote.h"
 #include "common/sha256.h"
 #include "nn/format/safetensors.h"
 #include "nn/graph.h"
@@ -58,6 +59,7 @@ void nn_model_free(nn_model *m)
 
 const char *nn_model_name(const nn_model *m) { return m->g.name; }
 const char *nn_model_checksum(const nn_model *m) { return m->checksum; }
+const char *nn_model_weights(const nn_model *m) { return m->weights; }
 
 void nn_model_input_shape(const nn_model *m, int *h, int *w, int *c)
 {
@@ -104,6 +106,23 @@ static bool is_ignored_extra(const nn_graph *g, const char *name)
     return false;
 }
 
+/* Every value of tensor p (PyTorch order, as in the file) is finite, and a batch norm's
+ * running_var is >= 0; the error names the tensor, the index and the value. */
+static nn_status check_values(const st_file *f, const nn_layer *l, int role, const nn_param *p, const float *v,
+                              nn_err *err)
+{
+    bool var = l->op == NN_OP_BATCHNORM && role == NN_PARAM_RUNNING_VAR;
+    for (size_t k = 0; k < p->count; k++) {
+        if (!isfinite(v[k]))
+            return nn_fail(err, NN_E_WEIGHTS, "%s: tensor '%s': value %g at index %zu (must be finite)", f->path,
+                           p->name, (double)v[k], k);
+        if (var && v[k] < 0.0f)
+            return nn_fail(err, NN_E_WEIGHTS, "%s: tensor '%s': value %g at index %zu (must be >= 0)", f->path,
+                           p->name, (double)v[k], k);
+    }
+    return NN_OK;
+}
+
 static nn_status load_tensors(nn_model *m, const st_file *f, nn_err *err)
 {
     const nn_graph *g = &m->g;
@@ -136,6 +155,8 @@ static nn_status load_tensors(nn_model *m, const st_file *f, nn_err *err)
         int role = 0;
         const nn_layer *l = param_owner(g, pi, &role);
         memcpy(tmp, f->data + t->begin, p->count * sizeof(float));
+        if ((s = check_values(f, l, role, p, tmp, err)))
+            break;
         nn_layout_from_torch(l, role, p, tmp, m->params + p->offset);
     }
     free(tmp);
@@ -145,13 +166,11 @@ static nn_status load_tensors(nn_model *m, const st_file *f, nn_err *err)
         bool known = false;
         for (int pi = 0; pi < g->n_params && !known; pi++)
             known = strcmp(g->params[pi].name, f->tensors[i].name) == 0;
+        char qb[CM_QUOTE_LEN];
         if (!known && !is_ignored_extra(g, f->tensors[i].name))
-            return nn_fail(err, NN_E_WEIGHTS, "%s: unexpected tensor \"%s\" (not a parameter of %s)", f->path,
-                           f->tensors[i].name, g->path);
+            return nn_fail(err, NN_E_WEIGHTS, "%s: unexpected tensor %s (not a parameter of %s)", f->path,
+                           cm_quote(qb, f->tensors[i].name), g->path);
     }
-    for (size_t k = 0; k < g->n_param_floats; k++)
-        if (!isfinite(m->params[k]))
-            return nn_fail(err, NN_E_WEIGHTS, "%s: non-finite parameter value (%g)", f->path, (double)m->params[k]);
     return NN_OK;
 }
 
@@ -169,6 +188,7 @@ nn_status nn_model_load(nn_model **out, const char *spec_path, const char *weigh
     }
     s = load_tensors(m, &f, err);
     if (!s) {
+        snprintf(m->weights, sizeof m->weights, "%s", weights_path);
         const char *sum = st_meta(&f, "checksum");
         if (sum)
             snprintf(m->checksum, sizeof m->checksum, "%s", sum);
@@ -257,4 +277,5 @@ void nn_model_init_he(nn_model *m, uint64_t seed)
             m->params[w->offset + k] = (float)(std * next_normal(&state));
     }
     m->checksum[0] = '\0';
+    m->weights[0] = '\0';
 }

@@ -53,6 +53,8 @@ void nn_model_free(nn_model *m);
 const char *nn_model_name(const nn_model *m);
 /* "sha256:<hex>" of the loaded weights' data section, or "" when none were loaded. */
 const char *nn_model_checksum(const nn_model *m);
+/* The weights file loaded, or "" when none was (zero or He-initialised parameters). */
+const char *nn_model_weights(const nn_model *m);
 void nn_model_input_shape(const nn_model *m, int *h, int *w, int *c);
 int nn_model_output_size(const nn_model *m);
 
@@ -99,6 +101,12 @@ bool nn_cuda_built(void);
 float *nn_infer_input(nn_infer *ctx);
 /* Runs the forward pass on `batch` images (1..max_batch). Allocates nothing. */
 nn_status nn_infer_run(nn_infer *ctx, int batch, nn_err *err);
+/* The self-check a model must pass before it is used (the daemon's load and reload, steerctl):
+ * one forward pass of a fixed test image (pixels 0..255 through the model's preprocess scale and
+ * offset) must give finite outputs. NN_E_WEIGHTS names the output and, on the CPU backend, the
+ * first layer that produced a non-finite value. Overwrites image 0 of the input and the output;
+ * allocates nothing. ctx must have been created for m. */
+nn_status nn_infer_selfcheck(nn_infer *ctx, const nn_model *m, nn_err *err);
 /* Output buffer [batch, output_size], valid until the next run. */
 const float *nn_infer_output(const nn_infer *ctx);
 int nn_infer_output_size(const nn_infer *ctx);

@@ -3,6 +3,8 @@
  * aliases, activation buffers packed into one arena by lifetime (first fit). */
 #include "nn/plan.h"
 
+#include "nn/limits.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,10 +214,11 @@ static void planner_free(planner *pl)
 nn_status nn_plan_build(nn_plan *p, const nn_model *m, int max_batch, nn_err *err)
 {
     memset(p, 0, sizeof *p);
-    if (max_batch < 1 || max_batch > 65536)
-        return nn_fail(err, NN_E_ARG, "batch size must be in [1, 65536] (got %d)", max_batch);
-    p->max_batch = max_batch;
     const nn_graph *g = &m->g;
+    nn_status s = nn_graph_check_batch(g, max_batch, err); /* every size below then fits */
+    if (s)
+        return s;
+    p->max_batch = max_batch;
     int n = g->n_layers;
     size_t extra = 0; /* a created bias (BN folded into a bias-free layer): one per linear layer at most */
     for (int i = 0; i < n; i++)
@@ -240,7 +243,6 @@ nn_status nn_plan_build(nn_plan *p, const nn_model *m, int max_batch, nn_err *er
     int *last_use = calloc((size_t)n, sizeof *last_use);
     size_t *offset = calloc((size_t)n, sizeof *offset);
     p->steps = calloc((size_t)n, sizeof *p->steps);
-    nn_status s = NN_OK;
     if (!pl.owner || !pl.cons || !pl.dead || !pl.act || !pl.act_alpha || !pl.has_bias || !pl.p[0] || !pl.p[1] ||
         !pl.p[2] || !pl.p[3] || !p->params || !affine || !last_use || !offset || !p->steps) {
         s = nn_fail(err, NN_E_NOMEM, "%s: out of memory while planning", g->name);
@@ -268,6 +270,8 @@ nn_status nn_plan_build(nn_plan *p, const nn_model *m, int max_batch, nn_err *er
     last_use[0] = n;
     last_use[pl.owner[n - 1]] = n;
     size_t act_floats = place_buffers(g, &pl, max_batch, last_use, offset);
+    if ((s = nn_check_arena(g, "activation", act_floats, max_batch, err)))
+        goto out;
 
     for (int i = 1; i < n; i++) {
         if (pl.dead[i])

@@ -7,12 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/quote.h"
+#include "nn/limits.h"
 #include "nn/spec_internal.h"
-
-/* Bounds that keep every size computation far from integer overflow. */
-#define NN_MAX_DIM 65536
-#define NN_MAX_TENSOR (1 << 30)
-#define NN_MAX_PARAMS (1L << 30)
 
 const char *nn_op_name(nn_op op)
 {
@@ -56,6 +53,32 @@ static nn_status shape_fail(spec_builder *b, const yd_node *where, const nn_laye
     shape_str(l->in, in, sizeof in);
     return nn_fail(b->err, NN_E_SHAPE, "%s:%d:%d: layer '%s' (%s): input %s: %s", b->doc->path, where ? where->line : 1,
                    where ? where->col : 1, l->name, nn_op_name(l->op), in, msg);
+}
+
+/* A tensor of h x w x c elements (any of them possibly huge: computed without overflow) must
+ * stay within NN_MAX_DIM per side and NN_MAX_TENSOR elements; `what` names it ("layer 'x' (op):
+ * output"). */
+static nn_status check_tensor(spec_builder *b, const yd_node *where, const char *what, long h, long w, long c)
+{
+    long f[3] = {h, w, c};
+    size_t n = nn_prod_sz(f, 3);
+    if (h <= NN_MAX_DIM && w <= NN_MAX_DIM && n <= (size_t)NN_MAX_TENSOR)
+        return NN_OK;
+    char lim[96];
+    if (h > NN_MAX_DIM || w > NN_MAX_DIM)
+        snprintf(lim, sizeof lim, "%d per side", NN_MAX_DIM);
+    else
+        snprintf(lim, sizeof lim, "%ld elements per tensor", NN_MAX_TENSOR);
+    return nn_fail(b->err, NN_E_SHAPE, "%s:%d:%d: %s %ldx%ldx%ld = %.3g elements exceeds the limit of %s",
+                   b->doc->path, where ? where->line : 1, where ? where->col : 1, what, h, w, c,
+                   (double)h * (double)w * (double)c, lim);
+}
+
+static nn_status check_layer_out(spec_builder *b, const yd_node *where, const nn_layer *l, long c)
+{
+    char what[NN_NAME_LEN + 40];
+    snprintf(what, sizeof what, "layer '%s' (%s): output", l->name, nn_op_name(l->op));
+    return check_tensor(b, where, what, l->out.h, l->out.w, c);
 }
 
 /* Resolves padding for one spatial axis and returns the output size (<= 0 when it cannot fit). */
@@ -106,18 +129,33 @@ static nn_status add_param(spec_builder *b, nn_layer *l, const char *suffix, int
         g->params = p;
         b->params_cap = cap;
     }
+    long f[4];
+    for (int i = 0; i < ndim; i++)
+        f[i] = dims[i];
+    size_t count = nn_prod_sz(f, ndim), total = g->n_param_floats;
+    if (!nn_add_sz(&total, count) || total > (size_t)NN_MAX_PARAMS) {
+        char shape[64];
+        size_t used = 0;
+        for (int i = 0; i < ndim && used < sizeof shape; i++)
+            used += (size_t)snprintf(shape + used, sizeof shape - used, "%s%d", i ? "x" : "", dims[i]);
+        double prod = 1;
+        for (int i = 0; i < ndim; i++)
+            prod *= dims[i];
+        return nn_fail(b->err, NN_E_SHAPE,
+                       "%s:%d:%d: layer '%s' (%s): parameter '%s.%s' %s brings the model to %.3g parameters, which "
+                       "exceeds the limit of %ld", b->doc->path, l->line ? l->line : 1, l->col ? l->col : 1, l->name,
+                       nn_op_name(l->op), l->name, suffix, shape, (double)g->n_param_floats + prod, NN_MAX_PARAMS);
+    }
     nn_param *p = &g->params[g->n_params++];
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "%s.%s", l->name, suffix);
     p->ndim = ndim;
-    p->count = 1;
-    for (int i = 0; i < ndim; i++) {
+    for (int i = 0; i < ndim; i++)
         p->dims[i] = dims[i];
-        p->count *= (size_t)dims[i];
-    }
+    p->count = count;
     p->offset = g->n_param_floats;
     p->trainable = trainable;
-    g->n_param_floats += p->count;
+    g->n_param_floats = total;
     l->n_params++;
     return NN_OK;
 }
@@ -194,10 +232,14 @@ static nn_status propagate(spec_builder *b, nn_layer *l, spec_pad_mode mode, con
         l->out.c = l->units;
         l->out.src_h = l->out.src_w = l->out.src_c = 0;
         return spatial_out(b, where, l, mode);
-    case NN_OP_DEPTHWISE:
-        l->out.c = l->in.c * l->depth_multiplier;
+    case NN_OP_DEPTHWISE: {
+        long c = (long)l->in.c * l->depth_multiplier;
         l->out.src_h = l->out.src_w = l->out.src_c = 0;
-        return spatial_out(b, where, l, mode);
+        nn_status s = spatial_out(b, where, l, mode);
+        if (!s && !(s = check_layer_out(b, where, l, c)))
+            l->out.c = (int)c;
+        return s;
+    }
     case NN_OP_MAXPOOL:
     case NN_OP_AVGPOOL:
         return spatial_out(b, where, l, mode);
@@ -229,7 +271,8 @@ static nn_status propagate(spec_builder *b, nn_layer *l, spec_pad_mode mode, con
             return shape_fail(b, where, l, "groups %d must divide the %d channels", l->groups, l->in.c);
         return NN_OK;
     case NN_OP_ADD:
-    case NN_OP_CONCAT:
+    case NN_OP_CONCAT: {
+        long c = l->in.c;
         for (int i = 1; i < l->n_inputs; i++) {
             nn_shape o = g->layers[l->inputs[i]].out;
             bool same_hw = o.h == l->in.h && o.w == l->in.w;
@@ -245,9 +288,13 @@ static nn_status propagate(spec_builder *b, nn_layer *l, spec_pad_mode mode, con
                 return shape_fail(b, where, l, "cannot %s flattened spatial tensors; add a dense layer first",
                                   nn_op_name(l->op));
             if (l->op == NN_OP_CONCAT)
-                l->out.c += o.c;
+                c += o.c;
         }
-        return NN_OK;
+        nn_status s = check_layer_out(b, where, l, c);
+        if (!s)
+            l->out.c = (int)c;
+        return s;
+    }
     default:
         return NN_OK;
     }
@@ -265,17 +312,23 @@ nn_status spec_add(spec_builder *b, spec_prim *p, const yd_node *where)
     for (int i = 0; i < l->n_inputs; i++) {
         const char *ref = i < p->n_input_names ? p->input_names[i] : NULL;
         int idx = ref ? find_ref(g, ref) : g->n_layers - 1;
+        char qb[CM_QUOTE_LEN];
         if (idx < 0)
-            return yd_error(b->err, b->doc, where, NN_E_SPEC, "input", "no earlier layer named '%s'", ref);
+            return yd_error(b->err, b->doc, where, NN_E_SPEC, "input", "no earlier layer named %s", cm_quote(qb, ref));
         l->inputs[i] = idx;
     }
     l->in = g->layers[l->inputs[0]].out;
     nn_status s = propagate(b, l, p->pad_mode, where);
     if (s)
         return s;
-    if (l->out.h > NN_MAX_DIM || l->out.w > NN_MAX_DIM || nn_shape_size(l->out) > NN_MAX_TENSOR)
-        return shape_fail(b, where, l, "output %dx%dx%d is larger than the engine's limit (%d per side, %d values)",
-                          l->out.h, l->out.w, l->out.c, NN_MAX_DIM, NN_MAX_TENSOR);
+    if ((s = check_layer_out(b, where, l, l->out.c)))
+        return s;
+    size_t act = b->act_floats;
+    if (!nn_add_sz(&act, nn_shape_size(l->out)) || act > NN_MAX_ARENA_BYTES / sizeof(float))
+        return shape_fail(b, where, l, "the activations of one sample reach %.3g bytes, which exceeds the limit of "
+                          "%llu", 4.0 * (double)b->act_floats + 4.0 * (double)nn_shape_size(l->out),
+                          NN_MAX_ARENA_BYTES);
+    b->act_floats = act;
     if (g->n_layers == b->layers_cap) {
         int cap = 2 * b->layers_cap;
         nn_layer *nl = realloc(g->layers, (size_t)cap * sizeof *nl);
@@ -286,8 +339,6 @@ nn_status spec_add(spec_builder *b, spec_prim *p, const yd_node *where)
     }
     if ((s = layout_params(b, l)))
         return s;
-    if (g->n_param_floats > NN_MAX_PARAMS)
-        return shape_fail(b, where, l, "the model needs more than %ld parameters", (long)NN_MAX_PARAMS);
     g->layers[g->n_layers++] = *l;
     return NN_OK;
 }
@@ -513,10 +564,11 @@ static nn_status parse_layer(spec_builder *b, const yd_node *n)
     if ((s = yd_str(d, yd_get(n, "name"), "name", true, NULL, name, sizeof name, b->err)) ||
         (s = yd_str(d, yd_get(n, "type"), "type", true, NULL, type, sizeof type, b->err)))
         return yd_get(n, "name") ? s : yd_error(b->err, d, n, NN_E_SPEC, "name", "every layer needs a name");
+    char qb[CM_QUOTE_LEN];
     for (const char *c = name; *c; c++)
         if (!isalnum((unsigned char)*c) && *c != '_')
-            return yd_error(b->err, d, yd_get(n, "name"), NN_E_SPEC, "name",
-                            "use letters, digits and '_' only (got '%s')", name);
+            return yd_error(b->err, d, yd_get(n, "name"), NN_E_SPEC, "name", "use letters, digits and '_' only (got %s)",
+                            cm_quote(qb, name));
     if (find_ref(b->g, name) >= 0)
         return yd_error(b->err, d, yd_get(n, "name"), NN_E_SPEC, "name", "layer name '%s' is used twice", name);
     if (!name[0] || strcmp(name, "input") == 0)
@@ -527,7 +579,7 @@ static nn_status parse_layer(spec_builder *b, const yd_node *n)
     bool handled = false;
     if ((s = spec_add_block(b, n, name, type, &handled)) || handled)
         return s;
-    return yd_error(b->err, d, yd_get(n, "type"), NN_E_SPEC, "type", "unknown layer type '%s'", type);
+    return yd_error(b->err, d, yd_get(n, "type"), NN_E_SPEC, "type", "unknown layer type %s", cm_quote(qb, type));
 }
 
 /* ---- top level ---- */
@@ -542,7 +594,8 @@ static nn_status parse_input(spec_builder *b, const yd_node *root)
     if ((s = yd_expect(d, in, YD_MAP, "input", b->err)) || (s = yd_check_keys(d, in, keys, "input", b->err)) ||
         (s = yd_int(d, yd_get(in, "height"), "input.height", true, 0, 1, 8192, &h, b->err)) ||
         (s = yd_int(d, yd_get(in, "width"), "input.width", true, 0, 1, 8192, &w, b->err)) ||
-        (s = yd_int(d, yd_get(in, "channels"), "input.channels", true, 0, 1, 4096, &c, b->err)))
+        (s = yd_int(d, yd_get(in, "channels"), "input.channels", true, 0, 1, 4096, &c, b->err)) ||
+        (s = check_tensor(b, in, "input: shape", h, w, c)))
         return s;
     nn_graph *g = b->g;
     g->in_h = (int)h;

@@ -23,6 +23,7 @@ typedef struct {
     nn_err *err;
     int layers_cap;
     int params_cap;
+    size_t act_floats;          /* outputs of the layers so far, one sample (NN_MAX_ARENA_BYTES) */
 } spec_builder;
 
 /* Appends a primitive (shape propagated, parameters laid out); `where` positions errors. */

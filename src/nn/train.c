@@ -16,6 +16,7 @@
 
 #include "nn/cpu/cpu.h"
 #include "nn/graph.h"
+#include "nn/limits.h"
 #include "nn/train.h"
 #include "nn/train_cuda.h"
 
@@ -86,11 +87,12 @@ static size_t layout_layers(nn_train *t)
 nn_status nn_train_create(nn_train **out, nn_model *m, int max_batch, int threads, uint64_t seed, nn_err *err)
 {
     *out = NULL;
-    if (max_batch < 1 || max_batch > 65536)
-        return nn_fail(err, NN_E_ARG, "batch size must be in [1, 65536] (got %d)", max_batch);
     if (threads < 1 || threads > 256)
         return nn_fail(err, NN_E_ARG, "threads must be in [1, 256] (got %d)", threads);
     const nn_graph *g = &m->g;
+    nn_status s = nn_graph_check_batch(g, max_batch, err); /* every size below then fits */
+    if (s)
+        return s;
     nn_train *t = train_new(m, max_batch, seed, NN_BACKEND_CPU);
     if (!t) return nn_fail(err, NN_E_NOMEM, "out of memory");
     t->layers = calloc((size_t)g->n_layers, sizeof *t->layers);
@@ -112,6 +114,10 @@ nn_status nn_train_create(nn_train **out, nn_model *m, int max_batch, int thread
     off += round_up(t->layers[g->n_layers - 1].size * (size_t)max_batch);
     const size_t scratch_off = off;
     off += round_up(scratch) + ALIGN_FLOATS;
+    if ((s = nn_check_arena(g, "training", off, max_batch, err))) {
+        nn_train_free(t);
+        return s;
+    }
     t->arena = aligned_alloc(64, off * sizeof(float));
     if (!t->arena) {
         nn_train_free(t);
@@ -122,7 +128,7 @@ nn_status nn_train_create(nn_train **out, nn_model *m, int max_batch, int thread
     t->grads = t->arena + grads_off;
     t->dloss = t->arena + dloss_off;
     t->scratch = t->arena + scratch_off;
-    nn_status s = nn_pool_create(&t->pool, threads, err);
+    s = nn_pool_create(&t->pool, threads, err);
     if (s) {
         nn_train_free(t);
         return s;
@@ -349,9 +355,10 @@ nn_status nn_train_create_on(nn_train **out, nn_model *m, int max_batch, int thr
     (void)threads, (void)seed;
     return nn_fail(err, NN_E_UNSUPPORTED, "%s: training on CUDA: this build has no CUDA backend", m->g.name);
 #else
-    if (max_batch < 1 || max_batch > 65536)
-        return nn_fail(err, NN_E_ARG, "batch size must be in [1, 65536] (got %d)", max_batch);
     const nn_graph *g = &m->g;
+    nn_status s = nn_graph_check_batch(g, max_batch, err);
+    if (s)
+        return s;
     nn_train *t = train_new(m, max_batch, seed, NN_BACKEND_CUDA);
     if (!t) return nn_fail(err, NN_E_NOMEM, "out of memory");
     t->grad_floats = g->n_param_floats;
@@ -361,8 +368,12 @@ nn_status nn_train_create_on(nn_train **out, nn_model *m, int max_batch, int thr
         nn_train_free(t);
         return nn_fail(err, NN_E_NOMEM, "%s: out of memory", g->name);
     }
-    layout_layers(t); /* the mirror's layout (the CPU arena's) */
-    nn_status s = nn_cuda_train_create(&t->cu, m, max_batch, err);
+    /* the mirror's layout (the CPU arena's), and about what the device holds */
+    if ((s = nn_check_arena(g, "training", layout_layers(t), max_batch, err))) {
+        nn_train_free(t);
+        return s;
+    }
+    s = nn_cuda_train_create(&t->cu, m, max_batch, err);
     if (s) {
         nn_train_free(t);
         return s;

@@ -2,6 +2,7 @@
  * safetensors, and a forward pass over a .npy batch. */
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "nn/cost.h"
 #include "nn/format/npy.h"
 #include "nn/graph.h"
+#include "nn/limits.h"
 #include "tools/steerctl.h"
 
 static const char info_help[] =
@@ -30,7 +32,8 @@ static const char init_help[] =
     "usage: steerctl model init MODEL.yaml --seed N -o W.safetensors\n"
     "\n"
     "Writes He-normal weights (std sqrt(2/fan_in)), zero biases and identity batch norm as\n"
-    "safetensors with PyTorch names and layouts and a sha256 checksum. Same seed, same file.\n";
+    "safetensors with PyTorch names and layouts and a sha256 checksum. Same seed, same file.\n"
+    "The model must pass the engine's self-check first (a finite forward pass on a test image).\n";
 
 static const char run_help[] =
     "usage: steerctl model run MODEL.yaml W.safetensors --input X.npy --output Y.npy [--threads N]\n"
@@ -38,7 +41,10 @@ static const char run_help[] =
     "\n"
     "X: [N, H, W, C] (or [H, W, C]) numeric .npy, converted to float32, NHWC as the model's input.\n"
     "Y: [N, outputs] float32, the last layer's output per sample.\n"
-    "--backend: cpu (default), cuda (an error without a CUDA device) or auto (CUDA when present).\n";
+    "--backend: cpu (default), cuda (an error without a CUDA device) or auto (CUDA when present).\n"
+    "Exits 1 without writing Y when the model fails its self-check (a finite forward pass on a test\n"
+    "image), when X holds a non-finite value, or when any output is non-finite (the message names\n"
+    "the sample and the output index).\n";
 
 static int fail(nn_status s, const nn_err *err)
 {
@@ -141,6 +147,16 @@ static int model_init(int argc, char **argv)
     if (s)
         return fail(s, &err);
     nn_model_init_he(m, (uint64_t)seed);
+    nn_infer *ctx;
+    nn_infer_opts io = {.max_batch = 1, .threads = 1, .backend = NN_BACKEND_CPU};
+    if (!(s = nn_infer_create_opts(&ctx, m, &io, &err))) {
+        s = nn_infer_selfcheck(ctx, m, &err);
+        nn_infer_free(ctx);
+    }
+    if (s) {
+        nn_model_free(m);
+        return fail(s, &err);
+    }
     char seed_str[32];
     snprintf(seed_str, sizeof seed_str, "%ld", seed);
     const char *meta[] = {"init", "he_normal", "seed", seed_str, NULL};
@@ -162,8 +178,12 @@ static nn_status run_batches(const nn_model *m, const float *x, size_t n, int th
     nn_infer *ctx;
     nn_infer_opts o = {.max_batch = max_batch, .threads = threads, .backend = backend};
     nn_status s = nn_infer_create_opts(&ctx, m, &o, err);
-    if (s)
+    if (!s)
+        s = nn_infer_selfcheck(ctx, m, err);
+    if (s) {
+        nn_infer_free(ctx);
         return s;
+    }
     size_t out_size = (size_t)nn_infer_output_size(ctx);
     for (size_t done = 0; done < n && !s; done += (size_t)max_batch) {
         int b = (int)(n - done < (size_t)max_batch ? n - done : (size_t)max_batch);
@@ -174,6 +194,16 @@ static nn_status run_batches(const nn_model *m, const float *x, size_t n, int th
     }
     nn_infer_free(ctx);
     return s;
+}
+
+/* Every v[0..n) is finite; else names the sample (v holds rows of `row` values) and the index. */
+static nn_status check_finite(const char *path, const char *what, const float *v, size_t n, size_t row, nn_err *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return nn_fail(err, NN_E_WEIGHTS, "%s: sample %zu: %s %zu is %g (non-finite)", path, i / row, what,
+                           i % row, (double)v[i]);
+    return NN_OK;
 }
 
 static int model_run(int argc, char **argv)
@@ -231,13 +261,17 @@ static int model_run(int argc, char **argv)
                     nn_model_name(m));
         goto done;
     }
-    size_t outs = (size_t)nn_model_output_size(m);
-    y = malloc(n * outs * sizeof *y);
+    size_t outs = (size_t)nn_model_output_size(m), n_y;
+    if ((s = check_finite(in_path, "input value", x.data, n * (size_t)h * (size_t)w * (size_t)ch,
+                           (size_t)h * (size_t)w * (size_t)ch, &err)))
+        goto done;
+    y = nn_mul_sz(n, outs, &n_y) && nn_mul_sz(n_y, sizeof *y, &n_y) ? malloc(n_y) : NULL;
     if (!y) {
-        s = nn_fail(&err, NN_E_NOMEM, "out of memory for %zu outputs", n * outs);
+        s = nn_fail(&err, NN_E_NOMEM, "out of memory for %zu x %zu outputs", n, outs);
         goto done;
     }
-    if ((s = run_batches(m, x.data, n, (int)threads, backend, y, &err)))
+    if ((s = run_batches(m, x.data, n, (int)threads, backend, y, &err)) ||
+        (s = check_finite(argv[optind + 1], "output", y, n * outs, outs, &err)))
         goto done;
     int64_t dims[2] = {(int64_t)n, (int64_t)outs};
     s = npy_write_f32(out_path, y, 2, dims, &err);

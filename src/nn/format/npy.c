@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/file_read.h"
+#include "common/quote.h"
 #include "nn/format/fmtio.h"
 #include "nn/graph.h"
 
@@ -29,17 +30,10 @@ typedef struct {
     nn_err *err;
 } hdr_cur;
 
+/* Positions a header error; the header's bytes are never echoed (common/quote.h). */
 static nn_status hfail(hdr_cur *h, const char *what)
 {
-    size_t n = h->len - h->pos < 24 ? h->len - h->pos : 24;
-    char near[100];
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t b = h->s[h->pos + i];
-        k += (size_t)snprintf(near + k, sizeof near - k, b >= 0x20 && b < 0x7f && b != '\\' ? "%c" : "\\x%02x", b);
-    }
-    near[k] = '\0';
-    return nn_fail(h->err, NN_E_PARSE, "%s: header: %s at byte %zu (near \"%s\")", h->path, what, h->pos, near);
+    return nn_fail(h->err, NN_E_PARSE, "%s: header: %s at byte %zu", h->path, what, h->pos);
 }
 
 static void hws(hdr_cur *h)
@@ -144,6 +138,24 @@ static nn_status hshape(hdr_cur *h, npy_array *a)
 
 typedef enum { K_FLOAT, K_INT, K_UINT } npy_kind;
 
+/* An unsupported descr for messages: shown when it has a dtype's form (byte order, kind letter,
+ * up to 3 digits, a datetime unit: '|b1', '>f4', '<U10', '<M8[D]'), else under the rule of
+ * common/quote.h. */
+static const char *dtype_str(char buf[CM_QUOTE_LEN], const char *d)
+{
+    size_t n = strlen(d), k = (n && strchr("<>|=", d[0])) ? 1 : 0;
+    bool form = n <= 10 && k < n && ((d[k] >= 'a' && d[k] <= 'z') || (d[k] >= 'A' && d[k] <= 'Z'));
+    for (k++; form && k < n && d[k] >= '0' && d[k] <= '9'; k++)
+        ;
+    if (form && k < n && d[k] == '[' && d[n - 1] == ']')
+        for (k++; k < n - 1 && ((d[k] >= 'a' && d[k] <= 'z') || (d[k] >= 'A' && d[k] <= 'Z')); k++)
+            ;
+    if (!form || (k < n && !(d[k] == ']' && k == n - 1)))
+        return cm_quote(buf, d);
+    snprintf(buf, CM_QUOTE_LEN, "'%s'", d);
+    return buf;
+}
+
 /* Accepts [<=|]{f2,f4,f8,i1,i2,i4,i8,u1,u2,u4,u8} ('|' and '>' only for 1-byte types). */
 static bool parse_descr(const char *d, npy_kind *kind, int *size)
 {
@@ -234,7 +246,7 @@ nn_status npy_parse(npy_array *a, const uint8_t *buf, size_t len, const char *na
                        len - off);
 
     hdr_cur h = {.path = path, .s = buf + off, .len = hlen, .err = err};
-    char descr[40] = "", key[32];
+    char descr[40] = "", key[32], qb[CM_QUOTE_LEN];
     bool fortran = false, has_descr = false, has_fortran = false, has_shape = false;
     nn_status s;
     if (!heat(&h, '{'))
@@ -265,7 +277,7 @@ nn_status npy_parse(npy_array *a, const uint8_t *buf, size_t len, const char *na
             if (!dup && (s = hshape(&h, a)) != NN_OK)
                 return s;
         } else {
-            return nn_fail(err, NN_E_PARSE, "%s: header: unknown key '%s'", path, key);
+            return nn_fail(err, NN_E_PARSE, "%s: header: unknown key %s", path, cm_quote(qb, key));
         }
         if (dup)
             return nn_fail(err, NN_E_PARSE, "%s: header: duplicate key '%s'", path, key);
@@ -285,8 +297,8 @@ nn_status npy_parse(npy_array *a, const uint8_t *buf, size_t len, const char *na
     npy_kind kind;
     int size;
     if (!parse_descr(descr, &kind, &size))
-        return nn_fail(err, NN_E_PARSE, "%s: unsupported dtype '%s' (numeric little-endian only: f2 f4 f8 i1-i8 u1-u8)",
-                       path, descr);
+        return nn_fail(err, NN_E_PARSE, "%s: unsupported dtype %s (numeric little-endian only: f2 f4 f8 i1-i8 u1-u8)",
+                       path, dtype_str(qb, descr));
     if (fortran)
         return nn_fail(err, NN_E_PARSE, "%s: fortran_order True is not supported (save a C-order array)", path);
     size_t count = 1;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/file_read.h"
+#include "common/quote.h"
 #include "common/sha256.h"
 #include "nn/format/fmtio.h"
 #include "nn/format/json.h"
@@ -46,12 +47,11 @@ size_t st_dtype_size(const char *dtype)
     return 0;
 }
 
-/* JSON-quotes s into buf for messages (one line, escapes visible), "..." when cut. */
+/* A name or value from the header, for messages: shown only under the rule of common/quote.h. */
 static const char *q(char buf[128], const char *s)
 {
-    if (json_quote(buf, 128, s) >= 128)
-        memcpy(buf + 123, "...\"", 5);
-    return buf;
+    _Static_assert(CM_QUOTE_LEN <= 128, "q() buffers hold a cm_quote");
+    return cm_quote(buf, s);
 }
 
 /* Formats dims as "[2, 3]" (ndim 0 → "[]"). */
@@ -405,12 +405,13 @@ static nn_status parse_all(st_file *f, const uint8_t *buf, size_t len, nn_err *e
     uint64_t n = 0;
     for (int i = 7; i >= 0; i--)
         n = n << 8 | buf[i];
+    /* The length is the file's first 8 bytes: never printed (it is whatever the file holds). */
     if (n > ST_MAX_HEADER)
-        return nn_fail(err, NN_E_PARSE, "%s: header length %llu exceeds the limit of %llu bytes", f->path,
-                       (unsigned long long)n, ST_MAX_HEADER);
+        return nn_fail(err, NN_E_PARSE, "%s: not a safetensors file: the header length (bytes 0-7, little-endian) "
+                       "exceeds the limit of %llu bytes", f->path, ST_MAX_HEADER);
     if (n > len - 8)
-        return nn_fail(err, NN_E_PARSE, "%s: header length %llu exceeds the %zu bytes after the length field "
-                       "(truncated file?)", f->path, (unsigned long long)n, len - 8);
+        return nn_fail(err, NN_E_PARSE, "%s: the header length (bytes 0-7) exceeds the %zu bytes after the length "
+                       "field (truncated file?)", f->path, len - 8);
     f->data = buf + 8 + n;
     f->data_len = len - 8 - (size_t)n;
 
