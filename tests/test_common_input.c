@@ -191,12 +191,30 @@ static void test_read_input_streams(void **state)
     assert_string_equal(buf, "streamed");
     free(buf);
 
-    /* An endless stream stops at the limit instead of eating memory. */
-    assert_int_equal(cm_read_input("/dev/zero", 1000, &buf, &len, &err), NN_E_IO);
-    assert_string_equal(err.msg, "/dev/zero: more than the limit of 1000 bytes");
+    /* A stream longer than the limit stops there instead of eating memory. */
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        FILE *fp = fopen(fifo, "w");
+        int ok = fp != NULL;
+        for (int i = 0; ok && i < 100; i++)
+            ok = fputs("0123456789012345678901234567890123456789", fp) >= 0;
+        if (fp)
+            fclose(fp); /* EPIPE once the reader stopped: expected */
+        _exit(ok ? 0 : 1);
+    }
+    s = cm_read_input(fifo, 1000, &buf, &len, &err);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(s, NN_E_IO);
+    char want[256];
+    snprintf(want, sizeof want, "%s: more than the limit of 1000 bytes", fifo);
+    assert_string_equal(err.msg, want);
     assert_null(buf);
 
-    char want[256];
+    /* A character device that is not a terminal is no stream: /dev/zero is refused at once. */
+    assert_int_equal(cm_read_input("/dev/zero", 1000, &buf, &len, &err), NN_E_IO);
+    assert_string_equal(err.msg, "/dev/zero: is a character device, expected a file or a stream");
+
     snprintf(want, sizeof want, "%s: is a directory, expected a file or a stream", f->dir);
     assert_int_equal(cm_read_input(f->dir, 1000, &buf, &len, &err), NN_E_IO);
     assert_string_equal(err.msg, want);

@@ -128,7 +128,9 @@ nn_status cm_read_input(const char *path, size_t max_bytes, char **buf, size_t *
         return nn_fail(err, NN_E_IO, "%s: cannot read: %s", path, strerror(e));
     }
     bool regular = S_ISREG(st.st_mode);
-    if (!regular && !S_ISFIFO(st.st_mode) && !S_ISCHR(st.st_mode)) {
+    /* A character device is a stream only when it is a terminal: /dev/zero or /dev/urandom would
+     * be read up to the limit for nothing. */
+    if (!regular && !S_ISFIFO(st.st_mode) && !(S_ISCHR(st.st_mode) && isatty(fd))) {
         close(fd);
         return nn_fail(err, NN_E_IO, "%s: is %s, expected a file or a stream", path, cm_file_kind(st.st_mode));
     }

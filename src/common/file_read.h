@@ -25,8 +25,9 @@ nn_status cm_open_regular(const char *path, int *fd, size_t *size, nn_err *err);
 nn_status cm_read_regular(const char *path, size_t max_bytes, char **buf, size_t *len, nn_err *err);
 
 /* Like cm_read_regular, but a command-line input may also be a stream: a FIFO, a pipe or a terminal
- * (`--input /dev/stdin`, `<(make_input)`) is read until end of file, blocking as `cat` would;
- * directories, sockets and block devices are refused by kind. Never for a daemon's files. */
+ * (`--input /dev/stdin`, `<(make_input)`) is read until end of file (at most max_bytes), blocking
+ * as `cat` would; directories, sockets, block devices and character devices other than terminals
+ * (/dev/zero) are refused by kind. Never for a daemon's files. */
 nn_status cm_read_input(const char *path, size_t max_bytes, char **buf, size_t *len, nn_err *err);
 
 #endif

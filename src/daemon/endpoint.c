@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/file_read.h"
+#include "common/quote.h"
 
 #define EP_FORMS "expected ipc://PATH or tcp://HOST:PORT"
 
@@ -117,9 +118,22 @@ static bool check_ipc(const char *ep, ep_use use, char *why, size_t cap)
     return true;
 }
 
+/* The bytes an endpoint may hold: what addresses, host and interface names, ports and socket paths
+ * are written with. Checked first, so every message below may show the endpoint: a value with any
+ * other byte (a shell metacharacter, a quote, a space, a control or 8-bit byte: a line of some
+ * other file, say) is described, never echoed (issue 12, defect 11). */
+static bool endpoint_char(unsigned char b)
+{
+    return cm_quote_char(b) || (b && strchr("/:[]%*@,=", b));
+}
+
 bool ep_parse(const char *ep, ep_use use, char *why, size_t cap)
 {
     tcp_parts t;
+    for (const char *c = ep; *c; c++)
+        if (!endpoint_char((unsigned char)*c))
+            return fail(why, cap, "byte %zu (0x%02x) cannot be part of an endpoint: " EP_FORMS " (got %zu bytes, not shown)",
+                        (size_t)(c - ep) + 1, (unsigned char)*c, strlen(ep));
     if (has_prefix(ep, "ipc://"))
         return check_ipc(ep, use, why, cap);
     if (has_prefix(ep, "tcp://"))
