@@ -483,6 +483,9 @@ static nn_status connect_daemon(drive_ctx *c, nn_err *err)
             return s;
         c->spawned = true;
     } else {
+        char why[400];
+        if (!ep_check(o->endpoint, EP_CONNECT, why, sizeof why))
+            return nn_fail(err, NN_E_ARG, "--endpoint: %s", why);
         snprintf(c->endpoint, sizeof c->endpoint, "%s", o->endpoint);
     }
     if ((s = sub_open(&c->sub, c->endpoint, err)))

@@ -3,8 +3,7 @@ YAMLs (huge dimensions in every field and layer type) through `steerctl model in
 safetensors (bad header length, truncation, NaN/inf, negative batch-norm variance, 3e38 weights) through
 `steerctl model run` and `steerd --check-config`, hostile .npy inputs, a secret file given as spec,
 weights, input and config, and non-regular files (FIFO, directory, /dev/zero) as spec and weights (--input may be a stream: a
-FIFO is read like cat; /dev/zero as --input is read up to the .npy size limit, too slow under ASan to
-run here). Every case
+FIFO is read like cat; a character device that is not a terminal, /dev/zero, is refused). Every case
 asserts the exit status, the message, no crash (ASan/UBSan), no hang and no echo of file contents."""
 import json
 import os
@@ -314,6 +313,9 @@ class NonRegularFiles(ModelCase):
         # --input is a command-line input: a directory is refused, a FIFO is read as a stream (like cat)
         r = self.model_run(spec, w, x=self.tmp)
         self.assert_fails(r, 1, r"%s: is a directory, expected a file or a stream" % self.tmp)
+        r = self.model_run(spec, w, x="/dev/zero")
+        self.assert_fails(r, 1, r"/dev/zero: is a character device, expected a file or a stream")
+        self.assertLess(r.secs, 10, "read /dev/zero instead of refusing it: %r" % r)
         def write_fifo():
             with open(fifo, "wb") as f:
                 f.write(npy_bytes([1, 4, 4, 3], [0.5] * 48))
