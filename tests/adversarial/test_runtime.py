@@ -5,9 +5,9 @@ at the socket path, the socket file removed at exit, a FIFO as model.spec (start
 reload), a reload stuck past reload_timeout_ms (the STEERD_TEST_RELOAD_DELAY_MS test hook stalls the
 loader: a hung NFS file cannot be made without root), SIGTERM during a reload, a SIGHUP storm,
 stalled and churning subscribers, `steerctl sub` reporting seq gaps, `steerctl sim drive` leaving
-no socket file, and non-finite outputs counted as inference errors (a tiny model whose
-preprocessing scale 1e6 times weights of 1e31 overflows on a real frame: outputs are infinite on
-every frame while any load-time check on a unit input stays finite).
+no socket file, and non-finite outputs counted as inference errors (OVERFLOW_YAML: a model that
+passes the engine's load-time self-check, whose test image has a dark first pixel, and overflows
+to infinity on every white frame).
 
 Run: meson test -C build adversarial_runtime (or python3 test_runtime.py -v with its environment)."""
 import json
@@ -62,9 +62,40 @@ def tiny_model(folder, name, scale, weight):
     return spec, weights
 
 
-def tiny_config(folder, name, scale, weight, live=True):
+# Finite for the engine's self-check (nn_infer_selfcheck's test image has 11/255 in the first value:
+# the gate is negative, relu gives 0, 0 x 3e38 x 3e38 = 0) and infinite on a white frame (first value
+# 1.0: gate 0.5, 0.5 x 3e38 = 1.5e38, x 3e38 = inf), so only the per-frame check can catch it.
+OVERFLOW_YAML = """name: tiny-overflow
+input: {height: 4, width: 4, channels: 3}
+preprocess:
+  source: {height: 16, width: 32}
+  scale: 0.00392156862745098
+  offset: 0.0
+output: {kind: steering, scale_deg: 25.0}
+layers:
+  - {name: flatten, type: flatten}
+  - {name: gate, type: dense, units: 1}
+  - {name: relu, type: relu}
+  - {name: amp1, type: dense, units: 1}
+  - {name: amp2, type: dense, units: 1}
+"""
+
+
+def overflow_model(folder):
+    spec, weights = os.path.join(folder, "overflow.yaml"), os.path.join(folder, "overflow.safetensors")
+    with open(spec, "w") as f:
+        f.write(OVERFLOW_YAML)
+    write_safetensors(weights, {"gate.weight": ([1, 48], [1.0] + [0.0] * 47), "gate.bias": ([1], [-0.5]),
+                                "amp1.weight": ([1, 1], [3e38]), "amp1.bias": ([1], [0.0]),
+                                "amp2.weight": ([1, 1], [3e38]), "amp2.bias": ([1], [0.0])})
+    return spec, weights
+
+
+def tiny_config(folder, name, scale=None, weight=None, live=True):
+    """A config for the tiny model (name "overflow": overflow_model) on white 32x16 frames."""
     cfg = h.base_config()
-    cfg["model"]["spec"], cfg["model"]["weights"] = tiny_model(folder, name, scale, weight)
+    model = overflow_model(folder) if name == "overflow" else tiny_model(folder, name, scale, weight)
+    cfg["model"]["spec"], cfg["model"]["weights"] = model
     cfg["source"]["pipeline"] = TINY_PIPELINE % (("true", ",framerate=100/1") if live else ("false", ""))
     cfg["stats"]["interval_ms"] = 200
     return cfg
@@ -445,7 +476,7 @@ class NonFinite(DaemonCase):
     steering: null, and the status says why."""
 
     def test_infinite_outputs_counted(self):
-        d = self.daemon(tiny_config(self.tmp, "overflow", 1e6, 1e31))
+        d = self.daemon(tiny_config(self.tmp, "overflow"))
         st = until(d, lambda t, m: t == "status" and m["status"] == "infer-error", 30)
         self.assertRegex(st["message"], r"the model's output is not finite \(NaN or infinity\); published as "
                                         r"steering: null")
@@ -458,7 +489,7 @@ class NonFinite(DaemonCase):
         self.stop_ok(d)
 
     def test_reload_to_a_sane_model_clears_the_status(self):
-        d = self.daemon(tiny_config(self.tmp, "overflow", 1e6, 1e31))
+        d = self.daemon(tiny_config(self.tmp, "overflow"))
         until(d, lambda t, m: t == "status" and m["status"] == "infer-error", 30)
         cfg = tiny_config(self.tmp, "sane", 1.0 / 255.0, 0.01)
         cfg["publish"]["endpoint"] = d.endpoint
