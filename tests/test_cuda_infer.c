@@ -15,7 +15,7 @@
  *     - graph replay equals eager: the graph context's outputs are bit-identical to the eager
  *       context's, on fresh inputs at every run (so a replay reads the new input);
  *     - GPU preprocessing (uint8 RGB frame -> crop, resize, normalise) vs the daemon's CPU
- *       preprocessing (src/daemon/preprocess.c), RGB and luma, frame sizes other than the model's
+ *       preprocessing (src/nn/preprocess.c), RGB and luma, frame sizes other than the model's
  *       source size, padded rows; then frame -> effnet-steer output vs the CPU path.
  * Tolerance (documented in kernels/README.md): max |gpu - cpu| <= 1e-4 * max |cpu| over a
  * batch's outputs (relative to the output's largest magnitude; float32 with a different
@@ -33,7 +33,7 @@
 
 #include <cmocka.h>
 
-#include "daemon/preprocess.h"
+#include "nn/preprocess.h"
 #include "nn/graph.h"
 #include "nn/nn.h"
 #include "test_util.h"

@@ -14,8 +14,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "daemon/config.h"
-#include "daemon/endpoint.h"
+#include "runtime/config.h"
+#include "runtime/endpoint.h"
 
 #define BASE                                                                                              \
     "source:\n  pipeline: videotestsrc ! videoconvert ! appsink name=sink\n"                              \
@@ -51,7 +51,7 @@ static void test_defaults_and_paths(void **state)
     assert_string_equal(c.pipeline, "videotestsrc ! videoconvert ! appsink name=sink");
     assert_string_equal(c.model_spec, "dir/m.yaml");           /* relative to the config file */
     assert_string_equal(c.model_weights, "/abs/w.safetensors"); /* absolute stays */
-    assert_int_equal(c.backend, CFG_BACKEND_AUTO);
+    assert_int_equal(c.backend, NN_BACKEND_AUTO);
     assert_int_equal(c.threads, 1);
     assert_string_equal(c.endpoint, "ipc:///run/steerd/steer.sock"); /* never all interfaces */
     assert_int_equal(c.sndhwm, 100);
@@ -73,7 +73,7 @@ static void test_all_keys(void **state)
                             "publish: {endpoint: 'tcp://127.0.0.1:5555', sndhwm: 7}\n"
                             "stats: {interval_ms: 250}\nlog: {level: debug}\n";
     assert_int_equal(load(&c, text, &err), NN_OK);
-    assert_int_equal(c.backend, CFG_BACKEND_CPU);
+    assert_int_equal(c.backend, NN_BACKEND_CPU);
     assert_int_equal(c.threads, 4);
     assert_string_equal(c.endpoint, "tcp://127.0.0.1:5555");
     assert_int_equal(c.sndhwm, 7);
@@ -107,7 +107,7 @@ static void test_errors(void **state)
         steerd_config c;
         nn_err err;
         assert_int_equal(load(&c, BASE "backend: cuda\n", &err), NN_OK);
-        assert_int_equal(c.backend, CFG_BACKEND_CUDA);
+        assert_int_equal(c.backend, NN_BACKEND_CUDA);
     }
     expect_error(BASE "stats: 5\n", 6, 8, "stats: expected a mapping");
     expect_error(BASE "stats: {interval_ms: 10}\n", 6, 22, "stats.interval_ms: must be in [50, 3600000]");

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "daemon/msg.h"
-#include "daemon/stats.h"
+#include "runtime/msg.h"
+#include "runtime/stats.h"
 
 static steer_msg base(const float *y, int n)
 {

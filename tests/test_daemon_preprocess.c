@@ -14,7 +14,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "daemon/preprocess.h"
+#include "nn/preprocess.h"
 
 static int alloc_calls;
 void *__real_malloc(size_t n);

@@ -177,6 +177,16 @@ nn_status cfgt_read_value(const yd_doc *d, const yd_node *n, const cfgt_row *r, 
     return NN_E_ARG;
 }
 
+const char *cfgt_enum_name(const cfgt_row *r, int value)
+{
+    if (r->type != CFGT_ENUM)
+        return "?";
+    for (int k = 0; r->choices[k]; k++)
+        if ((r->values ? r->values[k] : k) == value)
+            return r->choices[k];
+    return "?";
+}
+
 int cfgt_find_row(const cfgt_row *rows, int n, const char *key)
 {
     for (int i = 0; i < n; i++)

@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 #include "common/yamldoc.h"
-#include "nn/nn.h"
+#include "common/err.h"
 
 typedef enum {
     CFGT_STR = 0, /* char[size] */
@@ -69,6 +69,9 @@ nn_status cfgt_read_value(const yd_doc *d, const yd_node *n, const cfgt_row *r, 
                           nn_err *err);
 
 /* Index of the row named key, or -1. */
+/* The name of an ENUM row's stored value (through values[] when set), or "?" when none has it. */
+const char *cfgt_enum_name(const cfgt_row *r, int value);
+/* The row of `key`, or -1. */
 int cfgt_find_row(const cfgt_row *rows, int n, const char *key);
 
 /* True when some key lives under `prefix.` (prefix is a section). */

@@ -2,7 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "nn/nn.h"
+#include "common/err.h"
 
 const char *nn_status_str(nn_status s)
 {

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nn/nn.h"
+#include "common/err.h"
 
 /* What a path is when it is not a regular file: "a directory", "a FIFO", "a socket",
  * "a character device", "a block device", "a symbolic link" or "not a regular file". */

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "nn/nn.h"
+#include "common/err.h"
 
 typedef enum { YD_SCALAR = 0, YD_SEQ, YD_MAP } yd_kind;
 

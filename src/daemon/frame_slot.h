@@ -14,15 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct {
-    uint8_t *data;          /* packed RGB rows, `stride` bytes apart */
-    size_t cap;             /* bytes allocated */
-    int width, height, stride;
-    int row_first, row_end; /* rows [row_first, row_end) hold pixels; row_end 0: all rows do */
-    uint64_t frame_id;      /* capture sequence number (from 0 at start, never reset: see capture.h) */
-    uint64_t t_capture_ns;  /* CLOCK_MONOTONIC: base time + running time of the PTS */
-    uint64_t t_arrival_ns;  /* CLOCK_MONOTONIC: when steerd received it from the appsink */
-} sd_frame;
+#include "runtime/frame.h"
+
 
 typedef struct {
     pthread_mutex_t mu;

@@ -18,15 +18,15 @@
 
 #include "common/log.h"
 #include "daemon/capture.h"
-#include "daemon/config.h"
+#include "runtime/config.h"
 #include "daemon/drive_feed.h"
 #include "daemon/frame_slot.h"
-#include "daemon/infer.h"
-#include "daemon/msg.h"
+#include "runtime/served_model.h"
+#include "runtime/msg.h"
 #include "daemon/notify.h"
-#include "daemon/publish.h"
+#include "runtime/publish.h"
 #include "daemon/reload.h"
-#include "daemon/stats.h"
+#include "runtime/stats.h"
 
 #define STEERD_VERSION "0.1.0"
 #define POLL_MS 20 /* the loop wakes at least this often to look at signals and timers */
@@ -552,7 +552,7 @@ int main(int argc, char **argv)
         slog_info(&d->log, "source: drive log %s, %zu frames, %s rate", d->cfg.drive_log, df_rows(&d->feed),
                   d->cfg.rate == CFG_RATE_MAX ? "max" : "recorded");
     }
-    if (sd_model_load(&d->model, &d->cfg, &d->log, &err)) {
+    if (sd_model_load_config(&d->model, &d->cfg, &d->log, &err)) {
         slog_err(&d->log, "model: %s", err.msg);
         rc = EX_CONFIG_STATUS;
         goto out;

@@ -47,7 +47,7 @@ static void *loader(void *arg)
             s = cfg_error(&j->cfg, CFG_SOURCE_PIPELINE, &j->err, NN_E_SPEC, "%s", e.msg);
     }
     if (!s)
-        s = sd_model_load(&j->model, &j->cfg, &j->log, &j->err);
+        s = sd_model_load_config(&j->model, &j->cfg, &j->log, &j->err);
     j->status = s;
     atomic_store(&j->done, true);
     release(j);

@@ -10,8 +10,8 @@
 #include <stdbool.h>
 
 #include "common/log.h"
-#include "daemon/config.h"
-#include "daemon/infer.h"
+#include "runtime/config.h"
+#include "runtime/served_model.h"
 #include "nn/nn.h"
 
 typedef struct reload_job reload_job;

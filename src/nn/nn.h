@@ -9,32 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/err.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef enum {
-    NN_OK = 0,
-    NN_E_IO,          /* file cannot be opened / read / written */
-    NN_E_PARSE,       /* malformed YAML, JSON header or .npy */
-    NN_E_SPEC,        /* unknown layer type or key, bad value */
-    NN_E_SHAPE,       /* a shape cannot propagate through a layer */
-    NN_E_WEIGHTS,     /* missing / extra / misshaped / wrong-dtype tensor, truncated file */
-    NN_E_CHECKSUM,    /* weights checksum mismatch */
-    NN_E_NOMEM,
-    NN_E_ARG,         /* bad argument from the caller */
-    NN_E_UNSUPPORTED, /* valid request this build cannot do (e.g. backend not compiled) */
-    NN_E_DEVICE,      /* the GPU: no usable device, or a CUDA / cuDNN / cuBLAS call failed */
-} nn_status;
-
-#define NN_ERR_LEN 512
-typedef struct {
-    char msg[NN_ERR_LEN];
-} nn_err;
-
-const char *nn_status_str(nn_status s);
-/* Formats a one-line message into err (may be NULL) and returns s. */
-nn_status nn_fail(nn_err *err, nn_status s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- model: architecture + parameters (canonical, engine layout) ---- */
 typedef struct nn_model nn_model;
@@ -113,7 +92,7 @@ int nn_infer_output_size(const nn_infer *ctx);
 
 /* GPU preprocessing (CUDA backend): a uint8 RGB frame (height rows of width*3 bytes, `stride`
  * bytes apart) is copied to the device, cropped, bilinearly resized and normalised there into
- * image `slot` of the input, exactly as the daemon's CPU preprocessing (src/daemon/preprocess.c)
+ * image `slot` of the input, exactly as the daemon's CPU preprocessing (src/nn/preprocess.c)
  * with the model's `preprocess` section; the next nn_infer_run uses it instead of the host input
  * buffer for that run. width*height*3 <= max_frame_bytes given to nn_infer_frame_reserve, which
  * must be called once first (allocates). NN_E_UNSUPPORTED on the CPU backend. */

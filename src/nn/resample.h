@@ -1,7 +1,7 @@
 /* resample.h — the sampling tables of the model's input preprocessing (crop, then bilinear resize
  * with half-pixel centres and edge clamping, as OpenCV's INTER_LINEAR and PyTorch's
  * interpolate(align_corners=False)). One definition shared by the daemon's CPU preprocessing
- * (src/daemon/preprocess.c) and the CUDA backend's (kernels/preprocess.cu), so both sample the
+ * (src/nn/preprocess.c) and the CUDA backend's (kernels/preprocess.cu), so both sample the
  * same source pixels with the same weights. */
 #ifndef STEERD_NN_RESAMPLE_H
 #define STEERD_NN_RESAMPLE_H

@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "common/histogram.h"
-#include "daemon/config.h"
-#include "daemon/endpoint.h"
-#include "daemon/msg.h"
+#include "runtime/config.h"
+#include "runtime/endpoint.h"
+#include "runtime/msg.h"
 #include "sim/daemon_proc.h"
 #include "sim/episode.h"
 #include "sim/link.h"

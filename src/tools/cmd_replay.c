@@ -1,6 +1,6 @@
 /* cmd_replay.c — `steerctl replay`: runs a recorded drive (a Udacity simulator folder) through
- * exactly the daemon's model loading, preprocessing and forward pass (src/daemon/infer.c,
- * preprocess.c), at the recorded rate or as fast as possible; writes a CSV of recorded vs
+ * exactly the daemon's model loading, preprocessing and forward pass (src/runtime/served_model.c,
+ * src/nn/preprocess.c), at the recorded rate or as fast as possible; writes a CSV of recorded vs
  * predicted steering, prints MAE, RMSE and latency percentiles (the daemon's histogram), and can
  * publish the daemon's `steer` messages (and a final `stats`) on a ZeroMQ endpoint. */
 #include <errno.h>
@@ -12,15 +12,14 @@
 
 #include "common/histogram.h"
 #include "common/log.h"
-#include "daemon/config.h"
-#include "daemon/infer.h"
-#include "daemon/msg.h"
-#include "daemon/stats.h"
+#include "runtime/served_model.h"
+#include "runtime/msg.h"
+#include "runtime/stats.h"
 #include "io/drivelog.h"
 #include "io/image.h"
 #include "tools/steerctl.h"
 #ifdef STEERD_HAVE_ZMQ
-#include "daemon/publish.h"
+#include "runtime/publish.h"
 #endif
 
 #define REPLAY_DEFAULT_HZ 10  /* --rate recorded when the file names carry no timestamps */
@@ -118,7 +117,6 @@ typedef struct {
     replay_opts o;
     io_drive_log log;
     io_image img;
-    steerd_config cfg;
     sd_model model;
     slog lg;
     FILE *csv;
@@ -231,17 +229,8 @@ static int replay_run(replay *r)
         fprintf(stderr, "steerctl: replay: %s\n", err.msg);
         return 1;
     }
-    cfg_defaults(&r->cfg);
-    if (strlen(r->o.spec) >= sizeof r->cfg.model_spec || strlen(r->o.weights) >= sizeof r->cfg.model_weights) {
-        fputs("steerctl: replay: --model / --weights: path too long\n", stderr);
-        return 1;
-    }
-    snprintf(r->cfg.model_spec, sizeof r->cfg.model_spec, "%s", r->o.spec);
-    snprintf(r->cfg.model_weights, sizeof r->cfg.model_weights, "%s", r->o.weights);
-    r->cfg.backend = CFG_BACKEND_CPU;
-    r->cfg.threads = (int)r->o.threads;
     slog_init(&r->lg, "steerctl", SLOG_WARNING);
-    if (sd_model_load(&r->model, &r->cfg, &r->lg, &err)) {
+    if (sd_model_load(&r->model, r->o.spec, r->o.weights, NN_BACKEND_CPU, (int)r->o.threads, &r->lg, &err)) {
         fprintf(stderr, "steerctl: replay: model: %s\n", err.msg);
         return 1;
     }

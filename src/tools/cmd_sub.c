@@ -10,7 +10,7 @@
 #include <time.h>
 #include <zmq.h>
 
-#include "daemon/endpoint.h"
+#include "runtime/endpoint.h"
 #include "tools/steerctl.h"
 
 #define GAP_LINES_MAX 100 /* gap lines printed; the summary at exit counts them all */

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/preprocess.h"
+#include "nn/preprocess.h"
 #include "io/drivelog.h"
 #include "io/image.h"
 

@@ -1,7 +1,7 @@
 /* ds_drivelog.h — the driving-log dataset kinds "udacity", "sullychen" and "donkey": a drive
  * read by src/io/drivelog.h (one row = one item), each item's frame decoded (src/io/image.h,
  * JPEG/PNG) and made into the model input by the daemon's own preprocessing
- * (src/daemon/preprocess.h: the model YAML's crop, bilinear resize, x = pixel * scale + offset);
+ * (src/nn/preprocess.h: the model YAML's crop, bilinear resize, x = pixel * scale + offset);
  * the regression target is the row's steering in [-1, 1] (a side camera's +- the steering
  * correction, clipped to [-1, 1]).
  * Images the log lists but that are missing: those rows are left out and counted (ds_note);

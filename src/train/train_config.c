@@ -21,6 +21,7 @@ static const char *const opt_names[] = {"sgd", "adam", "adamw", NULL};
 static const char *const sched_names[] = {"constant", "step", "cosine", NULL};
 static const char *const loss_names[] = {"cross_entropy", "mse", "huber", NULL};
 static const char *const backend_names[] = {"cpu", "cuda", "auto", NULL};
+static const int backend_values[] = {NN_BACKEND_CPU, NN_BACKEND_CUDA, NN_BACKEND_AUTO};
 
 #define F(field) .offset = offsetof(train_config, field), .size = sizeof(((train_config *)0)->field)
 #define PATH(k, req, opt, field) \
@@ -31,6 +32,8 @@ static const char *const backend_names[] = {"cpu", "cuda", "auto", NULL};
 #define BOOL(k, d, field) {.key = k, .type = CFGT_BOOL, .def = d, F(field)}
 #define ENUM(k, req, names, d, field) \
     {.key = k, .type = CFGT_ENUM, .required = req, .def = d, .choices = names, F(field)}
+#define ENUM_VALUES(k, names, vals, d, field) \
+    {.key = k, .type = CFGT_ENUM, .def = d, .choices = names, .values = vals, F(field)}
 
 /* Order = tc_key_id. */
 static const cfgt_row table[TC_NKEYS] = {
@@ -75,7 +78,7 @@ static const cfgt_row table[TC_NKEYS] = {
     INT("threads", 1, 256, 1, threads),
     PATH("output", true, false, output),
     BOOL("log_steps", 0, log_steps),
-    ENUM("backend", false, backend_names, TC_BACKEND_CPU, backend),
+    ENUM_VALUES("backend", backend_names, backend_values, 0, backend),
     INT("augmentation.shift", 0, 8, 0, aug_shift),
 };
 
@@ -86,12 +89,7 @@ const char *tc_key_name(tc_key_id key)
 
 const char *tc_enum_name(tc_key_id key, int value)
 {
-    if (key >= TC_NKEYS || table[key].type != CFGT_ENUM || value < 0)
-        return "?";
-    for (int i = 0; table[key].choices[i]; i++)
-        if (i == value)
-            return table[key].choices[i];
-    return "?";
+    return key < TC_NKEYS ? cfgt_enum_name(&table[key], value) : "?";
 }
 
 void tc_defaults(train_config *c)
@@ -320,7 +318,7 @@ void tc_dump(const train_config *c, FILE *f, bool with_output)
         case CFGT_FLOAT: fprintf(f, "%.17g", *(const double *)p); break;
         case CFGT_FLOAT2: fprintf(f, "[%.17g, %.17g]", ((const double *)p)[0], ((const double *)p)[1]); break;
         case CFGT_BOOL: fputs(*(const bool *)p ? "true" : "false", f); break;
-        case CFGT_ENUM: fputs(r->choices[*(const int *)p], f); break;
+        case CFGT_ENUM: fputs(cfgt_enum_name(r, *(const int *)p), f); break;
         }
         fputc('\n', f);
     }

@@ -22,7 +22,6 @@ typedef enum { TC_DS_IDX = 0, TC_DS_UDACITY, TC_DS_SULLYCHEN, TC_DS_DONKEY } tc_
 typedef enum { TC_OPT_SGD = 0, TC_OPT_ADAM, TC_OPT_ADAMW } tc_opt_kind;        /* = opt_kind */
 typedef enum { TC_LR_CONSTANT = 0, TC_LR_STEP, TC_LR_COSINE } tc_lr_kind;      /* = lr_kind */
 typedef enum { TC_LOSS_CE = 0, TC_LOSS_MSE, TC_LOSS_HUBER } tc_loss_kind;
-typedef enum { TC_BACKEND_CPU = 0, TC_BACKEND_CUDA, TC_BACKEND_AUTO } tc_backend;
 
 /* Indices of the table's keys (same order as the table in train_config.c). */
 typedef enum {
@@ -119,7 +118,7 @@ typedef struct {
     int threads;
     char output[TC_PATH_LEN];          /* output: the run directory */
     bool log_steps;                    /* log_steps: also write steps.csv (loss and lr of every step) */
-    int backend;                       /* backend: tc_backend (cpu, cuda, auto) */
+    nn_backend backend;                /* backend (nn.h; cpu, cuda, auto) */
     int aug_shift;                     /* augmentation.shift: idx only, random shift up to this many pixels */
     tc_pos pos[TC_NKEYS];
 } train_config;

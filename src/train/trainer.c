@@ -87,10 +87,7 @@ nn_status tr_init(trainer *tr, const train_config *cfg, nn_model *m, ds_dataset 
                        "batch_size %d", ds_path(ds), tr->n_epoch,
                        tr->sample ? " and the down-sampling of straight frames" : "", cfg->batch_size);
     tr->batches_per_epoch = tr->n_epoch / (size_t)cfg->batch_size; /* drop_last */
-    const nn_backend backend = cfg->backend == TC_BACKEND_CUDA   ? NN_BACKEND_CUDA
-                               : cfg->backend == TC_BACKEND_AUTO ? NN_BACKEND_AUTO
-                                                                 : NN_BACKEND_CPU;
-    s = nn_train_create_on(&tr->t, m, cfg->batch_size, cfg->threads, (uint64_t)cfg->seed, backend, err);
+    s = nn_train_create_on(&tr->t, m, cfg->batch_size, cfg->threads, (uint64_t)cfg->seed, cfg->backend, err);
     if (s == NN_E_DEVICE || s == NN_E_UNSUPPORTED) { /* name the config key: backend: cuda without a GPU */
         char why[NN_ERR_LEN];
         snprintf(why, sizeof why, "%s", err->msg);

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/config.h"
+#include "runtime/config.h"
 #include "fuzz_echo.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

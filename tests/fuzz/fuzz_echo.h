@@ -2,7 +2,7 @@
  * abort when an error message contains a run of FUZZ_ECHO_RUN bytes of the input holding a byte
  * that no message template of the engine (nor libyaml's) contains: a control or 8-bit byte, or
  * one of $ & ; ^ | ~ \ (so binary data or a password hash line cannot be echoed; * and @ are left out
- * because they are endpoint characters, tcp://*:PORT and ipc://@name, that config messages show). Plain text
+ * because they are endpoint characters, a tcp wildcard host and an abstract ipc name, that config messages show). Plain text
  * runs (letters, ': ', quotes, brackets) are not checked: YAML's `key: value` reads like the
  * messages' `field: problem`, and a run of them would be a false alarm. What the quote rule
  * (src/common/quote.h) shows, [A-Za-z0-9_.+-] in single quotes, never trips it. The check is

@@ -1,32 +1,18 @@
-/* msg.h — the daemon's ZeroMQ messages as single frames `"<topic> <json>"`: a bounded JSON
- * writer over a caller-owned buffer (no allocation) and the `steer` and `status` formatters
- * (`stats` lives in stats.c). Schema: docs/FORMATS.md section 4. */
-#ifndef STEERD_DAEMON_MSG_H
-#define STEERD_DAEMON_MSG_H
+/* msg.h — the steering runtime's ZeroMQ messages as single frames `"<topic> <json>"`: the `steer`
+ * and `status` formatters over a caller-owned buffer (no allocation), written with the common JSON
+ * writer (`stats` lives in stats.c). Schema: docs/FORMATS.md section 4. */
+#ifndef STEERD_RUNTIME_MSG_H
+#define STEERD_RUNTIME_MSG_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/json_writer.h"
+
 #define MSG_SCHEMA_VERSION 1
 #define MSG_MAX 8192        /* bytes: the largest message any formatter writes */
 #define MSG_MAX_OUTPUTS 16  /* outputs listed in `outputs` */
-
-typedef struct {
-    char *buf;
-    size_t cap, len;
-    bool overflow;          /* something did not fit: the message must not be sent */
-} jbuf;
-
-void jb_init(jbuf *j, char *buf, size_t cap);
-void jb_raw(jbuf *j, const char *s);
-void jb_printf(jbuf *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* A JSON string with escapes (control characters as \u00XX; invalid UTF-8 passes through). */
-void jb_str(jbuf *j, const char *s);
-/* A number with %.*g; NaN and infinities become null (JSON has neither). */
-void jb_num(jbuf *j, double v, int digits);
-/* `"key":` */
-void jb_key(jbuf *j, const char *key);
 
 typedef struct {
     uint64_t seq, frame_id;

@@ -1,11 +1,11 @@
 /* stats.c — latency histograms per stage and the `stats` message (fps in/out over the window,
  * counters since start, p50/p90/p99/max per stage in microseconds). */
-#include "daemon/stats.h"
+#include "runtime/stats.h"
 
 #include <inttypes.h>
 #include <string.h>
 
-#include "daemon/msg.h"
+#include "runtime/msg.h"
 
 static const char *const stage_names[ST_N] = {"queue", "preprocess", "infer", "publish", "total"};
 

@@ -3,8 +3,8 @@
  * transport, port range, ipc path length and folder, whether a bind address belongs to this
  * machine, whether a connect host resolves; and the probe that tells a live ipc listener (another
  * process's endpoint: refused) from a stale socket file (replaced). No ZeroMQ calls here. */
-#ifndef STEERD_DAEMON_ENDPOINT_H
-#define STEERD_DAEMON_ENDPOINT_H
+#ifndef STEERD_RUNTIME_ENDPOINT_H
+#define STEERD_RUNTIME_ENDPOINT_H
 
 #include <stdbool.h>
 #include <stddef.h>

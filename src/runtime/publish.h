@@ -5,8 +5,8 @@
  * whole; subscribers see their own loss as `seq` gaps (docs/FORMATS.md). A socket monitor counts
  * subscriber connections. An ipc endpoint's socket file is probed before the bind (a live
  * listener is another process's: refused) and removed at close while it is still ours. */
-#ifndef STEERD_DAEMON_PUBLISH_H
-#define STEERD_DAEMON_PUBLISH_H
+#ifndef STEERD_RUNTIME_PUBLISH_H
+#define STEERD_RUNTIME_PUBLISH_H
 
 #include <stdbool.h>
 #include <stddef.h>

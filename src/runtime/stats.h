@@ -2,8 +2,8 @@
  * drop counters, and the periodic `stats` message. Two histogram sets: the current window (reset
  * after every stats message) and the whole run (reported in the final message). Owned by the
  * inference loop only: no locking, no allocation. */
-#ifndef STEERD_DAEMON_STATS_H
-#define STEERD_DAEMON_STATS_H
+#ifndef STEERD_RUNTIME_STATS_H
+#define STEERD_RUNTIME_STATS_H
 
 #include <stdbool.h>
 #include <stddef.h>

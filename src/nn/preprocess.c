@@ -5,7 +5,7 @@
  * blends a pixel's three channels in one SSE2 operation and the vertical pass runs 8 floats wide
  * (AVX2, chosen at run time); both do the scalar code's float operations in its order, so the
  * result is bit-identical to it (and to the GPU's). */
-#include "daemon/preprocess.h"
+#include "nn/preprocess.h"
 
 #include "nn/resample.h"
 

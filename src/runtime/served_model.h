@@ -1,15 +1,15 @@
-/* infer.h — one loaded model ready to serve: the engine model, its inference context (arena and
+/* served_model.h — one loaded model ready to serve (steerd, `steerctl replay`): the engine model, its inference context (arena and
  * threads sized once), the preprocessing plan from its YAML, and what the messages say about it.
  * Loaded fully (at start or by a reload thread) before it is swapped in between frames. */
-#ifndef STEERD_DAEMON_INFER_H
-#define STEERD_DAEMON_INFER_H
+#ifndef STEERD_RUNTIME_SERVED_MODEL_H
+#define STEERD_RUNTIME_SERVED_MODEL_H
 
 #include <stdbool.h>
 
 #include "common/log.h"
-#include "daemon/config.h"
-#include "daemon/frame_slot.h"
-#include "daemon/preprocess.h"
+#include "runtime/config.h"
+#include "runtime/frame.h"
+#include "nn/preprocess.h"
 #include "nn/nn.h"
 
 typedef struct {
@@ -25,9 +25,13 @@ typedef struct {
 } sd_model;
 
 /* Loads spec + weights, picks the backend (auto: CUDA when a device is present, else the CPU, one
- * log line; cuda without a device: an error naming the backend key), creates the context.
- * On failure nothing is left allocated and err says why (one line). */
-nn_status sd_model_load(sd_model *out, const steerd_config *cfg, const slog *log, nn_err *err);
+ * log line; cuda without a device: an error), creates the context (threads: CPU worker threads)
+ * and runs the engine's self-check. On failure nothing is left allocated and err says why (one line). */
+nn_status sd_model_load(sd_model *out, const char *spec, const char *weights, nn_backend backend, int threads,
+                        const slog *log, nn_err *err);
+/* The same from steerd's configuration (model.spec, model.weights, backend, threads); a cuda backend
+ * without a device names the config's `backend` key and position. */
+nn_status sd_model_load_config(sd_model *out, const steerd_config *cfg, const slog *log, nn_err *err);
 void sd_model_free(sd_model *m);
 const char *sd_model_name(const sd_model *m);
 const char *sd_model_checksum(const sd_model *m);

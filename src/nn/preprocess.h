@@ -3,8 +3,8 @@
  * x = pixel * scale + offset. When the frame size differs from the model's `source` size the
  * crop rectangle is scaled with it. The sampling tables are allocated once per model (sized by
  * the model input) and recomputed without allocation when the frame size changes. */
-#ifndef STEERD_DAEMON_PREPROCESS_H
-#define STEERD_DAEMON_PREPROCESS_H
+#ifndef STEERD_NN_PREPROCESS_H
+#define STEERD_NN_PREPROCESS_H
 
 #include <stdint.h>
 

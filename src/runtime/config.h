@@ -2,8 +2,8 @@
  * drives parsing, validation, defaults and the --check-config dump. cfg_load() parses and
  * validates into a fresh struct without touching the running one, so a reload can reject a
  * file and keep serving; main applies an accepted config between frames. */
-#ifndef STEERD_DAEMON_CONFIG_H
-#define STEERD_DAEMON_CONFIG_H
+#ifndef STEERD_RUNTIME_CONFIG_H
+#define STEERD_RUNTIME_CONFIG_H
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,7 +12,6 @@
 
 #define EX_CONFIG_STATUS 78 /* sysexits.h EX_CONFIG */
 
-typedef enum { CFG_BACKEND_AUTO = 0, CFG_BACKEND_CUDA, CFG_BACKEND_CPU } cfg_backend;
 typedef enum { CFG_EOS_EXIT = 0, CFG_EOS_RESTART } cfg_on_eos;
 typedef enum { CFG_RATE_RECORDED = 0, CFG_RATE_MAX } cfg_rate; /* = df_rate */
 
@@ -57,7 +56,7 @@ typedef struct {
     int rate;                 /* source.rate: cfg_rate, pace of the drive log */
     char model_spec[512];     /* model.spec: architecture YAML (relative to the config file) */
     char model_weights[512];  /* model.weights: safetensors (relative to the config file) */
-    int backend;              /* backend: cfg_backend */
+    nn_backend backend;       /* backend (nn.h) */
     int threads;              /* threads: CPU backend worker threads */
     int realtime_priority;    /* realtime_priority: SCHED_FIFO priority of every steerd thread (0 = off) */
     int reload_timeout_ms;    /* reload_timeout_ms: a SIGHUP reload still loading after this fails (old model kept) */
@@ -84,7 +83,6 @@ void cfg_defaults(steerd_config *cfg);
 nn_status cfg_error(const steerd_config *cfg, cfg_key_id key, nn_err *err, nn_status s, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 const char *cfg_key_name(cfg_key_id key);
-const char *cfg_backend_name(int backend);
 /* Writes `key: value` lines (the effective configuration) to f. */
 void cfg_dump(const steerd_config *cfg, FILE *f);
 

@@ -6,7 +6,7 @@
  * cross-field rules run after parsing (validate: the endpoint's syntax too), what the machine says
  * about the endpoint (cfg_check_endpoint: its folder, its address; part of cfg_load, so
  * --check-config and a reload both run it) and the dump; applying is main's job. */
-#include "daemon/config.h"
+#include "runtime/config.h"
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,9 +14,10 @@
 
 #include "common/cfgtable.h"
 #include "common/yamldoc.h"
-#include "daemon/endpoint.h"
+#include "runtime/endpoint.h"
 
 static const char *const backend_names[] = {"auto", "cuda", "cpu", NULL};
+static const int backend_values[] = {NN_BACKEND_AUTO, NN_BACKEND_CUDA, NN_BACKEND_CPU};
 static const char *const eos_names[] = {"exit", "restart", NULL};
 static const char *const rate_names[] = {"recorded", "max", NULL};
 static const char *const level_names[] = {"error", "warning", "notice", "info", "debug", NULL};
@@ -43,7 +44,7 @@ static const cfgt_row table[CFG_NKEYS] = {
     ENUM("source.rate", rate_names, NULL, CFG_RATE_RECORDED, rate),
     PATH("model.spec", model_spec),
     PATH("model.weights", model_weights),
-    ENUM("backend", backend_names, NULL, CFG_BACKEND_AUTO, backend),
+    ENUM("backend", backend_names, backend_values, 0, backend),
     INT("threads", 1, 256, 1, threads),
     INT("realtime_priority", 0, 99, 0, realtime_priority),
     INT("reload_timeout_ms", 100, 3600000, 30000, reload_timeout_ms),
@@ -56,11 +57,6 @@ static const cfgt_row table[CFG_NKEYS] = {
 const char *cfg_key_name(cfg_key_id key)
 {
     return key < CFG_NKEYS ? table[key].key : "?";
-}
-
-const char *cfg_backend_name(int backend)
-{
-    return backend >= 0 && backend <= CFG_BACKEND_CPU ? backend_names[backend] : "?";
 }
 
 void cfg_defaults(steerd_config *cfg)
@@ -92,7 +88,7 @@ static nn_status validate(const steerd_config *cfg, nn_err *err)
     if (cfg->retry_max_ms < cfg->retry_ms)
         return cfg_error(cfg, CFG_SOURCE_RETRY_MAX_MS, err, NN_E_SPEC, "must be >= source.retry_ms (%d) (got %d)",
                          cfg->retry_ms, cfg->retry_max_ms);
-    if (cfg->backend == CFG_BACKEND_CUDA && !nn_cuda_built())
+    if (cfg->backend == NN_BACKEND_CUDA && !nn_cuda_built())
         return cfg_error(cfg, CFG_BACKEND, err, NN_E_UNSUPPORTED,
                          "this build has no CUDA backend (use cpu or auto) (got 'cuda')");
     char why[400];
@@ -168,15 +164,7 @@ void cfg_dump(const steerd_config *cfg, FILE *f)
         case CFGT_LONG:
         case CFGT_FLOAT:
         case CFGT_FLOAT2: break; /* not in this table */
-        case CFGT_ENUM: {
-            int v = *(const int *)p, idx = v;
-            if (r->values)
-                for (int k = 0; r->choices[k]; k++)
-                    if (r->values[k] == v)
-                        idx = k;
-            fputs(r->choices[idx], f);
-            break;
-        }
+        case CFGT_ENUM: fputs(cfgt_enum_name(r, *(const int *)p), f); break;
         }
         fputs(cfg->pos[i].line ? "\n" : "    # default\n", f);
     }

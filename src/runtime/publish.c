@@ -1,6 +1,6 @@
 /* publish.c — libzmq PUB socket: endpoint checks and the ipc owner probe, bind, non-blocking
  * single-frame sends, a socket monitor for subscriber connections, linger-free close. */
-#include "daemon/publish.h"
+#include "runtime/publish.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "daemon/endpoint.h"
+#include "runtime/endpoint.h"
 
 #define MONITOR_EP "inproc://steerd-pub-monitor"
 

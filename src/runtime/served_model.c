@@ -1,29 +1,27 @@
-/* infer.c — model loading for the daemon (backend choice, context, preprocessing plan) and the
- * per-frame preprocess + forward calls, which allocate nothing (on the CUDA backend the frame
+/* served_model.c — loading the model the steering runtime serves (backend choice, inference context,
+ * preprocessing plan) and the per-frame preprocess + forward calls, which allocate nothing (on the CUDA backend the frame
  * staging buffer is sized on the first frame of each larger size). */
-#include "daemon/infer.h"
+#include "runtime/served_model.h"
 
 #include <math.h>
 #include <string.h>
 
 #include "nn/graph.h"
 
-nn_status sd_model_load(sd_model *out, const steerd_config *cfg, const slog *log, nn_err *err)
+nn_status sd_model_load(sd_model *out, const char *spec, const char *weights, nn_backend backend, int threads,
+                        const slog *log, nn_err *err)
 {
     memset(out, 0, sizeof *out);
     char why[200];
-    nn_backend want = cfg->backend == CFG_BACKEND_CUDA  ? NN_BACKEND_CUDA
-                      : cfg->backend == CFG_BACKEND_CPU ? NN_BACKEND_CPU
-                                                        : NN_BACKEND_AUTO;
-    bool cuda = want != NN_BACKEND_CPU && nn_cuda_available(why, sizeof why);
-    if (want == NN_BACKEND_CUDA && !cuda)
-        return cfg_error(cfg, CFG_BACKEND, err, nn_cuda_built() ? NN_E_DEVICE : NN_E_UNSUPPORTED,
-                         "cuda: %s (use cpu or auto)", why);
-    nn_status s = nn_model_load(&out->model, cfg->model_spec, cfg->model_weights, err);
+    bool cuda = backend != NN_BACKEND_CPU && nn_cuda_available(why, sizeof why);
+    if (backend == NN_BACKEND_CUDA && !cuda)
+        return nn_fail(err, nn_cuda_built() ? NN_E_DEVICE : NN_E_UNSUPPORTED, "backend: cuda: %s (use cpu or auto)",
+                       why);
+    nn_status s = nn_model_load(&out->model, spec, weights, err);
     if (s)
         return s;
     const nn_graph *g = &out->model->g;
-    nn_infer_opts o = {.max_batch = 1, .threads = cfg->threads, .backend = cuda ? NN_BACKEND_CUDA : NN_BACKEND_CPU};
+    nn_infer_opts o = {.max_batch = 1, .threads = threads, .backend = cuda ? NN_BACKEND_CUDA : NN_BACKEND_CPU};
     s = nn_infer_create_opts(&out->ctx, out->model, &o, err);
     if (!s) /* weights that give a non-finite output are refused here: at start, --check-config, reload */
         s = nn_infer_selfcheck(out->ctx, out->model, err);
@@ -38,13 +36,24 @@ nn_status sd_model_load(sd_model *out, const steerd_config *cfg, const slog *log
     out->n_outputs = nn_infer_output_size(out->ctx);
     out->has_angle = g->out_kind == NN_OUT_STEERING && g->steer_scale_deg > 0;
     out->scale_deg = g->steer_scale_deg;
-    if (cfg->backend == CFG_BACKEND_AUTO) {
+    if (backend == NN_BACKEND_AUTO) {
         if (cuda)
             slog_info(log, "backend auto: using the CUDA backend (%s)", why);
         else
             slog_info(log, "backend auto: using the CPU backend (%s)", why);
     }
     return NN_OK;
+}
+
+nn_status sd_model_load_config(sd_model *out, const steerd_config *cfg, const slog *log, nn_err *err)
+{
+    char why[200];
+    if (cfg->backend == NN_BACKEND_CUDA && !nn_cuda_available(why, sizeof why)) {
+        memset(out, 0, sizeof *out);
+        return cfg_error(cfg, CFG_BACKEND, err, nn_cuda_built() ? NN_E_DEVICE : NN_E_UNSUPPORTED,
+                         "cuda: %s (use cpu or auto)", why);
+    }
+    return sd_model_load(out, cfg->model_spec, cfg->model_weights, cfg->backend, cfg->threads, log, err);
 }
 
 void sd_model_free(sd_model *m)

@@ -1,5 +1,5 @@
 /* endpoint.c — ZeroMQ endpoint checks and the ipc socket-file probe (see endpoint.h). */
-#include "daemon/endpoint.h"
+#include "runtime/endpoint.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
