@@ -349,6 +349,71 @@ static void test_dump(void **state)
     free(text);
 }
 
+/* A reload's new config against the running one: keys that take effect at the next start keep
+ * the running value and are named; source keys ask for a source restart; the rest is applied. */
+static void test_reload_merge(void **state)
+{
+    (void)state;
+    steerd_config cur, next;
+    nn_err err;
+    char kept[256];
+    assert_int_equal(load(&cur, BASE, &err), NN_OK);
+
+    /* nothing changed */
+    assert_int_equal(load(&next, BASE, &err), NN_OK);
+    assert_false(cfg_reload_merge(&next, &cur, kept, sizeof kept));
+    assert_string_equal(kept, "");
+
+    /* live keys only: applied, no restart */
+    assert_int_equal(load(&next, BASE "threads: 3\nlog:\n  level: debug\nstats:\n  interval_ms: 250\n", &err),
+                     NN_OK);
+    assert_false(cfg_reload_merge(&next, &cur, kept, sizeof kept));
+    assert_string_equal(kept, "");
+    assert_int_equal(next.threads, 3);
+    assert_int_equal(next.log_level, 7);
+    assert_int_equal(next.stats_interval_ms, 250);
+
+    /* next-start keys: the running values are kept and named, in table order */
+    assert_int_equal(load(&next, BASE "publish:\n  endpoint: tcp://127.0.0.1:5599\n  sndhwm: 7\n"
+                                      "realtime_priority: 10\nthreads: 2\n", &err),
+                     NN_OK);
+    assert_false(cfg_reload_merge(&next, &cur, kept, sizeof kept));
+    assert_string_equal(kept, "realtime_priority, publish.endpoint, publish.sndhwm");
+    assert_string_equal(next.endpoint, cur.endpoint);
+    assert_int_equal(next.sndhwm, cur.sndhwm);
+    assert_int_equal(next.realtime_priority, 0);
+    assert_int_equal(next.threads, 2);
+
+    /* each source key restarts the source */
+    const char *source_changes[] = {
+        "source:\n  pipeline: videotestsrc is-live=true ! videoconvert ! appsink name=sink\n",
+        "source:\n  pipeline: videotestsrc ! videoconvert ! appsink name=sink\n  drop: false\n",
+        "source:\n  pipeline: videotestsrc ! videoconvert ! appsink name=sink\n  retry_ms: 20\n",
+        "source:\n  pipeline: videotestsrc ! videoconvert ! appsink name=sink\n  retry_max_ms: 20000\n",
+        "source:\n  pipeline: videotestsrc ! videoconvert ! appsink name=sink\n  clock_spin_us: 0\n",
+    };
+    for (size_t i = 0; i < sizeof source_changes / sizeof *source_changes; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "%smodel:\n  spec: m.yaml\n  weights: /abs/w.safetensors\n", source_changes[i]);
+        assert_int_equal(load(&next, text, &err), NN_OK);
+        if (!cfg_reload_merge(&next, &cur, kept, sizeof kept))
+            fail_msg("no source restart for:\n%s", text);
+        assert_string_equal(kept, "");
+    }
+    /* spin_us is applied live (the frame slot's wait), not by a restart */
+    assert_int_equal(load(&next, "source:\n  pipeline: videotestsrc ! videoconvert ! appsink name=sink\n  spin_us: 0\n"
+                                 "model:\n  spec: m.yaml\n  weights: /abs/w.safetensors\n", &err),
+                     NN_OK);
+    assert_false(cfg_reload_merge(&next, &cur, kept, sizeof kept));
+    assert_int_equal(next.spin_us, 0);
+
+    /* a short `kept` buffer is truncated, never overrun */
+    assert_int_equal(load(&next, BASE "publish:\n  sndhwm: 7\nrealtime_priority: 10\n", &err), NN_OK);
+    char small[8];
+    assert_false(cfg_reload_merge(&next, &cur, small, sizeof small));
+    assert_int_equal(strlen(small), sizeof small - 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +421,7 @@ int main(void)
         cmocka_unit_test(test_errors),             cmocka_unit_test(test_env_expansion),
         cmocka_unit_test(test_dump),               cmocka_unit_test(test_endpoint_syntax),
         cmocka_unit_test(test_endpoint_machine),   cmocka_unit_test(test_endpoint_probe),
+        cmocka_unit_test(test_reload_merge),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -177,6 +177,19 @@ nn_status cfgt_read_value(const yd_doc *d, const yd_node *n, const cfgt_row *r, 
     return NN_E_ARG;
 }
 
+bool cfgt_field_differs(const cfgt_row *r, const void *a, const void *b)
+{
+    const void *fa = cfgt_cfield(a, r), *fb = cfgt_cfield(b, r);
+    if (r->type == CFGT_STR || r->type == CFGT_PATH)
+        return strcmp(fa, fb) != 0;
+    return memcmp(fa, fb, r->size) != 0;
+}
+
+void cfgt_copy_field(const cfgt_row *r, void *dst, const void *src)
+{
+    memcpy(cfgt_field(dst, r), cfgt_cfield(src, r), r->size);
+}
+
 const char *cfgt_enum_name(const cfgt_row *r, int value)
 {
     if (r->type != CFGT_ENUM)

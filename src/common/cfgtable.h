@@ -29,6 +29,10 @@ enum {
     CFGT_ENV = 1 << 0,      /* CFGT_STR / CFGT_PATH: expand ${NAME} from the environment ($$ -> $) */
     CFGT_OPTIONAL = 1 << 1, /* CFGT_STR / CFGT_PATH: an empty value is allowed */
     CFGT_MIN_OPEN = 1 << 2, /* CFGT_FLOAT: the value must be > fmin */
+    /* What a reload does with a changed value (a program that reloads reads these; a key with
+     * neither flag is applied live, between frames): */
+    CFGT_RELOAD_AT_START = 1 << 3, /* takes effect at the next start: the running value is kept */
+    CFGT_RELOAD_RESTART = 1 << 4,  /* applied by restarting the part that uses it (steerd: the source) */
 };
 
 typedef struct {
@@ -69,6 +73,10 @@ nn_status cfgt_read_value(const yd_doc *d, const yd_node *n, const cfgt_row *r, 
                           nn_err *err);
 
 /* Index of the row named key, or -1. */
+/* Whether row r's field differs between the structs a and b (strings by content). */
+bool cfgt_field_differs(const cfgt_row *r, const void *a, const void *b);
+/* Copies row r's field from src into dst. */
+void cfgt_copy_field(const cfgt_row *r, void *dst, const void *src);
 /* The name of an ENUM row's stored value (through values[] when set), or "?" when none has it. */
 const char *cfgt_enum_name(const cfgt_row *r, int value);
 /* The row of `key`, or -1. */

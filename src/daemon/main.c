@@ -138,6 +138,16 @@ static void update_rows(steerd *d)
     cap_set_rows(&d->cap, h, first, end);
 }
 
+/* (Re)starts the source from the running configuration, at start-up and after a reload that
+ * changed a source key; frame ids go on from where they were (cap_configure keeps them). */
+static nn_status start_capture(steerd *d, uint64_t now, nn_err *err)
+{
+    cap_configure(&d->cap, d->cfg.pipeline, d->cfg.drop, d->cfg.retry_ms, d->cfg.retry_max_ms);
+    cap_set_clock_spin(&d->cap, d->cfg.clock_spin_us);
+    update_rows(d);
+    return cap_start(&d->cap, now, err);
+}
+
 /* The model input is what the preprocessing writes first: warmed while the loop spins. */
 static void set_warm(steerd *d)
 {
@@ -303,39 +313,20 @@ static void finish_reload(steerd *d, uint64_t now)
     update_rows(d); /* every row until the new model preprocessed a frame */
     set_warm(d);
     steerd_config *n = &d->new_cfg, *o = &d->cfg;
-    d->log.level = n->log_level;
-    if (strcmp(n->endpoint, o->endpoint) != 0 || n->sndhwm != o->sndhwm) {
-        slog_warn(&d->log, "publish.endpoint / publish.sndhwm changed: they take effect at the next restart "
-                           "(still publishing on %s)", o->endpoint);
-        snprintf(n->endpoint, sizeof n->endpoint, "%s", o->endpoint);
-        n->sndhwm = o->sndhwm;
-    }
+    char kept[256];
+    bool restart_source = cfg_reload_merge(n, o, kept, sizeof kept);
+    if (kept[0])
+        slog_warn(&d->log, "%s changed: taking effect at the next restart (the running values are kept)", kept);
     if (n->stats_interval_ms != o->stats_interval_ms)
         d->next_stats_ns = now + (uint64_t)n->stats_interval_ms * 1000000ull;
-    if (n->realtime_priority != o->realtime_priority) {
-        slog_warn(&d->log, "realtime_priority changed: it takes effect at the next restart (still %d)",
-                  o->realtime_priority);
-        n->realtime_priority = o->realtime_priority;
-    }
-    if (strcmp(n->drive_log, o->drive_log) != 0 || n->rate != o->rate) {
-        slog_warn(&d->log, "source.drive_log / source.rate changed: they take effect at the next restart "
-                           "(still playing %s)", o->drive_log[0] ? o->drive_log : "no drive log");
-        snprintf(n->drive_log, sizeof n->drive_log, "%s", o->drive_log);
-        n->rate = o->rate;
-    }
-    bool restart_source = strcmp(n->pipeline, o->pipeline) != 0 || n->drop != o->drop ||
-                          n->retry_ms != o->retry_ms || n->retry_max_ms != o->retry_max_ms ||
-                          n->clock_spin_us != o->clock_spin_us;
     *o = *n;
+    d->log.level = o->log_level;
     fs_set_spin(&d->slot, o->spin_us);
     d->reloads++;
     if (restart_source) {
         cap_stop(&d->cap);
-        cap_configure(&d->cap, o->pipeline, o->drop, o->retry_ms, o->retry_max_ms); /* frame ids go on */
-        cap_set_clock_spin(&d->cap, o->clock_spin_us);
-        update_rows(d);
         nn_err e;
-        if (cap_start(&d->cap, now, &e))
+        if (start_capture(d, now, &e))
             slog_err(&d->log, "%s", e.msg); /* checked by the loader: not expected */
         st = serving_state(d);
     }
@@ -593,8 +584,7 @@ int main(int argc, char **argv)
     slog_info(&d->log, "publishing on %s (sndhwm %d)", d->cfg.endpoint, d->cfg.sndhwm);
     cap_init(&d->cap, &d->log, &d->slot, d->cfg.pipeline, d->cfg.drop, d->cfg.retry_ms, d->cfg.retry_max_ms);
     cap_set_feed(&d->cap, d->feed_ok ? &d->feed : NULL);
-    cap_set_clock_spin(&d->cap, d->cfg.clock_spin_us);
-    if (cap_start(&d->cap, cap_now_ns(), &err)) {
+    if (start_capture(d, cap_now_ns(), &err)) {
         nn_err e2;
         cfg_error(&d->cfg, CFG_SOURCE_PIPELINE, &e2, NN_E_SPEC, "%s", err.msg);
         slog_err(&d->log, "%s", e2.msg);

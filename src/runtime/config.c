@@ -24,35 +24,62 @@ static const char *const level_names[] = {"error", "warning", "notice", "info", 
 static const int level_values[] = {3, 4, 5, 6, 7};
 
 #define F(field) .offset = offsetof(steerd_config, field), .size = sizeof(((steerd_config *)0)->field)
-#define STR(k, req, d, field) {.key = k, .type = CFGT_STR, .required = req, .flags = CFGT_ENV, .sdef = d, F(field)}
-#define PATH(k, field) {.key = k, .type = CFGT_PATH, .required = true, .flags = CFGT_ENV, F(field)}
-#define INT(k, lo, hi, d, field) {.key = k, .type = CFGT_INT, .imin = lo, .imax = hi, .def = d, F(field)}
-#define BOOL(k, d, field) {.key = k, .type = CFGT_BOOL, .def = d, F(field)}
-#define ENUM(k, names, vals, d, field) \
-    {.key = k, .type = CFGT_ENUM, .choices = names, .values = vals, .def = d, F(field)}
+/* fl: what a reload does with a changed value (cfgtable.h): 0 live, AT_START or RESTART (the source) */
+#define AT_START CFGT_RELOAD_AT_START
+#define RESTART CFGT_RELOAD_RESTART
+#define STR(k, req, d, field, fl) \
+    {.key = k, .type = CFGT_STR, .required = req, .flags = CFGT_ENV | (fl), .sdef = d, F(field)}
+#define PATH(k, field, fl) {.key = k, .type = CFGT_PATH, .required = true, .flags = CFGT_ENV | (fl), F(field)}
+#define INT(k, lo, hi, d, field, fl) {.key = k, .type = CFGT_INT, .imin = lo, .imax = hi, .def = d, .flags = fl, F(field)}
+#define BOOL(k, d, field, fl) {.key = k, .type = CFGT_BOOL, .def = d, .flags = fl, F(field)}
+#define ENUM(k, names, vals, d, field, fl) \
+    {.key = k, .type = CFGT_ENUM, .choices = names, .values = vals, .def = d, .flags = fl, F(field)}
 
-/* Order = cfg_key_id. */
+/* Order = cfg_key_id. The model keys are live: every reload loads the model again. */
 static const cfgt_row table[CFG_NKEYS] = {
-    STR("source.pipeline", true, NULL, pipeline),
-    BOOL("source.drop", 1, drop),
-    ENUM("source.on_eos", eos_names, NULL, CFG_EOS_EXIT, on_eos),
-    INT("source.retry_ms", 10, 600000, 500, retry_ms),
-    INT("source.retry_max_ms", 10, 3600000, 10000, retry_max_ms),
-    INT("source.spin_us", 0, 20000, 1500, spin_us),
-    INT("source.clock_spin_us", 0, 20000, 500, clock_spin_us),
-    {.key = "source.drive_log", .type = CFGT_PATH, .flags = CFGT_ENV | CFGT_OPTIONAL, F(drive_log)},
-    ENUM("source.rate", rate_names, NULL, CFG_RATE_RECORDED, rate),
-    PATH("model.spec", model_spec),
-    PATH("model.weights", model_weights),
-    ENUM("backend", backend_names, backend_values, 0, backend),
-    INT("threads", 1, 256, 1, threads),
-    INT("realtime_priority", 0, 99, 0, realtime_priority),
-    INT("reload_timeout_ms", 100, 3600000, 30000, reload_timeout_ms),
-    STR("publish.endpoint", false, "ipc:///run/steerd/steer.sock", endpoint),
-    INT("publish.sndhwm", 1, 1000000, 100, sndhwm),
-    INT("stats.interval_ms", 50, 3600000, 1000, stats_interval_ms),
-    ENUM("log.level", level_names, level_values, 3, log_level),
+    STR("source.pipeline", true, NULL, pipeline, RESTART),
+    BOOL("source.drop", 1, drop, RESTART),
+    ENUM("source.on_eos", eos_names, NULL, CFG_EOS_EXIT, on_eos, 0),
+    INT("source.retry_ms", 10, 600000, 500, retry_ms, RESTART),
+    INT("source.retry_max_ms", 10, 3600000, 10000, retry_max_ms, RESTART),
+    INT("source.spin_us", 0, 20000, 1500, spin_us, 0),
+    INT("source.clock_spin_us", 0, 20000, 500, clock_spin_us, RESTART),
+    {.key = "source.drive_log", .type = CFGT_PATH, .flags = CFGT_ENV | CFGT_OPTIONAL | AT_START, F(drive_log)},
+    ENUM("source.rate", rate_names, NULL, CFG_RATE_RECORDED, rate, AT_START),
+    PATH("model.spec", model_spec, 0),
+    PATH("model.weights", model_weights, 0),
+    ENUM("backend", backend_names, backend_values, 0, backend, 0),
+    INT("threads", 1, 256, 1, threads, 0),
+    INT("realtime_priority", 0, 99, 0, realtime_priority, AT_START),
+    INT("reload_timeout_ms", 100, 3600000, 30000, reload_timeout_ms, 0),
+    STR("publish.endpoint", false, "ipc:///run/steerd/steer.sock", endpoint, AT_START),
+    INT("publish.sndhwm", 1, 1000000, 100, sndhwm, AT_START),
+    INT("stats.interval_ms", 50, 3600000, 1000, stats_interval_ms, 0),
+    ENUM("log.level", level_names, level_values, 3, log_level, 0),
 };
+
+bool cfg_reload_merge(steerd_config *next, const steerd_config *cur, char *kept, size_t kept_len)
+{
+    bool restart = false;
+    size_t used = 0;
+    if (kept_len)
+        kept[0] = 0;
+    for (int i = 0; i < CFG_NKEYS; i++) {
+        const cfgt_row *r = &table[i];
+        if (!cfgt_field_differs(r, next, cur))
+            continue;
+        if (r->flags & CFGT_RELOAD_RESTART)
+            restart = true;
+        if (r->flags & CFGT_RELOAD_AT_START) {
+            cfgt_copy_field(r, next, cur);
+            if (used < kept_len) {
+                int n = snprintf(kept + used, kept_len - used, "%s%s", used ? ", " : "", r->key);
+                used += n > 0 ? (size_t)n : 0;
+            }
+        }
+    }
+    return restart;
+}
 
 const char *cfg_key_name(cfg_key_id key)
 {

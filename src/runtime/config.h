@@ -77,6 +77,13 @@ nn_status cfg_check_endpoint(const steerd_config *cfg, nn_err *err);
 /* Parse and validate from a buffer, without cfg_check_endpoint; `name` is used in messages and to
  * resolve relative paths. */
 nn_status cfg_load_buffer(steerd_config *cfg, const char *buf, size_t len, const char *name, nn_err *err);
+/* A reload's configuration against the running one, by the table's reload flags: every key that
+ * takes effect only at the next start (publish.endpoint, publish.sndhwm, realtime_priority,
+ * source.drive_log, source.rate) keeps its running value in *next and is named in `kept`
+ * (comma-separated, "" when none; truncated to kept_len). Returns whether a key applied by
+ * restarting the source changed (source.pipeline, drop, retry_ms, retry_max_ms, clock_spin_us).
+ * Every other key is applied live. */
+bool cfg_reload_merge(steerd_config *next, const steerd_config *cur, char *kept, size_t kept_len);
 /* All defaults (required keys empty). */
 void cfg_defaults(steerd_config *cfg);
 /* Formats `file:line:col: key: message` for a key of a loaded config (position of its value). */
