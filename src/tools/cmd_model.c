@@ -87,8 +87,8 @@ static int print_info_json(const nn_graph *g)
         nn_cost c = nn_layer_cost(g, l);
         jb_printf(&j, "%s\n  {\"name\": ", i ? "," : "");
         jb_str(&j, l->name);
-        jb_printf(&j, ", \"type\": \"%s\", \"output\": [%d, %d, %d], \"params\": %" PRIu64 ", \"trainable_params\": %" PRIu64
-                  ", \"macs\": %" PRIu64 ", \"activation_bytes\": %" PRIu64 "}",
+        jb_printf(&j, ", \"type\": \"%s\", \"output\": [%d, %d, %d], \"params\": %" PRIu64
+                  ", \"trainable_params\": %" PRIu64 ", \"macs\": %" PRIu64 ", \"activation_bytes\": %" PRIu64 "}",
                   nn_op_name(l->op), l->out.h, l->out.w, l->out.c, c.params, c.trainable, c.macs, c.act_bytes);
     }
     jb_raw(&j, "]}\n");
