@@ -12,12 +12,37 @@ void jb_init(jbuf *j, char *buf, size_t cap)
     j->cap = cap;
     j->len = 0;
     j->overflow = cap == 0;
+    j->sink = NULL;
     if (cap)
         buf[0] = 0;
 }
 
+void jb_init_file(jbuf *j, char *buf, size_t cap, FILE *f)
+{
+    jb_init(j, buf, cap);
+    j->sink = f;
+}
+
+/* Empties the buffer into the sink. */
+static void drain(jbuf *j)
+{
+    if (j->len && fwrite(j->buf, 1, j->len, j->sink) != j->len)
+        j->overflow = true;
+    j->len = 0;
+    j->buf[0] = 0;
+}
+
+bool jb_flush(jbuf *j)
+{
+    if (!j->overflow && j->sink)
+        drain(j);
+    return !j->overflow;
+}
+
 static void put(jbuf *j, const char *s, size_t n)
 {
+    if (!j->overflow && j->sink && j->len + n + 1 > j->cap)
+        drain(j);
     if (j->overflow || j->len + n + 1 > j->cap) {
         j->overflow = true;
         return;
@@ -34,18 +59,21 @@ void jb_raw(jbuf *j, const char *s)
 
 void jb_printf(jbuf *j, const char *fmt, ...)
 {
-    if (j->overflow)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(j->buf + j->len, j->cap - j->len, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= j->cap - j->len) {
-        j->overflow = true;
+    for (int retry = 0; !j->overflow; retry++) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(j->buf + j->len, j->cap - j->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < j->cap - j->len) {
+            j->len += (size_t)n;
+            return;
+        }
         j->buf[j->len] = 0;
-        return;
+        if (n < 0 || retry || !j->sink || !j->len)
+            j->overflow = true;
+        else
+            drain(j); /* then once more into the empty buffer */
     }
-    j->len += (size_t)n;
 }
 
 void jb_str(jbuf *j, const char *s)
@@ -69,6 +97,14 @@ void jb_str(jbuf *j, const char *s)
         }
     }
     put(j, "\"", 1);
+}
+
+void jb_str_or_null(jbuf *j, const char *s)
+{
+    if (s)
+        jb_str(j, s);
+    else
+        jb_raw(j, "null");
 }
 
 void jb_num(jbuf *j, double v, int digits)

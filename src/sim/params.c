@@ -2,6 +2,7 @@
 #include "sim/params.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -37,6 +38,7 @@ static const opt_row rows[] = {
 };
 #undef F
 #define NROWS ((int)(sizeof rows / sizeof rows[0]))
+_Static_assert(NROWS == SIM_PARAMS_N, "SIM_PARAMS_N is the number of rows");
 
 void sim_params_defaults(sim_params *p, int record_mode)
 {
@@ -64,12 +66,22 @@ static void bounds_text(const opt_row *r, char *out, size_t cap)
 
 int sim_params_parse(sim_params *p, const char *name, const char *value, nn_err *err)
 {
-    const opt_row *r = NULL;
     for (int i = 0; i < NROWS; i++)
         if (strcmp(rows[i].name, name) == 0)
-            r = &rows[i];
-    if (!r)
-        return 0;
+            return sim_params_parse_nth(p, i, value, err);
+    return 0;
+}
+
+void sim_params_options(struct option *opts, int first_val)
+{
+    for (int i = 0; i < NROWS; i++)
+        opts[i] = (struct option){rows[i].name + 2, required_argument, NULL, first_val + i}; /* without "--" */
+}
+
+int sim_params_parse_nth(sim_params *p, int i, const char *value, nn_err *err)
+{
+    const opt_row *r = &rows[i];
+    const char *name = r->name;
     char b[96];
     bounds_text(r, b, sizeof b);
     const char *kind = r->type == OPT_DOUBLE ? "a number" : "an integer";

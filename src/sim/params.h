@@ -35,8 +35,15 @@ void sim_params_defaults(sim_params *p, int record_mode);
 
 /* Parses one option `name value` into p. Returns 1 when consumed, 0 when name is not a
  * simulator parameter, -1 (err set: `--speed: expected a number in (0, 40] m/s (got '-3')`)
- * when the value is bad. */
+ * when the value is bad (NULL: `--speed: missing value (expected ...)`). */
 int sim_params_parse(sim_params *p, const char *name, const char *value, nn_err *err);
+
+/* For a getopt_long table: opts[0..SIM_PARAMS_N) <- the parameters (every one takes a value),
+ * option i with val first_val + i; sim_params_parse_nth parses option i's value as above. */
+#define SIM_PARAMS_N 13
+struct option;
+void sim_params_options(struct option *opts, int first_val);
+int sim_params_parse_nth(sim_params *p, int i, const char *value, nn_err *err);
 /* Cross-field checks (the road fits in memory, frames per road >= 1). */
 nn_status sim_params_check(const sim_params *p, nn_err *err);
 /* Frames of one road. */

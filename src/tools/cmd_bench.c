@@ -1,6 +1,5 @@
 /* cmd_bench.c — `steerctl bench`: forward-pass latency (median, p99), per-step time, achieved
  * GMAC/s, and the GMAC/s of a large SGEMM measured in the same run as the practical peak. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,47 +87,57 @@ typedef struct {
     long conv_direct_macs;
 } bench_opts;
 
+/* bench's options, and --train (which hands the command to cmd_bench_train.c). */
+static const struct option bench_options[] = {
+    {"weights", required_argument, 0, 'w'}, {"threads", required_argument, 0, 't'},
+    {"batch", required_argument, 0, 'b'},   {"runs", required_argument, 0, 'r'},
+    {"json", no_argument, 0, 'j'},          {"help", no_argument, 0, 'h'},
+    {"backend", required_argument, 0, 'B'}, {"eager", no_argument, 0, 'e'},
+    {"profile", no_argument, 0, 'p'},       {"conv-direct-macs", required_argument, 0, 'D'},
+    {"train", no_argument, 0, 'T'},         {0, 0, 0, 0}};
+
 static int parse(int argc, char **argv, bench_opts *o)
 {
-    static const struct option opts[] = {{"weights", required_argument, 0, 'w'}, {"threads", required_argument, 0, 't'},
-                                         {"batch", required_argument, 0, 'b'},   {"runs", required_argument, 0, 'r'},
-                                         {"json", no_argument, 0, 'j'},          {"help", no_argument, 0, 'h'},
-                                         {"backend", required_argument, 0, 'B'}, {"eager", no_argument, 0, 'e'},
-                                         {"profile", no_argument, 0, 'p'},
-                                         {"conv-direct-macs", required_argument, 0, 'D'},
-                                         {0, 0, 0, 0}};
     *o = (bench_opts){.threads = 1, .batch = 1, .runs = 200, .backend = NN_BACKEND_CPU};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    opts_parser p;
+    opts_begin(&p, argc, argv, "h", bench_options);
+    for (int c; (c = opts_next(&p)) != OPTS_END;) {
         bool ok = true;
         switch (c) {
-        case 'w': o->weights = optarg; break;
-        case 't': ok = parse_int_opt("--threads", optarg, 1, 256, &o->threads); break;
-        case 'b': ok = parse_int_opt("--batch", optarg, 1, 4096, &o->batch); break;
-        case 'r': ok = parse_int_opt("--runs", optarg, 1, 1000000, &o->runs); break;
+        case 'w': o->weights = p.arg; break;
+        case 't': ok = parse_int_opt("--threads", p.arg, 1, 256, &o->threads); break;
+        case 'b': ok = parse_int_opt("--batch", p.arg, 1, 4096, &o->batch); break;
+        case 'r': ok = parse_int_opt("--runs", p.arg, 1, 1000000, &o->runs); break;
         case 'j': o->json = true; break;
         case 'e': o->eager = true; break;
-        case 'D': ok = parse_int_opt("--conv-direct-macs", optarg, -1, 1L << 40, &o->conv_direct_macs); break;
+        case 'D': ok = parse_int_opt("--conv-direct-macs", p.arg, -1, 1L << 40, &o->conv_direct_macs); break;
         case 'p': o->profile = true; break;
-        case 'B':
-            ok = nn_backend_parse(optarg, &o->backend);
-            if (!ok)
-                fprintf(stderr, "steerctl: --backend: expected cpu, cuda or auto (got '%s')\n", optarg);
-            break;
+        case 'B': ok = parse_backend_opt(p.arg, &o->backend); break;
         case 'h': fputs(bench_help, stdout); return -1;
-        default: fputs(bench_help, stderr); return EXIT_USAGE;
+        default:
+            if (!opts_positional(&p, c, &o->spec, 1))
+                return opts_fail(&p, c, "bench", "bench");
         }
         if (!ok)
             return EXIT_USAGE;
     }
-    if (optind != argc - 1)
+    if (!o->spec)
         return fputs(bench_help, stderr), EXIT_USAGE;
-    o->spec = argv[optind];
     return 0;
 }
 
-static void report(const bench_opts *o, const nn_model *m, const nn_infer *ctx, uint64_t *lat,
+/* `--train` anywhere among the options (not as an option's value): the training benchmark. */
+static bool wants_train(int argc, char **argv)
+{
+    opts_parser p;
+    opts_begin(&p, argc, argv, "h", bench_options);
+    for (int c; (c = opts_next(&p)) != OPTS_END;)
+        if (c == 'T')
+            return true;
+    return false;
+}
+
+static int report(const bench_opts *o, const nn_model *m, const nn_infer *ctx, uint64_t *lat,
                    const uint64_t *step_total)
 {
     qsort(lat, (size_t)o->runs, sizeof *lat, bench_cmp_u64);
@@ -140,16 +149,23 @@ static void report(const bench_opts *o, const nn_model *m, const nn_infer *ctx, 
     const char *mode = !cuda ? "cpu" : o->profile ? "profile" : o->eager ? "eager" : "graph";
     int n = (!cuda || o->profile) ? nn_infer_steps(ctx) : 0; /* CUDA graph replays have no per-step times */
     if (o->json) {
-        printf("{\"model\": \"%s\", \"backend\": \"%s\", \"mode\": \"%s\", \"batch\": %ld, \"threads\": %ld, "
-               "\"runs\": %ld, \"median_us\": %.2f, \"p99_us\": %.2f, \"images_per_s\": %.1f, \"macs\": %" PRIu64
-               ", \"gmacs\": %.3f, \"peak_gmacs\": %.3f, \"conv_direct_macs\": %ld, \"layers\": [",
-               nn_model_name(m), nn_backend_name(nn_infer_backend(ctx)), mode, o->batch, o->threads, o->runs, med,
-               p99, (double)o->batch * 1e6 / med, cost.macs, gmacs, peak, o->conv_direct_macs);
-        for (int i = 0; i < n; i++)
-            printf("%s{\"name\": \"%s\", \"us\": %.3f}", i ? ", " : "", nn_infer_step_name(ctx, i),
-                   (double)step_total[i] / (double)o->runs / 1e3);
-        printf("]}\n");
-        return;
+        char buf[4096];
+        jbuf j;
+        jb_init_file(&j, buf, sizeof buf, stdout);
+        jb_raw(&j, "{\"model\": ");
+        jb_str(&j, nn_model_name(m));
+        jb_printf(&j, ", \"backend\": \"%s\", \"mode\": \"%s\", \"batch\": %ld, \"threads\": %ld, \"runs\": %ld, "
+                  "\"median_us\": %.2f, \"p99_us\": %.2f, \"images_per_s\": %.1f, \"macs\": %" PRIu64
+                  ", \"gmacs\": %.3f, \"peak_gmacs\": %.3f, \"conv_direct_macs\": %ld, \"layers\": [",
+                  nn_backend_name(nn_infer_backend(ctx)), mode, o->batch, o->threads, o->runs, med, p99,
+                  (double)o->batch * 1e6 / med, cost.macs, gmacs, peak, o->conv_direct_macs);
+        for (int i = 0; i < n; i++) {
+            jb_raw(&j, i ? ", {\"name\": " : "{\"name\": ");
+            jb_str(&j, nn_infer_step_name(ctx, i));
+            jb_printf(&j, ", \"us\": %.3f}", (double)step_total[i] / (double)o->runs / 1e3);
+        }
+        jb_raw(&j, "]}\n");
+        return json_stdout_done(&j);
     }
     printf("model %s  backend %s (%s)  batch %ld  threads %ld  runs %ld\n", nn_model_name(m),
            nn_backend_name(nn_infer_backend(ctx)), mode, o->batch, o->threads, o->runs);
@@ -163,13 +179,13 @@ static void report(const bench_opts *o, const nn_model *m, const nn_infer *ctx, 
     else
         printf("compute: %.3f GMAC/s achieved, %.3f GMAC/s SGEMM 1024^3 peak (%.0f%%)\n", gmacs, peak,
                peak > 0 ? 100.0 * gmacs / peak : 0.0);
+    return 0;
 }
 
 int cmd_bench(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--train") == 0)
-            return cmd_bench_train(argc, argv); /* cmd_bench_train.c */
+    if (wants_train(argc, argv))
+        return cmd_bench_train(argc, argv); /* cmd_bench_train.c */
     bench_opts o;
     int rc = parse(argc, argv, &o);
     if (rc)
@@ -206,7 +222,7 @@ int cmd_bench(int argc, char **argv)
                 steps[i] += nn_infer_step_ns(ctx, i);
         }
         if (!s)
-            report(&o, m, ctx, lat, steps);
+            rc = report(&o, m, ctx, lat, steps);
     }
     free(lat);
     free(steps);
@@ -214,5 +230,5 @@ int cmd_bench(int argc, char **argv)
     nn_model_free(m);
     if (s)
         return fprintf(stderr, "steerctl: %s\n", err.msg), 1;
-    return 0;
+    return rc;
 }

@@ -3,7 +3,6 @@
  * trainable tensor, as steer-train runs them) on one fixed random batch, and reports the median
  * step time, images/s and each layer's mean forward and backward time. The peer benchmark is
  * scripts/bench_torch_train.py (scripts/bench-train.sh runs both). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,26 +45,27 @@ static int parse(int argc, char **argv, train_opts *o)
         {"json", no_argument, 0, 'j'},          {"train", no_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     *o = (train_opts){.threads = 1, .batch = 32, .runs = 20};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    opts_parser p;
+    opts_begin(&p, argc, argv, "h", opts);
+    for (int c; (c = opts_next(&p)) != OPTS_END;) {
         bool ok = true;
         switch (c) {
-        case 'w': o->weights = optarg; break;
-        case 't': ok = parse_int_opt("--threads", optarg, 1, 256, &o->threads); break;
-        case 'b': ok = parse_int_opt("--batch", optarg, 1, 4096, &o->batch); break;
-        case 'r': ok = parse_int_opt("--runs", optarg, 1, 1000000, &o->runs); break;
+        case 'w': o->weights = p.arg; break;
+        case 't': ok = parse_int_opt("--threads", p.arg, 1, 256, &o->threads); break;
+        case 'b': ok = parse_int_opt("--batch", p.arg, 1, 4096, &o->batch); break;
+        case 'r': ok = parse_int_opt("--runs", p.arg, 1, 1000000, &o->runs); break;
         case 'j': o->json = true; break;
         case 'T': break;
         case 'h': fputs(bench_train_help, stdout); return -1;
-        default: fputs(bench_train_help, stderr); return EXIT_USAGE;
+        default:
+            if (!opts_positional(&p, c, &o->spec, 1))
+                return opts_fail(&p, c, "bench --train", "bench --train");
         }
         if (!ok)
             return EXIT_USAGE;
     }
-    if (optind != argc - 1)
+    if (!o->spec)
         return fputs(bench_train_help, stderr), EXIT_USAGE;
-    o->spec = argv[optind];
     return 0;
 }
 
@@ -153,7 +153,7 @@ static nn_status bench_step(bench *b, int batch, nn_err *err)
     return NN_OK;
 }
 
-static void report(const train_opts *o, const bench *b)
+static int report(const train_opts *o, const bench *b)
 {
     const long R = o->runs;
     qsort(b->lat, (size_t)R, sizeof *b->lat, bench_cmp_u64);
@@ -165,15 +165,22 @@ static void report(const train_opts *o, const bench *b)
     for (int i = 1; i < n; i++)
         layers_us += (double)(b->fwd[i] + b->bwd[i]) / (double)R / 1e3;
     if (o->json) {
-        printf("{\"model\": \"%s\", \"batch\": %ld, \"threads\": %ld, \"runs\": %ld, \"median_us\": %.1f, "
-               "\"min_us\": %.1f, \"cpu_us\": %.1f, \"images_per_s\": %.1f, \"layers_us\": %.1f, \"layers\": [",
-               nn_model_name(b->m), o->batch, o->threads, R, med, best, cpu, (double)o->batch * 1e6 / med, layers_us);
-        for (int i = 1; i < n; i++)
-            printf("%s{\"name\": \"%s\", \"op\": \"%s\", \"fwd_us\": %.2f, \"bwd_us\": %.2f}", i > 1 ? ", " : "",
-                   g->layers[i].name, nn_op_name(g->layers[i].op), (double)b->fwd[i] / (double)R / 1e3,
-                   (double)b->bwd[i] / (double)R / 1e3);
-        printf("]}\n");
-        return;
+        char buf[4096];
+        jbuf j;
+        jb_init_file(&j, buf, sizeof buf, stdout);
+        jb_raw(&j, "{\"model\": ");
+        jb_str(&j, nn_model_name(b->m));
+        jb_printf(&j, ", \"batch\": %ld, \"threads\": %ld, \"runs\": %ld, \"median_us\": %.1f, \"min_us\": %.1f, "
+                  "\"cpu_us\": %.1f, \"images_per_s\": %.1f, \"layers_us\": %.1f, \"layers\": [",
+                  o->batch, o->threads, R, med, best, cpu, (double)o->batch * 1e6 / med, layers_us);
+        for (int i = 1; i < n; i++) {
+            jb_raw(&j, i > 1 ? ", {\"name\": " : "{\"name\": ");
+            jb_str(&j, g->layers[i].name);
+            jb_printf(&j, ", \"op\": \"%s\", \"fwd_us\": %.2f, \"bwd_us\": %.2f}", nn_op_name(g->layers[i].op),
+                      (double)b->fwd[i] / (double)R / 1e3, (double)b->bwd[i] / (double)R / 1e3);
+        }
+        jb_raw(&j, "]}\n");
+        return json_stdout_done(&j);
     }
     printf("model %s  training step (Adam)  batch %ld  threads %ld  runs %ld\n", nn_model_name(b->m), o->batch,
            o->threads, R);
@@ -183,6 +190,7 @@ static void report(const train_opts *o, const bench *b)
                (double)b->fwd[i] / (double)R / 1e3, (double)b->bwd[i] / (double)R / 1e3);
     printf("layers total %.1f us; step median %.1f us, fastest %.1f us, CPU %.1f us (%.1f images/s)\n", layers_us,
            med, best, cpu, (double)o->batch * 1e6 / med);
+    return 0;
 }
 
 int cmd_bench_train(int argc, char **argv)
@@ -207,9 +215,9 @@ int cmd_bench_train(int argc, char **argv)
     }
     b.cpu_ns = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
     if (!s)
-        report(&o, &b);
+        rc = report(&o, &b);
     bench_free(&b);
     if (s)
         return fprintf(stderr, "steerctl: %s\n", err.msg), 1;
-    return 0;
+    return rc;
 }

@@ -1,6 +1,5 @@
 /* cmd_model.c — `steerctl model info|init|run`: the cost report, He initialisation to
  * safetensors, and a forward pass over a .npy batch. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -72,50 +71,59 @@ static void print_info_text(const nn_graph *g)
     printf("weights: %.1f KiB as float32\n", (double)t.params * 4.0 / 1024.0);
 }
 
-static void print_info_json(const nn_graph *g)
+static int print_info_json(const nn_graph *g)
 {
+    char buf[4096];
+    jbuf j;
+    jb_init_file(&j, buf, sizeof buf, stdout);
     nn_cost t = nn_graph_cost(g);
-    printf("{\"name\": \"%s\", \"total_params\": %" PRIu64 ", \"trainable_params\": %" PRIu64 ", \"macs\": %" PRIu64
-           ", \"activation_bytes\": %" PRIu64 ", \"input\": [%d, %d, %d], \"layers\": [",
-           g->name, t.params, t.trainable, t.macs, t.act_bytes, g->in_h, g->in_w, g->in_c);
+    jb_raw(&j, "{\"name\": ");
+    jb_str(&j, g->name);
+    jb_printf(&j, ", \"total_params\": %" PRIu64 ", \"trainable_params\": %" PRIu64 ", \"macs\": %" PRIu64
+              ", \"activation_bytes\": %" PRIu64 ", \"input\": [%d, %d, %d], \"layers\": [",
+              t.params, t.trainable, t.macs, t.act_bytes, g->in_h, g->in_w, g->in_c);
     for (int i = 0; i < g->n_layers; i++) {
         const nn_layer *l = &g->layers[i];
         nn_cost c = nn_layer_cost(g, l);
-        printf("%s\n  {\"name\": \"%s\", \"type\": \"%s\", \"output\": [%d, %d, %d], \"params\": %" PRIu64
-               ", \"trainable_params\": %" PRIu64 ", \"macs\": %" PRIu64 ", \"activation_bytes\": %" PRIu64 "}",
-               i ? "," : "", l->name, nn_op_name(l->op), l->out.h, l->out.w, l->out.c, c.params, c.trainable, c.macs,
-               c.act_bytes);
+        jb_printf(&j, "%s\n  {\"name\": ", i ? "," : "");
+        jb_str(&j, l->name);
+        jb_printf(&j, ", \"type\": \"%s\", \"output\": [%d, %d, %d], \"params\": %" PRIu64
+                  ", \"trainable_params\": %" PRIu64 ", \"macs\": %" PRIu64 ", \"activation_bytes\": %" PRIu64 "}",
+                  nn_op_name(l->op), l->out.h, l->out.w, l->out.c, c.params, c.trainable, c.macs, c.act_bytes);
     }
-    printf("]}\n");
+    jb_raw(&j, "]}\n");
+    return json_stdout_done(&j);
 }
 
 static int model_info(int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     bool json = false;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    const char *spec = NULL;
+    opts_parser p;
+    opts_begin(&p, argc, argv, "h", opts);
+    for (int c; (c = opts_next(&p)) != OPTS_END;) {
         if (c == 'j')
             json = true;
         else if (c == 'h')
             return fputs(info_help, stdout), 0;
-        else
-            return fputs(info_help, stderr), EXIT_USAGE;
+        else if (!opts_positional(&p, c, &spec, 1))
+            return opts_fail(&p, c, "model info", "model info");
     }
-    if (optind != argc - 1)
+    if (!spec)
         return fputs(info_help, stderr), EXIT_USAGE;
     nn_err err;
     nn_graph g;
-    nn_status s = nn_graph_parse_file(&g, argv[optind], &err);
+    nn_status s = nn_graph_parse_file(&g, spec, &err);
     if (s)
         return fail(s, &err);
+    int rc = 0;
     if (json)
-        print_info_json(&g);
+        rc = print_info_json(&g);
     else
         print_info_text(&g);
     nn_graph_free(&g);
-    return 0;
+    return rc;
 }
 
 static int model_init(int argc, char **argv)
@@ -124,26 +132,26 @@ static int model_init(int argc, char **argv)
         {"seed", required_argument, 0, 's'}, {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     long seed = -1;
-    const char *out = NULL;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+    const char *out = NULL, *spec = NULL;
+    opts_parser p;
+    opts_begin(&p, argc, argv, "o:h", opts);
+    for (int c; (c = opts_next(&p)) != OPTS_END;) {
         if (c == 's') {
-            if (!parse_int_opt("--seed", optarg, 0, INT64_MAX, &seed))
+            if (!parse_int_opt("--seed", p.arg, 0, INT64_MAX, &seed))
                 return EXIT_USAGE;
         } else if (c == 'o') {
-            out = optarg;
+            out = p.arg;
         } else if (c == 'h') {
             return fputs(init_help, stdout), 0;
-        } else {
-            return fputs(init_help, stderr), EXIT_USAGE;
+        } else if (!opts_positional(&p, c, &spec, 1)) {
+            return opts_fail(&p, c, "model init", "model init");
         }
     }
-    if (optind != argc - 1 || seed < 0 || !out)
+    if (!spec || seed < 0 || !out)
         return fputs(init_help, stderr), EXIT_USAGE;
     nn_err err;
     nn_model *m;
-    nn_status s = nn_model_load_spec(&m, argv[optind], &err);
+    nn_status s = nn_model_load_spec(&m, spec, &err);
     if (s)
         return fail(s, &err);
     nn_model_init_he(m, (uint64_t)seed);
@@ -214,33 +222,33 @@ static int model_run(int argc, char **argv)
                                          {"backend", required_argument, 0, 'b'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    const char *in_path = NULL, *out_path = NULL;
+    const char *in_path = NULL, *out_path = NULL, *pos[2] = {NULL, NULL}; /* MODEL.yaml W.safetensors */
     long threads = 1;
     nn_backend backend = NN_BACKEND_CPU;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    opts_parser p;
+    opts_begin(&p, argc, argv, "h", opts);
+    for (int c; (c = opts_next(&p)) != OPTS_END;) {
         if (c == 'i')
-            in_path = optarg;
+            in_path = p.arg;
         else if (c == 'o')
-            out_path = optarg;
+            out_path = p.arg;
         else if (c == 't') {
-            if (!parse_int_opt("--threads", optarg, 1, 256, &threads))
+            if (!parse_int_opt("--threads", p.arg, 1, 256, &threads))
                 return EXIT_USAGE;
         } else if (c == 'b') {
-            if (!nn_backend_parse(optarg, &backend))
-                return fprintf(stderr, "steerctl: --backend: expected cpu, cuda or auto (got '%s')\n", optarg),
-                       EXIT_USAGE;
+            if (!parse_backend_opt(p.arg, &backend))
+                return EXIT_USAGE;
         } else if (c == 'h')
             return fputs(run_help, stdout), 0;
-        else
-            return fputs(run_help, stderr), EXIT_USAGE;
+        else if (!opts_positional(&p, c, pos, 2))
+            return opts_fail(&p, c, "model run", "model run");
     }
-    if (optind != argc - 2 || !in_path || !out_path)
+    if (!pos[1] || !in_path || !out_path)
         return fputs(run_help, stderr), EXIT_USAGE;
+    const char *weights = pos[1];
     nn_err err;
     nn_model *m;
-    nn_status s = nn_model_load(&m, argv[optind], argv[optind + 1], &err);
+    nn_status s = nn_model_load(&m, pos[0], weights, &err);
     if (s)
         return fail(s, &err);
     npy_array x = {0};
@@ -271,7 +279,7 @@ static int model_run(int argc, char **argv)
         goto done;
     }
     if ((s = run_batches(m, x.data, n, (int)threads, backend, y, &err)) ||
-        (s = check_finite(argv[optind + 1], "output", y, n * outs, outs, &err)))
+        (s = check_finite(weights, "output", y, n * outs, outs, &err)))
         goto done;
     int64_t dims[2] = {(int64_t)n, (int64_t)outs};
     s = npy_write_f32(out_path, y, 2, dims, &err);
@@ -285,24 +293,33 @@ done:
 /* `model table M.yaml...`: one line per model; ratios are relative to the first model. */
 static int model_table(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-        fputs("usage: steerctl model table MODEL.yaml [MODEL.yaml ...]\n"
-              "One line per model: input, parameters, MACs, float32 weights size, and both as a\n"
-              "fraction of the first model's.\n",
-              argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : 0;
+    static const char help[] = "usage: steerctl model table MODEL.yaml [MODEL.yaml ...]\n"
+                               "One line per model: input, parameters, MACs, float32 weights size, and both as a\n"
+                               "fraction of the first model's.\n";
+    static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int n = 0;
+    opts_parser p;
+    opts_begin(&p, argc, argv, "h", opts);
+    for (int c; (c = opts_next(&p)) != OPTS_END; n++) {
+        if (c == 'h')
+            return fputs(help, stdout), 0;
+        if (c != OPTS_ARG)
+            return opts_fail(&p, c, "model table", "model table");
     }
+    if (n == 0)
+        return fputs(help, stderr), EXIT_USAGE;
+    opts_begin(&p, argc, argv, "h", opts); /* again: the models, every argument now */
     printf("%-26s %-11s %10s %8s %13s %8s %10s\n", "model", "input", "params", "x first", "MACs", "x first",
            "weights");
     nn_cost first = {0};
-    for (int i = 1; i < argc; i++) {
+    for (int i = 0; opts_next(&p) == OPTS_ARG; i++) {
         nn_err err;
         nn_graph g;
-        nn_status s = nn_graph_parse_file(&g, argv[i], &err);
+        nn_status s = nn_graph_parse_file(&g, p.arg, &err);
         if (s)
             return fail(s, &err);
         nn_cost c = nn_graph_cost(&g);
-        if (i == 1)
+        if (i == 0)
             first = c;
         char in[32];
         snprintf(in, sizeof in, "%dx%dx%d", g.in_h, g.in_w, g.in_c);

@@ -67,43 +67,44 @@ static void sleep_until(uint64_t t_ns)
 
 static int parse_args(int argc, char **argv, replay_opts *o)
 {
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},  {"weights", required_argument, 0, 'w'},
+        {"output", required_argument, 0, 'o'}, {"publish", required_argument, 0, 'P'},
+        {"rate", required_argument, 0, 'r'},   {"threads", required_argument, 0, 't'},
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->rate_max = true;
     o->threads = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(replay_help, stdout);
-            return -1;
-        } else if (strcmp(a, "--model") == 0 && v) {
-            o->spec = argv[++i];
-        } else if (strcmp(a, "--weights") == 0 && v) {
-            o->weights = argv[++i];
-        } else if (strcmp(a, "--output") == 0 && v) {
-            o->output = argv[++i];
-        } else if (strcmp(a, "--publish") == 0 && v) {
+    opts_parser p;
+    opts_begin(&p, argc, argv, "h", opts);
+    for (int c; (c = opts_next(&p)) != OPTS_END;) {
+        switch (c) {
+        case 'h': fputs(replay_help, stdout); return -1;
+        case 'm': o->spec = p.arg; break;
+        case 'w': o->weights = p.arg; break;
+        case 'o': o->output = p.arg; break;
+        case 'P':
 #ifdef STEERD_HAVE_ZMQ
-            o->publish = argv[++i];
+            o->publish = p.arg;
+            break;
 #else
             fputs("steerctl: replay: --publish needs a build with libzmq\n", stderr);
             return EXIT_USAGE;
 #endif
-        } else if (strcmp(a, "--rate") == 0 && v) {
-            i++;
-            if (strcmp(v, "max") && strcmp(v, "recorded")) {
-                fprintf(stderr, "steerctl: --rate: expected recorded or max (got '%s')\n", v);
+        case 'r':
+            if (strcmp(p.arg, "max") && strcmp(p.arg, "recorded")) {
+                fprintf(stderr, "steerctl: --rate: expected recorded or max (got '%s')\n", p.arg);
                 return EXIT_USAGE;
             }
-            o->rate_max = strcmp(v, "max") == 0;
-        } else if (strcmp(a, "--threads") == 0 && v) {
-            if (!parse_int_opt("--threads", argv[++i], 1, 256, &o->threads))
+            o->rate_max = strcmp(p.arg, "max") == 0;
+            break;
+        case 't':
+            if (!parse_int_opt("--threads", p.arg, 1, 256, &o->threads))
                 return EXIT_USAGE;
-        } else if (a[0] != '-' && !o->log) {
-            o->log = a;
-        } else {
-            fputs(replay_help, stderr);
-            return EXIT_USAGE;
+            break;
+        default:
+            if (!opts_positional(&p, c, &o->log, 1))
+                return opts_fail(&p, c, "replay", "replay");
         }
     }
     if (!o->log || !o->spec || !o->weights) {

@@ -68,31 +68,58 @@ static void print_help(FILE *f)
     sim_params_help(f);
 }
 
+#define SIM_PARAM_VAL 0x100 /* getopt val of simulator parameter i: SIM_PARAM_VAL + i */
+#define SIM_MODE_OPTS_MAX 16 /* a mode's own options, the zero row included */
+
+/* opts <- a mode's options, then the simulator's parameters, then the zero row. */
+static void sim_options(struct option opts[SIM_MODE_OPTS_MAX + SIM_PARAMS_N], const struct option *mode)
+{
+    int n = 0;
+    while (mode[n].name && n < SIM_MODE_OPTS_MAX - 1) {
+        opts[n] = mode[n];
+        n++;
+    }
+    sim_params_options(opts + n, SIM_PARAM_VAL);
+    opts[n + SIM_PARAMS_N] = (struct option){0, 0, 0, 0};
+}
+
+/* A simulator parameter among opts_next's results (its value, or its value missing): 1 taken,
+ * -1 bad (err set), 0 not one. */
+static int sim_param(const opts_parser *op, int c, sim_params *p, nn_err *err)
+{
+    if (c >= SIM_PARAM_VAL && c < SIM_PARAM_VAL + SIM_PARAMS_N)
+        return sim_params_parse_nth(p, c - SIM_PARAM_VAL, op->arg, err);
+    return c == OPTS_MISSING ? sim_params_parse(p, op->arg, NULL, err) : 0;
+}
+
 static int cmd_sim_record(int argc, char **argv)
 {
+    static const struct option mode[] = {{"out", required_argument, 0, 'o'}, {"quality", required_argument, 0, 'q'},
+                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    struct option opts[SIM_MODE_OPTS_MAX + SIM_PARAMS_N];
+    sim_options(opts, mode);
     sim_params p;
     sim_params_defaults(&p, 1);
     const char *out = NULL;
     long quality = 90;
     nn_err err = {{0}};
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-            return print_help(stdout), 0;
-        int r = sim_params_parse(&p, a, v, &err);
+    opts_parser op;
+    opts_begin(&op, argc, argv, "h", opts);
+    for (int c; (c = opts_next(&op)) != OPTS_END;) {
+        int r = sim_param(&op, c, &p, &err);
         if (r < 0)
             return usage_error("record", "%s", err.msg);
-        if (r > 0) {
-            i++;
-        } else if (strcmp(a, "--out") == 0 && v) {
-            out = argv[++i];
-        } else if (strcmp(a, "--quality") == 0 && v) {
-            if (!parse_int_opt("--quality", argv[++i], 1, 100, &quality))
+        if (r > 0)
+            continue;
+        if (c == 'h')
+            return print_help(stdout), 0;
+        if (c == 'o') {
+            out = op.arg;
+        } else if (c == 'q') {
+            if (!parse_int_opt("--quality", op.arg, 1, 100, &quality))
                 return EXIT_USAGE;
-        } else if (strcmp(a, "--out") == 0 || strcmp(a, "--quality") == 0) {
-            return usage_error("record", "%s: missing value", a);
         } else {
-            return usage_error("record", "unknown option '%s' (see steerctl sim --help)", a);
+            return opts_fail(&op, c, "sim record", "sim");
         }
     }
     if (!out)
@@ -116,71 +143,54 @@ static int cmd_sim_record(int argc, char **argv)
 }
 
 #ifdef STEERD_HAVE_SIM_DRIVE
-static int parse_seconds(const char *opt, const char *v, double *out)
-{
-    char *end = NULL;
-    double d = v ? strtod(v, &end) : 0;
-    if (!v || end == v || *end || !(d > 0) || d > 3600) {
-        fprintf(stderr, "steerctl: sim drive: %s: expected seconds in (0, 3600] (got '%s')\n", opt, v ? v : "");
-        return 0;
-    }
-    *out = d;
-    return 1;
-}
-
 static int cmd_sim_drive(int argc, char **argv)
 {
+    static const struct option mode[] = {
+        {"expert", no_argument, 0, 'x'},         {"lockstep", no_argument, 0, 'L'},
+        {"config", required_argument, 0, 'c'},   {"endpoint", required_argument, 0, 'e'},
+        {"listen", required_argument, 0, 'l'},   {"steerd", required_argument, 0, 's'},
+        {"model", required_argument, 0, 'm'},    {"weights", required_argument, 0, 'w'},
+        {"video", required_argument, 0, 'v'},    {"json", required_argument, 0, 'j'},
+        {"trace", required_argument, 0, 't'},    {"daemon-log", required_argument, 0, 'd'},
+        {"timeout", required_argument, 0, 'T'},  {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    struct option opts[SIM_MODE_OPTS_MAX + SIM_PARAMS_N];
+    sim_options(opts, mode);
     drive_opts o;
     drive_opts_defaults(&o);
     nn_err err = {{0}};
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-            return print_help(stdout), 0;
-        int r = sim_params_parse(&o.prm, a, v, &err);
+    opts_parser op;
+    opts_begin(&op, argc, argv, "h", opts);
+    for (int c; (c = opts_next(&op)) != OPTS_END;) {
+        int r = sim_param(&op, c, &o.prm, &err);
         if (r < 0)
             return usage_error("drive", "%s", err.msg);
-        if (r > 0) {
-            i++;
+        if (r > 0)
             continue;
-        }
-        if (strcmp(a, "--expert") == 0) {
-            o.expert = true;
-        } else if (strcmp(a, "--lockstep") == 0) {
-            o.lockstep = true;
-        } else if (!v && a[0] == '-' &&
-                   (!strcmp(a, "--config") || !strcmp(a, "--endpoint") || !strcmp(a, "--listen") || !strcmp(a, "--steerd") ||
-                    !strcmp(a, "--model") || !strcmp(a, "--weights") || !strcmp(a, "--video") || !strcmp(a, "--json") ||
-                    !strcmp(a, "--trace") || !strcmp(a, "--daemon-log") || !strcmp(a, "--timeout"))) {
-            return usage_error("drive", "%s: missing value", a);
-        } else if (strcmp(a, "--config") == 0) {
-            o.config = argv[++i];
-        } else if (strcmp(a, "--endpoint") == 0) {
-            o.endpoint = argv[++i];
-        } else if (strcmp(a, "--listen") == 0) {
-            long port;
-            if (!parse_int_opt("--listen", argv[++i], 1, 65535, &port))
+        long port;
+        switch (c) {
+        case 'h': return print_help(stdout), 0;
+        case 'x': o.expert = true; break;
+        case 'L': o.lockstep = true; break;
+        case 'c': o.config = op.arg; break;
+        case 'e': o.endpoint = op.arg; break;
+        case 's': o.steerd = op.arg; break;
+        case 'm': o.model = op.arg; break;
+        case 'w': o.weights = op.arg; break;
+        case 'v': o.video = op.arg; break;
+        case 'j': o.json = op.arg; break;
+        case 't': o.trace = op.arg; break;
+        case 'd': o.daemon_log = op.arg; break;
+        case 'l':
+            if (!parse_int_opt("--listen", op.arg, 1, 65535, &port))
                 return EXIT_USAGE;
             o.listen_port = (int)port;
-        } else if (strcmp(a, "--steerd") == 0) {
-            o.steerd = argv[++i];
-        } else if (strcmp(a, "--model") == 0) {
-            o.model = argv[++i];
-        } else if (strcmp(a, "--weights") == 0) {
-            o.weights = argv[++i];
-        } else if (strcmp(a, "--video") == 0) {
-            o.video = argv[++i];
-        } else if (strcmp(a, "--json") == 0) {
-            o.json = argv[++i];
-        } else if (strcmp(a, "--trace") == 0) {
-            o.trace = argv[++i];
-        } else if (strcmp(a, "--daemon-log") == 0) {
-            o.daemon_log = argv[++i];
-        } else if (strcmp(a, "--timeout") == 0) {
-            if (!parse_seconds("--timeout", argv[++i], &o.timeout_s))
+            break;
+        case 'T':
+            if (!parse_seconds_opt("sim drive", "--timeout", op.arg, 3600, &o.timeout_s))
                 return EXIT_USAGE;
-        } else {
-            return usage_error("drive", "unknown option '%s' (see steerctl sim --help)", a);
+            break;
+        default: return opts_fail(&op, c, "sim drive", "sim");
         }
     }
     int modes = (o.config != NULL) + (o.endpoint != NULL) + (o.expert ? 1 : 0);
@@ -203,10 +213,10 @@ int cmd_sim(int argc, char **argv)
         return argc < 2 ? EXIT_USAGE : 0;
     }
     if (strcmp(argv[1], "record") == 0)
-        return cmd_sim_record(argc, argv);
+        return cmd_sim_record(argc - 1, argv + 1);
 #ifdef STEERD_HAVE_SIM_DRIVE
     if (strcmp(argv[1], "drive") == 0)
-        return cmd_sim_drive(argc, argv);
+        return cmd_sim_drive(argc - 1, argv + 1);
 #endif
     return usage_error(NULL, "unknown mode '%s' (record or drive; see steerctl sim --help)", argv[1]);
 }

@@ -78,30 +78,27 @@ static double now_s(void)
 
 int cmd_sub(int argc, char **argv)
 {
+    static const struct option opts[] = {{"topic", required_argument, 0, 'T'}, {"count", required_argument, 0, 'c'},
+                                         {"timeout", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *endpoint = NULL, *topic = "";
     long count = 0;
     double timeout = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+    opts_parser p;
+    opts_begin(&p, argc, argv, "h", opts);
+    for (int c; (c = opts_next(&p)) != OPTS_END;) {
+        if (c == 'h')
             return fputs(sub_help, stdout), 0;
-        if (strcmp(a, "--topic") == 0 && i + 1 < argc) {
-            topic = argv[++i];
-        } else if (strcmp(a, "--count") == 0 && i + 1 < argc) {
-            if (!parse_int_opt("--count", argv[++i], 1, 1000000000L, &count))
+        if (c == 'T') {
+            topic = p.arg;
+        } else if (c == 'c') {
+            if (!parse_int_opt("--count", p.arg, 1, 1000000000L, &count))
                 return EXIT_USAGE;
-        } else if (strcmp(a, "--timeout") == 0 && i + 1 < argc) {
-            char *end = NULL;
-            const char *v = argv[++i];
-            timeout = strtod(v, &end);
-            if (end == v || *end || !(timeout > 0) || timeout > 1e6) {
-                fprintf(stderr, "steerctl: --timeout: expected seconds > 0 (got '%s')\n", v);
+        } else if (c == 't') {
+            if (!parse_seconds_opt(NULL, "--timeout", p.arg, 1e6, &timeout))
                 return EXIT_USAGE;
-            }
-        } else if (a[0] != '-' && !endpoint) {
-            endpoint = a;
-        } else {
-            return fputs(sub_help, stderr), EXIT_USAGE;
+        } else if (!opts_positional(&p, c, &endpoint, 1)) {
+            return opts_fail(&p, c, "sub", "sub");
         }
     }
     if (!endpoint)

@@ -5,8 +5,9 @@
  *   depthwise separable: K x K depthwise conv (one K x K filter per channel), then 1 x 1 conv C -> N
  *   EffNet block:        1x1 conv C -> M (M = N/2), depthwise 1x3, max-pool 2x1 stride 2x1,
  *                        depthwise 3x1, 2x1 conv M -> N stride (1,2)   (fixed kernels, 'same')
- * with every formula kept as text, symbolic and with the numbers substituted. No printing,
- * no global state; counts are checked against 64-bit overflow. */
+ * with every formula kept as text, symbolic and with the numbers substituted. No printing, no
+ * global state but getopt's (the option parsing is steerctl's, tools/opts.h); counts are checked
+ * against 64-bit overflow. */
 #include "tools/explain.h"
 
 #include <errno.h>
@@ -14,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "tools/opts.h"
 
 void explain_config_default(explain_config *cfg)
 {
@@ -335,85 +338,39 @@ static int parse_input(const char *s, explain_config *cfg)
     return 0;
 }
 
-typedef enum { OPT_INPUT, OPT_KERNEL, OPT_FILTERS, OPT_PADDING, OPT_HELP, OPT_NONE } opt_id;
-
-static opt_id opt_lookup(const char *arg, const char **inline_value)
-{
-    static const struct {
-        const char *lng;
-        const char *shrt;
-        opt_id id;
-    } opts[] = {
-        {"--input", "-i", OPT_INPUT},     {"--kernel", "-k", OPT_KERNEL}, {"--filters", "-f", OPT_FILTERS},
-        {"--padding", "-p", OPT_PADDING}, {"--help", "-h", OPT_HELP},
-    };
-    *inline_value = NULL;
-    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++) {
-        size_t l = strlen(opts[i].lng);
-        if (strncmp(arg, opts[i].lng, l) == 0 && (arg[l] == '\0' || arg[l] == '=')) {
-            if (arg[l] == '=')
-                *inline_value = arg + l + 1;
-            return opts[i].id;
-        }
-        if (strcmp(arg, opts[i].shrt) == 0)
-            return opts[i].id;
-        /* -k5 */
-        if (opts[i].id != OPT_HELP && strncmp(arg, opts[i].shrt, 2) == 0 && arg[2] != '\0') {
-            *inline_value = arg + 2;
-            return opts[i].id;
-        }
-    }
-    return OPT_NONE;
-}
-
 explain_args explain_parse_args(int argc, char **argv, explain_config *cfg, char *err, size_t err_len)
 {
+    static const struct option opts[] = {{"input", required_argument, 0, 'i'},   {"kernel", required_argument, 0, 'k'},
+                                         {"filters", required_argument, 0, 'f'}, {"padding", required_argument, 0, 'p'},
+                                         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     explain_config_default(cfg);
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i], *val;
-        opt_id id = opt_lookup(arg, &val);
-        if (id == OPT_NONE) {
-            if (arg[0] == '-')
-                fail(err, err_len, "unknown option '%s' (see --help)", arg);
-            else
-                fail(err, err_len, "unexpected argument '%s' (see --help)", arg);
-            return EXPLAIN_ARGS_ERROR;
-        }
-        if (id == OPT_HELP) {
-            if (val) {
-                fail(err, err_len, "--help takes no value (got '%s')", arg);
-                return EXPLAIN_ARGS_ERROR;
-            }
+    opts_parser p;
+    opts_begin(&p, argc, argv, "i:k:f:p:h", opts);
+    for (int c; (c = opts_next(&p)) != OPTS_END;) {
+        const char *val = p.arg;
+        switch (c) {
+        case 'h':
             return EXPLAIN_ARGS_HELP;
-        }
-        if (!val) {
-            if (i + 1 >= argc) {
-                fail(err, err_len, "option '%s' needs a value", arg);
-                return EXPLAIN_ARGS_ERROR;
-            }
-            val = argv[++i];
-        }
-        switch (id) {
-        case OPT_INPUT:
+        case 'i':
             if (parse_input(val, cfg)) {
                 fail(err, err_len, "--input: expected HxWxC with height and width 1..%d and channels 1..%d (got '%s')",
                      EXPLAIN_MAX_SIDE, EXPLAIN_MAX_CHANNELS, val);
                 return EXPLAIN_ARGS_ERROR;
             }
             break;
-        case OPT_KERNEL:
+        case 'k':
             if (parse_int(val, 1, EXPLAIN_MAX_KERNEL, &cfg->k)) {
                 fail(err, err_len, "--kernel: expected an integer 1..%d (got '%s')", EXPLAIN_MAX_KERNEL, val);
                 return EXPLAIN_ARGS_ERROR;
             }
             break;
-        case OPT_FILTERS:
+        case 'f':
             if (parse_int(val, 1, EXPLAIN_MAX_CHANNELS, &cfg->n)) {
                 fail(err, err_len, "--filters: expected an integer 1..%d (got '%s')", EXPLAIN_MAX_CHANNELS, val);
                 return EXPLAIN_ARGS_ERROR;
             }
             break;
-        case OPT_PADDING:
+        case 'p':
             if (strcmp(val, "valid") == 0) {
                 cfg->pad = EXPLAIN_PAD_VALID;
             } else if (strcmp(val, "same") == 0) {
@@ -423,8 +380,9 @@ explain_args explain_parse_args(int argc, char **argv, explain_config *cfg, char
                 return EXPLAIN_ARGS_ERROR;
             }
             break;
-        default:
-            break;
+        default: /* an unknown option, a missing value, any positional argument */
+            opts_describe(&p, c, "explain", err, err_len);
+            return EXPLAIN_ARGS_ERROR;
         }
     }
     if (explain_config_check(cfg, err, err_len))

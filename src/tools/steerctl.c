@@ -43,18 +43,13 @@ static const char usage[] =
     "\n"
     "Run `steerctl <command> --help` for details.\n";
 
-bool parse_int_opt(const char *opt, const char *val, long min, long max, long *out)
+int json_stdout_done(jbuf *j)
 {
-    char *end = NULL;
-    errno = 0;
-    long v = val ? strtol(val, &end, 10) : 0;
-    if (!val || end == val || *end || errno || v < min || v > max) {
-        fprintf(stderr, "steerctl: %s: expected an integer in [%ld, %ld] (got '%s')\n", opt, min, max,
-                val ? val : "");
-        return false;
-    }
-    *out = v;
-    return true;
+    if (jb_flush(j) && fflush(stdout) == 0)
+        return 0;
+    fprintf(stderr, "steerctl: stdout: %s\n", j->overflow && !ferror(stdout) ? "a JSON value does not fit the writer"
+                                                                           : strerror(errno));
+    return 1;
 }
 
 int main(int argc, char **argv)

@@ -19,9 +19,13 @@ int cmd_sim(int argc, char **argv);     /* sim record|drive: the driving simulat
 int cmd_sub(int argc, char **argv);     /* sub ENDPOINT: print steerd's ZeroMQ messages */
 #endif
 
-/* Parses a positive integer option value; prints a usage error and returns false when invalid. */
-#include <stdbool.h>
-bool parse_int_opt(const char *opt, const char *val, long min, long max, long *out);
+/* Option parsing shared by the subcommands: getopt_long glue, bounded numbers (opts.c). */
+#include "tools/opts.h"
+
+/* Ends a --json document written to stdout through jb_init_file: 0, or 1 after one error line
+ * when it could not be written whole. */
+#include "common/json_writer.h"
+int json_stdout_done(jbuf *j);
 
 /* Shared by the benchmarks (cmd_bench.c): qsort comparator of uint64_t; x[n] <- uniform in
  * [-0.5, 0.5) from a 64-bit LCG seeded by seed (the same numbers on every run). */

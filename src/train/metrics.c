@@ -1,6 +1,6 @@
 /* metrics.c — log.csv and metrics.json of a training run, written whole from the epoch history
  * through the atomic temp-file + rename helpers (tm_begin / tm_commit) that the checkpoint and
- * the chart use too. */
+ * the chart use too; the JSON through the one JSON writer (common/json_writer.h). */
 #include "train/metrics.h"
 
 #include <errno.h>
@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "common/json_writer.h"
 
 FILE *tm_begin(const char *dir, const char *name, char *tmp_path, size_t cap, nn_err *err)
 {
@@ -47,13 +49,11 @@ nn_status tm_commit(FILE *f, const char *tmp_path, const char *dir, const char *
     return NN_OK;
 }
 
-/* A number, or an empty CSV field / JSON null when not measured. */
-static void put_num(FILE *f, double v, bool json)
+/* A number, or an empty CSV field when not measured. */
+static void put_num(FILE *f, double v)
 {
     if (isfinite(v))
         fprintf(f, "%.6g", v);
-    else if (json)
-        fputs("null", f);
 }
 
 nn_status tm_write_csv(const char *dir, const tm_row *rows, int n, bool classify, nn_err *err)
@@ -71,106 +71,90 @@ nn_status tm_write_csv(const char *dir, const tm_row *rows, int n, bool classify
         fprintf(f, "%d", (int)r->epoch);
         for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) {
             fputc(',', f);
-            put_num(f, v[k], false);
+            put_num(f, v[k]);
         }
         fputc('\n', f);
     }
     return tm_commit(f, tmp, dir, "log.csv", err);
 }
 
-static void put_str(FILE *f, const char *s)
+/* ", \"key\": " + a number (%.6g), or null when not measured. */
+static void num_field(jbuf *j, const char *sep, const char *key, double v)
 {
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
+    jb_raw(j, sep);
+    jb_str(j, key);
+    jb_raw(j, ": ");
+    jb_num(j, v, 6);
 }
 
 nn_status tm_write_json(const char *dir, const tm_summary *s, const tm_row *rows, int n, nn_err *err)
 {
-    char tmp[4096];
+    char tmp[4096], buf[4096];
     FILE *f = tm_begin(dir, "metrics.json", tmp, sizeof tmp, err);
     if (!f)
         return NN_E_IO;
+    jbuf j;
+    jb_init_file(&j, buf, sizeof buf, f);
     const char *m = s->classify ? "accuracy" : "mae";
-    fputs("{\n  \"model\": ", f);
-    put_str(f, s->model_name);
-    fputs(",\n  \"model_path\": ", f);
-    put_str(f, s->model_path);
-    fputs(",\n  \"dataset\": ", f);
-    put_str(f, s->dataset);
-    fputs(",\n  \"task\": ", f);
-    put_str(f, s->task);
-    fputs(",\n  \"config_hash\": ", f);
-    put_str(f, s->config_hash);
-    fprintf(f, ",\n  \"metric\": \"%s\",\n  \"trainable_params\": %zu,\n  \"train_items\": %zu,\n"
-            "  \"val_items\": %zu,\n  \"epochs_planned\": %d,\n  \"epochs_done\": %d,\n",
-            m, s->params, s->n_train, s->n_val, s->epochs, n);
-    fputs("  \"weights\": ", f);
-    if (s->weights_file)
-        put_str(f, s->weights_file);
-    else
-        fputs("null", f);
-    fputs(",\n  \"stopped\": ", f);
-    if (s->stopped)
-        put_str(f, s->stopped);
-    else
-        fputs("null", f);
+    char train_m[32], val_m[32];
+    snprintf(train_m, sizeof train_m, "train_%s", m);
+    snprintf(val_m, sizeof val_m, "val_%s", m);
+    jb_raw(&j, "{\n  \"model\": ");
+    jb_str(&j, s->model_name);
+    jb_raw(&j, ",\n  \"model_path\": ");
+    jb_str(&j, s->model_path);
+    jb_raw(&j, ",\n  \"dataset\": ");
+    jb_str(&j, s->dataset);
+    jb_raw(&j, ",\n  \"task\": ");
+    jb_str(&j, s->task);
+    jb_raw(&j, ",\n  \"config_hash\": ");
+    jb_str(&j, s->config_hash);
+    jb_printf(&j, ",\n  \"metric\": \"%s\",\n  \"trainable_params\": %zu,\n  \"train_items\": %zu,\n"
+              "  \"val_items\": %zu,\n  \"epochs_planned\": %d,\n  \"epochs_done\": %d,\n",
+              m, s->params, s->n_train, s->n_val, s->epochs, n);
+    jb_raw(&j, "  \"weights\": ");
+    jb_str_or_null(&j, s->weights_file);
+    jb_raw(&j, ",\n  \"stopped\": ");
+    jb_str_or_null(&j, s->stopped);
     double secs = 0, ips = 0;
     for (int i = 0; i < n; i++) {
         secs += rows[i].seconds;
         ips += rows[i].images_per_s;
     }
-    fputs(",\n  \"seconds_per_epoch\": ", f);
-    put_num(f, n ? secs / n : NAN, true);
-    fputs(",\n  \"images_per_s\": ", f);
-    put_num(f, n ? ips / n : NAN, true);
-    fputs(",\n  \"final\": {", f);
+    num_field(&j, ",\n  ", "seconds_per_epoch", n ? secs / n : NAN);
+    num_field(&j, ",\n  ", "images_per_s", n ? ips / n : NAN);
     const tm_row *last = n ? &rows[n - 1] : NULL;
-    fputs("\"train_loss\": ", f);
-    put_num(f, last ? last->train_loss : NAN, true);
-    fprintf(f, ", \"train_%s\": ", m);
-    put_num(f, last ? last->train_metric : NAN, true);
-    fputs(", \"val_loss\": ", f);
-    put_num(f, last ? last->val_loss : NAN, true);
-    fprintf(f, ", \"val_%s\": ", m);
-    put_num(f, last ? last->val_metric : NAN, true);
-    fputs("},\n  \"test\": ", f);
+    num_field(&j, ",\n  \"final\": {", "train_loss", last ? last->train_loss : NAN);
+    num_field(&j, ", ", train_m, last ? last->train_metric : NAN);
+    num_field(&j, ", ", "val_loss", last ? last->val_loss : NAN);
+    num_field(&j, ", ", val_m, last ? last->val_metric : NAN);
+    jb_raw(&j, "},\n  \"test\": ");
     if (s->has_test) {
-        fprintf(f, "{\"items\": %zu, \"loss\": ", s->n_test);
-        put_num(f, s->test_loss, true);
-        fprintf(f, ", \"%s\": ", m);
-        put_num(f, s->test_metric, true);
-        fputs("}", f);
+        jb_printf(&j, "{\"items\": %zu", s->n_test);
+        num_field(&j, ", ", "loss", s->test_loss);
+        num_field(&j, ", ", m, s->test_metric);
+        jb_raw(&j, "}");
     } else {
-        fputs("null", f);
+        jb_raw(&j, "null");
     }
-    fputs(",\n  \"history\": [", f);
+    jb_raw(&j, ",\n  \"history\": [");
     for (int i = 0; i < n; i++) {
         const tm_row *r = &rows[i];
-        fprintf(f, "%s\n    {\"epoch\": %d, \"train_loss\": ", i ? "," : "", (int)r->epoch);
-        put_num(f, r->train_loss, true);
-        fprintf(f, ", \"train_%s\": ", m);
-        put_num(f, r->train_metric, true);
-        fputs(", \"val_loss\": ", f);
-        put_num(f, r->val_loss, true);
-        fprintf(f, ", \"val_%s\": ", m);
-        put_num(f, r->val_metric, true);
-        fputs(", \"lr\": ", f);
-        put_num(f, r->lr, true);
-        fputs(", \"images_per_s\": ", f);
-        put_num(f, r->images_per_s, true);
-        fputs(", \"seconds\": ", f);
-        put_num(f, r->seconds, true);
-        fputs("}", f);
+        jb_printf(&j, "%s\n    {\"epoch\": %d", i ? "," : "", (int)r->epoch);
+        num_field(&j, ", ", "train_loss", r->train_loss);
+        num_field(&j, ", ", train_m, r->train_metric);
+        num_field(&j, ", ", "val_loss", r->val_loss);
+        num_field(&j, ", ", val_m, r->val_metric);
+        num_field(&j, ", ", "lr", r->lr);
+        num_field(&j, ", ", "images_per_s", r->images_per_s);
+        num_field(&j, ", ", "seconds", r->seconds);
+        jb_raw(&j, "}");
     }
-    fputs("\n  ]\n}\n", f);
+    jb_raw(&j, "\n  ]\n}\n");
+    if (!jb_flush(&j) && !ferror(f)) { /* a write error is tm_commit's to report */
+        fclose(f);
+        remove(tmp);
+        return nn_fail(err, NN_E_IO, "%s/metrics.json: a value does not fit in the %zu-byte writer", dir, sizeof buf);
+    }
     return tm_commit(f, tmp, dir, "metrics.json", err);
 }
