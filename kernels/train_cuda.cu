@@ -1,5 +1,5 @@
 /* train_cuda.cu — the GPU training context (src/nn/train_cuda.h): every primitive layer of the
- * graph runs in training mode on one stream, the CPU context's structure (src/nn/train.c) on
+ * graph runs in training mode on one stream, the CPU context's structure (src/nn/cpu/train_cpu.c) on
  * the device. Sized once at create, one device arena (256-byte aligned pieces):
  *   params [P]  grads [P]  trainable mask [P bytes]
  *   act[i] [max_batch, out_i] for every layer (act[0] = the input)
