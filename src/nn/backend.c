@@ -23,22 +23,34 @@ static const nn_backend_ops rows[] = {
 };
 #define N_ROWS (sizeof rows / sizeof rows[0])
 
+/* Every nn_backend value, built or not: its name (configs, flags) and title (messages). */
+static const struct {
+    nn_backend id;
+    const char *name, *title;
+} names[] = {{NN_BACKEND_AUTO, "auto", "auto"}, {NN_BACKEND_CPU, "cpu", "CPU"}, {NN_BACKEND_CUDA, "cuda", "CUDA"}};
+#define N_NAMES (sizeof names / sizeof names[0])
+
 const char *nn_backend_name(nn_backend b)
 {
-    switch (b) {
-    case NN_BACKEND_AUTO: return "auto";
-    case NN_BACKEND_CPU: return "cpu";
-    case NN_BACKEND_CUDA: return "cuda";
-    }
+    for (size_t i = 0; i < N_NAMES; i++)
+        if (names[i].id == b)
+            return names[i].name;
+    return "?";
+}
+
+const char *nn_backend_title(nn_backend b)
+{
+    for (size_t i = 0; i < N_NAMES; i++)
+        if (names[i].id == b)
+            return names[i].title;
     return "?";
 }
 
 bool nn_backend_parse(const char *s, nn_backend *out)
 {
-    static const nn_backend all[] = {NN_BACKEND_AUTO, NN_BACKEND_CPU, NN_BACKEND_CUDA};
-    for (size_t i = 0; s && i < sizeof all / sizeof all[0]; i++)
-        if (strcmp(s, nn_backend_name(all[i])) == 0) {
-            *out = all[i];
+    for (size_t i = 0; s && i < N_NAMES; i++)
+        if (strcmp(s, names[i].name) == 0) {
+            *out = names[i].id;
             return true;
         }
     return false;
@@ -50,16 +62,6 @@ const nn_backend_ops *nn_backend_table(nn_backend b)
         if (rows[i].id == b)
             return &rows[i];
     return NULL;
-}
-
-const char *nn_backend_title(nn_backend b)
-{
-    switch (b) {
-    case NN_BACKEND_AUTO: return "auto";
-    case NN_BACKEND_CPU: return "CPU";
-    case NN_BACKEND_CUDA: return "CUDA";
-    }
-    return "?";
 }
 
 bool nn_backend_usable(nn_backend b, char *why, size_t n)
