@@ -234,7 +234,7 @@ nn_status nn_train_step(nn_train *t, int batch, const nn_step_args *a, nn_step_r
     if (!s) s = nn_train_loss(t, a->loss, a->labels, a->targets, batch, a->delta, &r->loss, err);
     if (s) return s;
     if (!(r->output = nn_train_output(t)))
-        return nn_fail(err, NN_E_DEVICE, "cannot read the model output back from the %s",
+        return nn_fail(err, NN_E_DEVICE, "cannot read the model output back from the %s backend",
                        nn_backend_title(t->backend));
     if (!isfinite(r->loss)) return NN_OK; /* diverged: the caller says so */
     /* the norm is measured every step (clipping or not): a non-finite gradient stops here, before

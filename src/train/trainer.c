@@ -186,7 +186,6 @@ static double batch_loss(trainer *tr, const float *y, bool y_is_prob, const ds_b
     return nn_loss_mse(y, b->targets, n, k, tr->dloss);
 }
 
-
 static void fmt_time(double s, char *out, size_t cap)
 {
     long t = isfinite(s) && s > 0 ? (long)(s + 0.5) : 0;
@@ -236,7 +235,7 @@ nn_status tr_train_epoch(trainer *tr, int epoch, tm_row *row, nn_err *err)
         ds_loader_free(l);
         return s;
     }
-    const nn_loss_kind loss_kind = tr->classify                           ? NN_LOSS_CE
+    const nn_loss_kind loss_kind = tr->classify                      ? NN_LOSS_CE
                                    : cfg->loss_kind == TC_LOSS_HUBER ? NN_LOSS_HUBER
                                                                      : NN_LOSS_MSE;
     nn_step_args sa = {.loss = loss_kind, .delta = (float)cfg->huber_delta,
