@@ -114,7 +114,8 @@ static void check_steps(const char *yaml, nn_loss_kind kind, const opt_config *o
         nn_train_zero_grad(t);
         if (nn_train_forward(t, B, &err)) fail_msg("%s", err.msg);
         const float *y = nn_train_output(t);
-        const double loss = kind == NN_LOSS_CE    ? nn_loss_softmax_ce(y, nn_train_softmax_output(t), labels, B, out, dloss)
+        const bool prob = nn_train_softmax_output(t);
+        const double loss = kind == NN_LOSS_CE    ? nn_loss_softmax_ce(y, prob, labels, B, out, dloss)
                             : kind == NN_LOSS_MSE ? nn_loss_mse(y, targets, B, out, dloss)
                                                   : nn_loss_huber(y, targets, B, out, 0.3f, dloss);
         if (nn_train_backward(t, B, dloss, &err)) fail_msg("%s", err.msg);

@@ -239,7 +239,9 @@ nn_status nn_train_step(nn_train *t, int batch, const nn_step_args *a, nn_step_r
     if (!isfinite(r->loss)) return NN_OK; /* diverged: the caller says so */
     /* the norm is measured every step (clipping or not): a non-finite gradient stops here, before
      * relu/softmax clamps could hide NaN parameters behind a finite loss */
-    if ((s = nn_train_backward(t, batch, NULL, err)) || (s = nn_train_clip_grad_norm(t, a->max_norm, &r->grad_norm, err)))
+    if ((s = nn_train_backward(t, batch, NULL, err)))
+        return s;
+    if ((s = nn_train_clip_grad_norm(t, a->max_norm, &r->grad_norm, err)))
         return s;
     if (!isfinite(r->grad_norm)) return NN_OK;
     return nn_train_opt_step(t, t->opt.step + 1, a->lr, t->opt.cfg.weight_decay, err);
