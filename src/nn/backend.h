@@ -55,8 +55,9 @@ typedef struct {
 } nn_infer_ops;
 
 /* ---- training: one executor holds every layer's output and gradient, the parameter gradients
- * and (for a device) the parameters and the optimizer state; train.c holds the layer list, the
- * dropout step and the optimizer's host state (opt_state: the CPU's own, a device's copy) ---- */
+ * and (for a device) the parameters and the optimizer state; train.c holds the dropout step and
+ * the optimizer's configuration, step count and host state (opt_state: the CPU's own state, a
+ * device's copy) ---- */
 typedef struct {
     /* m outlives the executor. max_batch is checked by the caller (nn_graph_check_batch). */
     nn_status (*create)(void **out, nn_model *m, int max_batch, int threads, nn_err *err);
