@@ -76,9 +76,9 @@ nn_status cu_loss_mse(const cu_env *env, const float *y, const float *target, in
 nn_status cu_loss_huber(const cu_env *env, const float *y, const float *target, int batch, int n, float delta,
                         float *d, double *loss_dev, void *scratch, nn_err *err);
 
-/* ---- optimizers (optim.cu): same float operations as src/train/optim.c (nn_opt_cfg: train.h) ---- */
+/* ---- optimizers (optim.cu): same float operations as src/nn/optim.c (opt_config: optim.h) ---- */
 /* One step over the n floats where mask[i] != 0: state = [n] (sgd momentum) or [2][n] (adam). */
-nn_status cu_opt_step(const cu_env *env, const nn_opt_cfg *o, int64_t step, double lr, double weight_decay,
+nn_status cu_opt_step(const cu_env *env, const opt_config *o, int64_t step, double lr, double weight_decay,
                       float *params, const float *grads, float *state, const unsigned char *mask, size_t n,
                       nn_err *err);
 /* Global L2 norm of grads[n] into *norm_dev (float), then grads *= min(1, max_norm/(norm+1e-6))

@@ -1,5 +1,5 @@
 /* optim.cu — optimizer steps and gradient clipping on the device, the float operations of
- * src/train/optim.c one for one (round-to-nearest intrinsics: no FMA contraction, so a step
+ * src/nn/optim.c one for one (round-to-nearest intrinsics: no FMA contraction, so a step
  * rounds as the CPU's does; the scalars are made on the host exactly as there):
  *   SGD   d = g (+ wd p); buf = d (first step) | buf m + (1-damp) d; d = nesterov ? d + m buf : buf;
  *         p += -lr d
@@ -60,12 +60,12 @@ __global__ static void k_adam(float *p, const float *g, float *m, float *v, cons
     }
 }
 
-nn_status cu_opt_step(const cu_env *env, const nn_opt_cfg *o, int64_t step, double lr, double weight_decay,
+nn_status cu_opt_step(const cu_env *env, const opt_config *o, int64_t step, double lr, double weight_decay,
                       float *params, const float *grads, float *state, const unsigned char *mask, size_t n,
                       nn_err *err)
 {
     if (n == 0) return NN_OK;
-    if (o->kind == 0) {
+    if (o->kind == OPT_SGD) {
         const sgd_k k = {(float)weight_decay, (float)o->momentum, (float)(1.0 - o->dampening), (float)-lr, step <= 1,
                          o->nesterov, weight_decay != 0.0, o->momentum > 0.0};
         if (k.has_buf && !state) return nn_fail(err, NN_E_ARG, "sgd with momentum: no optimizer state on the device");
@@ -76,7 +76,7 @@ nn_status cu_opt_step(const cu_env *env, const nn_opt_cfg *o, int64_t step, doub
         const double bc1 = 1.0 - pow(b1, t), bc2 = 1.0 - pow(b2, t);
         const adam_k k = {(float)b1, (float)b2, (float)(1.0 - b1), (float)(1.0 - b2), (float)-(lr / bc1),
                           (float)sqrt(bc2), (float)o->eps, (float)weight_decay, (float)(1.0 - lr * weight_decay),
-                          o->kind == 2, weight_decay != 0.0};
+                          o->kind == OPT_ADAMW, weight_decay != 0.0};
         k_adam<<<cu_blocks(n, 256), 256, 0, env->stream>>>(params, grads, state, state + n, mask, n, k);
     }
     CU_LAUNCHED();

@@ -1,5 +1,5 @@
 /* train_cuda.cu — the GPU training context (src/nn/train_cuda.h): every primitive layer of the
- * graph runs in training mode on one stream, the CPU context's structure (src/nn/train.c) on
+ * graph runs in training mode on one stream, the CPU context's structure (src/nn/cpu/train_cpu.c) on
  * the device. Sized once at create, one device arena (256-byte aligned pieces):
  *   params [P]  grads [P]  trainable mask [P bytes]
  *   act[i] [max_batch, out_i] for every layer (act[0] = the input)
@@ -48,7 +48,7 @@ struct nn_cuda_train {
     size_t P;
     float *state;                 /* optimizer state (device), NULL until opt_setup */
     size_t state_floats;
-    nn_opt_cfg opt;
+    opt_config opt;
     bool opt_ready;
     float *h_in, *h_out, *h_targets, *h_norm; /* pinned */
     int *h_labels;
@@ -377,7 +377,7 @@ extern "C" nn_status nn_cuda_train_layer(nn_cuda_train *c, int i, int what, floa
 
 extern "C" size_t nn_cuda_train_opt_state_floats(const nn_cuda_train *c) { return c->state_floats; }
 
-extern "C" nn_status nn_cuda_train_opt_setup(nn_cuda_train *c, const nn_opt_cfg *o, size_t state_floats, nn_err *err)
+extern "C" nn_status nn_cuda_train_opt_setup(nn_cuda_train *c, const opt_config *o, size_t state_floats, nn_err *err)
 {
     if (c->opt_ready) return nn_fail(err, NN_E_ARG, "the optimizer of this training context is already set up");
     if (state_floats) {

@@ -7,7 +7,7 @@
  *              parameter gradient for a random dy, and gradient accumulation over two backwards;
  *   losses     cross-entropy (softmax output and logits), MSE, Huber: value and gradient, bad label;
  *   optimizer  SGD (momentum, dampening, weight decay, Nesterov), Adam, AdamW: three device steps
- *              against src/train/optim.c on the same gradients; batch-norm running statistics
+ *              against src/nn/optim.c on the same gradients; batch-norm running statistics
  *              untouched; gradient clipping (norm and clipped gradients);
  *   training   six steps of seed-mnist-effnet (forward, cross-entropy, backward, clipping, SGD with
  *              momentum) on both backends from the same weights and batches.
@@ -30,8 +30,8 @@
 #include <cmocka.h>
 
 #include "nn/graph.h"
+#include "nn/optim.h"
 #include "nn/train.h"
-#include "train/optim.h"
 
 #include "yaml_model.h"
 
@@ -327,9 +327,7 @@ static int opt_case(const opt_config *oc, double lr)
     memcpy(ref, m->params, P * sizeof *ref);
     opt_state o;
     if (opt_init(&o, oc, st, P, &err)) fail_msg("%s", err.msg);
-    const nn_opt_cfg dc = {.kind = (int)oc->kind, .momentum = oc->momentum, .dampening = oc->dampening,
-                           .nesterov = oc->nesterov, .beta1 = oc->beta1, .beta2 = oc->beta2, .eps = oc->eps};
-    if (nn_train_opt_setup(t, &dc, &err)) fail_msg("%s", err.msg);
+    if (nn_train_opt_setup(t, oc, &err)) fail_msg("%s", err.msg);
     assert_int_equal(nn_train_opt_state_floats(t), opt_state_floats(oc, P));
     for (int step = 1; step <= 3; step++) {
         opt_begin_step(&o);
@@ -396,8 +394,7 @@ static void test_train_steps(void **s)
     oc.momentum = 0.9;
     opt_state o;
     if (opt_init(&o, &oc, st, P, &err)) fail_msg("%s", err.msg);
-    const nn_opt_cfg dc = {.kind = 0, .momentum = 0.9};
-    if (nn_train_opt_setup(p.gpu, &dc, &err)) fail_msg("%s", err.msg);
+    if (nn_train_opt_setup(p.gpu, &oc, &err)) fail_msg("%s", err.msg);
     int labels[B], bad = 0;
     for (int step = 0; step < STEPS; step++) {
         for (size_t i = 0; i < p.nx; i++) x[i] = 0.5f + 0.5f * urand();

@@ -1,4 +1,4 @@
-/* test_optim.c — src/train/optim.c against PyTorch 1.13 (tests/fixtures/optim_torch.inc, made
+/* test_optim.c — src/nn/optim.c against PyTorch 1.13 (tests/fixtures/optim_torch.inc, made
  * by tests/oracle/make_optim_fixture.py): SGD / Nesterov / Adam / AdamW steps with a changing
  * learning rate, clip_grad_norm_, StepLR and warm-up + cosine; plus range updates, state sizes
  * and the validation messages. */
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "train/optim.h"
+#include "nn/optim.h"
 
 typedef struct {
     const char *name;

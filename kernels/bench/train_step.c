@@ -2,9 +2,9 @@
  * same step on both, the one steer-train runs: zero the gradients, training-mode forward (batch
  * statistics, dropout), loss on the context (softmax cross-entropy for class models, MSE
  * otherwise; random labels / targets), backward, the global gradient norm (steer-train checks it
- * every step), Adam (lr 1e-3) over every trainable tensor — on the CPU with src/train/optim.c, on
- * the GPU with the device optimizer (kernels/optim.cu), so a GPU step never leaves the device
- * except for the input upload and the loss and norm read back. One fixed random batch, W warm-up
+ * every step), Adam (lr 1e-3) over every trainable tensor: the engine's nn_train_step, whose
+ * optimizer runs src/nn/optim.c on the CPU and kernels/optim.cu on the GPU, so a GPU step never
+ * leaves the device except for the input upload and the loss, output and norm read back. One fixed random batch, W warm-up
  * steps, R timed steps; prints the median and fastest step and images/s (one JSON line with
  * --json). The PyTorch peer: scripts/bench_torch_train.py.
  * Usage: bench-train-step MODEL.yaml [--backend cpu|cuda] [--batch B] [--runs R] [--warmup W]
@@ -17,8 +17,8 @@
 #include <time.h>
 
 #include "nn/graph.h"
+#include "nn/optim.h"
 #include "nn/train.h"
-#include "train/optim.h"
 
 static uint64_t now_ns(void)
 {
@@ -43,42 +43,20 @@ typedef struct {
 typedef struct {
     nn_model *m;
     nn_train *t;
-    opt_state opt;
-    float *opt_mem, *targets;
+    float *targets;
     int *labels;
-    bool classes, device;
-    int64_t step;
+    bool classes;
 } bench;
 
 static nn_status step(bench *b, int batch, nn_err *err)
 {
-    nn_train_zero_grad(b->t);
-    nn_status s = nn_train_forward(b->t, batch, err);
-    double loss = 0;
-    if (!s)
-        s = nn_train_loss(b->t, b->classes ? NN_LOSS_CE : NN_LOSS_MSE, b->labels, b->targets, batch, 0, &loss, err);
-    if (!s && !isfinite(loss))
-        s = nn_fail(err, NN_E_ARG, "%s: loss is %g", nn_model_name(b->m), loss);
-    if (!s)
-        s = nn_train_backward(b->t, batch, NULL, err);
-    if (s)
-        return s;
-    b->step++;
-    float norm;
-    if (b->device) {
-        if ((s = nn_train_clip_grad_norm(b->t, INFINITY, &norm, err)))
-            return s;
-        return nn_train_opt_step(b->t, b->step, 1e-3, 0.0, err);
-    }
-    const nn_graph *g = &b->m->g;
-    float *grads = nn_train_grads(b->t);
-    norm = opt_clip_grad_norm(grads, g->n_param_floats, INFINITY);
-    (void)norm;
-    opt_begin_step(&b->opt);
-    for (int p = 0; p < g->n_params; p++)
-        if (g->params[p].trainable)
-            opt_update(&b->opt, b->m->params, grads, g->params[p].offset, g->params[p].count, 1e-3, 0.0);
-    return NN_OK;
+    const nn_step_args a = {.loss = b->classes ? NN_LOSS_CE : NN_LOSS_MSE, .labels = b->labels,
+                            .targets = b->targets, .lr = 1e-3, .max_norm = INFINITY};
+    nn_step_result r;
+    nn_status s = nn_train_step(b->t, batch, &a, &r, err);
+    if (!s && !isfinite(r.loss))
+        s = nn_fail(err, NN_E_ARG, "%s: loss is %g", nn_model_name(b->m), r.loss);
+    return s;
 }
 
 static nn_status setup(bench *b, const opts *o, nn_err *err)
@@ -90,22 +68,15 @@ static nn_status setup(bench *b, const opts *o, nn_err *err)
         nn_model_init_he(b->m, 1);
     if ((s = nn_train_create_on(&b->t, b->m, (int)o->batch, (int)o->threads, 1, o->backend, err)))
         return s;
-    b->device = nn_train_backend(b->t) == NN_BACKEND_CUDA;
     b->classes = b->m->g.out_kind == NN_OUT_CLASSES;
-    const size_t B = (size_t)o->batch, out = (size_t)nn_train_output_size(b->t), P = b->m->g.n_param_floats;
-    opt_config oc = opt_defaults(OPT_ADAM);
-    b->opt_mem = calloc(opt_state_floats(&oc, P) + 1, sizeof(float));
+    const size_t B = (size_t)o->batch, out = (size_t)nn_train_output_size(b->t);
+    const opt_config adam = opt_defaults(OPT_ADAM);
+    if ((s = nn_train_opt_setup(b->t, &adam, err)))
+        return s;
     b->targets = malloc(B * out * sizeof(float));
     b->labels = malloc(B * sizeof(int));
-    if (!b->opt_mem || !b->targets || !b->labels)
+    if (!b->targets || !b->labels)
         return nn_fail(err, NN_E_NOMEM, "out of memory");
-    if ((s = opt_init(&b->opt, &oc, b->opt_mem, P, err)))
-        return s;
-    if (b->device) {
-        const nn_opt_cfg dc = {.kind = 1, .beta1 = oc.beta1, .beta2 = oc.beta2, .eps = oc.eps};
-        if ((s = nn_train_opt_setup(b->t, &dc, err)))
-            return s;
-    }
     int h, w, c;
     nn_model_input_shape(b->m, &h, &w, &c);
     uint64_t r = 42;
@@ -188,7 +159,6 @@ int main(int argc, char **argv)
     }
     nn_train_free(b.t);
     nn_model_free(b.m);
-    free(b.opt_mem);
     free(b.targets);
     free(b.labels);
     free(lat);

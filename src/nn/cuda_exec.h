@@ -1,8 +1,9 @@
-/* cuda_exec.h — the CUDA executor of an inference plan (kernels/backend_cuda.cu), as the C side
- * of the engine (infer.c) sees it. Only in builds with the CUDA backend (NN_HAVE_CUDA).
- * One executor = one stream, one device arena (folded parameters uploaded once, then the
- * activations at the plan's offsets, then the workspace), pinned host input/output buffers, and
- * per batch size a CUDA Graph of the whole forward pass captured on its first run. */
+/* cuda_exec.h — the CUDA executor of an inference plan (kernels/backend_cuda.cu), as the CUDA
+ * backend's table (kernels/backend_table.c, backend.h) sees it. Only in builds with the CUDA
+ * backend (NN_HAVE_CUDA). One executor = one stream, one device arena (folded parameters
+ * uploaded once, then the activations at the plan's offsets, then the workspace), pinned host
+ * input/output buffers, and per batch size a CUDA Graph of the whole forward pass captured on
+ * its first run. */
 #ifndef STEERD_NN_CUDA_EXEC_H
 #define STEERD_NN_CUDA_EXEC_H
 

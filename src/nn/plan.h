@@ -1,7 +1,7 @@
 /* plan.h — the backend-neutral inference plan: batch norm folded into the neighbouring
  * conv/dense, activations fused into their producer, dropout/flatten turned into aliases, and
  * every activation buffer placed in one arena by lifetime (offsets in floats, sized for
- * max_batch). The CPU executor (infer.c) and the CUDA executor (kernels/backend_cuda.cu) walk
+ * max_batch). The CPU executor (cpu/backend_cpu.c) and the CUDA executor (kernels/backend_cuda.cu) walk
  * the same steps over the same arena layout; only where the arena lives differs. */
 #ifndef STEERD_NN_PLAN_H
 #define STEERD_NN_PLAN_H

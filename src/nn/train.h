@@ -12,6 +12,11 @@
 #include <stdint.h>
 
 #include "nn/nn.h"
+#include "nn/optim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct nn_train nn_train;
 
@@ -53,7 +58,7 @@ const float *nn_train_layer_output(const nn_train *t, int i);
 const float *nn_train_layer_saved(const nn_train *t, int i);
 /* The dropout step counter (reproducible masks: set it before a forward to replay one). */
 void nn_train_set_step(nn_train *t, uint64_t step);
-uint64_t nn_train_step(const nn_train *t);
+uint64_t nn_train_get_step(const nn_train *t);
 /* Per-layer timing (benchmarks): while set, every forward / backward adds graph layer i's wall
  * time in ns to fwd_ns[i] / bwd_ns[i] (nn_train_layers() entries each, owned by the caller, not
  * zeroed here); NULL turns it off. */
@@ -72,7 +77,8 @@ void nn_train_set_profile(nn_train *t, uint64_t *fwd_ns, uint64_t *bwd_ns);
  * nn_train_input_grad, nn_train_layer_output and nn_train_layer_saved return host copies made by
  * that call (the device copy stays authoritative: editing them changes nothing; the layer copies
  * allocate a host mirror on first use — diagnostics, not the training loop). Results match the
- * CPU to float32 rounding (cuDNN/cuBLAS FMA math, no TF32), not bit for bit. */
+ * CPU to float32 rounding (cuDNN/cuBLAS FMA math, no TF32), not bit for bit.
+ * The backend table behind these calls: src/nn/backend.h. */
 nn_status nn_train_create_on(nn_train **out, nn_model *m, int max_batch, int threads, uint64_t seed,
                              nn_backend backend, nn_err *err);
 /* The backend the context runs on (never AUTO). */
@@ -89,25 +95,52 @@ typedef enum { NN_LOSS_CE = 0, NN_LOSS_MSE, NN_LOSS_HUBER } nn_loss_kind;
 nn_status nn_train_loss(nn_train *t, nn_loss_kind kind, const int *labels, const float *targets, int batch,
                         float delta, double *loss, nn_err *err);
 
-/* ---- the optimizer on the device (CUDA backend; NN_E_UNSUPPORTED on the CPU, where the trainer
- * runs src/train/optim.c on nn_train_grads). Same float operations as src/train/optim.c. ---- */
-typedef struct {
-    int kind;                 /* 0 sgd, 1 adam, 2 adamw (src/train/optim.h opt_kind) */
-    double momentum, dampening;
-    bool nesterov;
-    double beta1, beta2, eps;
-} nn_opt_cfg;
-/* Allocates and zeroes the optimizer state on the device (once). */
-nn_status nn_train_opt_setup(nn_train *t, const nn_opt_cfg *o, nn_err *err);
-/* Optimizer state floats (opt_state_floats' rule: sgd with momentum n, adam 2n, else 0). */
+/* ---- the optimizer (optim.h, either backend: optim.c on the CPU, the same float operations in
+ * kernels/optim.cu on CUDA). The context keeps its state; the host copy (nn_train_opt_host) is
+ * the CPU's state itself and a device's copy, made current by nn_train_sync. ---- */
+/* Validates o (opt_validate), allocates and zeroes the state (once; host, and device). */
+nn_status nn_train_opt_setup(nn_train *t, const opt_config *o, nn_err *err);
+/* Optimizer state floats (opt_state_floats: sgd with momentum n, adam 2n, else 0; 0 before setup). */
 size_t nn_train_opt_state_floats(const nn_train *t);
-/* Copies the state to (to_device) or from the device; host holds nn_train_opt_state_floats(t). */
+/* The host copy of the state [nn_train_opt_state_floats] (checkpoints read and --resume writes it). */
+float *nn_train_opt_host(nn_train *t);
+/* Optimizer steps taken (PyTorch's state['step']; checkpoints). */
+int64_t nn_train_opt_steps(const nn_train *t);
+void nn_train_set_opt_steps(nn_train *t, int64_t steps);
+/* Copies the state to (to_device) or from the backend; host holds nn_train_opt_state_floats(t). */
 nn_status nn_train_opt_state(nn_train *t, float *host, bool to_device, nn_err *err);
+/* The parameters and the optimizer state between the host copies (the model's params,
+ * nn_train_opt_host) and the backend: to_device before training from them (start, --resume),
+ * else back (checkpoints, evaluation). A no-op on the CPU, where the host copies are the state. */
+nn_status nn_train_sync(nn_train *t, bool to_device, nn_err *err);
 /* clip_grad_norm_ over all gradients (max_norm = INFINITY: measure only); *norm = the total norm
  * before clipping (NaN/Inf when a gradient is not finite). Waits for the result. */
 nn_status nn_train_clip_grad_norm(nn_train *t, float max_norm, float *norm, nn_err *err);
-/* One optimizer step (PyTorch's state step `step` >= 1) over every trainable parameter. */
+/* One optimizer step (PyTorch's state step `step` >= 1; the context's count becomes step) over
+ * every trainable parameter. */
 nn_status nn_train_opt_step(nn_train *t, int64_t step, double lr, double weight_decay, nn_err *err);
+
+/* ---- the training step, the same four calls on every backend ---- */
+typedef struct {
+    nn_loss_kind loss;
+    const int *labels;          /* cross-entropy: [batch] */
+    const float *targets;       /* mse / huber: [batch, output_size] */
+    float delta;                /* huber */
+    double lr;                  /* this step's learning rate (the weight decay is the optimizer's) */
+    float max_norm;             /* clip_grad_norm_ bound; INFINITY: measure only */
+} nn_step_args;
+typedef struct {
+    double loss;                /* the batch's mean loss */
+    float grad_norm;            /* total gradient norm before clipping (0 when the loss was not finite) */
+    const float *output;        /* host copy of the output [batch, output_size] (metrics) */
+} nn_step_result;
+/* One training step on the first `batch` images of the input: zero the gradients, training
+ * forward, loss, backward, clip, optimizer update (after nn_train_opt_setup; the step count
+ * advances by one). A non-finite loss stops it before the backward, a non-finite gradient norm
+ * before the update; both return NN_OK with the result showing it (the caller decides: the
+ * parameters are then unchanged, but batch-norm running statistics saw the batch). Allocates
+ * nothing. */
+nn_status nn_train_step(nn_train *t, int batch, const nn_step_args *a, nn_step_result *r, nn_err *err);
 
 /* ---- losses (src/nn/cpu/loss.c): mean over the batch, gradient written to d (may not alias) ----
  * Softmax cross-entropy: y [batch, classes] holds probabilities (y_is_prob, the model ends in a
@@ -119,5 +152,9 @@ double nn_loss_mse(const float *y, const float *target, int batch, int n, float 
 /* Huber over all elements (PyTorch HuberLoss, delta > 0): 0.5 e^2 for |e| <= delta, else
  * delta (|e| - delta/2); d = clamp(e, -delta, delta) / (batch*n). */
 double nn_loss_huber(const float *y, const float *target, int batch, int n, float delta, float *d);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,6 +1,6 @@
 /* train_cuda.h — the CUDA training context (kernels/train_cuda.cu) as the C side of the engine
- * (train.c) sees it. Only in builds with the CUDA backend (NN_HAVE_CUDA), except the dropout seed
- * rule, which both backends share so that their masks are identical.
+ * sees it (kernels/backend_table.c, the CUDA backend's table: backend.h). Only in builds with
+ * the CUDA backend (NN_HAVE_CUDA).
  * One context = one stream and one device arena sized once at create: parameters, gradients,
  * the trainable mask, every layer's output / gradient / saved statistics, the loss gradient and
  * staging; pinned host buffers for the input, output, labels and targets. */
@@ -11,18 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nn/backend.h"
 #include "nn/graph.h"
 #include "nn/train.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* The dropout seed of graph layer `layer` at training step `step` (both backends). */
-static inline uint64_t nn_train_dropout_seed(uint64_t seed, uint64_t step, int layer)
-{
-    return seed ^ (step * 0x100000001b3ull + (uint64_t)layer * 0x9e3779b97f4a7c15ull);
-}
 
 typedef struct nn_cuda_train nn_cuda_train;
 
@@ -52,7 +47,7 @@ nn_status nn_cuda_train_grads(nn_cuda_train *c, float *host, nn_err *err);
  * floats of it, from the start (waits). */
 nn_status nn_cuda_train_layer(nn_cuda_train *c, int i, int what, float *host, size_t floats, nn_err *err);
 size_t nn_cuda_train_opt_state_floats(const nn_cuda_train *c);
-nn_status nn_cuda_train_opt_setup(nn_cuda_train *c, const nn_opt_cfg *o, size_t state_floats, nn_err *err);
+nn_status nn_cuda_train_opt_setup(nn_cuda_train *c, const opt_config *o, size_t state_floats, nn_err *err);
 nn_status nn_cuda_train_opt_state(nn_cuda_train *c, float *host, bool to_device, nn_err *err);
 nn_status nn_cuda_train_clip(nn_cuda_train *c, float max_norm, float *norm, nn_err *err);
 nn_status nn_cuda_train_opt_step(nn_cuda_train *c, int64_t step, double lr, double weight_decay, nn_err *err);

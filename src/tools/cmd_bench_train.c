@@ -10,8 +10,8 @@
 
 #include "nn/graph.h"
 #include "nn/train.h"
+#include "nn/optim.h"
 #include "tools/steerctl.h"
-#include "train/optim.h"
 
 static const char bench_train_help[] =
     "usage: steerctl bench MODEL.yaml --train [--weights W.safetensors] [--threads N] [--batch B] [--runs R]\n"
@@ -73,12 +73,11 @@ static int parse(int argc, char **argv, train_opts *o)
 typedef struct {
     nn_model *m;
     nn_train *t;
-    float *opt_mem, *dloss, *targets;
+    float *targets;
     int *labels;
     uint64_t *lat, *fwd, *bwd;
     uint64_t cpu_ns;  /* process CPU time of the timed steps (all threads) */
-    opt_state opt;
-    bool classes, softmax;
+    bool classes;
     int out_size;
 } bench;
 
@@ -86,8 +85,6 @@ static void bench_free(bench *b)
 {
     nn_train_free(b->t);
     nn_model_free(b->m);
-    free(b->opt_mem);
-    free(b->dloss);
     free(b->targets);
     free(b->labels);
     free(b->lat);
@@ -106,21 +103,17 @@ static nn_status bench_setup(bench *b, const train_opts *o, nn_err *err)
         return s;
     const int B = (int)o->batch, n = nn_train_layers(b->t);
     b->out_size = nn_train_output_size(b->t);
-    b->softmax = nn_train_softmax_output(b->t);
     b->classes = b->m->g.out_kind == NN_OUT_CLASSES;
-    opt_config oc = opt_defaults(OPT_ADAM);
-    const size_t np = nn_train_param_floats(b->t), ns = opt_state_floats(&oc, np);
-    b->opt_mem = malloc(ns * sizeof *b->opt_mem);
-    b->dloss = malloc((size_t)B * (size_t)b->out_size * sizeof *b->dloss);
+    const opt_config adam = opt_defaults(OPT_ADAM);
+    if ((s = nn_train_opt_setup(b->t, &adam, err)))
+        return s;
     b->targets = malloc((size_t)B * (size_t)b->out_size * sizeof *b->targets);
     b->labels = malloc((size_t)B * sizeof *b->labels);
     b->lat = calloc((size_t)o->runs, sizeof *b->lat);
     b->fwd = calloc((size_t)n, sizeof *b->fwd);
     b->bwd = calloc((size_t)n, sizeof *b->bwd);
-    if (!b->opt_mem || !b->dloss || !b->targets || !b->labels || !b->lat || !b->fwd || !b->bwd)
+    if (!b->targets || !b->labels || !b->lat || !b->fwd || !b->bwd)
         return nn_fail(err, NN_E_NOMEM, "out of memory");
-    if ((s = opt_init(&b->opt, &oc, b->opt_mem, np, err)))
-        return s;
     int h, w, c;
     nn_model_input_shape(b->m, &h, &w, &c);
     bench_fill_random(nn_train_input(b->t), (size_t)B * (size_t)h * (size_t)w * (size_t)c, 42);
@@ -130,27 +123,20 @@ static nn_status bench_setup(bench *b, const train_opts *o, nn_err *err)
     return NN_OK;
 }
 
-/* One training step as steer-train runs it (without its gradient-norm check). */
+/* One training step as steer-train runs it (nn_train_step's parts, without its gradient-norm
+ * check). */
 static nn_status bench_step(bench *b, int batch, nn_err *err)
 {
     nn_train_zero_grad(b->t);
+    double loss = 0;
     nn_status s = nn_train_forward(b->t, batch, err);
-    if (s)
-        return s;
-    const float *y = nn_train_output(b->t);
-    double loss = b->classes ? nn_loss_softmax_ce(y, b->softmax, b->labels, batch, b->out_size, b->dloss)
-                             : nn_loss_mse(y, b->targets, batch, b->out_size, b->dloss);
-    if (loss != loss)
-        return nn_fail(err, NN_E_ARG, "%s: loss is NaN", nn_model_name(b->m));
-    if ((s = nn_train_backward(b->t, batch, b->dloss, err)))
-        return s;
-    const nn_graph *g = &b->m->g;
-    const float *grads = nn_train_grads(b->t);
-    opt_begin_step(&b->opt);
-    for (int p = 0; p < g->n_params; p++)
-        if (g->params[p].trainable)
-            opt_update(&b->opt, b->m->params, grads, g->params[p].offset, g->params[p].count, 1e-3, 0.0);
-    return NN_OK;
+    if (!s)
+        s = nn_train_loss(b->t, b->classes ? NN_LOSS_CE : NN_LOSS_MSE, b->labels, b->targets, batch, 0, &loss, err);
+    if (!s && loss != loss)
+        s = nn_fail(err, NN_E_ARG, "%s: loss is NaN", nn_model_name(b->m));
+    if (!s)
+        s = nn_train_backward(b->t, batch, NULL, err);
+    return s ? s : nn_train_opt_step(b->t, nn_train_opt_steps(b->t) + 1, 1e-3, 0.0, err);
 }
 
 static int report(const train_opts *o, const bench *b)

@@ -26,7 +26,7 @@ typedef struct {
     char data_hash[72];     /* sha256 tag of the dataset's identity (ds_digest of train + test) */
     int64_t epochs_done;
     int64_t opt_step;       /* optimizer steps (opt_state.step) */
-    uint64_t train_step;    /* nn_train_step: the dropout stream */
+    uint64_t train_step;    /* nn_train_get_step: the dropout stream */
     size_t n_params, n_state;
     float *params, *state;  /* n_params / n_state floats */
     int n_rows;

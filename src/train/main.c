@@ -159,9 +159,9 @@ static nn_status write_reports(run *r, nn_err *err)
 static nn_status save_checkpoint(run *r, nn_err *err)
 {
     trainer *tr = &r->tr;
-    ck_state ck = {.epochs_done = r->n_rows, .opt_step = tr->opt.step, .train_step = nn_train_step(tr->t),
-                   .n_params = tr->n_params, .n_state = tr->n_state, .params = r->m->params,
-                   .state = tr->opt_mem, .n_rows = r->n_rows, .rows = r->rows};
+    ck_state ck = {.epochs_done = r->n_rows, .opt_step = nn_train_opt_steps(tr->t),
+                   .train_step = nn_train_get_step(tr->t), .n_params = tr->n_params, .n_state = tr->n_state,
+                   .params = r->m->params, .state = tr->opt_mem, .n_rows = r->n_rows, .rows = r->rows};
     memcpy(ck.config_hash, r->hash, sizeof ck.config_hash);
     memcpy(ck.model_hash, r->model_hash, sizeof ck.model_hash);
     memcpy(ck.data_hash, r->data_hash, sizeof ck.data_hash);
@@ -203,7 +203,7 @@ static nn_status resume_from(run *r, bool force, nn_err *err)
         return nn_fail(err, NN_E_ARG,
                        "%s: the configuration differs from the run's (%s, now %s); resume with the run's "
                        "config: steer-train --resume %s", r->dir, ck.config_hash, r->hash, r->dir);
-    tr->opt.step = ck.opt_step;
+    nn_train_set_opt_steps(tr->t, ck.opt_step);
     nn_train_set_step(tr->t, ck.train_step);
     r->n_rows = ck.n_rows;
     return NN_OK;
@@ -352,7 +352,7 @@ static int train(run *r, const cli *c)
             "%d per epoch, %d threads -> %s%s\n", nn_model_name(r->m), r->sum.params, r->tr.n_train, r->tr.n_val,
             r->tr.batches_per_epoch, cfg->batch_size, cfg->threads, r->dir,
             c->resume ? (r->n_rows < cfg->epochs ? " (resumed)" : " (already complete)") : "");
-    if (r->tr.device)
+    if (nn_train_backend(r->tr.t) == NN_BACKEND_CUDA)
         fprintf(stderr, "steer-train: training on the GPU (backend %s)\n", tc_enum_name(TC_BACKEND, cfg->backend));
     if (r->tr.sample)
         fprintf(stderr, "steer-train: straight frames (|steering| < %g) down-sampled: %zu of the %zu training items "

@@ -45,6 +45,20 @@ nn_status tr_check_dataset(const train_config *cfg, const nn_model *m, ds_datase
     return NN_OK;
 }
 
+/* The optimizer section of the config as the engine's optimizer configuration. */
+static opt_config opt_from_config(const train_config *cfg)
+{
+    opt_config oc = opt_defaults((opt_kind)cfg->opt_kind);
+    oc.momentum = cfg->momentum;
+    oc.dampening = cfg->dampening;
+    oc.nesterov = cfg->nesterov;
+    oc.beta1 = cfg->betas[0];
+    oc.beta2 = cfg->betas[1];
+    oc.eps = cfg->eps;
+    oc.weight_decay = cfg->weight_decay;
+    return oc;
+}
+
 nn_status tr_init(trainer *tr, const train_config *cfg, nn_model *m, ds_dataset *ds, nn_err *err)
 {
     memset(tr, 0, sizeof *tr);
@@ -95,33 +109,16 @@ nn_status tr_init(trainer *tr, const train_config *cfg, nn_model *m, ds_dataset 
     }
     if (s)
         return s;
-    tr->device = nn_train_backend(tr->t) == NN_BACKEND_CUDA;
     tr->softmax_out = nn_train_softmax_output(tr->t);
     if (!tr->classify && tr->softmax_out)
         return nn_fail(err, NN_E_ARG, "%s: model ends in a softmax, which regression cannot train",
                        nn_model_name(m));
-    opt_config oc = opt_defaults((opt_kind)cfg->opt_kind);
-    oc.momentum = cfg->momentum;
-    oc.dampening = cfg->dampening;
-    oc.nesterov = cfg->nesterov;
-    oc.beta1 = cfg->betas[0];
-    oc.beta2 = cfg->betas[1];
-    oc.eps = cfg->eps;
-    oc.weight_decay = cfg->weight_decay;
-    tr->n_params = nn_train_param_floats(tr->t);
-    tr->n_state = opt_state_floats(&oc, tr->n_params);
-    tr->opt_mem = calloc(tr->n_state ? tr->n_state : 1, sizeof *tr->opt_mem);
-    if (!tr->opt_mem)
-        return nn_fail(err, NN_E_NOMEM, "out of memory for the optimizer state");
-    s = opt_init(&tr->opt, &oc, tr->opt_mem, tr->n_params, err);
-    if (s)
+    const opt_config oc = opt_from_config(cfg);
+    if ((s = nn_train_opt_setup(tr->t, &oc, err))) /* the engine's optimizer, on the context's backend */
         return s;
-    if (tr->device) { /* the optimizer runs on the GPU too (kernels/optim.cu, optim.c's arithmetic) */
-        const nn_opt_cfg dc = {.kind = (int)oc.kind, .momentum = oc.momentum, .dampening = oc.dampening,
-                               .nesterov = oc.nesterov, .beta1 = oc.beta1, .beta2 = oc.beta2, .eps = oc.eps};
-        if ((s = nn_train_opt_setup(tr->t, &dc, err)))
-            return s;
-    }
+    tr->n_params = nn_train_param_floats(tr->t);
+    tr->n_state = nn_train_opt_state_floats(tr->t);
+    tr->opt_mem = nn_train_opt_host(tr->t);
     int64_t bpe = (int64_t)tr->batches_per_epoch;
     tr->sched = (lr_schedule){.kind = (lr_kind)cfg->sched_kind, .lr = cfg->lr,
                               .step_size = (int)(cfg->step_epochs * bpe), .gamma = cfg->gamma,
@@ -144,7 +141,6 @@ void tr_free(trainer *tr)
     free(tr->train_idx);
     free(tr->val_idx);
     free(tr->dloss);
-    free(tr->opt_mem);
     aug_sampler_free(&tr->sampler);
     free(tr->epoch_idx);
     memset(tr, 0, sizeof *tr);
@@ -185,23 +181,6 @@ static double batch_loss(trainer *tr, const float *y, bool y_is_prob, const ds_b
     if (cfg->loss_kind == TC_LOSS_HUBER)
         return nn_loss_huber(y, b->targets, n, k, (float)cfg->huber_delta, tr->dloss);
     return nn_loss_mse(y, b->targets, n, k, tr->dloss);
-}
-
-/* The same on the GPU (backend cuda): loss and gradient on the device (kernels/loss.cu), the
- * metric from the downloaded output. */
-static nn_status device_loss(trainer *tr, const ds_batch *b, double *loss, double *metric_sum, nn_err *err)
-{
-    const nn_loss_kind k = tr->classify                           ? NN_LOSS_CE
-                           : tr->cfg->loss_kind == TC_LOSS_HUBER ? NN_LOSS_HUBER
-                                                                 : NN_LOSS_MSE;
-    nn_status s = nn_train_loss(tr->t, k, b->labels, b->targets, b->n, (float)tr->cfg->huber_delta, loss, err);
-    if (s)
-        return s;
-    const float *y = nn_train_output(tr->t);
-    if (!y)
-        return nn_fail(err, NN_E_DEVICE, "cannot read the model output back from the GPU");
-    batch_metric(tr, y, b, metric_sum);
-    return NN_OK;
 }
 
 static void fmt_time(double s, char *out, size_t cap)
@@ -248,16 +227,16 @@ nn_status tr_train_epoch(trainer *tr, int epoch, tm_row *row, nn_err *err)
     nn_status s = ds_loader_create(&l, tr->ds, items, tr->n_epoch, &lo, err);
     if (s)
         return s;
-    if (tr->device) { /* the host copy is authoritative between epochs (checkpoints, --resume) */
-        if (!(s = nn_train_sync_params(tr->t, true, err)))
-            s = nn_train_opt_state(tr->t, tr->opt_mem, true, err);
-        if (s) {
-            ds_loader_free(l);
-            return s;
-        }
+    /* the host copies are authoritative between epochs (checkpoints, --resume) */
+    if ((s = nn_train_sync(tr->t, true, err))) {
+        ds_loader_free(l);
+        return s;
     }
-    float *params = tr->m->params;
-    const nn_graph *g = &tr->m->g;
+    const nn_loss_kind loss_kind = tr->classify                      ? NN_LOSS_CE
+                                   : cfg->loss_kind == TC_LOSS_HUBER ? NN_LOSS_HUBER
+                                                                     : NN_LOSS_MSE;
+    nn_step_args sa = {.loss = loss_kind, .delta = (float)cfg->huber_delta,
+                       .max_norm = cfg->grad_clip > 0 ? (float)cfg->grad_clip : INFINITY};
     double loss_sum = 0, metric_sum = 0, lr = 0;
     size_t seen = 0, i = 0;
     uint64_t t0 = tr_now_ns(), last_draw = 0;
@@ -276,34 +255,20 @@ nn_status tr_train_epoch(trainer *tr, int epoch, tm_row *row, nn_err *err)
         } else {
             memcpy(nn_train_input(tr->t), b->images, (size_t)b->n * img * sizeof(float));
         }
-        nn_train_zero_grad(tr->t);
-        s = nn_train_forward(tr->t, b->n, err);
-        if (s)
+        lr = lr_at(&tr->sched, nn_train_opt_steps(tr->t));
+        sa.labels = b->labels, sa.targets = b->targets, sa.lr = lr;
+        nn_step_result res;
+        if ((s = nn_train_step(tr->t, b->n, &sa, &res, err)))
             break;
-        double loss = 0;
-        if (tr->device && (s = device_loss(tr, b, &loss, &metric_sum, err)))
-            break;
-        if (!tr->device)
-            loss = batch_loss(tr, nn_train_output(tr->t), tr->softmax_out, b, &metric_sum);
-        lr = lr_at(&tr->sched, tr->opt.step);
+        const double loss = res.loss;
+        batch_metric(tr, res.output, b, &metric_sum);
         if (!isfinite(loss)) {
             snprintf(tr->diverged, sizeof tr->diverged, "epoch %d, batch %zu: loss is %s (learning rate %g)",
                      epoch + 1, i + 1, isnan(loss) ? "NaN" : "Inf", lr);
             s = NN_E_ARG;
             break;
         }
-        s = nn_train_backward(tr->t, b->n, tr->device ? NULL : tr->dloss, err);
-        if (s)
-            break;
-        float *grads = tr->device ? NULL : nn_train_grads(tr->t);
-        /* the norm is checked every step (clipping or not): a non-finite gradient stops here,
-         * before relu/softmax clamps could hide NaN parameters behind a finite loss */
-        const float max_norm = cfg->grad_clip > 0 ? (float)cfg->grad_clip : INFINITY;
-        float norm = 0;
-        if (tr->device && (s = nn_train_clip_grad_norm(tr->t, max_norm, &norm, err)))
-            break;
-        if (!tr->device)
-            norm = opt_clip_grad_norm(grads, tr->n_params, max_norm);
+        const float norm = res.grad_norm; /* measured every step: a non-finite gradient stopped the update */
         if (!isfinite(norm)) {
             snprintf(tr->diverged, sizeof tr->diverged,
                      "epoch %d, batch %zu: gradient norm is %s (learning rate %g)", epoch + 1, i + 1,
@@ -311,14 +276,9 @@ nn_status tr_train_epoch(trainer *tr, int epoch, tm_row *row, nn_err *err)
             s = NN_E_ARG;
             break;
         }
-        opt_begin_step(&tr->opt);
-        if (tr->device && (s = nn_train_opt_step(tr->t, tr->opt.step, lr, cfg->weight_decay, err)))
-            break;
-        for (int p = 0; p < g->n_params && !tr->device; p++)
-            if (g->params[p].trainable)
-                opt_update(&tr->opt, params, grads, g->params[p].offset, g->params[p].count, lr, cfg->weight_decay);
         if (tr->steps)
-            fprintf(tr->steps, "%d,%zu,%lld,%.9g,%.9g\n", epoch + 1, i + 1, (long long)tr->opt.step, loss, lr);
+            fprintf(tr->steps, "%d,%zu,%lld,%.9g,%.9g\n", epoch + 1, i + 1, (long long)nn_train_opt_steps(tr->t), loss,
+                    lr);
         loss_sum += loss * b->n;
         seen += (size_t)b->n;
         tr->batches_run++;
@@ -331,10 +291,8 @@ nn_status tr_train_epoch(trainer *tr, int epoch, tm_row *row, nn_err *err)
     ds_loader_free(l);
     if (tr->tty)
         fputs("\r\033[K", stderr);
-    if (!s && tr->device) { /* parameters (and batch-norm running statistics) and the state back to the host */
-        if (!(s = nn_train_sync_params(tr->t, false, err)))
-            s = nn_train_opt_state(tr->t, tr->opt_mem, false, err);
-    }
+    if (!s) /* parameters (and batch-norm running statistics) and the optimizer state back to the host */
+        s = nn_train_sync(tr->t, false, err);
     if (s)
         return s;
     double secs = (double)(tr_now_ns() - t0) * 1e-9;
@@ -355,7 +313,7 @@ nn_status tr_evaluate(trainer *tr, ds_dataset *ds, const size_t *idx, size_t n, 
     nn_infer *ctx;
     /* evaluation runs where training does (the GPU's inference engine for backend cuda) */
     const nn_infer_opts io = {.max_batch = cfg->batch_size, .threads = cfg->threads,
-                              .backend = tr->device ? NN_BACKEND_CUDA : NN_BACKEND_CPU};
+                              .backend = nn_train_backend(tr->t)};
     nn_status s = nn_infer_create_opts(&ctx, tr->m, &io, err);
     if (s)
         return s;

@@ -1,6 +1,7 @@
-/* trainer.h — steer-train's epoch loop: one training epoch (zero_grad -> forward -> loss ->
- * backward -> clip -> optimizer step per batch, batches from the background loader) and the
- * evaluation of a split through the inference path (nn_infer: batch norm folded, dropout off).
+/* trainer.h — steer-train's epoch loop: one training epoch (the engine's nn_train_step per batch:
+ * zero_grad -> forward -> loss -> backward -> clip -> optimizer step, on whichever backend the
+ * context runs; batches from the background loader) and the evaluation of a split through the
+ * inference path (nn_infer: batch norm folded, dropout off).
  * Everything per batch lives in buffers sized at tr_init; loaders and the inference context are
  * made once per epoch. */
 #ifndef STEERD_TRAIN_TRAINER_H
@@ -16,7 +17,7 @@
 #include "train/augment.h"
 #include "train/dataset.h"
 #include "train/metrics.h"
-#include "train/optim.h"
+#include "nn/optim.h"
 #include "train/train_config.h"
 
 typedef struct {
@@ -26,11 +27,10 @@ typedef struct {
     ds_dataset *ds;
     size_t *train_idx, *val_idx;
     size_t n_train, n_val;
-    opt_state opt;
-    float *opt_mem;
+    float *opt_mem;            /* the optimizer state's host copy (nn_train_opt_host: the engine owns it) */
     size_t n_params, n_state;
     lr_schedule sched;
-    float *dloss;              /* [batch_size, out] loss gradient / scratch */
+    float *dloss;              /* [batch_size, out] evaluation's loss gradient (scratch) */
     int out_size;
     bool classify, softmax_out;
     size_t batches_per_epoch;
@@ -46,9 +46,8 @@ typedef struct {
     uint64_t t_run0;
     size_t batches_run;
     char diverged[256];        /* set when training stopped on a non-finite loss or gradient */
-    FILE *steps;               /* log_steps: `epoch,batch,step,loss,lr` per step (NULL = off; main owns it) */
-    bool device;               /* backend cuda: parameters, loss, clipping and optimizer on the GPU; the
-                                  host copies (m->params, opt_mem) are synchronised at epoch boundaries */
+    FILE *steps;               /* log_steps: `epoch,batch,step,loss,lr` per step (NULL = off; main owns it);
+                                  the host copies (m->params, opt_mem) are current at epoch boundaries */
 } trainer;
 
 /* Sizes everything for cfg over ds (opened) with model m (parameters initialised). */

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """make_optim_fixture.py — runs torch.optim (PyTorch 1.13, Debian python3-torch) on fixed
 parameters and gradients and writes the results as a C include, so tests/test_optim.c checks
-src/train/optim.c against PyTorch without Python at run time.
+src/nn/optim.c against PyTorch without Python at run time.
 
 What is recorded (all from a fixed numpy seed; nothing depends on the machine):
   - OPTIM_STEPS steps of SGD (plain, momentum + dampening + weight decay, Nesterov), Adam (with

@@ -1,21 +1,27 @@
-/* optim.h — optimizers, learning-rate schedules and gradient clipping on flat float arrays
- * (parameters, gradients and optimizer state laid out alike), with PyTorch 1.13 semantics:
+/* optim.h — the engine's optimizers, learning-rate schedules and gradient clipping on flat float
+ * arrays (parameters, gradients and optimizer state laid out alike), with PyTorch 1.13 semantics:
  *   SGD   torch.optim.SGD(momentum, dampening, nesterov, weight_decay): the momentum buffer is
  *         the first step's gradient, then buf = momentum*buf + (1-dampening)*g.
  *   Adam  torch.optim.Adam (L2 weight decay added to the gradient, bias correction).
  *   AdamW torch.optim.AdamW (decoupled decay: p *= 1 - lr*weight_decay, then Adam).
- * Nothing allocates: the caller sizes the state with opt_state_floats() and owns it (it lives
- * in the trainer's arena and goes into checkpoints with `step`). A step is opt_begin_step()
- * followed by one opt_update() per parameter range (so ranges may use different weight decay,
- * and non-trainable tensors such as batch-norm running statistics are simply not passed). */
-#ifndef STEERD_TRAIN_OPTIM_H
-#define STEERD_TRAIN_OPTIM_H
+ * Nothing allocates: the caller sizes the state with opt_state_floats() and owns it (a training
+ * context keeps it, nn_train_opt_setup in train.h, and it goes into checkpoints with `step`). A
+ * step is opt_begin_step() followed by one opt_update() per parameter range (so ranges may use
+ * different weight decay, and non-trainable tensors such as batch-norm running statistics are
+ * simply not passed). opt_config is the one optimizer configuration of the engine: the CPU runs
+ * these functions, the CUDA backend the same float operations (kernels/optim.cu). */
+#ifndef STEERD_NN_OPTIM_H
+#define STEERD_NN_OPTIM_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "nn/nn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef enum { OPT_SGD = 0, OPT_ADAM, OPT_ADAMW } opt_kind;
 
@@ -85,5 +91,9 @@ typedef struct {
 
 nn_status lr_validate(const lr_schedule *s, nn_err *err);
 double lr_at(const lr_schedule *s, int64_t t);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

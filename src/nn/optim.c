@@ -2,7 +2,7 @@
  * global norm and closed-form learning-rate schedules, following PyTorch 1.13's single-tensor
  * code path operation by operation (float32 tensor arithmetic, double-precision scalars) so a
  * few steps agree with torch.optim to float rounding. */
-#include "train/optim.h"
+#include "nn/optim.h"
 
 #include <math.h>
 #include <string.h>
