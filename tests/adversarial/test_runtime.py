@@ -456,7 +456,11 @@ class Subscribers(DaemonCase):
         try:
             time.sleep(1.0)
             p.send_signal(signal.SIGSTOP)  # a subscriber that stops reading: its queue overflows
-            time.sleep(2.0)
+            # Stopped until steerd has published more than the subscriber's queue and the socket
+            # buffers can hold (ZeroMQ's receive high-water mark is 1000 messages; a steer message
+            # is ~0.5 KB), whatever the frame rate on a loaded machine.
+            first = until(d, lambda t, m: t == "steer", 10)["seq"]
+            until(d, lambda t, m: t == "steer" and m["seq"] >= first + 4000, 60)
             p.send_signal(signal.SIGCONT)
             _, err = p.communicate(timeout=30)
         finally:
