@@ -10,7 +10,10 @@
 # Needs OpenBLAS (Debian libopenblas0-pthread): installed with apt-get when run as root,
 # otherwise the apt command is printed and the script stops.
 #
-# Usage: scripts/bench.sh [-t "1 2"] [-b "1 32"] [-r RUNS] [-s STEERCTL] [-o OUT.md] [MODEL.yaml...]
+# With -B BASE, a second steerctl (e.g. a build of an older commit) runs the same rows right after
+# steerd, for before/after numbers in one run (extra columns: base median, steerd/base).
+#
+# Usage: scripts/bench.sh [-t "1 2"] [-b "1 32"] [-r RUNS] [-s STEERCTL] [-B BASE] [-o OUT.md] [MODEL.yaml...]
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,17 +22,19 @@ THREADS="1 2"
 BATCHES="1 32"
 RUNS=""
 STEERCTL="${STEERCTL:-}"
+BASE=""
 OUT=""
 CMDLINE="$0 $*"
 
-usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 
-while getopts "t:b:r:s:o:h" opt; do
+while getopts "t:b:r:s:B:o:h" opt; do
     case "$opt" in
         t) THREADS="$OPTARG" ;;
         b) BATCHES="$OPTARG" ;;
         r) RUNS="$OPTARG" ;;
         s) STEERCTL="$OPTARG" ;;
+        B) BASE="$OPTARG" ;;
         o) OUT="$OPTARG" ;;
         h) usage 0 ;;
         *) usage 2 ;;
@@ -67,11 +72,16 @@ for model in "${MODELS[@]}"; do
             echo "bench $(basename "$model") batch $b threads $t ..." >&2
             s="$("$STEERCTL" bench "$model" --weights "$w" --threads "$t" --batch "$b" --runs "$r" --json \
                 2> "$WORK/err" || echo "{\"error\": \"$(head -n1 "$WORK/err" | tr -d '"\\')\"}")"
+            o="null"
+            if [ -n "$BASE" ]; then
+                o="$("$BASE" bench "$model" --weights "$w" --threads "$t" --batch "$b" --runs "$r" --json \
+                    2> "$WORK/err" || echo "{\"error\": \"$(head -n1 "$WORK/err" | tr -d '"\\')\"}")"
+            fi
             p="$(OPENBLAS_NUM_THREADS="$t" OMP_NUM_THREADS="$t" "$PY" "$ROOT/scripts/bench_torch.py" "$model" \
                 --weights "$w" --threads "$t" --batch "$b" --runs "$r" --warmup 3 --max-seconds 2 \
                 2> "$WORK/err" || echo "{\"error\": \"$(tail -n1 "$WORK/err" | tr -d '"\\')\"}")"
-            printf '{"file": "%s", "batch": %s, "threads": %s, "runs": %s, "steerd": %s, "torch": %s}\n' \
-                "$(basename "$model" .yaml)" "$b" "$t" "$r" "$s" "$p" >> "$RESULTS"
+            printf '{"file": "%s", "batch": %s, "threads": %s, "runs": %s, "steerd": %s, "torch": %s, "base": %s}\n' \
+                "$(basename "$model" .yaml)" "$b" "$t" "$r" "$s" "$p" "$o" >> "$RESULTS"
         done
     done
 done
@@ -85,23 +95,27 @@ render() {
     echo "Per row: \`$STEERCTL bench MODEL --weights W --threads T --batch B --runs R --json\` and"
     echo "\`OPENBLAS_NUM_THREADS=T $PY scripts/bench_torch.py MODEL --weights W --threads T --batch B --runs R\`"
     echo "(W made once per model by \`steerctl model init MODEL --seed 1\`)."
+    [ -z "$BASE" ] || echo "Base: the same \`bench\` of \`$BASE\`, run right after steerd's in each row."
     echo "Machine: $cpu, $(nproc) CPUs; libblas.so.3 -> ${blas:-unknown}; $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
-    "$PY" - "$RESULTS" <<'EOF'
+    "$PY" - "$RESULTS" "$BASE" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+base = bool(sys.argv[2])
 print("| model | batch | threads | steerd median µs | steerd p99 µs | torch median µs | torch p99 µs "
-      "| steerd/torch | steerd GMAC/s | SGEMM peak GMAC/s | torch format |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+      "| steerd/torch | steerd GMAC/s | SGEMM peak GMAC/s | torch format |"
+      + (" base median µs | steerd/base |" if base else ""))
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|" + ("---:|---:|" if base else ""))
 f = lambda v, d=1: "—" if v is None else f"{v:.{d}f}"
 for r in rows:
-    s, t = r["steerd"], r["torch"]
-    sm, tm = s.get("median_us"), t.get("median_us")
+    s, t, o = r["steerd"], r["torch"], r.get("base") or {}
+    sm, tm, om = s.get("median_us"), t.get("median_us"), o.get("median_us")
     ratio = sm / tm if sm and tm else None
-    note = s.get("error") or t.get("error") or t.get("format", "")
+    note = s.get("error") or t.get("error") or o.get("error") or t.get("format", "")
+    extra = f" {f(om)} | {f(sm / om if sm and om else None, 2)} |" if base else ""
     print(f"| {s.get('model', r['file'])} | {r['batch']} | {r['threads']} | {f(sm)} | {f(s.get('p99_us'))} "
           f"| {f(tm)} | {f(t.get('p99_us'))} | {f(ratio, 2)} | {f(s.get('gmacs'), 2)} "
-          f"| {f(s.get('peak_gmacs'), 2)} | {note} |")
+          f"| {f(s.get('peak_gmacs'), 2)} | {note} |" + extra)
 EOF
 }
 
