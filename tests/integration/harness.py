@@ -77,7 +77,10 @@ class Daemon:
         self.sub = self.ctx.socket(zmq.SUB)
         self.sub.setsockopt(zmq.SUBSCRIBE, b"")
         self.sub.setsockopt(zmq.LINGER, 0)
-        self.sub.connect(self.endpoint)  # before the bind: zmq reconnects until steerd is up
+        # before the bind: zmq retries until steerd is up, every 10 ms (default 100 ms) so that a
+        # short source's first frames are not all gone by then
+        self.sub.setsockopt(zmq.RECONNECT_IVL, 10)
+        self.sub.connect(self.endpoint)
         self.proc = subprocess.Popen([STEERD, "-c", self.cfg_path], stdout=subprocess.DEVNULL, stderr=self.err,
                                      env=env)
 
