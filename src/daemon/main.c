@@ -138,6 +138,15 @@ static void update_rows(steerd *d)
     cap_set_rows(&d->cap, h, first, end);
 }
 
+/* The status while the source waits to be rebuilt after an error (at start-up or later): one
+ * message, with the error GStreamer gave and when the next try is. */
+static void set_source_retry(steerd *d, uint64_t now)
+{
+    uint64_t wait = d->cap.retry_at_ns > now ? d->cap.retry_at_ns - now : 0;
+    set_status(d, "source-retry", SLOG_WARNING, "source error: %s; retrying in %.1f s", d->cap.error,
+               (double)wait / 1e9);
+}
+
 /* (Re)starts the source from the running configuration, at start-up and after a reload that
  * changed a source key; frame ids go on from where they were (cap_configure keeps them). */
 static nn_status start_capture(steerd *d, uint64_t now, nn_err *err)
@@ -370,8 +379,7 @@ static int run(steerd *d)
         }
         switch (cap_poll(&d->cap, now)) {
         case CAP_EV_ERROR:
-            set_status(d, "source-retry", SLOG_WARNING, "source error: %s; retrying in %.1f s", d->cap.error,
-                       (double)(d->cap.retry_at_ns - now) / 1e9);
+            set_source_retry(d, now);
             break;
         case CAP_EV_RESTARTED:
             set_status(d, "running", SLOG_NOTICE, "source restarted (restart %llu)",
@@ -595,7 +603,7 @@ int main(int argc, char **argv)
         set_status(d, "running", SLOG_NOTICE, "serving %s (%s) on the %s backend", sd_model_name(&d->model),
                    sd_model_checksum(&d->model), d->model.backend);
     else
-        set_status(d, "source-retry", SLOG_WARNING, "source error: %s; retrying", d->cap.error);
+        set_source_retry(d, cap_now_ns());
     notify_ready(&d->nt, d->message);
 
     rc = run(d);
