@@ -2,6 +2,7 @@
  * safetensors.torch.save_file writes it (tests/fixtures/st_torch_like.inc, made by
  * tests/oracle/make_safetensors_fixture.py), st_write → st_open bit-exact round trips, and every
  * error path (status + message substring), all from hand-built byte buffers. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -589,10 +590,50 @@ static void test_open_errors(void **state)
     assert_null(f.map);
 }
 
+/* Every one of the 65536 halves against an independent decoding (ldexp of the fields), bit for
+ * bit: the conversion on load is exact, so F16 weights give the same model as their F32 copy. */
+static void test_f16_to_f32_exhaustive(void **state)
+{
+    (void)state;
+    uint8_t src[2 * 65536];
+    for (uint32_t h = 0; h < 65536; h++)
+        src[2 * h] = (uint8_t)h, src[2 * h + 1] = (uint8_t)(h >> 8); /* little-endian */
+    static float got[65536];
+    st_f16_to_f32(src + 1, got, 0);     /* n = 0 writes nothing, any alignment is fine */
+    st_f16_to_f32(src, got, 65536);
+    for (uint32_t h = 0; h < 65536; h++) {
+        int sign = h >> 15, exp = (h >> 10) & 31, man = h & 1023;
+        float want;
+        if (exp == 31 && man) {
+            uint32_t bits;
+            memcpy(&bits, &got[h], sizeof bits);
+            if (!isnan(got[h]) || (bits >> 31) != (uint32_t)sign || ((bits >> 13) & 1023) != (uint32_t)man)
+                fail_msg("half 0x%04x: got %a (bits 0x%08x), want NaN with payload 0x%x", h, (double)got[h], bits, man);
+            continue;
+        }
+        if (exp == 31)
+            want = INFINITY;
+        else if (exp)
+            want = ldexpf(1.0f + (float)man / 1024.0f, exp - 15);
+        else
+            want = ldexpf((float)man, -24);
+        if (sign)
+            want = -want;
+        if (memcmp(&got[h], &want, sizeof want) != 0)
+            fail_msg("half 0x%04x: got %a, want %a", h, (double)got[h], (double)want);
+    }
+    /* a few known values: 1, -2, the largest half, the smallest subnormal, -0 */
+    const uint8_t known[] = {0x00, 0x3c, 0x00, 0xc0, 0xff, 0x7b, 0x01, 0x00, 0x00, 0x80};
+    float k[5];
+    st_f16_to_f32(known, k, 5);
+    assert_true(k[0] == 1.0f && k[1] == -2.0f && k[2] == 65504.0f && k[3] == 0x1p-24f && k[4] == 0.0f && signbit(k[4]));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_torch_like_fixture),
+        cmocka_unit_test(test_f16_to_f32_exhaustive),
         cmocka_unit_test(test_write_roundtrip),
         cmocka_unit_test(test_write_errors),
         cmocka_unit_test(test_valid_variants),

@@ -140,8 +140,10 @@ static nn_status load_tensors(nn_model *m, const st_file *f, nn_err *err)
                         g->path);
             break;
         }
-        if (strcmp(t->dtype, "F32") != 0) {
-            s = nn_fail(err, NN_E_WEIGHTS, "%s: tensor \"%s\": dtype %s, expected F32", f->path, p->name, t->dtype);
+        bool f16 = strcmp(t->dtype, "F16") == 0;
+        if (!f16 && strcmp(t->dtype, "F32") != 0) {
+            s = nn_fail(err, NN_E_WEIGHTS, "%s: tensor \"%s\": dtype %s, expected F32 or F16", f->path, p->name,
+                        t->dtype);
             break;
         }
         bool same = t->ndim == p->ndim;
@@ -154,7 +156,10 @@ static nn_status load_tensors(nn_model *m, const st_file *f, nn_err *err)
         }
         int role = 0;
         const nn_layer *l = param_owner(g, pi, &role);
-        memcpy(tmp, f->data + t->begin, p->count * sizeof(float));
+        if (f16) /* converted exactly: every half is a float32 */
+            st_f16_to_f32(f->data + t->begin, tmp, p->count);
+        else
+            memcpy(tmp, f->data + t->begin, p->count * sizeof(float));
         if ((s = check_values(f, l, role, p, tmp, err)))
             break;
         nn_layout_from_torch(l, role, p, tmp, m->params + p->offset);

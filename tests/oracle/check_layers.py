@@ -279,6 +279,11 @@ def weights_format_cases():
     yield oc.Case("input .npy float64 (converted)", spec, x_dtype="<f8")
     yield oc.Case("input .npy uint8 (converted)", spec, x_dtype="|u1")
     yield oc.Case("batch of 5", spec, batch=5)
+    yield oc.Case("weights F16 (converted exactly)", spec, f16=True)
+    yield oc.Case("weights F16, effnet_block (converted exactly)", model([
+        {"name": "b", "type": "effnet_block", "ch_mid": 6, "ch_out": 8, "batch_norm": True},
+        {"name": "g", "type": "global_avg_pool"},
+        {"name": "d", "type": "dense", "units": 3}], (8, 10, 4)), f16=True)
 
 
 def hazard_cases():
@@ -373,7 +378,9 @@ def bad_cases():
     yield oc.Case("bad: extra tensor zzz.weight", B, culprit="weights", mutate=oc.extra_tensor("zzz.weight"))
     yield oc.Case("bad: misshaped tensor c.weight", B, culprit="weights", mutate=oc.reshape_tensor("c.weight"))
     yield oc.Case("bad: dense weight transposed", B, culprit="weights", mutate=oc.transpose_tensor("d.weight"))
-    yield oc.Case("bad: wrong dtype F16 c.weight", B, culprit="weights", mutate=oc.f16_tensor("c.weight"))
+    yield oc.Case("bad: wrong dtype F64 c.weight", B, culprit="weights", mutate=oc.dtype_tensor("c.weight", "F64"))
+    yield oc.Case("bad: F16 c.weight holding inf", B, culprit="weights",
+                  mutate=oc.dtype_tensor("c.weight", "F16", float("inf")))
     yield oc.Case("bad: truncated weights file", B, culprit="weights", mutate=oc.truncate(13))
     yield oc.Case("bad: header length past end", B, culprit="weights", mutate=oc.header_past_end)
     yield oc.Case("bad: checksum mismatch", B, culprit="weights", mutate=oc.wrong_checksum)

@@ -40,6 +40,7 @@ class Case:
     mutate: Optional[Callable] = None    # tensors dict -> weights file bytes
     checksum: bool = True
     add_nbt: bool = False                # add BatchNorm num_batches_tracked (I64, shape [])
+    f16: bool = False                    # every tensor written F16 (the reference uses the same rounded values)
     metadata: Optional[dict] = None
     x_dtype: str = "<f4"
     batch: int = 2
@@ -101,8 +102,14 @@ def transpose_tensor(name):
     return lambda t: st.encode({**t, name: t[name].T})
 
 
-def f16_tensor(name):
-    return lambda t: st.encode(t, dtype_override={name: "F16"})
+def dtype_tensor(name, dtype, value=None):
+    """Tensor `name` written as `dtype` (and, with value, every element set to it)."""
+    def mutate(t):
+        t = dict(t)
+        if value is not None:
+            t[name] = np.full_like(t[name], value)
+        return st.encode(t, dtype_override={name: dtype})
+    return mutate
 
 
 def truncate(nbytes):
@@ -168,6 +175,8 @@ def prepare(case, workdir, idx):
             raise
         net = None
     tensors = tm.random_weights(net, rng) if net is not None else {}
+    if case.f16:  # F16 on disk; the engine converts exactly, so the reference sees the rounded values
+        tensors = {k: v.astype(np.float16).astype(np.float32) for k, v in tensors.items()}
     if case.mutate is not None:
         blob = case.mutate(tensors)
     else:
@@ -175,8 +184,10 @@ def prepare(case, workdir, idx):
         if case.add_nbt:
             extra = {k.rsplit(".", 1)[0] + ".num_batches_tracked": np.array(7, np.int64)
                      for k in tensors if k.endswith("running_var")}
-        blob = st.encode({**tensors, **extra}, case.metadata, case.checksum,
-                         dtype_override={k: "I64" for k in extra})
+        override = {k: "I64" for k in extra}
+        if case.f16:
+            override.update({k: "F16" for k in tensors})
+        blob = st.encode({**tensors, **extra}, case.metadata, case.checksum, dtype_override=override)
     with open(f["weights"], "wb") as fh:
         fh.write(blob)
     i = case.spec.get("input") or {}

@@ -39,6 +39,34 @@ static const struct {
     {"I32", 4}, {"I16", 2}, {"I8", 1},  {"U8", 1},   {"BOOL", 1},
 };
 
+static float half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, bits;
+    if (exp == 0x1f) { /* inf, NaN (payload kept) */
+        bits = sign | 0x7f800000u | man << 13;
+    } else if (exp) { /* normal: exponent rebiased 15 -> 127 */
+        bits = sign | (exp + 112u) << 23 | man << 13;
+    } else if (man) { /* subnormal man * 2^-24: normalised */
+        uint32_t shift = 0;
+        while (!(man & 0x400u)) {
+            man <<= 1;
+            shift++;
+        }
+        bits = sign | (113u - shift) << 23 | (man & 0x3ffu) << 13;
+    } else { /* ±0 */
+        bits = sign;
+    }
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+void st_f16_to_f32(const uint8_t *src, float *dst, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = half_to_float((uint16_t)(src[2 * i] | src[2 * i + 1] << 8));
+}
+
 size_t st_dtype_size(const char *dtype)
 {
     for (size_t i = 0; i < sizeof st_dtypes / sizeof st_dtypes[0]; i++)

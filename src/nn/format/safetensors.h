@@ -47,6 +47,9 @@ const st_tensor *st_find(const st_file *f, const char *name);
 /* Bytes per element of a safetensors dtype ("F32" → 4), 0 for an unknown dtype. */
 size_t st_dtype_size(const char *dtype);
 const char *st_meta(const st_file *f, const char *key);   /* NULL when absent */
+/* n little-endian IEEE half-precision values (src may be unaligned) to float32. Exact: every half
+ * (subnormals, ±0, ±inf, NaN with its payload) is a float32 value. */
+void st_f16_to_f32(const uint8_t *src, float *dst, size_t n);
 
 typedef struct {
     const char *name;
