@@ -123,8 +123,10 @@ static nn_status bench_setup(bench *b, const train_opts *o, nn_err *err)
     return NN_OK;
 }
 
-/* One training step as steer-train runs it (nn_train_step's parts, without its gradient-norm
- * check). */
+/* One training step: nn_train_step's parts without its gradient-norm pass, which steer-train
+ * runs every step (one read of the gradients). The bench keeps the step it has always timed, so
+ * its numbers stay comparable with docs/BENCHMARKS.md; bench-train-step (kernels/bench) times
+ * nn_train_step itself. */
 static nn_status bench_step(bench *b, int batch, nn_err *err)
 {
     nn_train_zero_grad(b->t);
