@@ -454,15 +454,6 @@ static const gemm_isa *isa_for(nn_cpu_isa isa)
     return NULL;
 }
 
-nn_cpu_isa nn_cpu_isa_best(void)
-{
-#if GEMM_X86
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) return NN_CPU_ISA_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return NN_CPU_ISA_AVX2;
-#endif
-    return NN_CPU_ISA_SCALAR;
-}
-
 static void sgemm_run(nn_cpu_isa isa_req, nn_pool *p, bool at, int M, int N, int K, const float *A, int lda,
                       const float *B, int ldb, float *C, int ldc, const float *bias, bool accumulate, nn_act act,
                       float alpha, float *ws)
