@@ -71,12 +71,13 @@ const char *nn_cpu_isa_list(char *buf, size_t n)
 nn_status nn_cpu_isa_from_name(const char *name, const char *what, nn_cpu_isa *out, nn_err *err)
 {
     nn_cpu_isa isa;
+    const char *sep = strcmp(what, NN_CPU_ISA_ENV) == 0 ? "=" : " "; /* STEERD_ISA=x, --isa x */
     if (!nn_cpu_isa_parse(name, &isa))
-        return nn_fail(err, NN_E_ARG, "%s %s: unknown instruction set (expected auto, scalar, avx2, avx512 or neon)",
-                       what, name ? name : "(none)");
+        return nn_fail(err, NN_E_ARG, "%s%s%s: unknown instruction set (expected auto, scalar, avx2, avx512 or neon)",
+                       what, sep, name ? name : "(none)");
     if (!nn_cpu_isa_supported(isa)) {
         char have[64];
-        return nn_fail(err, NN_E_ARG, "%s %s: this CPU does not support %s (it supports %s)", what, name, name,
+        return nn_fail(err, NN_E_ARG, "%s%s%s: this CPU does not support %s (it supports %s)", what, sep, name, name,
                        nn_cpu_isa_list(have, sizeof have));
     }
     *out = isa;
