@@ -2,7 +2,7 @@
  * (1,2) as in EffNet blocks, 3x3 padded grouped), depthwise (1x3, 3x1, 3x3, 5x5 and an odd
  * kernel; dm 1 and 2; strides; padding; bias), max/avg pooling (windows that tile the input and
  * ones that overlap or pad), batch norm, relu, leaky relu, dropout, flatten and dense, every
- * instruction-set flavour this CPU has (scalar, AVX2, AVX-512) on 1, 2 and 3 threads, in both
+ * instruction-set flavour this CPU has (scalar, AVX2, AVX-512; NEON on AArch64) on 1, 2 and 3 threads, in both
  * modes (accumulate into random d_in / d_param, and overwrite: d_in starts as NaN and must come
  * out fully written) matches the scalar accumulate run to 1e-5 relative (sums over many pixels
  * are ordered differently per thread count). The values themselves are checked against PyTorch
@@ -51,10 +51,7 @@ static float *dup(const float *s, size_t n)
     return p;
 }
 
-static const char *isa_name(nn_cpu_isa isa)
-{
-    return isa == NN_CPU_ISA_SCALAR ? "scalar" : isa == NN_CPU_ISA_AVX2 ? "avx2" : "avx512";
-}
+static const char *isa_name(nn_cpu_isa isa) { return nn_cpu_isa_name(isa); }
 
 /* A backward case: the layer, its input, params (engine layout), forward output and aux. */
 typedef struct {
@@ -106,9 +103,11 @@ static bool close_all(const float *got, const float *want, const float *base, si
 
 static int check_case(bcase *c)
 {
-    nn_cpu_isa isas[3] = {NN_CPU_ISA_SCALAR, NN_CPU_ISA_AVX2, NN_CPU_ISA_AVX512};
-    const nn_cpu_isa best = nn_cpu_isa_best();
-    const int n_isa = best == NN_CPU_ISA_AVX512 ? 3 : best == NN_CPU_ISA_AVX2 ? 2 : 1;
+    static const nn_cpu_isa all[] = {NN_CPU_ISA_SCALAR, NN_CPU_ISA_AVX2, NN_CPU_ISA_AVX512, NN_CPU_ISA_NEON};
+    nn_cpu_isa isas[4];
+    int n_isa = 0;
+    for (int i = 0; i < 4; i++) /* every flavour this CPU runs: x86-64 avx2/avx512, AArch64 neon */
+        if (nn_cpu_isa_supported(all[i])) isas[n_isa++] = all[i];
     float *din0 = rnd(c->nin), *dp0[4] = {0};
     for (int r = 0; r < c->n_p; r++) dp0[r] = rnd(c->np[r]);
     float *ref, *ref_p[4];

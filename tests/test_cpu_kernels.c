@@ -1,5 +1,6 @@
 /* test_cpu_kernels.c — CPU backend kernels (src/nn/cpu) against naive reference loops that
- * accumulate in double: thread pool, SGEMM (every instruction-set flavour this CPU has, odd sizes,
+ * accumulate in double: thread pool, SGEMM (every instruction-set flavour this CPU has: scalar, AVX2,
+ * AVX-512 on x86-64, NEON on AArch64; odd sizes,
  * padded strides, accumulate, bias, activations, 1 and 2 threads), conv2d, depthwise, pooling,
  * batch norm, activations, dense, channel shuffle, add / concat / copy, and in-place aliasing.
  * Tolerance: |got - want| <= 1e-5 * max(1, |want|, S / sqrt(n)) where S is the sum of the |terms| of
@@ -97,28 +98,25 @@ static bool guard_ok(const float *p, size_t n, const char *cfg, const char *what
 
 static nn_pool *pool_for(int threads) { return threads == 1 ? NULL : threads == 2 ? g_pool2 : g_pool3; }
 
-/* Every kernel flavour this CPU can run (the portable one first). */
-static int isa_list(nn_cpu_isa isas[3])
+/* Every kernel flavour this CPU can run (the portable one first): scalar, then avx2 and avx512
+ * on x86-64, neon on AArch64. */
+static int isa_list(nn_cpu_isa isas[4])
 {
+    static const nn_cpu_isa all[] = {NN_CPU_ISA_SCALAR, NN_CPU_ISA_AVX2, NN_CPU_ISA_AVX512, NN_CPU_ISA_NEON};
     int n = 0;
-    isas[n++] = NN_CPU_ISA_SCALAR;
-    nn_cpu_isa best = nn_cpu_isa_best();
-    if (best == NN_CPU_ISA_AVX2 || best == NN_CPU_ISA_AVX512) isas[n++] = NN_CPU_ISA_AVX2;
-    if (best == NN_CPU_ISA_AVX512) isas[n++] = NN_CPU_ISA_AVX512;
+    for (int i = 0; i < 4; i++)
+        if (nn_cpu_isa_supported(all[i])) isas[n++] = all[i];
     return n;
 }
 
-static const char *isa_name(nn_cpu_isa isa)
-{
-    return isa == NN_CPU_ISA_SCALAR ? "scalar" : isa == NN_CPU_ISA_AVX2 ? "avx2" : isa == NN_CPU_ISA_AVX512 ? "avx512" : "auto";
-}
+static const char *isa_name(nn_cpu_isa isa) { return nn_cpu_isa_name(isa); }
 
 /* Runs cpu_forward for layer l (params p) on every thread count; compares with ref. */
 static void run_layer(const nn_layer *l, const float *const *in, int n_in, const float *const p[4], int batch,
                       const double *ref, const double *mag, const char *cfg)
 {
     const size_t on = (size_t)batch * nn_shape_size(l->out);
-    nn_cpu_isa isas[3];
+    nn_cpu_isa isas[4];
     const int n_isa = isa_list(isas);
     for (int run = 0; run < 3 * n_isa; run++) {
         const int threads = 1 + run % 3;
@@ -236,7 +234,7 @@ static bool gemm_case(nn_cpu_isa isa, int threads, int M, int N, int K, int pad,
 static void test_sgemm(void **state)
 {
     (void)state;
-    nn_cpu_isa isas[3];
+    nn_cpu_isa isas[4];
     const int n_isa = isa_list(isas);
     static const int sz[][3] = {
         {1, 1, 1},     {1, 10, 300},  {1, 300, 7},   {2, 17, 33},   {3, 5, 0},     {5, 31, 2},    {6, 16, 16},
@@ -514,7 +512,7 @@ static void run_both_ways(const nn_layer *l, const float *x, const float *const 
     const float *in[1] = {x};
     run_layer(l, in, 1, p, batch, ref, NULL, cfg);
     const size_t n = (size_t)batch * nn_shape_size(l->in);
-    nn_cpu_isa isas[3];
+    nn_cpu_isa isas[4];
     const int n_isa = isa_list(isas);
     for (int run = 0; run < 3 * n_isa; run++) {
         const int threads = 1 + run % 3;

@@ -3,16 +3,18 @@
  * offending argument of an unknown option / missing value / value given to a flag is recovered as
  * written (long ones whole, short ones as `-x`, also inside a group), an ambiguous abbreviation is
  * unknown, a new parser forgets a parse abandoned half-way through a group, the one-line messages,
- * positional slots, and the bounds of the number parsers. */
+ * positional slots, the bounds of the number parsers, and --isa / $STEERD_ISA (exit 64 / 78). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include "tools/opts.h"
+#include "tools/steerctl.h"
 
 static const struct option longs[] = {{"out", required_argument, 0, 'o'},   {"kernel", required_argument, 0, 'k'},
                                       {"json", no_argument, 0, 'j'},         {"verbose", no_argument, 0, 'V'},
@@ -127,6 +129,31 @@ static void test_messages_and_slots(void **state)
     assert_string_equal(line, "--out: missing value");
 }
 
+/* --isa / $STEERD_ISA: 0 and the flavour, 64 for a bad --isa (unknown, or one this CPU lacks),
+ * 78 for a bad $STEERD_ISA when --isa is absent; --isa beats the variable. */
+static void test_isa(void **state)
+{
+    (void)state;
+    const char *miss = nn_cpu_isa_supported(NN_CPU_ISA_NEON) ? "avx2" : "neon";
+    nn_cpu_isa isa = NN_CPU_ISA_AUTO;
+    assert_int_equal(unsetenv(NN_CPU_ISA_ENV), 0);
+    assert_int_equal(isa_opt(NULL, &isa), 0);
+    assert_int_equal(isa, nn_cpu_isa_best());
+    assert_int_equal(isa_opt("scalar", &isa), 0);
+    assert_int_equal(isa, NN_CPU_ISA_SCALAR);
+    assert_int_equal(isa_opt("auto", &isa), 0);
+    assert_int_equal(isa, nn_cpu_isa_best());
+    assert_int_equal(isa_opt("sse9", &isa), EXIT_ISA_ARG);
+    assert_int_equal(isa_opt(miss, &isa), 64);
+    assert_int_equal(setenv(NN_CPU_ISA_ENV, miss, 1), 0);
+    assert_int_equal(isa_opt(NULL, &isa), 78);
+    assert_int_equal(isa_opt("scalar", &isa), 0);
+    assert_int_equal(setenv(NN_CPU_ISA_ENV, "scalar", 1), 0);
+    assert_int_equal(isa_opt(NULL, &isa), 0);
+    assert_int_equal(isa, NN_CPU_ISA_SCALAR);
+    assert_int_equal(unsetenv(NN_CPU_ISA_ENV), 0);
+}
+
 static void test_numbers(void **state)
 {
     (void)state;
@@ -159,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_reset_after_abandoned_group),
         cmocka_unit_test(test_messages_and_slots),
         cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_isa),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 
 struct nn_infer {
     nn_backend backend;         /* never AUTO */
+    nn_cpu_isa isa;             /* CPU kernel flavour (resolved: never AUTO) */
     const nn_infer_ops *ops;    /* the backend's executor table */
     void *x;                    /* its executor */
     nn_plan plan;
@@ -26,14 +27,18 @@ nn_status nn_infer_create_opts(nn_infer **out, const nn_model *m, const nn_infer
         return nn_fail(err, NN_E_ARG, "batch size must be in [1, 65536] (got %d)", o->max_batch);
     if (threads < 1 || threads > 256)
         return nn_fail(err, NN_E_ARG, "threads must be in [1, 256] (got %d)", threads);
-    const nn_backend_ops *b;
-    nn_status s = nn_backend_pick(o->backend, &b, err);
+    nn_infer_opts ro = *o; /* the backend gets the resolved kernel flavour */
+    nn_status s = nn_cpu_isa_resolve(o->isa, &ro.isa, err);
     if (s)
+        return s;
+    const nn_backend_ops *b;
+    if ((s = nn_backend_pick(o->backend, &b, err)))
         return s;
     nn_infer *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return nn_fail(err, NN_E_NOMEM, "out of memory");
     ctx->backend = b->id;
+    ctx->isa = ro.isa;
     ctx->ops = b->infer;
     s = nn_plan_build(&ctx->plan, m, o->max_batch, err);
     if (!s) {
@@ -42,7 +47,7 @@ nn_status nn_infer_create_opts(nn_infer **out, const nn_model *m, const nn_infer
             s = nn_fail(err, NN_E_NOMEM, "out of memory");
     }
     if (!s)
-        s = ctx->ops->create(&ctx->x, &ctx->plan, &m->g, o, threads, err);
+        s = ctx->ops->create(&ctx->x, &ctx->plan, &m->g, &ro, threads, err);
     if (s) {
         nn_infer_free(ctx);
         return s;
@@ -73,6 +78,7 @@ void nn_infer_free(nn_infer *ctx)
 }
 
 nn_backend nn_infer_backend(const nn_infer *ctx) { return ctx->backend; }
+nn_cpu_isa nn_infer_isa(const nn_infer *ctx) { return ctx->isa; }
 
 float *nn_infer_input(nn_infer *ctx) { return ctx->ops->input(ctx->x); }
 const float *nn_infer_output(const nn_infer *ctx) { return ctx->ops->output(ctx->x); }

@@ -50,10 +50,34 @@ typedef enum { NN_BACKEND_AUTO = 0, NN_BACKEND_CPU, NN_BACKEND_CUDA } nn_backend
 
 #define NN_CUDA_CONV_DIRECT_MACS (1L << 22)
 
+/* The CPU backend's kernel flavour (instruction set). AUTO: $STEERD_ISA when it is set and not
+ * empty (a name below; checked like a forced one), else the best this CPU runs: avx512, then
+ * avx2 (x86-64), neon (AArch64, always present), else scalar (portable C). A forced flavour this
+ * CPU lacks is refused (NN_E_ARG) with one line naming it and what the CPU supports. */
+typedef enum { NN_CPU_ISA_AUTO = 0, NN_CPU_ISA_SCALAR, NN_CPU_ISA_AVX2, NN_CPU_ISA_AVX512, NN_CPU_ISA_NEON } nn_cpu_isa;
+#define NN_CPU_ISA_ENV "STEERD_ISA"
+/* "auto", "scalar", "avx2", "avx512", "neon". */
+const char *nn_cpu_isa_name(nn_cpu_isa isa);
+/* Parses one of the names above; false for anything else. */
+bool nn_cpu_isa_parse(const char *s, nn_cpu_isa *out);
+/* The best flavour this CPU runs (never AUTO). */
+nn_cpu_isa nn_cpu_isa_best(void);
+/* True when this CPU (and build) runs the flavour; AUTO and SCALAR always. */
+bool nn_cpu_isa_supported(nn_cpu_isa isa);
+/* The flavours this CPU runs, best first, comma separated ("avx512, avx2, scalar"). */
+const char *nn_cpu_isa_list(char *buf, size_t n);
+/* What a context created with `req` runs (never AUTO): see nn_cpu_isa above. */
+nn_status nn_cpu_isa_resolve(nn_cpu_isa req, nn_cpu_isa *out, nn_err *err);
+/* Parses and checks a name given as `what` (an option such as "--isa", or NN_CPU_ISA_ENV):
+ * unknown or unsupported names fail (NN_E_ARG) with one line naming `what`, the value and, for an
+ * unsupported one, what this CPU supports. "auto" gives AUTO. */
+nn_status nn_cpu_isa_from_name(const char *name, const char *what, nn_cpu_isa *out, nn_err *err);
+
 typedef struct {
     int max_batch;        /* 1..65536 */
     int threads;          /* CPU backend worker threads, 1..256 (0 = 1) */
     nn_backend backend;
+    nn_cpu_isa isa;       /* CPU backend kernel flavour (0 = AUTO: $STEERD_ISA, else the best) */
     bool cuda_eager;      /* CUDA: launch the steps one by one instead of replaying the forward pass
                              captured once per batch size in a CUDA Graph (tests, benchmarks) */
     bool profile;         /* CUDA: time every step with events (implies eager); the CPU always times */
@@ -66,6 +90,8 @@ nn_status nn_infer_create_opts(nn_infer **out, const nn_model *m, const nn_infer
 void nn_infer_free(nn_infer *ctx);
 /* The backend the context runs on (never AUTO). */
 nn_backend nn_infer_backend(const nn_infer *ctx);
+/* The CPU kernel flavour the context runs (resolved at create; never AUTO). */
+nn_cpu_isa nn_infer_isa(const nn_infer *ctx);
 /* "auto", "cpu", "cuda". */
 const char *nn_backend_name(nn_backend b);
 /* Parses "auto" / "cpu" / "cuda"; false for anything else. */

@@ -3,7 +3,8 @@
  * engine's input buffer. The sampling tables come from src/nn/resample.c (shared with the CUDA
  * backend's GPU preprocessing, kernels/preprocess.cu). On x86 the horizontal pass converts and
  * blends a pixel's three channels in one SSE2 operation and the vertical pass runs 8 floats wide
- * (AVX2, chosen at run time); both do the scalar code's float operations in its order, so the
+ * (AVX2, chosen at run time); on AArch64 both passes use NEON (one pixel per operation, 4 floats
+ * wide). All do the scalar code's float operations in its order (no fused multiply-add), so the
  * result is bit-identical to it (and to the GPU's). */
 #include "nn/preprocess.h"
 
@@ -15,6 +16,10 @@
 #if defined(__SSE2__) /* x86-64, or x86 built with SSE2: the SSE2 pass; AVX2 when the CPU has it */
 #include <immintrin.h>
 #define PP_X86 1
+#endif
+#if defined(__aarch64__) /* Advanced SIMD is part of AArch64 */
+#include <arm_neon.h>
+#define PP_NEON 1
 #endif
 
 /* Vertical blend + scale/offset of one output row (RGB: n = out_w*3 floats), in the same float
@@ -40,6 +45,20 @@ __attribute__((target("avx2"))) static void vblend_avx2(float *restrict o, const
         _mm256_storeu_ps(o + i, _mm256_add_ps(_mm256_mul_ps(x, s), b));
     }
     vblend_c(o + i, h0 + i, h1 + i, vy, wy, scale, offset, n - i); /* the last n % 8 */
+}
+#endif
+
+#ifdef PP_NEON
+static void vblend_neon(float *restrict o, const float *restrict h0, const float *restrict h1, float vy, float wy,
+                        float scale, float offset, int n)
+{
+    const float32x4_t v = vdupq_n_f32(vy), w = vdupq_n_f32(wy), s = vdupq_n_f32(scale), b = vdupq_n_f32(offset);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t x = vaddq_f32(vmulq_f32(vld1q_f32(h0 + i), v), vmulq_f32(vld1q_f32(h1 + i), w));
+        vst1q_f32(o + i, vaddq_f32(vmulq_f32(x, s), b));
+    }
+    vblend_c(o + i, h0 + i, h1 + i, vy, wy, scale, offset, n - i); /* the last n % 4 */
 }
 #endif
 
@@ -70,6 +89,9 @@ nn_status pp_init(pp_plan *p, const nn_preprocess *pre, int out_h, int out_w, in
 #ifdef PP_X86
     if (__builtin_cpu_supports("avx2"))
         p->vblend = vblend_avx2;
+#endif
+#ifdef PP_NEON
+    p->vblend = vblend_neon;
 #endif
     return NN_OK;
 }
@@ -140,6 +162,18 @@ static const float *resized_row(pp_plan *p, const uint8_t *rgb, int stride, int 
         __m128 b = _mm_cvtepi32_ps(_mm_unpacklo_epi16(_mm_unpacklo_epi8(_mm_cvtsi32_si128((int)ub), zero), zero));
         const float wx = wxs[ox];
         _mm_storeu_ps(h + 3 * ox, _mm_add_ps(_mm_mul_ps(a, _mm_set1_ps(1.0f - wx)), _mm_mul_ps(b, _mm_set1_ps(wx))));
+    }
+#endif
+#ifdef PP_NEON
+    /* One pixel (3 channels + the next pixel's first byte) per NEON operation, as the SSE2 pass. */
+    for (const int n_vec = p->n_vec; ox < n_vec; ox++) {
+        uint32_t ua, ub;
+        memcpy(&ua, r + x0[ox] * 3, 4);
+        memcpy(&ub, r + x1[ox] * 3, 4);
+        const float32x4_t a = vcvtq_f32_u32(vmovl_u16(vget_low_u16(vmovl_u8(vcreate_u8(ua)))));
+        const float32x4_t b = vcvtq_f32_u32(vmovl_u16(vget_low_u16(vmovl_u8(vcreate_u8(ub)))));
+        const float wx = wxs[ox];
+        vst1q_f32(h + 3 * ox, vaddq_f32(vmulq_n_f32(a, 1.0f - wx), vmulq_n_f32(b, wx)));
     }
 #endif
     for (; ox < out_w; ox++) {

@@ -13,7 +13,7 @@
 
 static const char bench_help[] =
     "usage: steerctl bench MODEL.yaml [--weights W.safetensors] [--threads N] [--batch B] [--runs R] [--json]\n"
-    "                     [--backend cpu|cuda|auto] [--eager] [--profile]\n"
+    "                     [--backend cpu|cuda|auto] [--eager] [--profile] [--isa NAME]\n"
     "\n"
     "Times R forward passes (after R/10 + 3 warm-up passes) of a batch of B random images on N threads\n"
     "(defaults: He-initialised weights, 1 thread, batch 1, 200 runs). Prints per-step mean time\n"
@@ -25,6 +25,8 @@ static const char bench_help[] =
     "--profile times every step with CUDA events (eager; per-step times are only printed then).\n"
     "--conv-direct-macs N: a conv2d of at most N multiply-adds (x batch) runs as one fused kernel\n"
     "instead of cuDNN + epilogue (default 4194304; -1: always cuDNN).\n"
+    "--isa auto|scalar|avx2|avx512|neon: the CPU kernels' instruction set (default: $STEERD_ISA, else the\n"
+    "best this CPU runs; one it lacks is refused: exit 64, or 78 for $STEERD_ISA); --json reports it (\"isa\").\n"
     "With --train: training throughput instead (steerctl bench MODEL.yaml --train --help).\n";
 
 static uint64_t now_ns(void)
@@ -80,10 +82,11 @@ static double sgemm_peak_gmacs(int threads)
 }
 
 typedef struct {
-    const char *spec, *weights;
+    const char *spec, *weights, *isa_name;
     long threads, batch, runs;
     bool json, eager, profile;
     nn_backend backend;
+    nn_cpu_isa isa;
     long conv_direct_macs;
 } bench_opts;
 
@@ -94,7 +97,8 @@ static const struct option bench_options[] = {
     {"json", no_argument, 0, 'j'},          {"help", no_argument, 0, 'h'},
     {"backend", required_argument, 0, 'B'}, {"eager", no_argument, 0, 'e'},
     {"profile", no_argument, 0, 'p'},       {"conv-direct-macs", required_argument, 0, 'D'},
-    {"train", no_argument, 0, 'T'},         {0, 0, 0, 0}};
+    {"train", no_argument, 0, 'T'},         {"isa", required_argument, 0, 'I'},
+    {0, 0, 0, 0}};
 
 static int parse(int argc, char **argv, bench_opts *o)
 {
@@ -113,6 +117,7 @@ static int parse(int argc, char **argv, bench_opts *o)
         case 'D': ok = parse_int_opt("--conv-direct-macs", p.arg, -1, 1L << 40, &o->conv_direct_macs); break;
         case 'p': o->profile = true; break;
         case 'B': ok = parse_backend_opt(p.arg, &o->backend); break;
+        case 'I': o->isa_name = p.arg; break;
         case 'h': fputs(bench_help, stdout); return -1;
         default:
             if (!opts_positional(&p, c, &o->spec, 1))
@@ -123,7 +128,7 @@ static int parse(int argc, char **argv, bench_opts *o)
     }
     if (!o->spec)
         return fputs(bench_help, stderr), EXIT_USAGE;
-    return 0;
+    return isa_opt(o->isa_name, &o->isa);
 }
 
 /* `--train` anywhere among the options (not as an option's value): the training benchmark. */
@@ -154,10 +159,10 @@ static int report(const bench_opts *o, const nn_model *m, const nn_infer *ctx, u
         jb_init_file(&j, buf, sizeof buf, stdout);
         jb_raw(&j, "{\"model\": ");
         jb_str(&j, nn_model_name(m));
-        jb_printf(&j, ", \"backend\": \"%s\", \"mode\": \"%s\", \"batch\": %ld, \"threads\": %ld, \"runs\": %ld, "
+        jb_printf(&j, ", \"backend\": \"%s\", \"isa\": \"%s\", \"mode\": \"%s\", \"batch\": %ld, \"threads\": %ld, \"runs\": %ld, "
                   "\"median_us\": %.2f, \"p99_us\": %.2f, \"images_per_s\": %.1f, \"macs\": %" PRIu64
                   ", \"gmacs\": %.3f, \"peak_gmacs\": %.3f, \"conv_direct_macs\": %ld, \"layers\": [",
-                  nn_backend_name(nn_infer_backend(ctx)), mode, o->batch, o->threads, o->runs, med, p99,
+                  nn_backend_name(nn_infer_backend(ctx)), nn_cpu_isa_name(nn_infer_isa(ctx)), mode, o->batch, o->threads, o->runs, med, p99,
                   (double)o->batch * 1e6 / med, cost.macs, gmacs, peak, o->conv_direct_macs);
         for (int i = 0; i < n; i++) {
             jb_raw(&j, i ? ", {\"name\": " : "{\"name\": ");
@@ -167,8 +172,9 @@ static int report(const bench_opts *o, const nn_model *m, const nn_infer *ctx, u
         jb_raw(&j, "]}\n");
         return json_stdout_done(&j);
     }
-    printf("model %s  backend %s (%s)  batch %ld  threads %ld  runs %ld\n", nn_model_name(m),
-           nn_backend_name(nn_infer_backend(ctx)), mode, o->batch, o->threads, o->runs);
+    printf("model %s  backend %s (%s)  isa %s  batch %ld  threads %ld  runs %ld\n", nn_model_name(m),
+           nn_backend_name(nn_infer_backend(ctx)), mode, nn_cpu_isa_name(nn_infer_isa(ctx)), o->batch, o->threads,
+           o->runs);
     if (n > 0)
         printf("%-32s %10s\n", "step", "mean us");
     for (int i = 0; i < n; i++)
@@ -198,7 +204,7 @@ int cmd_bench(int argc, char **argv)
     if (!o.weights)
         nn_model_init_he(m, 1);
     nn_infer *ctx;
-    nn_infer_opts io = {.max_batch = (int)o.batch, .threads = (int)o.threads, .backend = o.backend,
+    nn_infer_opts io = {.max_batch = (int)o.batch, .threads = (int)o.threads, .backend = o.backend, .isa = o.isa,
                         .cuda_eager = o.eager, .profile = o.profile, .cuda_conv_direct_macs = o.conv_direct_macs};
     if ((s = nn_infer_create_opts(&ctx, m, &io, &err))) {
         nn_model_free(m);

@@ -36,11 +36,13 @@ static const char init_help[] =
 
 static const char run_help[] =
     "usage: steerctl model run MODEL.yaml W.safetensors --input X.npy --output Y.npy [--threads N]\n"
-    "                          [--backend cpu|cuda|auto]\n"
+    "                          [--backend cpu|cuda|auto] [--isa NAME]\n"
     "\n"
     "X: [N, H, W, C] (or [H, W, C]) numeric .npy, converted to float32, NHWC as the model's input.\n"
     "Y: [N, outputs] float32, the last layer's output per sample.\n"
     "--backend: cpu (default), cuda (an error without a CUDA device) or auto (CUDA when present).\n"
+    "--isa auto|scalar|avx2|avx512|neon: the CPU kernels' instruction set (default: $STEERD_ISA, else the\n"
+    "best this CPU runs); one this CPU lacks is refused (exit 64; 78 for a bad $STEERD_ISA).\n"
     "Exits 1 without writing Y when the model fails its self-check (a finite forward pass on a test\n"
     "image), when X holds a non-finite value, or when any output is non-finite (the message names\n"
     "the sample and the output index).\n";
@@ -176,15 +178,15 @@ static int model_init(int argc, char **argv)
 }
 
 /* Runs x [n, H, W, C] through the model in chunks of up to max_batch; y [n, outputs]. */
-static nn_status run_batches(const nn_model *m, const float *x, size_t n, int threads, nn_backend backend, float *y,
-                             nn_err *err)
+static nn_status run_batches(const nn_model *m, const float *x, size_t n, int threads, nn_backend backend,
+                             nn_cpu_isa isa, float *y, nn_err *err)
 {
     int h, w, c;
     nn_model_input_shape(m, &h, &w, &c);
     size_t in_size = (size_t)h * (size_t)w * (size_t)c;
     int max_batch = n < 32 ? (int)n : 32;
     nn_infer *ctx;
-    nn_infer_opts o = {.max_batch = max_batch, .threads = threads, .backend = backend};
+    nn_infer_opts o = {.max_batch = max_batch, .threads = threads, .backend = backend, .isa = isa};
     nn_status s = nn_infer_create_opts(&ctx, m, &o, err);
     if (!s)
         s = nn_infer_selfcheck(ctx, m, err);
@@ -220,9 +222,11 @@ static int model_run(int argc, char **argv)
                                          {"output", required_argument, 0, 'o'},
                                          {"threads", required_argument, 0, 't'},
                                          {"backend", required_argument, 0, 'b'},
+                                         {"isa", required_argument, 0, 'I'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *in_path = NULL, *out_path = NULL, *pos[2] = {NULL, NULL}; /* MODEL.yaml W.safetensors */
+    const char *isa_name = NULL;
     long threads = 1;
     nn_backend backend = NN_BACKEND_CPU;
     opts_parser p;
@@ -238,13 +242,19 @@ static int model_run(int argc, char **argv)
         } else if (c == 'b') {
             if (!parse_backend_opt(p.arg, &backend))
                 return EXIT_USAGE;
-        } else if (c == 'h')
+        } else if (c == 'I')
+            isa_name = p.arg;
+        else if (c == 'h')
             return fputs(run_help, stdout), 0;
         else if (!opts_positional(&p, c, pos, 2))
             return opts_fail(&p, c, "model run", "model run");
     }
     if (!pos[1] || !in_path || !out_path)
         return fputs(run_help, stderr), EXIT_USAGE;
+    nn_cpu_isa isa;
+    int rc = isa_opt(isa_name, &isa);
+    if (rc)
+        return rc;
     const char *weights = pos[1];
     nn_err err;
     nn_model *m;
@@ -278,7 +288,7 @@ static int model_run(int argc, char **argv)
         s = nn_fail(&err, NN_E_NOMEM, "out of memory for %zu x %zu outputs", n, outs);
         goto done;
     }
-    if ((s = run_batches(m, x.data, n, (int)threads, backend, y, &err)) ||
+    if ((s = run_batches(m, x.data, n, (int)threads, backend, isa, y, &err)) ||
         (s = check_finite(weights, "output", y, n * outs, outs, &err)))
         goto done;
     int64_t dims[2] = {(int64_t)n, (int64_t)outs};

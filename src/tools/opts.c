@@ -142,3 +142,16 @@ bool parse_backend_opt(const char *val, nn_backend *out)
     fprintf(stderr, "steerctl: --backend: expected cpu, cuda or auto (got '%s')\n", val);
     return false;
 }
+
+int isa_opt(const char *val, nn_cpu_isa *out)
+{
+    nn_err err;
+    nn_cpu_isa req = NN_CPU_ISA_AUTO;
+    nn_status s = val ? nn_cpu_isa_from_name(val, "--isa", &req, &err) : NN_OK;
+    if (!s)
+        s = nn_cpu_isa_resolve(req, out, &err); /* AUTO: $STEERD_ISA, else the best */
+    if (!s)
+        return 0;
+    fprintf(stderr, "steerctl: %s\n", err.msg);
+    return val ? EXIT_ISA_ARG : EXIT_ISA_ENV;
+}

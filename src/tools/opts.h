@@ -55,5 +55,10 @@ bool parse_seconds_opt(const char *cmd, const char *opt, const char *val, double
 /* --backend cpu|cuda|auto; prints `steerctl: --backend: expected cpu, cuda or auto (got 'VAL')` and
  * returns false when invalid. */
 bool parse_backend_opt(const char *val, nn_backend *out);
+/* The CPU kernel flavour: --isa VAL, or when val is NULL (no --isa) $STEERD_ISA, else the best
+ * this CPU runs (never AUTO). Prints `steerctl: --isa neon: this CPU does not support neon (it
+ * supports avx2, scalar)` (or `STEERD_ISA ...`, or `... unknown instruction set ...`) and returns
+ * EXIT_ISA_ARG (64) for a bad --isa, EXIT_ISA_ENV (78) for a bad $STEERD_ISA; else 0. */
+int isa_opt(const char *val, nn_cpu_isa *out);
 
 #endif

@@ -1,9 +1,13 @@
 /* steerctl.h — subcommands of the steerctl tool; each returns the process exit status
- * (0 success, 1 failure, 2 usage error) and prints one error line on failure. */
+ * (0 success, 1 failure, 2 usage error; 64 / 78 a bad --isa / $STEERD_ISA) and prints one error line on failure. */
 #ifndef STEERD_STEERCTL_H
 #define STEERD_STEERCTL_H
 
 #define EXIT_USAGE 2
+/* --isa / $STEERD_ISA naming an instruction set that is unknown or this CPU lacks (sysexits'
+ * EX_USAGE and EX_CONFIG, as steerd and steer-train use 78). */
+#define EXIT_ISA_ARG 64
+#define EXIT_ISA_ENV 78
 
 int cmd_model(int argc, char **argv);   /* model info | init | run */
 int cmd_explain(int argc, char **argv);

@@ -1,7 +1,8 @@
 /* main.c — steer-train: trains a model of the zoo on a dataset as a config file describes.
  *   steer-train CONFIG.yaml [--set key=value ...] [--resume RUN_DIR [--force]] [--allow-missing]
  *   steer-train --resume RUN_DIR [--force]  (the run's own config.yaml)
- * Order: config (parse -> overrides -> validate; exit 78 on a bad one) -> model + dataset
+ * Order: config (parse -> overrides -> validate; exit 78 on a bad one, or on a bad $STEERD_ISA,
+ * the CPU kernels' instruction set) -> model + dataset
  * checks -> run directory (a non-empty one is refused unless resuming) -> epochs, each ending
  * in an atomic checkpoint, log.csv, metrics.json and curve.svg -> test set -> final weights
  * `<model>.safetensors`. Exit status: 0 done, 1 failure (data, I/O, divergence), 2 usage,
@@ -297,7 +298,8 @@ static int train(run *r, const cli *c)
         snprintf(cfg_path, sizeof cfg_path, "%s", c->config);
     else
         snprintf(cfg_path, sizeof cfg_path, "%s/config.yaml", c->resume);
-    if (tc_load(cfg, cfg_path, c->sets, c->n_sets, &err)) {
+    nn_cpu_isa isa; /* $STEERD_ISA: the CPU kernels' instruction set (the training context reads it too) */
+    if (tc_load(cfg, cfg_path, c->sets, c->n_sets, &err) || nn_cpu_isa_resolve(NN_CPU_ISA_AUTO, &isa, &err)) {
         fprintf(stderr, "steer-train: %s\n", err.msg);
         return TC_EX_CONFIG;
     }

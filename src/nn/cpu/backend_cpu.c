@@ -14,6 +14,7 @@ typedef struct {
     nn_pool *pool;
     float *arena;               /* activations, then scratch */
     float *scratch;
+    nn_cpu_isa isa;             /* resolved by nn_infer_create_opts (never AUTO) */
 } cpu_infer;
 
 static void cpu_infer_free(void *x)
@@ -29,7 +30,6 @@ static void cpu_infer_free(void *x)
 static nn_status cpu_infer_create(void **out, const nn_plan *p, const nn_graph *g, const nn_infer_opts *o,
                                   int threads, nn_err *err)
 {
-    (void)o;
     *out = NULL;
     size_t scratch = 0;
     for (int i = 0; i < p->n_steps; i++) {
@@ -47,6 +47,7 @@ static nn_status cpu_infer_create(void **out, const nn_plan *p, const nn_graph *
     if (!c)
         return nn_fail(err, NN_E_NOMEM, "out of memory");
     c->plan = p;
+    c->isa = o->isa;
     c->arena = aligned_alloc(64, (total * sizeof(float) + 63) / 64 * 64);
     if (!c->arena) {
         cpu_infer_free(c);
@@ -82,7 +83,7 @@ static const float *cpu_infer_step(void *x, int i, int batch)
     const nn_plan *p = c->plan;
     const nn_plan_step *st = &p->steps[i];
     cpu_fwd_args a = {.l = &st->l, .out = c->arena + st->out_off, .batch = batch, .scratch = c->scratch,
-                      .pool = c->pool};
+                      .pool = c->pool, .isa = c->isa};
     for (int k = 0; k < st->l.n_inputs; k++) {
         a.in[k] = c->arena + st->in_off[k];
         a.in_c[k] = st->in_c[k];

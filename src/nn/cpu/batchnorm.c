@@ -15,6 +15,12 @@
 #else
 #define BN_X86 0
 #endif
+#if defined(__aarch64__)
+#include "neon.h"
+#define BN_NEON 1
+#else
+#define BN_NEON 0
+#endif
 #define INLINE static inline __attribute__((always_inline))
 
 enum { BN_BLOCK = 512 }; /* channels per stack block */
@@ -24,21 +30,27 @@ typedef struct {
     size_t pixels_per_row; /* pixels handled per work item */
 } bn_ctx;
 
+/* scale[c] and shift[c] of channels c0 .. c0+n-1 (y = x*scale + shift). */
+static void bn_coeffs(const cpu_fwd_args *a, int c0, int n, float *scale, float *shift)
+{
+    const float *gamma = a->p[0], *beta = a->p[1], *mean = a->p[2], *var = a->p[3];
+    for (int c = 0; c < n; c++) {
+        float s = gamma[c0 + c] / sqrtf(var[c0 + c] + a->l->eps);
+        scale[c] = s;
+        shift[c] = beta[c0 + c] - mean[c0 + c] * s;
+    }
+}
+
 /* Rows [begin, end) of pixels_per_row pixels each. */
 INLINE void bn_rows(const bn_ctx *p, int begin, int end)
 {
     const cpu_fwd_args *a = p->a;
     const nn_layer *l = a->l;
     const int C = l->in.c;
-    const float *gamma = a->p[0], *beta = a->p[1], *mean = a->p[2], *var = a->p[3];
     float scale[BN_BLOCK], shift[BN_BLOCK];
     for (int c0 = 0; c0 < C; c0 += BN_BLOCK) {
         const int n = C - c0 < BN_BLOCK ? C - c0 : BN_BLOCK;
-        for (int c = 0; c < n; c++) {
-            float s = gamma[c0 + c] / sqrtf(var[c0 + c] + l->eps);
-            scale[c] = s;
-            shift[c] = beta[c0 + c] - mean[c0 + c] * s;
-        }
+        bn_coeffs(a, c0, n, scale, shift);
         const size_t px0 = (size_t)begin * p->pixels_per_row, px1 = (size_t)end * p->pixels_per_row;
         for (size_t px = px0; px < px1; px++) {
             const float *x = a->in[0] + px * C + c0; /* may alias y: element-wise */
@@ -66,9 +78,42 @@ static void bn_base(const bn_ctx *p, int b, int e) { bn_rows(p, b, e); }
 T512 static void bn_512(const bn_ctx *p, int b, int e) { bn_rows(p, b, e); }
 #endif
 
+#if BN_NEON
+/* bn_rows with NEON: y = x*scale + shift (multiply, then add, as the scalar path) 4 channels a
+ * step with the fused activation; scale and shift as bn_rows builds them. */
+static void bn_neon(const bn_ctx *p, int begin, int end)
+{
+    const cpu_fwd_args *a = p->a;
+    const nn_layer *l = a->l;
+    const int C = l->in.c;
+    const float32x4_t alpha = vdupq_n_f32(l->act_alpha);
+    float scale[BN_BLOCK], shift[BN_BLOCK];
+    for (int c0 = 0; c0 < C; c0 += BN_BLOCK) {
+        const int n = C - c0 < BN_BLOCK ? C - c0 : BN_BLOCK;
+        bn_coeffs(a, c0, n, scale, shift);
+        const size_t px0 = (size_t)begin * p->pixels_per_row, px1 = (size_t)end * p->pixels_per_row;
+        for (size_t px = px0; px < px1; px++) {
+            const float *x = a->in[0] + px * C + c0; /* may alias y: element-wise */
+            float *y = a->out + px * C + c0;
+            for (int c = 0; c < n; c += 4) {
+                const int k = n - c < 4 ? n - c : 4;
+                const float32x4_t v = vaddq_f32(vmulq_f32(neon_ld(x + c, k), neon_ld(scale + c, k)), neon_ld(shift + c, k));
+                neon_st(y + c, neon_act(v, l->act, alpha), k);
+            }
+        }
+    }
+}
+#endif
+
 static void bn_task(void *ctx, int begin, int end, int thread)
 {
     (void)thread;
+#if BN_NEON
+    if (cpu_isa(((const bn_ctx *)ctx)->a) == NN_CPU_ISA_NEON) {
+        bn_neon(ctx, begin, end);
+        return;
+    }
+#endif
 #if BN_X86
     if (cpu_isa(((const bn_ctx *)ctx)->a) == NN_CPU_ISA_AVX512) {
         bn_512(ctx, begin, end);

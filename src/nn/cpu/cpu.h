@@ -36,9 +36,8 @@ void nn_sgemm(nn_pool *p, int M, int N, int K, const float *A, int lda, const fl
  * gradients (x^T dy) without transposing x. Same workspace as nn_sgemm(M, N, K). */
 void nn_sgemm_at(nn_pool *p, int M, int N, int K, const float *A, int lda, const float *B, int ldb, float *C,
                  int ldc, bool accumulate, float *ws);
-/* Instruction-set flavour of the kernels: AUTO picks the best this CPU supports at run time. */
-typedef enum { NN_CPU_ISA_AUTO = 0, NN_CPU_ISA_SCALAR, NN_CPU_ISA_AVX2, NN_CPU_ISA_AVX512 } nn_cpu_isa;
-nn_cpu_isa nn_cpu_isa_best(void);
+/* Instruction-set flavour of the kernels (nn_cpu_isa, nn.h; isa.c): AUTO picks the best this CPU
+ * supports at run time. */
 /* nn_sgemm with a forced flavour (tests and benchmarks; an unsupported one must not be asked for). */
 void nn_sgemm_isa(nn_cpu_isa isa, nn_pool *p, int M, int N, int K, const float *A, int lda, const float *B,
                   int ldb, float *C, int ldc, const float *bias, bool accumulate, nn_act act, float alpha,

@@ -2,8 +2,9 @@
  *   in [batch][IH][IW][C]    weight [kh][kw][C*dm]    bias [C*dm] or NULL
  *   out [batch][OH][OW][C*dm];  output channel o reads input channel o/dm.
  * Channels are contiguous in NHWC, so the kernel vectorises across them: AVX-512 (16 channels a
- * step, masked tails, a lane permute for dm > 1) when the CPU has it, plain C otherwise (built
- * for AVX2 too, where the compiler vectorises it). Each
+ * step, masked tails, a lane permute for dm > 1) when the CPU has it, NEON on AArch64 (4
+ * channels a step, dm = 1), plain C otherwise (built for AVX2 too, where the compiler vectorises
+ * it). Each
  * output pixel only visits its in-bounds taps, so padding costs nothing. The bias and activation
  * are applied before the single store. Threads split output rows. */
 #include <string.h>
@@ -15,6 +16,12 @@
 #define DW_X86 1
 #else
 #define DW_X86 0
+#endif
+#if defined(__aarch64__)
+#include "neon.h"
+#define DW_NEON 1
+#else
+#define DW_NEON 0
 #endif
 #define INLINE static inline __attribute__((always_inline))
 
@@ -186,6 +193,82 @@ T512 static void dw512_5x5(const dw_ctx *d, int b, int oh) { dw512_row(d, b, oh,
 T512 static void dw512_any(const dw_ctx *d, int b, int oh) { dw512_row(d, b, oh, 0, 0); }
 #endif
 
+#if DW_NEON
+/* NEON, dm = 1: one output row, 4 channels a step (n = 1..3 lanes for the channel tail). Border
+ * pixels (window touching padding) run the in-range taps with weights from L1; when KH_/KW_ > 0
+ * the interior pixels run the window unrolled with the block's weights in registers (5x5: 25 of
+ * the 32 q registers) and two accumulators (even / odd taps), as the AVX-512 path. */
+NEON_INLINE void dwn_row(const dw_ctx *d, int b, int oh, const int KH_, const int KW_)
+{
+    const nn_layer *l = d->a->l;
+    const int KH = l->kh, KW = l->kw;
+    const float *w = d->a->p[0];
+    const float *bias = l->has_bias ? d->a->p[1] : NULL;
+    const int C = d->C, sw = l->sw, IW = d->IW, OW = d->OW, pl = l->pad_left;
+    int kh0, kh1;
+    tap_range(oh, l->sh, l->pad_top, KH, d->IH, &kh0, &kh1);
+    const int ih0 = oh * l->sh - l->pad_top;
+    const float *img = d->a->in[0] + (size_t)b * d->IH * IW * C;
+    float *orow = d->a->out + ((size_t)b * d->OH + oh) * OW * C;
+    const float32x4_t zero = vdupq_n_f32(0.0f), alpha = vdupq_n_f32(l->act_alpha);
+    int owa = 0, owb = 0; /* interior pixels: iw0 = ow*sw - pl >= 0 and iw0 + KW <= IW */
+    if (KH_ && kh0 == 0 && kh1 == KH) {
+        owa = (pl + sw - 1) / sw;
+        owb = IW - KW + pl >= 0 ? (IW - KW + pl) / sw + 1 : 0;
+        if (owb > OW) owb = OW;
+        if (owa > owb) owa = owb = 0;
+    }
+    for (int c0 = 0; c0 < C; c0 += 4) {
+        const int n = C - c0 < 4 ? C - c0 : 4;
+        const float32x4_t b0 = bias ? neon_ld(bias + c0, n) : zero;
+        const float *xb = img + c0;
+        float *ob = orow + c0;
+        for (int ow = 0; ow < OW; ow++) {
+            if (ow == owa && owa < owb) { /* the interior: below */
+                ow = owb - 1;
+                continue;
+            }
+            const int iw0 = ow * sw - pl;
+            const int kw0 = iw0 < 0 ? -iw0 : 0, kw1 = iw0 + KW > IW ? IW - iw0 : KW;
+            float32x4_t acc = b0;
+            for (int kh = kh0; kh < kh1; kh++) {
+                const float *xr = xb + ((size_t)(ih0 + kh) * IW + (size_t)(iw0 + kw0)) * C; /* tap kw0 */
+                const float *wr = w + (size_t)kh * KW * C + c0;
+                for (int kw = kw0; kw < kw1; kw++)
+                    acc = vfmaq_f32(acc, neon_ld(xr + (size_t)(kw - kw0) * C, n), neon_ld(wr + (size_t)kw * C, n));
+            }
+            neon_st(ob + (size_t)ow * C, neon_act(acc, l->act, alpha), n);
+        }
+        if (!KH_ || owa >= owb) continue;
+        float32x4_t wv[KH_ ? KH_ : 1][KW_ ? KW_ : 1];
+#pragma GCC unroll 5
+        for (int kh = 0; kh < KH_; kh++)
+#pragma GCC unroll 5
+            for (int kw = 0; kw < KW_; kw++) wv[kh][kw] = neon_ld(w + (size_t)(kh * KW_ + kw) * C + c0, n);
+        const size_t xstep = (size_t)sw * C, rstep = (size_t)IW * C;
+        const float *x0 = xb + ((size_t)ih0 * IW + (size_t)(owa * sw - pl)) * C;
+        for (int ow = owa; ow < owb; ow++, x0 += xstep) {
+            float32x4_t acc0 = b0, acc1 = zero;
+#pragma GCC unroll 5
+            for (int kh = 0; kh < KH_; kh++)
+#pragma GCC unroll 5
+                for (int kw = 0; kw < KW_; kw++) {
+                    const float32x4_t x = neon_ld(x0 + kh * rstep + (size_t)kw * C, n);
+                    if ((kh * KW_ + kw) & 1) acc1 = vfmaq_f32(acc1, x, wv[kh][kw]);
+                    else acc0 = vfmaq_f32(acc0, x, wv[kh][kw]);
+                }
+            neon_st(ob + (size_t)ow * C, neon_act(vaddq_f32(acc0, acc1), l->act, alpha), n);
+        }
+    }
+}
+
+static void dwn_1x3(const dw_ctx *d, int b, int oh) { dwn_row(d, b, oh, 1, 3); }
+static void dwn_3x1(const dw_ctx *d, int b, int oh) { dwn_row(d, b, oh, 3, 1); }
+static void dwn_3x3(const dw_ctx *d, int b, int oh) { dwn_row(d, b, oh, 3, 3); }
+static void dwn_5x5(const dw_ctx *d, int b, int oh) { dwn_row(d, b, oh, 5, 5); }
+static void dwn_any(const dw_ctx *d, int b, int oh) { dwn_row(d, b, oh, 0, 0); }
+#endif
+
 typedef void (*dw_row_fn)(const dw_ctx *d, int b, int oh);
 
 typedef struct {
@@ -214,6 +297,13 @@ void cpu_depthwise_forward(const cpu_fwd_args *a)
         if (p.d.dm == 1)
             p.row = kh == 1 && kw == 3 ? dw512_1x3 : kh == 3 && kw == 1 ? dw512_3x1 : kh == 3 && kw == 3 ? dw512_3x3
                   : kh == 5 && kw == 5 ? dw512_5x5 : dw512_any;
+    }
+#endif
+#if DW_NEON
+    if (cpu_isa(a) == NN_CPU_ISA_NEON && p.d.dm == 1) {
+        const int kh = l->kh, kw = l->kw;
+        p.row = kh == 1 && kw == 3 ? dwn_1x3 : kh == 3 && kw == 1 ? dwn_3x1 : kh == 3 && kw == 3 ? dwn_3x3
+              : kh == 5 && kw == 5 ? dwn_5x5 : dwn_any;
     }
 #endif
     const int rows = a->batch * p.d.OH;

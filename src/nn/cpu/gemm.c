@@ -4,7 +4,7 @@
  * the micro-kernel takes as a column step (no packing). Goto/BLIS-style cache blocking (K split in KC blocks, N in NC
  * blocks, M in MC blocks) around a register-blocked FMA micro-kernel that broadcasts A from its
  * rows and streams B rows: AVX-512 14x32 (with a ymm remainder for 8-column tails), AVX2 6x16,
- * picked at run time with __builtin_cpu_supports, plus a portable scalar path. Edge tiles use
+ * picked at run time with __builtin_cpu_supports, NEON 8x12 on AArch64, plus a portable scalar path. Edge tiles use
  * masked loads/stores, so nothing is padded and no uninitialised memory is read. B is packed into
  * NR-wide panels only when many row panels reuse it; A is read in place unless its row stride
  * would thrash L1 (then rows are copied to a padded stride). Work is split over M (or N when M is
@@ -20,6 +20,12 @@
 #define GEMM_X86 1
 #else
 #define GEMM_X86 0
+#endif
+#if defined(__aarch64__)
+#include "neon.h"
+#define GEMM_NEON 1
+#else
+#define GEMM_NEON 0
 #endif
 
 /* Blocking. MC_MAX and NC_MAX are multiples of every MR and NR below; ws sizing relies on it. */
@@ -263,6 +269,74 @@ static const gemm_isa isa_avx512 = {MR512, NR512, MR512W, NR512W, k512_pick};
 static const gemm_isa isa_avx2 = {MR256, NR256, 0, 0, k256_pick};
 #endif /* GEMM_X86 */
 
+/* ---------------- NEON micro-kernel (AArch64: MR = 8, NR = 12, 24 of the 32 q registers) ----------------
+ * B rows are loaded as NV = ceil(nr/4) vectors, the last one holding TL = 1..4 lanes (partial
+ * vectors are loaded and stored lane by lane: nothing past column nr is touched); A elements are
+ * broadcast (ld1r) from their rows and multiplied in with vfmaq_f32. A last panel of 13..16
+ * columns runs 6-row tiles of 4 vectors (again 24 accumulators). One function per (mr, nr). */
+#if GEMM_NEON
+enum { MRN = 8, NRN = 12, MRNW = 6, NRNW = 16 };
+
+NEON_INLINE void kneon_body(const int MR, const int NV, const int TL, const ktile *t)
+{
+    float32x4_t acc[MRN][4];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) acc[i][v] = vdupq_n_f32(0.0f);
+    const float *a = t->a, *b = t->b;
+    const ptrdiff_t rsa = t->rsa, csa = t->csa, ldbk = t->ldbk;
+    for (int k = 0; k < t->kc; k++) {
+        float32x4_t bv[4];
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) bv[v] = v == NV - 1 ? neon_ld(b + 4 * v, TL) : vld1q_f32(b + 4 * v);
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; i++) {
+            const float32x4_t ai = vld1q_dup_f32(a + i * rsa);
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) acc[i][v] = vfmaq_f32(acc[i][v], bv[v], ai);
+        }
+        a += csa;
+        b += ldbk;
+    }
+    float32x4_t bias[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; v++)
+        bias[v] = !t->bias ? vdupq_n_f32(0.0f) : v == NV - 1 ? neon_ld(t->bias + 4 * v, TL) : vld1q_f32(t->bias + 4 * v);
+    const float32x4_t alpha = vdupq_n_f32(t->alpha);
+    float *c = t->c;
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++, c += t->ldc)
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; v++) {
+            const int n = v == NV - 1 ? TL : 4;
+            float32x4_t x = vaddq_f32(acc[i][v], bias[v]);
+            if (t->loadc) x = vaddq_f32(n == 4 ? vld1q_f32(c + 4 * v) : neon_ld(c + 4 * v, TL), x);
+            x = neon_act(x, t->act, alpha);
+            if (n == 4) vst1q_f32(c + 4 * v, x);
+            else neon_st(c + 4 * v, x, TL);
+        }
+}
+
+#define KN_DEF(MR, NR) \
+    static void kn_##MR##_##NR(const ktile *t) { kneon_body(MR, ((NR) + 3) / 4, (NR) - 4 * (((NR) + 3) / 4 - 1), t); }
+#define KN_ROW(MR) KN_DEF(MR, 1) KN_DEF(MR, 2) KN_DEF(MR, 3) KN_DEF(MR, 4) KN_DEF(MR, 5) KN_DEF(MR, 6) \
+    KN_DEF(MR, 7) KN_DEF(MR, 8) KN_DEF(MR, 9) KN_DEF(MR, 10) KN_DEF(MR, 11) KN_DEF(MR, 12)
+#define KN_ENT(MR) {kn_##MR##_1, kn_##MR##_2, kn_##MR##_3, kn_##MR##_4, kn_##MR##_5, kn_##MR##_6, \
+                    kn_##MR##_7, kn_##MR##_8, kn_##MR##_9, kn_##MR##_10, kn_##MR##_11, kn_##MR##_12}
+KN_ROW(1) KN_ROW(2) KN_ROW(3) KN_ROW(4) KN_ROW(5) KN_ROW(6) KN_ROW(7) KN_ROW(8)
+static const kernel_fn kn_tab[MRN][NRN] = {KN_ENT(1), KN_ENT(2), KN_ENT(3), KN_ENT(4),
+                                           KN_ENT(5), KN_ENT(6), KN_ENT(7), KN_ENT(8)};
+#define KNW_ROW(MR) KN_DEF(MR, 13) KN_DEF(MR, 14) KN_DEF(MR, 15) KN_DEF(MR, 16)
+#define KNW_ENT(MR) {kn_##MR##_13, kn_##MR##_14, kn_##MR##_15, kn_##MR##_16}
+KNW_ROW(1) KNW_ROW(2) KNW_ROW(3) KNW_ROW(4) KNW_ROW(5) KNW_ROW(6)
+static const kernel_fn knw_tab[MRNW][NRNW - NRN] = {KNW_ENT(1), KNW_ENT(2), KNW_ENT(3),
+                                                     KNW_ENT(4), KNW_ENT(5), KNW_ENT(6)};
+static kernel_fn kn_pick(int mr, int nr) { return nr > NRN ? knw_tab[mr - 1][nr - NRN - 1] : kn_tab[mr - 1][nr - 1]; }
+
+static const gemm_isa isa_neon = {MRN, NRN, MRNW, NRNW, kn_pick};
+#endif /* GEMM_NEON */
+
 /* ---------------- packing ---------------- */
 
 /* The kernel reads A rows in place; a row stride that is a multiple of 2 KiB maps the MR rows onto
@@ -444,23 +518,15 @@ static void gemm_task(void *ctx, int begin, int end, int thread)
 
 static const gemm_isa *isa_for(nn_cpu_isa isa)
 {
-#if GEMM_X86
     if (isa == NN_CPU_ISA_AUTO) isa = nn_cpu_isa_best();
+#if GEMM_X86
     if (isa == NN_CPU_ISA_AVX512) return &isa_avx512;
     if (isa == NN_CPU_ISA_AVX2) return &isa_avx2;
-#else
-    (void)isa;
+#endif
+#if GEMM_NEON
+    if (isa == NN_CPU_ISA_NEON) return &isa_neon;
 #endif
     return NULL;
-}
-
-nn_cpu_isa nn_cpu_isa_best(void)
-{
-#if GEMM_X86
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) return NN_CPU_ISA_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return NN_CPU_ISA_AVX2;
-#endif
-    return NN_CPU_ISA_SCALAR;
 }
 
 static void sgemm_run(nn_cpu_isa isa_req, nn_pool *p, bool at, int M, int N, int K, const float *A, int lda,

@@ -4,7 +4,7 @@
  *   global avg pool: in [batch][H][W][C] -> out [batch][1][1][C].
  * Each output pixel visits only its in-bounds window cells; the per-channel inner loops are
  * contiguous and compiled twice (AVX-512 and baseline) so the compiler vectorises them for the
- * CPU at hand. Threads split output rows (batch x OH) or, for the global pool, samples. */
+ * CPU at hand; on AArch64 the NEON flavour reduces each window 4 channels a step in registers. Threads split output rows (batch x OH) or, for the global pool, samples. */
 #include <string.h>
 
 #include "cpu.h"
@@ -16,12 +16,19 @@
 #else
 #define POOL_X86 0
 #endif
+#if defined(__aarch64__)
+#include "neon.h"
+#define POOL_NEON 1
+#else
+#define POOL_NEON 0
+#endif
 #define INLINE static inline __attribute__((always_inline))
 
 typedef struct {
     const cpu_fwd_args *a;
     bool is_max;
     bool wide;   /* AVX-512 available */
+    bool neon;   /* the NEON flavour */
 } pool_ctx;
 
 INLINE void pool_row(const pool_ctx *p, int b, int oh)
@@ -100,6 +107,46 @@ T512 static void pool_row_512(const pool_ctx *p, int b, int oh)
 }
 #endif
 
+#if POOL_NEON
+/* pool_row with NEON: 4 channels a step (n lanes at the tail), the window reduced in registers;
+ * max keeps the scalar select (x > v ? x : v), avg multiplies by 1/cells as the scalar path. */
+static void pool_row_neon(const pool_ctx *p, int b, int oh)
+{
+    const nn_layer *l = p->a->l;
+    const int IH = l->in.h, IW = l->in.w, C = l->in.c, OH = l->out.h, OW = l->out.w;
+    const int ih0 = oh * l->sh - l->pad_top;
+    const int kh0 = ih0 < 0 ? -ih0 : 0, kh1 = ih0 + l->kh > IH ? IH - ih0 : l->kh;
+    const float *img = p->a->in[0] + (size_t)b * IH * IW * C;
+    float *orow = p->a->out + ((size_t)b * OH + oh) * OW * C;
+    const bool is_max = p->is_max;
+    for (int ow = 0; ow < OW; ow++) {
+        const int iw0 = ow * l->sw - l->pad_left;
+        const int kw0 = iw0 < 0 ? -iw0 : 0, kw1 = iw0 + l->kw > IW ? IW - iw0 : l->kw;
+        const int cells = (kh1 - kh0) * (kw1 - kw0);
+        float *o = orow + (size_t)ow * C;
+        if (cells <= 0) { /* window entirely in padding (not produced by valid specs) */
+            memset(o, 0, (size_t)C * sizeof(float));
+            continue;
+        }
+        const float inv = 1.0f / (float)cells;
+        const float *x0 = img + ((size_t)(ih0 + kh0) * IW + (size_t)(iw0 + kw0)) * C;
+        for (int c0 = 0; c0 < C; c0 += 4) {
+            const int n = C - c0 < 4 ? C - c0 : 4;
+            float32x4_t v = neon_ld(x0 + c0, n);
+            for (int kh = 0; kh < kh1 - kh0; kh++) {
+                const float *xr = x0 + (size_t)kh * IW * C + c0;
+                for (int kw = kh == 0; kw < kw1 - kw0; kw++) {
+                    const float32x4_t x = neon_ld(xr + (size_t)kw * C, n);
+                    v = is_max ? vbslq_f32(vcgtq_f32(x, v), x, v) : vaddq_f32(v, x);
+                }
+            }
+            if (!is_max && cells > 1) v = vmulq_n_f32(v, inv);
+            neon_st(o + c0, v, n);
+        }
+    }
+}
+#endif
+
 static void pool_task(void *ctx, int begin, int end, int thread)
 {
     (void)thread;
@@ -112,6 +159,12 @@ static void pool_task(void *ctx, int begin, int end, int thread)
             continue;
         }
 #endif
+#if POOL_NEON
+        if (p->neon) {
+            pool_row_neon(p, r / OH, r % OH);
+            continue;
+        }
+#endif
         pool_row_base(p, r / OH, r % OH);
     }
 }
@@ -119,7 +172,8 @@ static void pool_task(void *ctx, int begin, int end, int thread)
 static void pool_forward(const cpu_fwd_args *a, bool is_max)
 {
     const nn_layer *l = a->l;
-    pool_ctx p = {.a = a, .is_max = is_max, .wide = cpu_isa(a) == NN_CPU_ISA_AVX512};
+    pool_ctx p = {.a = a, .is_max = is_max, .wide = cpu_isa(a) == NN_CPU_ISA_AVX512,
+                  .neon = cpu_isa(a) == NN_CPU_ISA_NEON};
     const int rows = a->batch * l->out.h;
     cpu_run(a->pool, (double)rows * l->out.w * l->out.c * l->kh * l->kw, rows, pool_task, &p);
 }
@@ -143,6 +197,36 @@ INLINE void gap_sample(const cpu_fwd_args *a, int b)
 }
 
 static void gap_base(const cpu_fwd_args *a, int b) { gap_sample(a, b); }
+#if POOL_NEON
+/* gap_sample with NEON: 16 channels a step in four accumulators over the H*W pixels (then the
+ * 4-channel tail), the same additions in the same order as the scalar loop. */
+static void gap_neon(const cpu_fwd_args *a, int b)
+{
+    const nn_layer *l = a->l;
+    const size_t HW = (size_t)l->in.h * l->in.w;
+    const int C = l->in.c;
+    const float *x = a->in[0] + (size_t)b * HW * C;
+    float *o = a->out + (size_t)b * C;
+    const float inv = HW ? 1.0f / (float)HW : 0.0f;
+    int c0 = 0;
+    for (; c0 + 16 <= C; c0 += 16) {
+        float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0, s2 = s0, s3 = s0;
+        for (size_t i = 0; i < HW; i++) {
+            const float *p = x + i * C + c0;
+            s0 = vaddq_f32(s0, vld1q_f32(p)), s1 = vaddq_f32(s1, vld1q_f32(p + 4));
+            s2 = vaddq_f32(s2, vld1q_f32(p + 8)), s3 = vaddq_f32(s3, vld1q_f32(p + 12));
+        }
+        vst1q_f32(o + c0, vmulq_n_f32(s0, inv)), vst1q_f32(o + c0 + 4, vmulq_n_f32(s1, inv));
+        vst1q_f32(o + c0 + 8, vmulq_n_f32(s2, inv)), vst1q_f32(o + c0 + 12, vmulq_n_f32(s3, inv));
+    }
+    for (; c0 < C; c0 += 4) {
+        const int n = C - c0 < 4 ? C - c0 : 4;
+        float32x4_t s0 = vdupq_n_f32(0.0f);
+        for (size_t i = 0; i < HW; i++) s0 = vaddq_f32(s0, neon_ld(x + i * C + c0, n));
+        neon_st(o + c0, vmulq_n_f32(s0, inv), n);
+    }
+}
+#endif
 #if POOL_X86
 T512 static void gap_512(const cpu_fwd_args *a, int b) { gap_sample(a, b); }
 #endif
@@ -154,6 +238,12 @@ static void gap_task(void *ctx, int begin, int end, int thread)
 #if POOL_X86
     if (cpu_isa(a) == NN_CPU_ISA_AVX512) {
         for (int b = begin; b < end; b++) gap_512(a, b);
+        return;
+    }
+#endif
+#if POOL_NEON
+    if (cpu_isa(a) == NN_CPU_ISA_NEON) {
+        for (int b = begin; b < end; b++) gap_neon(a, b);
         return;
     }
 #endif

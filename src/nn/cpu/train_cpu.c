@@ -25,6 +25,7 @@ typedef struct {
     float *arena, *grads, *scratch;
     float *dloss;               /* the loss gradient [max_batch, output] */
     size_t grad_floats;
+    nn_cpu_isa isa;         /* kernel flavour: $STEERD_ISA or the best (nn_cpu_isa_resolve) */
 } cpu_train;
 
 static void cpu_train_free(void *x)
@@ -41,8 +42,12 @@ static nn_status cpu_train_create(void **out, nn_model *m, int max_batch, int th
 {
     *out = NULL;
     const nn_graph *g = &m->g;
+    nn_cpu_isa isa;
+    nn_status s = nn_cpu_isa_resolve(NN_CPU_ISA_AUTO, &isa, err);
+    if (s) return s;
     cpu_train *c = calloc(1, sizeof *c);
     if (!c) return nn_fail(err, NN_E_NOMEM, "out of memory");
+    c->isa = isa;
     c->m = m;
     c->n = g->n_layers;
     c->layers = calloc((size_t)g->n_layers, sizeof *c->layers);
@@ -64,7 +69,7 @@ static nn_status cpu_train_create(void **out, nn_model *m, int max_batch, int th
     off += nn_train_round_up(c->layers[g->n_layers - 1].size * (size_t)max_batch);
     const size_t scratch_off = off;
     off += nn_train_round_up(scratch) + NN_TRAIN_ALIGN_FLOATS;
-    nn_status s = nn_check_arena(g, "training", off, max_batch, err);
+    s = nn_check_arena(g, "training", off, max_batch, err);
     if (s) {
         cpu_train_free(c);
         return s;
@@ -135,7 +140,8 @@ static nn_status cpu_train_forward(void *x, int batch, uint64_t seed, uint64_t s
         const uint64_t t0 = prof_ns ? now_ns() : 0;
         nn_train_layer *tl = &c->layers[i];
         const nn_layer *l = &tl->l;
-        cpu_fwd_args a = {.l = l, .out = c->arena + tl->act, .batch = batch, .scratch = c->scratch, .pool = c->pool};
+        cpu_fwd_args a = {.l = l, .out = c->arena + tl->act, .batch = batch, .scratch = c->scratch, .pool = c->pool,
+                          .isa = c->isa};
         for (int k = 0; k < l->n_inputs; k++) {
             a.in[k] = c->arena + c->layers[l->inputs[k]].act;
             a.in_c[k] = c->layers[l->inputs[k]].l.out.c;
@@ -193,7 +199,8 @@ static nn_status cpu_train_backward(void *x, int batch, int top, const float *dy
             else memset(c->arena + src->dact, 0, src->size * (size_t)batch * sizeof(float)); /* (twice when read twice: harmless) */
         }
         cpu_bwd_args a = {.l = l, .dy = c->arena + tl->dact, .out = c->arena + tl->act, .aux = c->arena + tl->aux,
-                          .batch = batch, .scratch = c->scratch, .pool = c->pool, .overwrite = overwrite};
+                          .batch = batch, .scratch = c->scratch, .pool = c->pool, .overwrite = overwrite,
+                          .isa = c->isa};
         for (int k = 0; k < l->n_inputs; k++) {
             const nn_train_layer *src = &layers[l->inputs[k]];
             a.d_in[k] = c->arena + src->dact;
