@@ -6,7 +6,7 @@
 # As root it installs what is missing with apt-get; otherwise it prints the one command to run.
 set -euo pipefail
 
-build_pkgs=(gcc pkg-config meson ninja-build libyaml-dev zlib1g-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good libzmq3-dev libjpeg-dev libpng-dev)
+build_pkgs=(gcc pkg-config meson ninja-build scdoc libyaml-dev zlib1g-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good libzmq3-dev libjpeg-dev libpng-dev)
 test_pkgs=(libcmocka-dev dataset-fashion-mnist python3 python3-numpy python3-yaml python3-torch python3-zmq valgrind systemd gstreamer1.0-tools)
 bench_pkgs=(python3 python3-numpy python3-yaml python3-torch libopenblas0-pthread)
 fuzz_pkgs=(clang libclang-rt-dev)

@@ -1,6 +1,6 @@
 #!/bin/sh
-# check_unit.sh — systemd/steerd.service: `systemd-analyze verify` with nothing on stderr and
-# `systemd-analyze security --offline=true` exposure <= 2.5. Exit 77 (skipped) without systemd-analyze.
+# check_unit.sh — the steerd.service meson generates (systemd/steerd.service.in): `systemd-analyze
+# verify` with nothing on stderr and `systemd-analyze security --offline=true` exposure <= 2.5. Exit 77 (skipped) without systemd-analyze.
 # Usage: check_unit.sh UNIT STEERD_BINARY (ExecStart is pointed at the built binary for verify).
 set -eu
 unit=$1
@@ -11,7 +11,7 @@ if ! command -v systemd-analyze >/dev/null 2>&1; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-sed "s#^ExecStart=/usr/local/bin/steerd #ExecStart=$bin #" "$unit" > "$tmp/steerd.service"
+sed "s#^ExecStart=/[^ ]*/steerd #ExecStart=$bin #" "$unit" > "$tmp/steerd.service"
 grep -q "^ExecStart=$bin " "$tmp/steerd.service" || { echo "ExecStart not found in $unit"; exit 1; }
 cd "$tmp"
 systemd-analyze verify ./steerd.service > verify.out 2> verify.err || {
