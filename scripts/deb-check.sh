@@ -32,7 +32,7 @@ for d in "${debs[@]}"; do [ -f "$d" ] || { echo "FAIL: $d missing (run without -
 ok "built ${debs[*]}"
 
 # lintian: no errors; warnings and infos are listed
-lint=$(lintian --info "${debs[@]}" 2>/dev/null)
+lint=$(lintian --display-info "${debs[@]}" 2>/dev/null)
 errors=$(grep -c '^E:' <<<"$lint")
 echo "lintian: $errors error(s), $(grep -c '^W:' <<<"$lint") warning(s), $(grep -c '^I:' <<<"$lint") info(s)"
 grep -E '^[EWI]:' <<<"$lint" | sort -u | sed 's/^/  /'
@@ -80,7 +80,7 @@ done
 unit=/lib/systemd/system/steerd.service
 check "unit: ExecStart=/usr/bin/steerd -c /etc/steerd/steerd.yaml" grep -qx 'ExecStart=/usr/bin/steerd -c /etc/steerd/steerd.yaml' $unit
 check "unit enabled (multi-user.target.wants/steerd.service)" test -L /etc/systemd/system/multi-user.target.wants/steerd.service
-check "steerd not started by the installation" sh -c '! pgrep -x steerd'
+check "steerd not started by the installation" sh -c '! pgrep -f "^/usr/bin/steerd( |$)"'
 check "/etc/steerd/steerd.yaml is a conffile" sh -c "dpkg-query -W -f='\${Conffiles}' steerd | grep -q '/etc/steerd/steerd.yaml'"
 check "the config names the installed model" grep -qx '  spec: /usr/share/steerd/models/effnet-steer.yaml' /etc/steerd/steerd.yaml
 
@@ -99,7 +99,7 @@ sed -e 's#^    v4l2src device=/dev/video0 ! video/x-raw,framerate=30/1 ! videoco
 grep -q videotestsrc "$tmp/run.yaml" || bad "test config: the default pipeline was not replaced"
 /usr/bin/steerd -c "$tmp/run.yaml" > "$tmp/steerd.log" 2>&1 &
 pid=$!
-msg=$(python3 - "$tmp/steer.sock" <<'PY'
+msg=$(/usr/bin/python3 - "$tmp/steer.sock" <<'PY'
 import json, sys, time, zmq
 s = zmq.Context().socket(zmq.SUB)
 s.setsockopt(zmq.SUBSCRIBE, b"steer ")
