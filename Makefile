@@ -1,12 +1,14 @@
 # Thin wrappers over meson for the README's two commands (and a few extras).
 #   make run    install what is missing, build, run the main job
 #   make test   install what is missing, build with ASan+UBSan, run every test
+#   make deb    the Debian packages in dist/ (scripts/deb.sh; scripts/deb-check.sh checks them)
+#   make install  build/ installed under its prefix (/usr/local; PREFIX=... and DESTDIR=... work)
 BUILD ?= build
 # nvcc (CUDA 13) lives here; meson builds the CUDA backend (kernels/) when it finds it.
 export PATH := $(PATH):/usr/local/cuda/bin
 TEST_BUILD ?= build-test
 
-.PHONY: run test build bench fuzz clean
+.PHONY: run test build bench fuzz clean deb install
 
 build:
 	@scripts/deps.sh build
@@ -31,5 +33,13 @@ fuzz:
 	@scripts/deps.sh fuzz
 	tests/fuzz/run.sh all 600
 
+deb:
+	@scripts/deps.sh deb
+	scripts/deb.sh
+
+install: build
+	@[ -z "$(PREFIX)" ] || meson configure $(BUILD) --prefix=$(PREFIX) >/dev/null
+	meson install -C $(BUILD) $(if $(DESTDIR),--destdir $(DESTDIR))
+
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) dist

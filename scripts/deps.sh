@@ -3,13 +3,16 @@
 #   scripts/deps.sh build   packages to build and run steerd
 #   scripts/deps.sh test    plus the test suite's (cmocka, PyTorch oracle)
 #   scripts/deps.sh bench   plus the benchmark peer's (PyTorch with OpenBLAS)
+#   scripts/deps.sh deb     plus the Debian packaging tools (make deb, scripts/deb-check.sh)
 # As root it installs what is missing with apt-get; otherwise it prints the one command to run.
 set -euo pipefail
 
-build_pkgs=(gcc pkg-config meson ninja-build libyaml-dev zlib1g-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good libzmq3-dev libjpeg-dev libpng-dev)
+build_pkgs=(gcc pkg-config meson ninja-build scdoc libyaml-dev zlib1g-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-plugins-base gstreamer1.0-plugins-good libzmq3-dev libjpeg-dev libpng-dev)
 test_pkgs=(libcmocka-dev dataset-fashion-mnist python3 python3-numpy python3-yaml python3-torch python3-zmq valgrind systemd gstreamer1.0-tools)
 bench_pkgs=(python3 python3-numpy python3-yaml python3-torch libopenblas0-pthread)
 fuzz_pkgs=(clang libclang-rt-dev)
+# make deb: debian/control's Build-Depends beyond build_pkgs, and the checks of scripts/deb-check.sh
+deb_pkgs=(debhelper dpkg-dev lintian man-db python3 python3-zmq)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
@@ -17,7 +20,8 @@ case "${1:-build}" in
   test) want+=("${test_pkgs[@]}") ;;
   bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
   fuzz) want+=("${fuzz_pkgs[@]}") ;;
-  *) echo "usage: $0 build|test|bench|fuzz" >&2; exit 2 ;;
+  deb) want+=("${deb_pkgs[@]}") ;;
+  *) echo "usage: $0 build|test|bench|fuzz|deb" >&2; exit 2 ;;
 esac
 
 missing=()

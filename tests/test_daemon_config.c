@@ -60,6 +60,7 @@ static void test_defaults_and_paths(void **state)
     assert_int_equal(c.log_level, 6);
     assert_true(c.drop);
     assert_int_equal(c.on_eos, CFG_EOS_EXIT);
+    assert_int_equal(c.aspect, CFG_ASPECT_STRETCH);
     assert_int_equal(c.pos[CFG_SOURCE_PIPELINE].line, 2);
     assert_int_equal(c.pos[CFG_THREADS].line, 0);
 }
@@ -81,10 +82,11 @@ static void test_all_keys(void **state)
     assert_int_equal(c.log_level, 7);
     assert_int_equal(load(&c,
                           "source:\n  pipeline: filesrc location=x ! decodebin ! videoconvert ! appsink name=sink\n"
-                          "  drop: false\n  on_eos: restart\n  retry_ms: 20\n  retry_max_ms: 40\n"
+                          "  drop: false\n  on_eos: restart\n  retry_ms: 20\n  retry_max_ms: 40\n  aspect: crop\n"
                           "model: {spec: a, weights: b}\n",
                           &err),
                      NN_OK);
+    assert_int_equal(c.aspect, CFG_ASPECT_CROP);
     assert_false(c.drop);
     assert_int_equal(c.on_eos, CFG_EOS_RESTART);
     assert_int_equal(c.retry_ms, 20);
@@ -112,6 +114,8 @@ static void test_errors(void **state)
     expect_error(BASE "stats: 5\n", 6, 8, "stats: expected a mapping");
     expect_error(BASE "stats: {interval_ms: 10}\n", 6, 22, "stats.interval_ms: must be in [50, 3600000]");
     expect_error(BASE "log: {level: loud}\n", 6, 14, "log.level");
+    expect_error("source:\n  pipeline: a ! appsink name=sink\n  aspect: fill\nmodel: {spec: a, weights: b}\n", 3, 11,
+                 "source.aspect");
     expect_error(BASE "source2: {}\n", 6, 1, "source2: unknown key");
     expect_error(BASE "source2: x\n", 6, 1, "unknown key");
     expect_error("source:\n  pipeline: videotestsrc ! fakesink\nmodel: {spec: a, weights: b}\n", 2, 13,

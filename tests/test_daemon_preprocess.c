@@ -3,7 +3,8 @@
  * row stride, a crop that does not fit, agreement with a double-precision reference, the
  * vector paths bit-identical to the scalar formula (frames allocated to their last byte, so a
  * sanitized build catches a read past the end), the rows pp_rows reports are the only ones read
- * (the capture copies just those), and no allocation per frame (allocator calls counted via
+ * (the capture copies just those), source.aspect: crop (keep_aspect: the centred part of the
+ * source's aspect ratio, bit for bit), and no allocation per frame (allocator calls counted via
  * --wrap). */
 #include <math.h>
 #include <setjmp.h>
@@ -269,6 +270,59 @@ static void test_no_allocation_per_frame(void **state)
     pp_free(&p);
 }
 
+/* keep_aspect (steerd's source.aspect: crop): a frame of another aspect ratio than the model's
+ * source is cropped to its centred part of the source's ratio, then treated as a source frame: the
+ * result equals stretch mode on exactly that part. 4:3 for 2:1 drops rows, 4:1 drops columns. */
+static void test_keep_aspect_crops_centre(void **state)
+{
+    (void)state;
+    nn_preprocess pre = plain();
+    pre.crop = true;
+    pre.src_w = 320, pre.src_h = 160;
+    pre.top = 80, pre.bottom = 140, pre.left = 0, pre.right = 320;
+    static const struct { int w, h, x0, y0, uw, uh; } cases[] = {
+        {640, 480, 0, 80, 640, 320},  /* 4:3: rows 80..400 are the 2:1 part */
+        {1280, 160, 480, 0, 320, 160}, /* 8:1: columns 480..800 */
+        {320, 160, 0, 0, 320, 160},   /* same ratio: unchanged */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int w = cases[i].w, h = cases[i].h, stride = w * 3;
+        uint8_t *f = make_frame(w, h, stride, 7 + (uint32_t)i);
+        pp_plan a, b;
+        nn_preprocess keep = pre, stretch = pre;
+        keep.keep_aspect = true;
+        assert_int_equal(pp_init(&a, &keep, 33, 100, 3, NULL), NN_OK);
+        assert_int_equal(pp_init(&b, &stretch, 33, 100, 3, NULL), NN_OK);
+        float out_a[33 * 100 * 3], out_b[33 * 100 * 3];
+        assert_int_equal(pp_run(&a, f, w, h, stride, out_a, NULL), NN_OK);
+        const uint8_t *part = f + (size_t)cases[i].y0 * (size_t)stride + (size_t)cases[i].x0 * 3;
+        assert_int_equal(pp_run(&b, part, cases[i].uw, cases[i].uh, stride, out_b, NULL), NN_OK);
+        assert_memory_equal(out_a, out_b, sizeof out_a);
+        if (cases[i].w != 320) { /* and it is not what stretching the whole frame gives */
+            assert_int_equal(pp_run(&b, f, w, h, stride, out_b, NULL), NN_OK);
+            assert_true(memcmp(out_a, out_b, sizeof out_a) != 0);
+        }
+        pp_free(&a);
+        pp_free(&b);
+        free(f);
+    }
+    /* Without a source size the reference is the input size (100x50, 2:1) and no crop. */
+    nn_preprocess nocrop = plain();
+    nocrop.keep_aspect = true;
+    pp_plan c, d;
+    uint8_t *f = make_frame(200, 150, 600, 3);
+    assert_int_equal(pp_init(&c, &nocrop, 50, 100, 3, NULL), NN_OK);
+    nn_preprocess st = plain();
+    assert_int_equal(pp_init(&d, &st, 50, 100, 3, NULL), NN_OK);
+    float oc[50 * 100 * 3], od[50 * 100 * 3];
+    assert_int_equal(pp_run(&c, f, 200, 150, 600, oc, NULL), NN_OK);
+    assert_int_equal(pp_run(&d, f + 25 * 600, 200, 100, 600, od, NULL), NN_OK); /* rows 25..125 */
+    assert_memory_equal(oc, od, sizeof oc);
+    pp_free(&c);
+    pp_free(&d);
+    free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_rows_read_are_the_only_rows_read),
         cmocka_unit_test(test_grayscale_and_constant),
         cmocka_unit_test(test_crop_does_not_fit),
+        cmocka_unit_test(test_keep_aspect_crops_centre),
         cmocka_unit_test(test_no_allocation_per_frame),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -98,6 +98,9 @@ typedef struct {
     int src_h, src_w;            /* expected source frame size (0 = any) */
     int top, bottom, left, right;
     float scale, offset;         /* x = pixel * scale + offset (pixel in 0..255) */
+    bool keep_aspect;            /* a frame of another aspect ratio than the source size (the input
+                                    size without one) is first cropped to it, centred, instead of
+                                    stretched (steerd's source.aspect: crop; not in the model YAML) */
 } nn_preprocess;
 
 typedef struct {

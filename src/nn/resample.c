@@ -1,5 +1,7 @@
-/* resample.c — sampling tables of the input preprocessing (resample.h): crop scaled to the frame,
- * then per output row / column the two source pixels and the weight of the second. */
+/* resample.c — sampling tables of the input preprocessing (resample.h): the frame's part that
+ * stands for the model's source frame (all of it, or its centred part of the source's aspect
+ * ratio), the crop scaled to it, then per output row / column the two source pixels and the
+ * weight of the second. */
 #include "nn/resample.h"
 
 #include <math.h>
@@ -28,15 +30,27 @@ nn_status nn_resample_tables(const nn_preprocess *pre, int width, int height, in
 {
     if (width < 1 || height < 1)
         return nn_fail(err, NN_E_ARG, "preprocess: empty frame %dx%d", width, height);
-    double top = 0, bottom = height, left = 0, right = width;
+    /* The part of the frame that stands for the model's source frame: all of it (stretched to the
+     * source's aspect ratio), or with keep_aspect its centred part of the source's aspect ratio. */
+    double oy = 0, ox = 0, use_h = height, use_w = width;
+    if (pre->keep_aspect) {
+        double ref_h = pre->src_h > 0 ? pre->src_h : out_h, ref_w = pre->src_w > 0 ? pre->src_w : out_w;
+        if ((double)width * ref_h > (double)height * ref_w)
+            use_w = height * ref_w / ref_h; /* wider than the source: the sides go */
+        else
+            use_h = width * ref_h / ref_w; /* taller (4:3 for 2:1): the top and the bottom go */
+        ox = (width - use_w) / 2;
+        oy = (height - use_h) / 2;
+    }
+    double top = oy, bottom = oy + use_h, left = ox, right = ox + use_w;
     if (pre->crop) {
-        /* The crop is given for the model's source size; scale it to this frame. */
-        double fy = pre->src_h > 0 ? (double)height / pre->src_h : 1.0;
-        double fx = pre->src_w > 0 ? (double)width / pre->src_w : 1.0;
-        top = pre->top * fy;
-        bottom = pre->bottom * fy;
-        left = pre->left * fx;
-        right = pre->right * fx;
+        /* The crop is given for the model's source size; scale it to this frame (its used part). */
+        double fy = pre->src_h > 0 ? use_h / pre->src_h : 1.0;
+        double fx = pre->src_w > 0 ? use_w / pre->src_w : 1.0;
+        top = oy + pre->top * fy;
+        bottom = oy + pre->bottom * fy;
+        left = ox + pre->left * fx;
+        right = ox + pre->right * fx;
         if (top < 0 || left < 0 || bottom > height + 1e-9 || right > width + 1e-9 || bottom - top < 1 ||
             right - left < 1)
             return nn_fail(err, NN_E_ARG,

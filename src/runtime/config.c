@@ -20,6 +20,7 @@ static const char *const backend_names[] = {"auto", "cuda", "cpu", NULL};
 static const int backend_values[] = {NN_BACKEND_AUTO, NN_BACKEND_CUDA, NN_BACKEND_CPU};
 static const char *const eos_names[] = {"exit", "restart", NULL};
 static const char *const rate_names[] = {"recorded", "max", NULL};
+static const char *const aspect_names[] = {"stretch", "crop", NULL};
 static const char *const level_names[] = {"error", "warning", "notice", "info", "debug", NULL};
 static const int level_values[] = {3, 4, 5, 6, 7};
 
@@ -46,6 +47,7 @@ static const cfgt_row table[CFG_NKEYS] = {
     INT("source.clock_spin_us", 0, 20000, 500, clock_spin_us, RESTART),
     {.key = "source.drive_log", .type = CFGT_PATH, .flags = CFGT_ENV | CFGT_OPTIONAL | AT_START, F(drive_log)},
     ENUM("source.rate", rate_names, NULL, CFG_RATE_RECORDED, rate, AT_START),
+    ENUM("source.aspect", aspect_names, NULL, CFG_ASPECT_STRETCH, aspect, 0), /* the model is loaded again */
     PATH("model.spec", model_spec, 0),
     PATH("model.weights", model_weights, 0),
     ENUM("backend", backend_names, backend_values, 0, backend, 0),

@@ -14,6 +14,7 @@
 
 typedef enum { CFG_EOS_EXIT = 0, CFG_EOS_RESTART } cfg_on_eos;
 typedef enum { CFG_RATE_RECORDED = 0, CFG_RATE_MAX } cfg_rate; /* = df_rate */
+typedef enum { CFG_ASPECT_STRETCH = 0, CFG_ASPECT_CROP } cfg_aspect;
 
 /* Indices of the table's keys (same order as the table in config.c). */
 typedef enum {
@@ -26,6 +27,7 @@ typedef enum {
     CFG_SOURCE_CLOCK_SPIN_US,
     CFG_SOURCE_DRIVE_LOG,
     CFG_SOURCE_RATE,
+    CFG_SOURCE_ASPECT,
     CFG_MODEL_SPEC,
     CFG_MODEL_WEIGHTS,
     CFG_BACKEND,
@@ -54,6 +56,7 @@ typedef struct {
     int clock_spin_us;        /* source.clock_spin_us: busy-wait before a pipeline clock deadline (0 = off) */
     char drive_log[512];      /* source.drive_log: Udacity driving_log.csv fed into `appsrc name=src` ("" = none) */
     int rate;                 /* source.rate: cfg_rate, pace of the drive log */
+    int aspect;               /* source.aspect: cfg_aspect, a frame of another aspect ratio than the model's */
     char model_spec[512];     /* model.spec: architecture YAML (relative to the config file) */
     char model_weights[512];  /* model.weights: safetensors (relative to the config file) */
     nn_backend backend;       /* backend (nn.h) */

@@ -8,8 +8,10 @@
 
 #include "nn/graph.h"
 
-nn_status sd_model_load(sd_model *out, const char *spec, const char *weights, nn_backend backend, int threads,
-                        const slog *log, nn_err *err)
+/* sd_model_load with keep_aspect (steerd's source.aspect: crop) set in the model's preprocessing
+ * before the inference context (the GPU's preprocessing) and the CPU plan copy it. */
+static nn_status model_load(sd_model *out, const char *spec, const char *weights, nn_backend backend, int threads,
+                            bool keep_aspect, const slog *log, nn_err *err)
 {
     memset(out, 0, sizeof *out);
     char why[200];
@@ -20,6 +22,7 @@ nn_status sd_model_load(sd_model *out, const char *spec, const char *weights, nn
     nn_status s = nn_model_load(&out->model, spec, weights, err);
     if (s)
         return s;
+    out->model->g.pre.keep_aspect = keep_aspect;
     const nn_graph *g = &out->model->g;
     nn_infer_opts o = {.max_batch = 1, .threads = threads, .backend = cuda ? NN_BACKEND_CUDA : NN_BACKEND_CPU};
     s = nn_infer_create_opts(&out->ctx, out->model, &o, err);
@@ -45,6 +48,12 @@ nn_status sd_model_load(sd_model *out, const char *spec, const char *weights, nn
     return NN_OK;
 }
 
+nn_status sd_model_load(sd_model *out, const char *spec, const char *weights, nn_backend backend, int threads,
+                        const slog *log, nn_err *err)
+{
+    return model_load(out, spec, weights, backend, threads, false, log, err);
+}
+
 nn_status sd_model_load_config(sd_model *out, const steerd_config *cfg, const slog *log, nn_err *err)
 {
     char why[200];
@@ -53,7 +62,8 @@ nn_status sd_model_load_config(sd_model *out, const steerd_config *cfg, const sl
         return cfg_error(cfg, CFG_BACKEND, err, nn_cuda_built() ? NN_E_DEVICE : NN_E_UNSUPPORTED,
                          "cuda: %s (use cpu or auto)", why);
     }
-    return sd_model_load(out, cfg->model_spec, cfg->model_weights, cfg->backend, cfg->threads, log, err);
+    return model_load(out, cfg->model_spec, cfg->model_weights, cfg->backend, cfg->threads,
+                      cfg->aspect == CFG_ASPECT_CROP, log, err);
 }
 
 void sd_model_free(sd_model *m)

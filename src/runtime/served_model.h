@@ -29,7 +29,7 @@ typedef struct {
  * and runs the engine's self-check. On failure nothing is left allocated and err says why (one line). */
 nn_status sd_model_load(sd_model *out, const char *spec, const char *weights, nn_backend backend, int threads,
                         const slog *log, nn_err *err);
-/* The same from steerd's configuration (model.spec, model.weights, backend, threads); a cuda backend
+/* The same from steerd's configuration (model.spec, model.weights, backend, threads, source.aspect); a cuda backend
  * without a device names the config's `backend` key and position. */
 nn_status sd_model_load_config(sd_model *out, const steerd_config *cfg, const slog *log, nn_err *err);
 void sd_model_free(sd_model *m);
