@@ -108,7 +108,7 @@ static void print_details(const explain_result *r)
     }
 }
 
-/* `steerctl explain [options]`, argv[0] = "explain". Returns 0, or EXIT_USAGE (2) on a bad option. */
+/* `steerctl explain [options]`, argv[0] = "explain". Returns 0, or EXIT_USAGE (64) on a bad option. */
 int cmd_explain(int argc, char **argv)
 {
     explain_config cfg;
@@ -117,6 +117,8 @@ int cmd_explain(int argc, char **argv)
     case EXPLAIN_ARGS_HELP:
         usage(stdout);
         return 0;
+    case EXPLAIN_ARGS_VERSION:
+        return opts_version("steerctl");
     case EXPLAIN_ARGS_ERROR:
         fprintf(stderr, "steerctl explain: %s\n", err);
         return EXIT_USAGE;
