@@ -270,7 +270,7 @@ class Sim(unittest.TestCase):
             (["sim", "record", "--out", d, "--quality", "101"], "--quality"),
             (["sim", "record", "--out"], "--out: missing value"),
             (["sim", "record"], "--out DIR is required"),
-            (["sim", "fly"], "unknown mode 'fly'"),
+            (["sim", "fly"], "unknown command 'fly'"),
             (["sim", "drive", "--expert", "--endpoint", "ipc:///x"], "exactly one of"),
             (["sim", "drive"], "exactly one of"),
             (["sim", "drive", "--expert", "--timeout", "0"], "--timeout"),
@@ -280,7 +280,7 @@ class Sim(unittest.TestCase):
         ]
         for args, needle in usage:
             with self.subTest(args=args):
-                self.one_line_error(steerctl(*args), 2, needle)
+                self.one_line_error(steerctl(*args), 64, needle)
         self.assertFalse(os.path.exists(d))
         env = dict(os.environ)
         env.pop("STEERD_SIM_MODEL", None)
