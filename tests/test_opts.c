@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "common/version.h"
 #include "tools/opts.h"
 
 static const struct option longs[] = {{"out", required_argument, 0, 'o'}, {"kernel", required_argument, 0, 'k'},

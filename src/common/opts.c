@@ -9,9 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifndef STEERD_VERSION
-#error "STEERD_VERSION comes from meson (src/common/meson.build)"
-#endif
+#include "common/version.h" /* STEERD_VERSION, made by src/common/meson.build */
 
 #define VERSION_VAL 0x7ff1 /* getopt's val of the added --version (never a caller's) */
 
