@@ -270,7 +270,7 @@ static int input(void *arg)
     char *argv[] = {(char *)"steer-train", NULL};
     opts_parser p;
     opts_start(&p, "steer-train", NULL, 1, argv, "", NULL);
-    return opts_input(&p, arg);
+    return opts_input(&p, NULL, arg);
 }
 
 static void test_missing_input(void **state)

@@ -152,13 +152,13 @@ int opts_usage(const opts_parser *p, const char *what)
     return EXIT_USAGE;
 }
 
-int opts_input(const opts_parser *p, const char *path)
+int opts_input(const opts_parser *p, const char *opt, const char *path)
 {
     if (!path || access(path, R_OK) == 0)
         return 0;
     int e = errno;
     prefix(p->prog, p->cmd);
-    fprintf(stderr, "%s: %s\n", path, strerror(e));
+    fprintf(stderr, "%s%s%s: %s\n", opt ? opt : "", opt ? ": " : "", path, strerror(e));
     return EXIT_NOINPUT;
 }
 

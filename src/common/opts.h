@@ -70,9 +70,10 @@ int opts_version(const char *prog);
 /* A usage error in the parser's words: `<prog>: <cmd>: <what>` on stderr; returns EXIT_USAGE. */
 int opts_usage(const opts_parser *p, const char *what);
 
-/* 0 when the input file path can be read; else `<prog>: <cmd>: PATH: <why>` on stderr and
- * EXIT_NOINPUT (a path that does not exist, or that this user may not read). NULL paths pass. */
-int opts_input(const opts_parser *p, const char *path);
+/* 0 when the input file path can be read; else `<prog>: <cmd>: [OPT: ]PATH: <why>` on stderr and
+ * EXIT_NOINPUT (a path that does not exist, or that this user may not read). opt names the option
+ * that gave the path (NULL for a positional); NULL paths pass. */
+int opts_input(const opts_parser *p, const char *opt, const char *path);
 
 /* -h, --help or help: the words that ask a dispatcher for its help. */
 bool opts_is_help(const char *arg);

@@ -506,7 +506,7 @@ static int parse_args(int argc, char **argv, const char **path, bool *check, con
     }
     if (!*path)
         return fputs(usage, stderr), EXIT_USAGE;
-    int rc = opts_input(&p, *path);
+    int rc = opts_input(&p, NULL, *path);
     return rc ? rc : -1;
 }
 

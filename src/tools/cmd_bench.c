@@ -124,8 +124,8 @@ static int parse(int argc, char **argv, bench_opts *o)
     }
     if (!o->spec)
         return fputs(bench_help, stderr), EXIT_USAGE;
-    int rc = opts_input(&p, o->spec);
-    return rc ? rc : opts_input(&p, o->weights);
+    int rc = opts_input(&p, NULL, o->spec);
+    return rc ? rc : opts_input(&p, "--weights", o->weights);
 }
 
 /* `--train` anywhere among the options (not as an option's value): the training benchmark. */

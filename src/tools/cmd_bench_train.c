@@ -67,8 +67,8 @@ static int parse(int argc, char **argv, train_opts *o)
     }
     if (!o->spec)
         return fputs(bench_train_help, stderr), EXIT_USAGE;
-    int rc = opts_input(&p, o->spec);
-    return rc ? rc : opts_input(&p, o->weights);
+    int rc = opts_input(&p, NULL, o->spec);
+    return rc ? rc : opts_input(&p, "--weights", o->weights);
 }
 
 /* Everything one benchmark owns; freed by bench_free. */

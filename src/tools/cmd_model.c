@@ -110,7 +110,7 @@ static int model_info(int argc, char **argv)
     }
     if (!spec)
         return fputs(info_help, stderr), EXIT_USAGE;
-    int rc = opts_input(&p, spec);
+    int rc = opts_input(&p, NULL, spec);
     if (rc)
         return rc;
     nn_err err;
@@ -146,7 +146,7 @@ static int model_init(int argc, char **argv)
     }
     if (!spec || seed < 0 || !out)
         return fputs(init_help, stderr), EXIT_USAGE;
-    int rc = opts_input(&p, spec);
+    int rc = opts_input(&p, NULL, spec);
     if (rc)
         return rc;
     nn_err err;
@@ -244,7 +244,7 @@ static int model_run(int argc, char **argv)
         return fputs(run_help, stderr), EXIT_USAGE;
     int rc = 0;
     for (int i = 0; i < 3 && !rc; i++)
-        rc = opts_input(&p, i < 2 ? pos[i] : in_path);
+        rc = i < 2 ? opts_input(&p, NULL, pos[i]) : opts_input(&p, "--input", in_path);
     if (rc)
         return rc;
     const char *weights = pos[1];
@@ -305,7 +305,7 @@ static int model_table(int argc, char **argv)
         if (c != OPTS_ARG)
             return opts_default(&p, c, help);
         if (!rc)
-            rc = opts_input(&p, p.arg);
+            rc = opts_input(&p, NULL, p.arg);
     }
     if (n == 0)
         return fputs(help, stderr), EXIT_USAGE;

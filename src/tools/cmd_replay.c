@@ -113,9 +113,9 @@ static int parse_args(int argc, char **argv, replay_opts *o)
         return EXIT_USAGE;
     }
     int rc = 0;
-    const char *inputs[] = {o->log, o->spec, o->weights};
+    const char *inputs[] = {o->log, o->spec, o->weights}, *names[] = {NULL, "--model", "--weights"};
     for (int i = 0; i < 3 && !rc; i++)
-        rc = opts_input(&p, inputs[i]);
+        rc = opts_input(&p, names[i], inputs[i]);
     return rc;
 }
 

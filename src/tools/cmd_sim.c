@@ -202,9 +202,9 @@ static int cmd_sim_drive(int argc, char **argv)
     if (sim_params_check(&o.prm, &err))
         return usage_error("drive", "%s", err.msg);
     int rc = 0;
-    const char *inputs[] = {o.config, o.model, o.weights};
+    const char *inputs[] = {o.config, o.model, o.weights}, *names[] = {"--config", "--model", "--weights"};
     for (int i = 0; i < 3 && !rc; i++)
-        rc = opts_input(&op, inputs[i]);
+        rc = opts_input(&op, names[i], inputs[i]);
     return rc ? rc : sim_drive(&o, stdout);
 }
 #endif

@@ -87,9 +87,9 @@ static int parse_cli(cli *c, int argc, char **argv)
         return fputs(usage, stderr), EXIT_USAGE;
     if (c->force && !c->resume)
         return opts_usage(&p, "--force only applies to --resume (see steer-train --help)");
-    int rc = opts_input(&p, c->config);
+    int rc = opts_input(&p, NULL, c->config);
     if (!rc)
-        rc = opts_input(&p, c->resume);
+        rc = opts_input(&p, "--resume", c->resume);
     return rc ? rc : -1;
 }
 

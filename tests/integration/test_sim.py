@@ -294,16 +294,16 @@ class Sim(unittest.TestCase):
              "source.pipeline: does not read the simulator's frames"),
             (["sim", "drive", "--config", SIM_YAML], "STEERD_SIM_MODEL"),
             (["sim", "drive", "--config", SIM_YAML, "--model", "/nonexistent.yaml", "--weights", WEIGHTS],
-             "--model: /nonexistent.yaml"),
+             "--model: /nonexistent.yaml", 66),  # EX_NOINPUT
             # steerd refuses the model (the weights are not safetensors): it exits 78 before connecting
             (["sim", "drive", "--config", SIM_YAML, "--model", SPEC, "--weights", SPEC],
              "steerd exited with status 78"),
             (["sim", "drive", "--config", SIM_YAML, "--model", SPEC, "--weights", WEIGHTS, "--steerd",
               "/nonexistent/steerd"], "--steerd: /nonexistent/steerd"),
         ]
-        for args, needle in fails:
+        for args, needle, *rc in fails:
             with self.subTest(args=args):
-                self.one_line_error(steerctl(*args, env=env), 1, needle)
+                self.one_line_error(steerctl(*args, env=env), rc[0] if rc else 1, needle)
 
 
 if __name__ == "__main__":
