@@ -344,6 +344,18 @@ static void test_env_expansion(void **state)
     unsetenv("STEERD_TEST_DIR_X");
 }
 
+/* cfg_dump's text (free it). */
+static char *dump(const steerd_config *c)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    cfg_dump(c, f);
+    fclose(f);
+    return text;
+}
+
 /* steerd --endpoint: replaces publish.endpoint (checked the same way, its errors named as
  * --endpoint), dumped as such; without it the file's value is checked, with the fix for a missing
  * ipc folder. */
@@ -365,12 +377,7 @@ static void test_endpoint_override(void **state)
     snprintf(ep, sizeof ep, "ipc://%s/s.sock", dir);
     assert_int_equal(cfg_load_as(&c, path, ep, &err), NN_OK);
     assert_string_equal(c.endpoint, ep);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&text, &len);
-    assert_non_null(m);
-    cfg_dump(&c, m);
-    fclose(m);
+    char *text = dump(&c);
     char want[200];
     snprintf(want, sizeof want, "publish.endpoint: \"%s\"    # --endpoint\n", ep);
     assert_non_null(strstr(text, want));
@@ -390,12 +397,7 @@ static void test_dump(void **state)
     steerd_config c;
     nn_err err;
     assert_int_equal(load(&c, BASE "threads: 3\n", &err), NN_OK);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    assert_non_null(f);
-    cfg_dump(&c, f);
-    fclose(f);
+    char *text = dump(&c);
     assert_non_null(strstr(text, "threads: 3\n"));
     assert_non_null(strstr(text, "backend: auto    # default\n"));
     assert_non_null(strstr(text, "log.level: info    # default\n"));
