@@ -9,7 +9,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/version.h" /* STEERD_VERSION, made by src/common/meson.build */
+/* STEERD_VERSION: common/version.h, made by src/common/meson.build in the build folder; a build
+ * without meson (tests/fuzz/run.sh compiles src/common/*.c) has none. */
+#if defined(__has_include)
+#if __has_include("common/version.h")
+#include "common/version.h"
+#endif
+#endif
+#ifndef STEERD_VERSION
+#define STEERD_VERSION "unknown"
+#endif
 
 #define VERSION_VAL 0x7ff1 /* getopt's val of the added --version (never a caller's) */
 
