@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 /* STEERD_VERSION: common/version.h, made by src/common/meson.build in the build folder; a build
- * without meson (tests/fuzz/run.sh compiles src/common/*.c) has none. */
+ * without meson (tests/fuzz/run.sh compiles every src/common source) has none. */
 #if defined(__has_include)
 #if __has_include("common/version.h")
 #include "common/version.h"
