@@ -29,9 +29,9 @@ static void usage(FILE *f)
           "  -k, --kernel K             kernel size K of the KxK convolution (default 5)\n"
           "  -f, --filters N            output channels N (default 256)\n"
           "  -p, --padding valid|same   padding of the KxK convolutions (default valid)\n"
-          "  -h, --help                 show this help\n"
+          "  -h, --help                 show this help (--version: the version)\n"
           "\n"
-          "Exit status: 0 on success, 2 on a bad option. Background: docs/EXPLAINER.md.\n",
+          "Exit status: 0 on success, 64 on a bad option. Background: docs/EXPLAINER.md.\n",
           f);
 }
 
