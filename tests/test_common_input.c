@@ -1,7 +1,8 @@
 /* test_common_input.c — the shared input helpers every parser goes through: cm_open_regular /
  * cm_read_regular refuse every non-regular file kind (directory, FIFO — without blocking —, socket,
  * character device, a symlink to a FIFO) with the kind and the errno reason, and bound the size
- * before allocating; cm_parse_finite takes denormals and refuses overflow, nan, inf and junk. */
+ * before allocating; cm_mkdirs makes missing parents, takes an existing folder and names the part in
+ * the way; cm_parse_finite takes denormals and refuses overflow, nan, inf and junk. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -98,6 +99,31 @@ static void test_missing_and_unreadable_give_errno(void **state)
         write_text(p, "x: 1\n");
         chmod(p, 0);
         expect_refused(p, "cannot open: Permission denied");
+    }
+}
+
+static void test_mkdirs(void **state)
+{
+    fixture *f = *state;
+    nn_err err = {{0}};
+    struct stat st;
+    const char *deep = in_dir(f, "data/sim//train/");
+    assert_int_equal(cm_mkdirs(deep, &err), NN_OK);
+    assert_int_equal(stat(in_dir(f, "data/sim/train"), &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(cm_mkdirs(in_dir(f, "data/sim"), &err), NN_OK); /* already there */
+    write_text(in_dir(f, "file"), "x\n");
+    char want[256];
+    snprintf(want, sizeof want, "%s/file: exists and is not a directory", f->dir);
+    assert_int_equal(cm_mkdirs(in_dir(f, "file/sub/deeper"), &err), NN_E_IO);
+    assert_string_equal(err.msg, want);
+    assert_int_equal(cm_mkdirs(in_dir(f, "file"), &err), NN_E_IO);
+    assert_string_equal(err.msg, want);
+    if (geteuid() != 0) { /* root writes anywhere */
+        chmod(in_dir(f, "data"), 0555);
+        assert_int_equal(cm_mkdirs(in_dir(f, "data/new/x"), &err), NN_E_IO);
+        assert_non_null(strstr(err.msg, "/data/new: cannot create directory: Permission denied"));
+        chmod(in_dir(f, "data"), 0755);
     }
 }
 
@@ -252,6 +278,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_reads_regular_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_and_unreadable_give_errno, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mkdirs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_non_regular_kind_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_size_limit_before_allocation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_regular_returns_blocking_fd, setup, teardown),

@@ -237,7 +237,10 @@ static void test_endpoint_machine(void **state)
     expect_machine_ok(ep);
     expect_machine_ok("ipc://@steerd-test-abstract");
     expect_machine_error("ipc:///nonexistent-steerd/x.sock", "folder /nonexistent-steerd: does not exist (got "
-                                                            "'ipc:///nonexistent-steerd/x.sock')");
+                                                            "'ipc:///nonexistent-steerd/x.sock'); it is made by "
+                                                            "systemd (RuntimeDirectory= in steerd.service): for a "
+                                                            "hand run use steerd --endpoint ipc:///tmp/steer.sock, "
+                                                            "or create the folder");
     snprintf(path, sizeof path, "%s/file", dir);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
@@ -245,6 +248,9 @@ static void test_endpoint_machine(void **state)
     fclose(f);
     snprintf(ep, sizeof ep, "ipc://%s/file/x.sock", dir);
     expect_machine_error(ep, "/file is a regular file, not a folder");
+    nn_err e2;
+    assert_int_not_equal(check_machine(ep, &e2), NN_OK);
+    assert_null(strstr(e2.msg, "--endpoint")); /* the fix is for a missing folder only */
     snprintf(ep, sizeof ep, "ipc://%s/file", dir);
     expect_machine_error(ep, "/file is a regular file, not a socket: it is never replaced");
     expect_machine_ok("tcp://127.0.0.1:5555");
@@ -329,6 +335,64 @@ static void test_env_expansion(void **state)
                  3, 27, "environment variable STEERD_TEST_UNSET_X is not set");
     expect_error("source:\n  pipeline: a ! appsink name=sink\nmodel: {spec: '${oops', weights: b}\n", 3, 15,
                  "malformed ${NAME}");
+    /* A path that starts with ${VAR} is the shell's: a relative value stays relative to the working
+     * directory; one written in the file joins the file's folder, also with a variable inside. */
+    setenv("STEERD_TEST_DIR_X", "build/tests", 1);
+    assert_int_equal(load(&c,
+                          "source:\n  pipeline: a ! appsink name=sink\n"
+                          "model: {spec: 'm/${STEERD_TEST_DIR_X}.yaml', weights: '${STEERD_TEST_DIR_X}/w.st'}\n",
+                          &err),
+                     NN_OK);
+    assert_string_equal(c.model_weights, "build/tests/w.st");
+    assert_string_equal(c.model_spec, "dir/m/build/tests.yaml");
+    unsetenv("STEERD_TEST_DIR_X");
+}
+
+/* cfg_dump's text (free it). */
+static char *dump(const steerd_config *c)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    cfg_dump(c, f);
+    fclose(f);
+    return text;
+}
+
+/* steerd --endpoint: replaces publish.endpoint (checked the same way, its errors named as
+ * --endpoint), dumped as such; without it the file's value is checked, with the fix for a missing
+ * ipc folder. */
+static void test_endpoint_override(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/steerd-cfg-XXXXXX", path[64], ep[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/c.yaml", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(BASE "publish: {endpoint: 'ipc:///nonexistent-steerd/steer.sock'}\n", f);
+    fclose(f);
+    steerd_config c;
+    nn_err err;
+    assert_int_equal(cfg_load(&c, path, &err), NN_E_SPEC);
+    assert_non_null(strstr(err.msg, ":6:21: publish.endpoint: folder /nonexistent-steerd: does not exist"));
+    assert_non_null(strstr(err.msg, "for a hand run use steerd --endpoint ipc:///tmp/steer.sock"));
+    snprintf(ep, sizeof ep, "ipc://%s/s.sock", dir);
+    assert_int_equal(cfg_load_as(&c, path, ep, &err), NN_OK);
+    assert_string_equal(c.endpoint, ep);
+    char *text = dump(&c);
+    char want[200];
+    snprintf(want, sizeof want, "publish.endpoint: \"%s\"    # --endpoint\n", ep);
+    assert_non_null(strstr(text, want));
+    free(text);
+    assert_int_equal(cfg_load_as(&c, path, "tcp://127.0.0.1:99999", &err), NN_E_SPEC);
+    assert_non_null(strstr(err.msg, "--endpoint: "));
+    assert_non_null(strstr(err.msg, "99999"));
+    assert_int_equal(cfg_load_as(&c, path, "ipc:///nonexistent-steerd/o.sock", &err), NN_E_SPEC);
+    assert_true(strncmp(err.msg, "--endpoint: folder /nonexistent-steerd: does not exist", 54) == 0);
+    unlink(path);
+    rmdir(dir);
 }
 
 static void test_dump(void **state)
@@ -337,12 +401,7 @@ static void test_dump(void **state)
     steerd_config c;
     nn_err err;
     assert_int_equal(load(&c, BASE "threads: 3\n", &err), NN_OK);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    assert_non_null(f);
-    cfg_dump(&c, f);
-    fclose(f);
+    char *text = dump(&c);
     assert_non_null(strstr(text, "threads: 3\n"));
     assert_non_null(strstr(text, "backend: auto    # default\n"));
     assert_non_null(strstr(text, "log.level: info    # default\n"));
@@ -423,6 +482,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_paths), cmocka_unit_test(test_all_keys),
         cmocka_unit_test(test_errors),             cmocka_unit_test(test_env_expansion),
+        cmocka_unit_test(test_endpoint_override),
         cmocka_unit_test(test_dump),               cmocka_unit_test(test_endpoint_syntax),
         cmocka_unit_test(test_endpoint_machine),   cmocka_unit_test(test_endpoint_probe),
         cmocka_unit_test(test_reload_merge),

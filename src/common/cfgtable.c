@@ -100,9 +100,11 @@ static nn_status read_string(const yd_doc *d, const yd_node *n, const cfgt_row *
                              nn_err *err)
 {
     nn_status s;
+    bool from_env = false; /* the value starts with ${VAR}: a relative path is the shell's, not the file's */
     if (r->flags & CFGT_ENV) {
         char raw[4096];
         s = yd_str(d, n, r->key, true, NULL, raw, sizeof raw, err);
+        from_env = !s && strncmp(raw, "${", 2) == 0;
         if (!s)
             s = expand_env(d, n, r->key, raw, dst, r->size, err);
     } else {
@@ -112,7 +114,7 @@ static nn_status read_string(const yd_doc *d, const yd_node *n, const cfgt_row *
         return s;
     if (!dst[0])
         return r->flags & CFGT_OPTIONAL ? NN_OK : yd_error(err, d, n, NN_E_SPEC, r->key, "must not be empty");
-    return r->type == CFGT_PATH ? resolve(d, n, r, base_dir, dst, err) : NN_OK;
+    return r->type == CFGT_PATH ? resolve(d, n, r, from_env ? NULL : base_dir, dst, err) : NN_OK;
 }
 
 static nn_status read_float(const yd_doc *d, const yd_node *n, const cfgt_row *r, double *out, nn_err *err)

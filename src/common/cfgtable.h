@@ -16,7 +16,9 @@
 
 typedef enum {
     CFGT_STR = 0, /* char[size] */
-    CFGT_PATH,    /* char[size]; relative values join the walk's base_dir */
+    CFGT_PATH,    /* char[size]; relative values join the walk's base_dir, except a value that starts
+                     with ${VAR} (CFGT_ENV): relative to the working directory, as the shell that set
+                     VAR meant it */
     CFGT_INT,     /* int, bounds imin..imax */
     CFGT_LONG,    /* long, bounds imin..imax */
     CFGT_FLOAT,   /* double, bounds fmin..fmax (see CFGT_MIN_OPEN) */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -140,4 +141,33 @@ nn_status cm_read_input(const char *path, size_t max_bytes, char **buf, size_t *
                        (size_t)st.st_size, max_bytes);
     }
     return read_all(path, fd, regular ? (size_t)st.st_size : 0, max_bytes, buf, len, err);
+}
+
+/* One level of cm_mkdirs: p made, or already a folder. */
+static nn_status mkdir_one(const char *p, nn_err *err)
+{
+    struct stat st;
+    if (mkdir(p, 0777) == 0)
+        return NN_OK;
+    int e = errno;
+    if (stat(p, &st) == 0)
+        return S_ISDIR(st.st_mode) ? NN_OK : nn_fail(err, NN_E_IO, "%s: exists and is not a directory", p);
+    return nn_fail(err, NN_E_IO, "%s: cannot create directory: %s", p, strerror(e));
+}
+
+nn_status cm_mkdirs(const char *dir, nn_err *err)
+{
+    char p[4096];
+    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p)
+        return nn_fail(err, NN_E_IO, "%s: path too long", dir);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/' || s[-1] == '/')
+            continue;
+        *s = 0;
+        nn_status st = mkdir_one(p, err);
+        *s = '/';
+        if (st)
+            return st;
+    }
+    return mkdir_one(p, err);
 }

@@ -1,4 +1,4 @@
-/* file_read.h — the one safe way to open and read an input file: never blocks in open() (a FIFO, a
+/* file_read.h — the one safe way to open and read an input file (and to make an output folder): never blocks in open() (a FIFO, a
  * terminal or a device given as a path), refuses anything that is not a regular file by naming
  * its kind, reports the errno reason, and bounds the size before anything is allocated. */
 #ifndef STEERD_COMMON_FILE_READ_H
@@ -29,5 +29,11 @@ nn_status cm_read_regular(const char *path, size_t max_bytes, char **buf, size_t
  * as `cat` would; directories, sockets, block devices and character devices other than terminals
  * (/dev/zero) are refused by kind. Never for a daemon's files. */
 nn_status cm_read_input(const char *path, size_t max_bytes, char **buf, size_t *len, nn_err *err);
+
+/* Creates the folder dir and any missing parents (mode 0777 less the umask), as `mkdir -p`; an
+ * existing folder is fine. Fails naming the part that could not be made (`data/sim: cannot create
+ * directory: Permission denied`) or that exists as something else (`data: exists and is not a
+ * directory`). */
+nn_status cm_mkdirs(const char *dir, nn_err *err);
 
 #endif

@@ -6,7 +6,7 @@
  * that takes longer than reload_timeout_ms fails and its thread is abandoned, never joined, so
  * SIGTERM stops steerd within a second in every state; SIGHUPs during a reload are coalesced into
  * one more reload). Exit status: 0 stop or end of stream, 78 configuration error, 1 other
- * start-up failure (an endpoint in use by another process included). */
+ * start-up failure (an endpoint in use by another process included), 64 usage, 66 no config file. */
 #include <gst/gst.h>
 #include <errno.h>
 #include <sched.h>
@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/opts.h"
 #include "daemon/capture.h"
 #include "runtime/config.h"
 #include "daemon/drive_feed.h"
@@ -28,7 +29,6 @@
 #include "daemon/reload.h"
 #include "runtime/stats.h"
 
-#define STEERD_VERSION "0.1.0"
 #define POLL_MS 20 /* the loop wakes at least this often to look at signals and timers */
 #define EVENTS_MS 100 /* the publisher's monitor (subscriber connections) is read this often */
 
@@ -45,6 +45,7 @@ static void on_signal(int sig)
 typedef struct {
     slog log;
     char cfg_path[512];
+    const char *endpoint;     /* --endpoint: replaces publish.endpoint (NULL: the file's) */
     steerd_config cfg;
     notifier nt;
     frame_slot slot;
@@ -276,7 +277,7 @@ static void start_reload(steerd *d, uint64_t now)
     notify_reloading(&d->nt);
     slog_notice(&d->log, "SIGHUP: reloading %s", d->cfg_path);
     nn_err e;
-    if (reload_start(&d->job, d->cfg_path, d->cfg.pipeline, &d->log, d->test_delay_ms, &e)) {
+    if (reload_start(&d->job, d->cfg_path, d->endpoint, d->cfg.pipeline, &d->log, d->test_delay_ms, &e)) {
         reload_failed(d, e.msg);
         return;
     }
@@ -438,11 +439,17 @@ static int run(steerd *d)
 }
 
 static const char usage[] =
-    "usage: steerd -c FILE          run the daemon with this configuration\n"
-    "       steerd --check-config FILE\n"
+    "usage: steerd -c FILE [--endpoint URL]   run the daemon with this configuration\n"
+    "       steerd --check-config FILE [--endpoint URL]\n"
     "                               parse and validate FILE, load its model and pipeline, print the\n"
     "                               effective configuration; exit 0 or 78 (EX_CONFIG)\n"
     "       steerd --version | --help\n"
+    "  -c, --config FILE      the configuration (config/steerd.yaml documents every key)\n"
+    "  --endpoint URL         publish here instead of publish.endpoint (a hand run of the default\n"
+    "                         config, whose ipc:///run/steerd/ folder exists only under systemd:\n"
+    "                         --endpoint ipc:///tmp/steer.sock); kept across SIGHUP reloads\n"
+    "Exit status: 0 stopped or end of stream, 1 runtime failure, 64 usage error, 66 FILE missing or\n"
+    "unreadable, 78 configuration error (one line: file:line:col: key: problem).\n"
     "Signals: SIGTERM/SIGINT stop (exit 0, within 1 s in every state); SIGHUP reloads the configuration\n"
     "and the model (SIGHUPs during a reload are coalesced; a reload past reload_timeout_ms fails).\n";
 
@@ -476,31 +483,40 @@ static int install_signals(void)
     return sigaction(SIGPIPE, &sa, NULL);
 }
 
-int main(int argc, char **argv)
+/* The command line into *path, *check and *endpoint: -1 to run, else the exit status. */
+static int parse_args(int argc, char **argv, const char **path, bool *check, const char **endpoint)
 {
-    const char *path = NULL;
-    bool check = false;
-    for (int i = 1; i < argc; i++) {
-        if ((strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) && i + 1 < argc) {
-            path = argv[++i];
-        } else if (strcmp(argv[i], "--check-config") == 0 && i + 1 < argc) {
-            path = argv[++i];
-            check = true;
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--version") == 0) {
-            puts("steerd " STEERD_VERSION);
-            return 0;
+    static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                         {"check-config", required_argument, 0, 'C'},
+                                         {"endpoint", required_argument, 0, 'e'},
+                                         {0, 0, 0, 0}};
+    opts_parser p;
+    opts_start(&p, "steerd", NULL, argc, argv, "c:", opts);
+    for (int c; (c = opts_next(&p)) != OPTS_END;) {
+        if (c == 'c' || c == 'C') {
+            if (*path)
+                return opts_usage(&p, "give one of -c FILE or --check-config FILE, once (see steerd --help)");
+            *path = p.arg;
+            *check = c == 'C';
+        } else if (c == 'e') {
+            *endpoint = p.arg;
         } else {
-            fputs(usage, stderr);
-            return 2;
+            return opts_default(&p, c, usage);
         }
     }
-    if (!path) {
-        fputs(usage, stderr);
-        return 2;
-    }
+    if (!*path)
+        return fputs(usage, stderr), EXIT_USAGE;
+    int rc = opts_input(&p, NULL, *path);
+    return rc ? rc : -1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL, *endpoint = NULL;
+    bool check = false;
+    int arg_rc = parse_args(argc, argv, &path, &check, &endpoint);
+    if (arg_rc >= 0)
+        return arg_rc;
 
     steerd *d = calloc(1, sizeof *d);
     if (!d) {
@@ -510,12 +526,13 @@ int main(int argc, char **argv)
     slog_init(&d->log, "steerd", SLOG_INFO);
     notify_init(&d->nt);
     snprintf(d->cfg_path, sizeof d->cfg_path, "%s", path);
+    d->endpoint = endpoint;
     nn_err err;
     int rc = 0;
     bool slot_ok = false, pub_ok = false, gst_ok = false, loader_alive = false;
     const char *delay = getenv("STEERD_TEST_RELOAD_DELAY_MS"); /* test hook: a loader that stalls */
     d->test_delay_ms = delay ? (unsigned)strtoul(delay, NULL, 10) : 0;
-    if (cfg_load(&d->cfg, path, &err)) {
+    if (cfg_load_as(&d->cfg, path, endpoint, &err)) {
         slog_err(&d->log, "%s", err.msg);
         rc = EX_CONFIG_STATUS;
         goto out;

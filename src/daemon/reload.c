@@ -15,6 +15,7 @@ struct reload_job {
     atomic_int refs;         /* 2 while both the loop and the loader hold it */
     atomic_bool done;        /* the loader returned: status, err, cfg, model are final */
     char cfg_path[512];
+    char endpoint[512];      /* steerd --endpoint, "" when not given */
     char cur_pipeline[4096];
     slog log;
     unsigned delay_ms;
@@ -40,7 +41,7 @@ static void *loader(void *arg)
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
         }
     }
-    nn_status s = cfg_load(&j->cfg, j->cfg_path, &j->err);
+    nn_status s = cfg_load_as(&j->cfg, j->cfg_path, j->endpoint[0] ? j->endpoint : NULL, &j->err);
     if (!s && strcmp(j->cfg.pipeline, j->cur_pipeline) != 0) {
         nn_err e;
         if (cap_check(j->cfg.pipeline, &e))
@@ -54,8 +55,8 @@ static void *loader(void *arg)
     return NULL;
 }
 
-nn_status reload_start(reload_job **out, const char *cfg_path, const char *cur_pipeline, const slog *log,
-                       unsigned delay_ms, nn_err *err)
+nn_status reload_start(reload_job **out, const char *cfg_path, const char *endpoint, const char *cur_pipeline,
+                       const slog *log, unsigned delay_ms, nn_err *err)
 {
     *out = NULL;
     reload_job *j = calloc(1, sizeof *j);
@@ -64,6 +65,7 @@ nn_status reload_start(reload_job **out, const char *cfg_path, const char *cur_p
     atomic_init(&j->refs, 2);
     atomic_init(&j->done, false);
     snprintf(j->cfg_path, sizeof j->cfg_path, "%s", cfg_path);
+    snprintf(j->endpoint, sizeof j->endpoint, "%s", endpoint ? endpoint : "");
     snprintf(j->cur_pipeline, sizeof j->cur_pipeline, "%s", cur_pipeline);
     j->log = *log;
     j->delay_ms = delay_ms;

@@ -16,11 +16,12 @@
 
 typedef struct reload_job reload_job;
 
-/* Starts the loader for cfg_path; cur_pipeline is the running one (a changed pipeline is parsed
+/* Starts the loader for cfg_path (publish.endpoint replaced by endpoint unless NULL: steerd
+ * --endpoint, cfg_load_as); cur_pipeline is the running one (a changed pipeline is parsed
  * before it is accepted). delay_ms stalls the loader first (tests: STEERD_TEST_RELOAD_DELAY_MS).
  * Fails only when the job or its thread cannot be created (err says why). */
-nn_status reload_start(reload_job **out, const char *cfg_path, const char *cur_pipeline, const slog *log,
-                       unsigned delay_ms, nn_err *err);
+nn_status reload_start(reload_job **out, const char *cfg_path, const char *endpoint, const char *cur_pipeline,
+                       const slog *log, unsigned delay_ms, nn_err *err);
 /* true once the loader returned (its result is ready). */
 bool reload_done(const reload_job *j);
 /* After reload_done: the loader's status; on success moves its configuration and model into *cfg

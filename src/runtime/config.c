@@ -2,15 +2,18 @@
  * type, bounds, default, field offset); the YAML tree is walked once: unknown keys, wrong types,
  * out-of-range values and missing required keys fail with `file:line:col: key: problem`.
  * Strings expand ${VAR} from the environment; relative paths resolve against the file's
- * directory. The reading itself is common/cfgtable.c; this file holds the table, the
+ * directory, except a path that starts with ${VAR}: relative to the working directory, as the
+ * shell that set VAR meant it (common/cfgtable.c). steerd --endpoint replaces publish.endpoint. The reading itself is common/cfgtable.c; this file holds the table, the
  * cross-field rules run after parsing (validate: the endpoint's syntax too), what the machine says
  * about the endpoint (cfg_check_endpoint: its folder, its address; part of cfg_load, so
  * --check-config and a reload both run it) and the dump; applying is main's job. */
 #include "runtime/config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/cfgtable.h"
 #include "common/yamldoc.h"
@@ -165,18 +168,53 @@ nn_status cfg_load_buffer(steerd_config *cfg, const char *buf, size_t len, const
     return validate(cfg, err);
 }
 
+/* The fix for an ipc endpoint whose folder does not exist (the default's /run/steerd exists only
+ * under systemd, which makes it for the unit's RuntimeDirectory=steerd); "" for other problems. */
+static const char *endpoint_hint(const char *ep)
+{
+    char path[EP_IPC_MAX + 1];
+    struct stat st;
+    if (!ep_ipc_path(ep, path, sizeof path))
+        return "";
+    char *slash = strrchr(path, '/');
+    if (!slash || slash == path)
+        return "";
+    *slash = 0;
+    if (stat(path, &st) == 0 || errno != ENOENT)
+        return "";
+    return "; it is made by systemd (RuntimeDirectory= in steerd.service): for a hand run use steerd --endpoint "
+           "ipc:///tmp/steer.sock, or create the folder";
+}
+
 nn_status cfg_check_endpoint(const steerd_config *cfg, nn_err *err)
 {
     char why[400];
-    if (!ep_check(cfg->endpoint, EP_BIND, why, sizeof why))
-        return cfg_error(cfg, CFG_PUBLISH_ENDPOINT, err, NN_E_SPEC, "%s", why);
-    return NN_OK;
+    if (ep_check(cfg->endpoint, EP_BIND, why, sizeof why))
+        return NN_OK;
+    if (cfg->pos[CFG_PUBLISH_ENDPOINT].line < 0)
+        return nn_fail(err, NN_E_SPEC, "--endpoint: %s", why);
+    return cfg_error(cfg, CFG_PUBLISH_ENDPOINT, err, NN_E_SPEC, "%s%s", why, endpoint_hint(cfg->endpoint));
 }
 
 nn_status cfg_load(steerd_config *cfg, const char *path, nn_err *err)
 {
+    return cfg_load_as(cfg, path, NULL, err);
+}
+
+nn_status cfg_load_as(steerd_config *cfg, const char *path, const char *endpoint, nn_err *err)
+{
     nn_status s = cfgt_load_file(path, cfg, sizeof *cfg, table, CFG_NKEYS, parse_text, err);
-    return s ? s : cfg_check_endpoint(cfg, err);
+    if (s)
+        return s;
+    if (endpoint) {
+        char why[400];
+        if (!ep_parse(endpoint, EP_BIND, why, sizeof why))
+            return nn_fail(err, NN_E_SPEC, "--endpoint: %s", why);
+        if (snprintf(cfg->endpoint, sizeof cfg->endpoint, "%s", endpoint) >= (int)sizeof cfg->endpoint)
+            return nn_fail(err, NN_E_SPEC, "--endpoint: longer than %zu characters", sizeof cfg->endpoint - 1);
+        cfg->pos[CFG_PUBLISH_ENDPOINT] = (cfg_pos){-1, 0}; /* from the command line */
+    }
+    return cfg_check_endpoint(cfg, err);
 }
 
 void cfg_dump(const steerd_config *cfg, FILE *f)
@@ -195,6 +233,6 @@ void cfg_dump(const steerd_config *cfg, FILE *f)
         case CFGT_FLOAT2: break; /* not in this table */
         case CFGT_ENUM: fputs(cfgt_enum_name(r, *(const int *)p), f); break;
         }
-        fputs(cfg->pos[i].line ? "\n" : "    # default\n", f);
+        fputs(cfg->pos[i].line > 0 ? "\n" : cfg->pos[i].line < 0 ? "    # --endpoint\n" : "    # default\n", f);
     }
 }

@@ -42,7 +42,7 @@ typedef enum {
 } cfg_key_id;
 
 typedef struct {
-    int line, col; /* where the key's value is in the file; 0 when the default applies */
+    int line, col; /* where the key's value is in the file; 0 when the default applies, -1 for --endpoint */
 } cfg_pos;
 
 typedef struct {
@@ -74,8 +74,12 @@ typedef struct {
  * cfg_check_endpoint into *cfg. On failure err holds one line `file:line:col: key: problem` and
  * *cfg is unspecified. */
 nn_status cfg_load(steerd_config *cfg, const char *path, nn_err *err);
+/* cfg_load with publish.endpoint replaced by `endpoint` (steerd --endpoint; NULL: the file's),
+ * checked as the file's would be; a bad one fails as `--endpoint: problem`. */
+nn_status cfg_load_as(steerd_config *cfg, const char *path, const char *endpoint, nn_err *err);
 /* What this machine says about publish.endpoint (ep_check for a bind: the ipc folder exists and is
- * writable, a file at the path is a socket, a tcp host is *, a local address or an interface). */
+ * writable, a file at the path is a socket, a tcp host is *, a local address or an interface). A
+ * missing ipc folder's line ends with the fix (systemd's RuntimeDirectory=, or --endpoint). */
 nn_status cfg_check_endpoint(const steerd_config *cfg, nn_err *err);
 /* Parse and validate from a buffer, without cfg_check_endpoint; `name` is used in messages and to
  * resolve relative paths. */

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/file_read.h"
 #include "io/image.h"
 #include "sim/episode.h"
 #include "sim/render.h"
@@ -133,7 +134,7 @@ nn_status sim_record(const sim_params *p, const char *out_dir, int quality, FILE
     snprintf(r.img_dir, sizeof r.img_dir, "%s/IMG", out_dir);
     if (access(r.csv_path, F_OK) == 0)
         return nn_fail(err, NN_E_IO, "%s: already exists (refusing to overwrite a recording)", r.csv_path);
-    if ((s = make_dir(out_dir, err)) || (s = make_dir(r.img_dir, err)))
+    if ((s = cm_mkdirs(out_dir, err)) || (s = make_dir(r.img_dir, err)))
         return s;
     uint64_t t0 = mono_ns();
     if ((s = render_init(&r.rc, SIM_FRAME_W, SIM_FRAME_H, err)))

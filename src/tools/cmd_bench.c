@@ -94,8 +94,8 @@ typedef struct {
 static const struct option bench_options[] = {
     {"weights", required_argument, 0, 'w'}, {"threads", required_argument, 0, 't'},
     {"batch", required_argument, 0, 'b'},   {"runs", required_argument, 0, 'r'},
-    {"json", no_argument, 0, 'j'},          {"help", no_argument, 0, 'h'},
-    {"backend", required_argument, 0, 'B'}, {"eager", no_argument, 0, 'e'},
+    {"json", no_argument, 0, 'j'},          {"backend", required_argument, 0, 'B'},
+    {"eager", no_argument, 0, 'e'},
     {"profile", no_argument, 0, 'p'},       {"conv-direct-macs", required_argument, 0, 'D'},
     {"train", no_argument, 0, 'T'},         {"isa", required_argument, 0, 'I'},
     {0, 0, 0, 0}};
@@ -104,7 +104,7 @@ static int parse(int argc, char **argv, bench_opts *o)
 {
     *o = (bench_opts){.threads = 1, .batch = 1, .runs = 200, .backend = NN_BACKEND_CPU};
     opts_parser p;
-    opts_begin(&p, argc, argv, "h", bench_options);
+    opts_start(&p, "steerctl", "bench", argc, argv, "", bench_options);
     for (int c; (c = opts_next(&p)) != OPTS_END;) {
         bool ok = true;
         switch (c) {
@@ -118,24 +118,28 @@ static int parse(int argc, char **argv, bench_opts *o)
         case 'p': o->profile = true; break;
         case 'B': ok = parse_backend_opt(p.arg, &o->backend); break;
         case 'I': o->isa_name = p.arg; break;
-        case 'h': fputs(bench_help, stdout); return -1;
+        case OPTS_HELP:
+        case OPTS_VERSION: opts_default(&p, c, bench_help); return -1;
         default:
             if (!opts_positional(&p, c, &o->spec, 1))
-                return opts_fail(&p, c, "bench", "bench");
+                return opts_default(&p, c, bench_help);
         }
         if (!ok)
             return EXIT_USAGE;
     }
     if (!o->spec)
         return fputs(bench_help, stderr), EXIT_USAGE;
-    return isa_opt(o->isa_name, &o->isa);
+    int rc = opts_input(&p, NULL, o->spec);
+    if (!rc)
+        rc = opts_input(&p, "--weights", o->weights);
+    return rc ? rc : isa_opt(o->isa_name, &o->isa);
 }
 
 /* `--train` anywhere among the options (not as an option's value): the training benchmark. */
 static bool wants_train(int argc, char **argv)
 {
     opts_parser p;
-    opts_begin(&p, argc, argv, "h", bench_options);
+    opts_start(&p, "steerctl", "bench", argc, argv, "", bench_options);
     for (int c; (c = opts_next(&p)) != OPTS_END;)
         if (c == 'T')
             return true;

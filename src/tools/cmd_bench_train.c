@@ -43,10 +43,10 @@ static int parse(int argc, char **argv, train_opts *o)
         {"weights", required_argument, 0, 'w'}, {"threads", required_argument, 0, 't'},
         {"batch", required_argument, 0, 'b'},   {"runs", required_argument, 0, 'r'},
         {"json", no_argument, 0, 'j'},          {"train", no_argument, 0, 'T'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+        {0, 0, 0, 0}};
     *o = (train_opts){.threads = 1, .batch = 32, .runs = 20};
     opts_parser p;
-    opts_begin(&p, argc, argv, "h", opts);
+    opts_start(&p, "steerctl", "bench --train", argc, argv, "", opts);
     for (int c; (c = opts_next(&p)) != OPTS_END;) {
         bool ok = true;
         switch (c) {
@@ -56,17 +56,19 @@ static int parse(int argc, char **argv, train_opts *o)
         case 'r': ok = parse_int_opt("--runs", p.arg, 1, 1000000, &o->runs); break;
         case 'j': o->json = true; break;
         case 'T': break;
-        case 'h': fputs(bench_train_help, stdout); return -1;
+        case OPTS_HELP:
+        case OPTS_VERSION: opts_default(&p, c, bench_train_help); return -1;
         default:
             if (!opts_positional(&p, c, &o->spec, 1))
-                return opts_fail(&p, c, "bench --train", "bench --train");
+                return opts_default(&p, c, bench_train_help);
         }
         if (!ok)
             return EXIT_USAGE;
     }
     if (!o->spec)
         return fputs(bench_train_help, stderr), EXIT_USAGE;
-    return 0;
+    int rc = opts_input(&p, NULL, o->spec);
+    return rc ? rc : opts_input(&p, "--weights", o->weights);
 }
 
 /* Everything one benchmark owns; freed by bench_free. */

@@ -29,9 +29,9 @@ static void usage(FILE *f)
           "  -k, --kernel K             kernel size K of the KxK convolution (default 5)\n"
           "  -f, --filters N            output channels N (default 256)\n"
           "  -p, --padding valid|same   padding of the KxK convolutions (default valid)\n"
-          "  -h, --help                 show this help\n"
+          "  -h, --help                 show this help (--version: the version)\n"
           "\n"
-          "Exit status: 0 on success, 2 on a bad option. Background: docs/EXPLAINER.md.\n",
+          "Exit status: 0 on success, 64 on a bad option. Background: docs/EXPLAINER.md.\n",
           f);
 }
 
@@ -108,7 +108,7 @@ static void print_details(const explain_result *r)
     }
 }
 
-/* `steerctl explain [options]`, argv[0] = "explain". Returns 0, or EXIT_USAGE (2) on a bad option. */
+/* `steerctl explain [options]`, argv[0] = "explain". Returns 0, or EXIT_USAGE (64) on a bad option. */
 int cmd_explain(int argc, char **argv)
 {
     explain_config cfg;
@@ -117,6 +117,8 @@ int cmd_explain(int argc, char **argv)
     case EXPLAIN_ARGS_HELP:
         usage(stdout);
         return 0;
+    case EXPLAIN_ARGS_VERSION:
+        return opts_version("steerctl");
     case EXPLAIN_ARGS_ERROR:
         fprintf(stderr, "steerctl explain: %s\n", err);
         return EXIT_USAGE;

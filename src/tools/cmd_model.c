@@ -99,27 +99,27 @@ static int print_info_json(const nn_graph *g)
 
 static int model_info(int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"json", no_argument, 0, 'j'}, {0, 0, 0, 0}};
     bool json = false;
     const char *spec = NULL;
     opts_parser p;
-    opts_begin(&p, argc, argv, "h", opts);
+    opts_start(&p, "steerctl", "model info", argc, argv, "", opts);
     for (int c; (c = opts_next(&p)) != OPTS_END;) {
         if (c == 'j')
             json = true;
-        else if (c == 'h')
-            return fputs(info_help, stdout), 0;
         else if (!opts_positional(&p, c, &spec, 1))
-            return opts_fail(&p, c, "model info", "model info");
+            return opts_default(&p, c, info_help);
     }
     if (!spec)
         return fputs(info_help, stderr), EXIT_USAGE;
+    int rc = opts_input(&p, NULL, spec);
+    if (rc)
+        return rc;
     nn_err err;
     nn_graph g;
     nn_status s = nn_graph_parse_file(&g, spec, &err);
     if (s)
         return fail(s, &err);
-    int rc = 0;
     if (json)
         rc = print_info_json(&g);
     else
@@ -131,26 +131,26 @@ static int model_info(int argc, char **argv)
 static int model_init(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"seed", required_argument, 0, 's'}, {"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"seed", required_argument, 0, 's'}, {"output", required_argument, 0, 'o'}, {0, 0, 0, 0}};
     long seed = -1;
     const char *out = NULL, *spec = NULL;
     opts_parser p;
-    opts_begin(&p, argc, argv, "o:h", opts);
+    opts_start(&p, "steerctl", "model init", argc, argv, "o:", opts);
     for (int c; (c = opts_next(&p)) != OPTS_END;) {
         if (c == 's') {
             if (!parse_int_opt("--seed", p.arg, 0, INT64_MAX, &seed))
                 return EXIT_USAGE;
         } else if (c == 'o') {
             out = p.arg;
-        } else if (c == 'h') {
-            return fputs(init_help, stdout), 0;
         } else if (!opts_positional(&p, c, &spec, 1)) {
-            return opts_fail(&p, c, "model init", "model init");
+            return opts_default(&p, c, init_help);
         }
     }
     if (!spec || seed < 0 || !out)
         return fputs(init_help, stderr), EXIT_USAGE;
+    int rc = opts_input(&p, NULL, spec);
+    if (rc)
+        return rc;
     nn_err err;
     nn_model *m;
     nn_status s = nn_model_load_spec(&m, spec, &err);
@@ -223,14 +223,13 @@ static int model_run(int argc, char **argv)
                                          {"threads", required_argument, 0, 't'},
                                          {"backend", required_argument, 0, 'b'},
                                          {"isa", required_argument, 0, 'I'},
-                                         {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *in_path = NULL, *out_path = NULL, *pos[2] = {NULL, NULL}; /* MODEL.yaml W.safetensors */
     const char *isa_name = NULL;
     long threads = 1;
     nn_backend backend = NN_BACKEND_CPU;
     opts_parser p;
-    opts_begin(&p, argc, argv, "h", opts);
+    opts_start(&p, "steerctl", "model run", argc, argv, "", opts);
     for (int c; (c = opts_next(&p)) != OPTS_END;) {
         if (c == 'i')
             in_path = p.arg;
@@ -244,15 +243,17 @@ static int model_run(int argc, char **argv)
                 return EXIT_USAGE;
         } else if (c == 'I')
             isa_name = p.arg;
-        else if (c == 'h')
-            return fputs(run_help, stdout), 0;
         else if (!opts_positional(&p, c, pos, 2))
-            return opts_fail(&p, c, "model run", "model run");
+            return opts_default(&p, c, run_help);
     }
     if (!pos[1] || !in_path || !out_path)
         return fputs(run_help, stderr), EXIT_USAGE;
-    nn_cpu_isa isa;
-    int rc = isa_opt(isa_name, &isa);
+    int rc = 0;
+    for (int i = 0; i < 3 && !rc; i++)
+        rc = i < 2 ? opts_input(&p, NULL, pos[i]) : opts_input(&p, "--input", in_path);
+    nn_cpu_isa isa = NN_CPU_ISA_AUTO;
+    if (!rc)
+        rc = isa_opt(isa_name, &isa);
     if (rc)
         return rc;
     const char *weights = pos[1];
@@ -306,19 +307,20 @@ static int model_table(int argc, char **argv)
     static const char help[] = "usage: steerctl model table MODEL.yaml [MODEL.yaml ...]\n"
                                "One line per model: input, parameters, MACs, float32 weights size, and both as a\n"
                                "fraction of the first model's.\n";
-    static const struct option opts[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int n = 0;
+    int n = 0, rc = 0;
     opts_parser p;
-    opts_begin(&p, argc, argv, "h", opts);
+    opts_start(&p, "steerctl", "model table", argc, argv, "", NULL);
     for (int c; (c = opts_next(&p)) != OPTS_END; n++) {
-        if (c == 'h')
-            return fputs(help, stdout), 0;
         if (c != OPTS_ARG)
-            return opts_fail(&p, c, "model table", "model table");
+            return opts_default(&p, c, help);
+        if (!rc)
+            rc = opts_input(&p, NULL, p.arg);
     }
     if (n == 0)
         return fputs(help, stderr), EXIT_USAGE;
-    opts_begin(&p, argc, argv, "h", opts); /* again: the models, every argument now */
+    if (rc)
+        return rc;
+    opts_start(&p, "steerctl", "model table", argc, argv, "", NULL); /* again: the models, every argument now */
     printf("%-26s %-11s %10s %8s %13s %8s %10s\n", "model", "input", "params", "x first", "MACs", "x first",
            "weights");
     nn_cost first = {0};
@@ -341,20 +343,18 @@ static int model_table(int argc, char **argv)
     return 0;
 }
 
+static const char model_help[] =
+    "usage: steerctl model info|init|run|table ...\n"
+    "  info MODEL.yaml [--json]                  per-layer shapes, parameters, MACs, activation bytes\n"
+    "  init MODEL.yaml --seed N -o W.safetensors  He-initialised weights\n"
+    "  run MODEL.yaml W.safetensors --input X.npy --output Y.npy\n"
+    "                                            forward pass on a NHWC float32 batch\n"
+    "  table MODEL.yaml...                       one line per model: params, MACs, size, ratios\n"
+    "Run `steerctl model <sub> --help` for details.\n";
+
 int cmd_model(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: steerctl model info|init|run|table ... (steerctl model <sub> --help)\n");
-        return EXIT_USAGE;
-    }
-    if (strcmp(argv[1], "info") == 0)
-        return model_info(argc - 1, argv + 1);
-    if (strcmp(argv[1], "init") == 0)
-        return model_init(argc - 1, argv + 1);
-    if (strcmp(argv[1], "run") == 0)
-        return model_run(argc - 1, argv + 1);
-    if (strcmp(argv[1], "table") == 0)
-        return model_table(argc - 1, argv + 1);
-    fprintf(stderr, "steerctl: model: unknown subcommand '%s' (info, init, run, table)\n", argv[1]);
-    return EXIT_USAGE;
+    static const opts_sub subs[] = {
+        {"info", model_info}, {"init", model_init}, {"run", model_run}, {"table", model_table}, {NULL, NULL}};
+    return opts_dispatch("steerctl", "model", subs, model_help, argc, argv);
 }

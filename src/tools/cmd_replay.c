@@ -71,15 +71,16 @@ static int parse_args(int argc, char **argv, replay_opts *o)
         {"model", required_argument, 0, 'm'},  {"weights", required_argument, 0, 'w'},
         {"output", required_argument, 0, 'o'}, {"publish", required_argument, 0, 'P'},
         {"rate", required_argument, 0, 'r'},   {"threads", required_argument, 0, 't'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+        {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->rate_max = true;
     o->threads = 1;
     opts_parser p;
-    opts_begin(&p, argc, argv, "h", opts);
+    opts_start(&p, "steerctl", "replay", argc, argv, "", opts);
     for (int c; (c = opts_next(&p)) != OPTS_END;) {
         switch (c) {
-        case 'h': fputs(replay_help, stdout); return -1;
+        case OPTS_HELP:
+        case OPTS_VERSION: opts_default(&p, c, replay_help); return -1;
         case 'm': o->spec = p.arg; break;
         case 'w': o->weights = p.arg; break;
         case 'o': o->output = p.arg; break;
@@ -104,14 +105,18 @@ static int parse_args(int argc, char **argv, replay_opts *o)
             break;
         default:
             if (!opts_positional(&p, c, &o->log, 1))
-                return opts_fail(&p, c, "replay", "replay");
+                return opts_default(&p, c, replay_help);
         }
     }
     if (!o->log || !o->spec || !o->weights) {
         fputs(replay_help, stderr);
         return EXIT_USAGE;
     }
-    return 0;
+    int rc = 0;
+    const char *inputs[] = {o->log, o->spec, o->weights}, *names[] = {NULL, "--model", "--weights"};
+    for (int i = 0; i < 3 && !rc; i++)
+        rc = opts_input(&p, names[i], inputs[i]);
+    return rc;
 }
 
 typedef struct {

@@ -1,6 +1,6 @@
 /* cmd_sim.c — `steerctl sim record|drive`: the driving simulator's command line. Record mode
  * writes Udacity-layout drives (src/sim/record.c); drive mode runs closed-loop episodes against
- * a real steerd (src/sim/drive.c). Every option is checked; a bad one is one line and exit 2. */
+ * a real steerd (src/sim/drive.c). Every option is checked; a bad one is one line and exit 64. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,7 +95,7 @@ static int sim_param(const opts_parser *op, int c, sim_params *p, nn_err *err)
 static int cmd_sim_record(int argc, char **argv)
 {
     static const struct option mode[] = {{"out", required_argument, 0, 'o'}, {"quality", required_argument, 0, 'q'},
-                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+                                         {0, 0, 0, 0}};
     struct option opts[SIM_MODE_OPTS_MAX + SIM_PARAMS_N];
     sim_options(opts, mode);
     sim_params p;
@@ -104,14 +104,14 @@ static int cmd_sim_record(int argc, char **argv)
     long quality = 90;
     nn_err err = {{0}};
     opts_parser op;
-    opts_begin(&op, argc, argv, "h", opts);
+    opts_start(&op, "steerctl", "sim record", argc, argv, "", opts);
     for (int c; (c = opts_next(&op)) != OPTS_END;) {
         int r = sim_param(&op, c, &p, &err);
         if (r < 0)
             return usage_error("record", "%s", err.msg);
         if (r > 0)
             continue;
-        if (c == 'h')
+        if (c == OPTS_HELP)
             return print_help(stdout), 0;
         if (c == 'o') {
             out = op.arg;
@@ -119,7 +119,7 @@ static int cmd_sim_record(int argc, char **argv)
             if (!parse_int_opt("--quality", op.arg, 1, 100, &quality))
                 return EXIT_USAGE;
         } else {
-            return opts_fail(&op, c, "sim record", "sim");
+            return opts_default(&op, c, sim_help);
         }
     }
     if (!out)
@@ -152,15 +152,14 @@ static int cmd_sim_drive(int argc, char **argv)
         {"model", required_argument, 0, 'm'},    {"weights", required_argument, 0, 'w'},
         {"video", required_argument, 0, 'v'},    {"json", required_argument, 0, 'j'},
         {"trace", required_argument, 0, 't'},    {"daemon-log", required_argument, 0, 'd'},
-        {"timeout", required_argument, 0, 'T'},  {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"timeout", required_argument, 0, 'T'},  {0, 0, 0, 0}};
     struct option opts[SIM_MODE_OPTS_MAX + SIM_PARAMS_N];
     sim_options(opts, mode);
     drive_opts o;
     drive_opts_defaults(&o);
     nn_err err = {{0}};
     opts_parser op;
-    opts_begin(&op, argc, argv, "h", opts);
+    opts_start(&op, "steerctl", "sim drive", argc, argv, "", opts);
     for (int c; (c = opts_next(&op)) != OPTS_END;) {
         int r = sim_param(&op, c, &o.prm, &err);
         if (r < 0)
@@ -169,7 +168,7 @@ static int cmd_sim_drive(int argc, char **argv)
             continue;
         long port;
         switch (c) {
-        case 'h': return print_help(stdout), 0;
+        case OPTS_HELP: return print_help(stdout), 0;
         case 'x': o.expert = true; break;
         case 'L': o.lockstep = true; break;
         case 'c': o.config = op.arg; break;
@@ -190,7 +189,7 @@ static int cmd_sim_drive(int argc, char **argv)
             if (!parse_seconds_opt("sim drive", "--timeout", op.arg, 3600, &o.timeout_s))
                 return EXIT_USAGE;
             break;
-        default: return opts_fail(&op, c, "sim drive", "sim");
+        default: return opts_default(&op, c, sim_help);
         }
     }
     int modes = (o.config != NULL) + (o.endpoint != NULL) + (o.expert ? 1 : 0);
@@ -202,21 +201,23 @@ static int cmd_sim_drive(int argc, char **argv)
         return usage_error("drive", "%s", "--listen has no use with --expert (no steerd)");
     if (sim_params_check(&o.prm, &err))
         return usage_error("drive", "%s", err.msg);
-    return sim_drive(&o, stdout);
+    int rc = 0;
+    const char *inputs[] = {o.config, o.model, o.weights}, *names[] = {"--config", "--model", "--weights"};
+    for (int i = 0; i < 3 && !rc; i++)
+        rc = opts_input(&op, names[i], inputs[i]);
+    return rc ? rc : sim_drive(&o, stdout);
 }
 #endif
 
 int cmd_sim(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        print_help(argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : 0;
-    }
-    if (strcmp(argv[1], "record") == 0)
-        return cmd_sim_record(argc - 1, argv + 1);
+    static const opts_sub modes[] = {
+        {"record", cmd_sim_record},
 #ifdef STEERD_HAVE_SIM_DRIVE
-    if (strcmp(argv[1], "drive") == 0)
-        return cmd_sim_drive(argc - 1, argv + 1);
+        {"drive", cmd_sim_drive},
 #endif
-    return usage_error(NULL, "unknown mode '%s' (record or drive; see steerctl sim --help)", argv[1]);
+        {NULL, NULL}};
+    if (argc < 2 || opts_is_help(argv[1])) /* the help with the simulator's parameters */
+        return print_help(argc < 2 ? stderr : stdout), argc < 2 ? EXIT_USAGE : 0;
+    return opts_dispatch("steerctl", "sim", modes, sim_help, argc, argv);
 }

@@ -79,16 +79,13 @@ static double now_s(void)
 int cmd_sub(int argc, char **argv)
 {
     static const struct option opts[] = {{"topic", required_argument, 0, 'T'}, {"count", required_argument, 0, 'c'},
-                                         {"timeout", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+                                         {"timeout", required_argument, 0, 't'}, {0, 0, 0, 0}};
     const char *endpoint = NULL, *topic = "";
     long count = 0;
     double timeout = 0;
     opts_parser p;
-    opts_begin(&p, argc, argv, "h", opts);
+    opts_start(&p, "steerctl", "sub", argc, argv, "", opts);
     for (int c; (c = opts_next(&p)) != OPTS_END;) {
-        if (c == 'h')
-            return fputs(sub_help, stdout), 0;
         if (c == 'T') {
             topic = p.arg;
         } else if (c == 'c') {
@@ -98,7 +95,7 @@ int cmd_sub(int argc, char **argv)
             if (!parse_seconds_opt(NULL, "--timeout", p.arg, 1e6, &timeout))
                 return EXIT_USAGE;
         } else if (!opts_positional(&p, c, &endpoint, 1)) {
-            return opts_fail(&p, c, "sub", "sub");
+            return opts_default(&p, c, sub_help);
         }
     }
     if (!endpoint)

@@ -6,7 +6,7 @@
  *   EffNet block:        1x1 conv C -> M (M = N/2), depthwise 1x3, max-pool 2x1 stride 2x1,
  *                        depthwise 3x1, 2x1 conv M -> N stride (1,2)   (fixed kernels, 'same')
  * with every formula kept as text, symbolic and with the numbers substituted. No printing, no
- * global state but getopt's (the option parsing is steerctl's, tools/opts.h); counts are checked
+ * global state but getopt's (the option parsing is steerctl's, common/opts.h); counts are checked
  * against 64-bit overflow. */
 #include "tools/explain.h"
 
@@ -342,15 +342,17 @@ explain_args explain_parse_args(int argc, char **argv, explain_config *cfg, char
 {
     static const struct option opts[] = {{"input", required_argument, 0, 'i'},   {"kernel", required_argument, 0, 'k'},
                                          {"filters", required_argument, 0, 'f'}, {"padding", required_argument, 0, 'p'},
-                                         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+                                         {0, 0, 0, 0}};
     explain_config_default(cfg);
     opts_parser p;
-    opts_begin(&p, argc, argv, "i:k:f:p:h", opts);
+    opts_start(&p, "steerctl", "explain", argc, argv, "i:k:f:p:", opts);
     for (int c; (c = opts_next(&p)) != OPTS_END;) {
         const char *val = p.arg;
         switch (c) {
-        case 'h':
+        case OPTS_HELP:
             return EXPLAIN_ARGS_HELP;
+        case OPTS_VERSION:
+            return EXPLAIN_ARGS_VERSION;
         case 'i':
             if (parse_input(val, cfg)) {
                 fail(err, err_len, "--input: expected HxWxC with height and width 1..%d and channels 1..%d (got '%s')",

@@ -72,10 +72,10 @@ int explain_config_check(const explain_config *cfg, char *err, size_t err_len);
 int explain_compute(const explain_config *cfg, explain_result res[EXPLAIN_N_METHODS], char *err,
                     size_t err_len);
 
-typedef enum { EXPLAIN_ARGS_RUN = 0, EXPLAIN_ARGS_HELP, EXPLAIN_ARGS_ERROR } explain_args;
+typedef enum { EXPLAIN_ARGS_RUN = 0, EXPLAIN_ARGS_HELP, EXPLAIN_ARGS_VERSION, EXPLAIN_ARGS_ERROR } explain_args;
 
-/* Parses `explain [--input HxWxC] [--kernel K] [--filters N] [--padding valid|same] [--help]`
- * (argv[0] is the subcommand name; getopt_long through tools/opts.h: `--opt value`, `--opt=value`,
+/* Parses `explain [--input HxWxC] [--kernel K] [--filters N] [--padding valid|same] [--help] [--version]`
+ * (argv[0] is the subcommand name; getopt_long through common/opts.h: `--opt value`, `--opt=value`,
  * short -i -k -f -p -h, `-k5`).
  * Starts from the default configuration. On EXPLAIN_ARGS_ERROR err holds one line. */
 explain_args explain_parse_args(int argc, char **argv, explain_config *cfg, char *err, size_t err_len);

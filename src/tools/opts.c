@@ -1,112 +1,9 @@
-/* opts.c — steerctl's option-parsing glue (opts.h): getopt_long in return-in-order mode with
- * its messages off, the offending argument recovered for a one-line message, bounded numbers. */
+/* opts.c — steerctl's option values (opts.h): bounded integers, seconds, --backend. */
 #include "tools/opts.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-
-#include "tools/steerctl.h"
-
-void opts_begin(opts_parser *p, int argc, char **argv, const char *shorts, const struct option *longs)
-{
-    memset(p, 0, sizeof *p);
-    p->argc = argc;
-    p->argv = argv;
-    p->longs = longs;
-    /* '-': positionals come back in order (code 1), never permuted; ':': a missing value is ':'
-     * and getopt prints nothing. */
-    snprintf(p->shorts, sizeof p->shorts, "-:%s", shorts);
-    optind = 0; /* 0, not 1: glibc and musl then also forget a half-read `-abc` group */
-}
-
-/* The option getopt stopped at: long ones as written, short ones as `-x`. */
-static const char *offender(opts_parser *p, int at)
-{
-    const char *a = at < p->argc ? p->argv[at] : NULL;
-    if (a && strncmp(a, "--", 2) == 0)
-        return a;
-    p->short_name[0] = '-';
-    p->short_name[1] = (char)optopt;
-    p->short_name[2] = 0;
-    return p->short_name;
-}
-
-int opts_next(opts_parser *p)
-{
-    p->arg = NULL;
-    if (p->rest) {
-        if (p->rest >= p->argc)
-            return OPTS_END;
-        p->arg = p->argv[p->rest++];
-        return OPTS_ARG;
-    }
-    /* Return-in-order mode never permutes: the argument getopt reads next is argv[optind] (a
-     * group of short options keeps optind on itself until its last letter). */
-    int at = optind ? optind : 1;
-    int c = getopt_long(p->argc, p->argv, p->shorts, p->longs, NULL);
-    switch (c) {
-    case -1:
-        if (optind < p->argc) { /* after `--`: the rest are positionals */
-            p->rest = optind;
-            return opts_next(p);
-        }
-        p->rest = p->argc;
-        return OPTS_END;
-    case 1:
-        p->arg = optarg;
-        return OPTS_ARG;
-    case ':':
-        p->arg = offender(p, at);
-        return OPTS_MISSING;
-    case '?':
-        p->arg = offender(p, at);
-        /* glibc: optopt is the option's val when a known long option was given a value it does
-         * not take, 0 for an unknown or ambiguous long option */
-        return optopt && strncmp(p->arg, "--", 2) == 0 ? OPTS_NO_VALUE : OPTS_UNKNOWN;
-    default:
-        p->arg = optarg;
-        return c;
-    }
-}
-
-bool opts_positional(const opts_parser *p, int code, const char **pos, int n)
-{
-    for (int i = 0; code == OPTS_ARG && i < n; i++)
-        if (!pos[i]) {
-            pos[i] = p->arg;
-            return true;
-        }
-    return false;
-}
-
-void opts_describe(const opts_parser *p, int code, const char *see, char *out, size_t cap)
-{
-    const char *a = p->arg ? p->arg : "";
-    switch (code) {
-    case OPTS_MISSING:
-        snprintf(out, cap, "%s: missing value", a);
-        break;
-    case OPTS_NO_VALUE:
-        snprintf(out, cap, "%.*s: takes no value (got '%s')", (int)strcspn(a, "="), a, a);
-        break;
-    case OPTS_ARG:
-        snprintf(out, cap, "unexpected argument '%s' (see steerctl %s --help)", a, see);
-        break;
-    default:
-        snprintf(out, cap, "unknown option '%s' (see steerctl %s --help)", a, see);
-        break;
-    }
-}
-
-int opts_fail(const opts_parser *p, int code, const char *cmd, const char *see)
-{
-    char line[512];
-    opts_describe(p, code, see, line, sizeof line);
-    fprintf(stderr, "steerctl: %s: %s\n", cmd, line);
-    return EXIT_USAGE;
-}
 
 bool parse_int_opt(const char *opt, const char *val, long min, long max, long *out)
 {
@@ -153,5 +50,5 @@ int isa_opt(const char *val, nn_cpu_isa *out)
     if (!s)
         return 0;
     fprintf(stderr, "steerctl: %s\n", err.msg);
-    return val ? EXIT_ISA_ARG : EXIT_ISA_ENV;
+    return val ? EXIT_USAGE : EXIT_CONFIG;
 }

@@ -2,7 +2,6 @@
  * separable-convolution explainer and the CPU benchmark. Dispatches to cmd_*.c. */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "tools/steerctl.h"
@@ -41,7 +40,8 @@ static const char usage[] =
     "                                         print steerd's ZeroMQ messages, one per line\n"
 #endif
     "\n"
-    "Run `steerctl <command> --help` for details.\n";
+    "Run `steerctl <command> --help` for details. Every command takes --help and --version; exit\n"
+    "status: 0 ok, 1 failure, 64 usage error, 66 an input file missing, 78 a bad configuration.\n";
 
 int json_stdout_done(jbuf *j)
 {
@@ -52,35 +52,24 @@ int json_stdout_done(jbuf *j)
     return 1;
 }
 
-int main(int argc, char **argv)
-{
-    if (argc < 2) {
-        fputs(usage, stderr);
-        return EXIT_USAGE;
-    }
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        fputs(usage, stdout);
-        return 0;
-    }
-    if (strcmp(cmd, "model") == 0)
-        return cmd_model(argc - 1, argv + 1);
-    if (strcmp(cmd, "explain") == 0)
-        return cmd_explain(argc - 1, argv + 1);
-    if (strcmp(cmd, "bench") == 0)
-        return cmd_bench(argc - 1, argv + 1);
+/* The subcommands, in the order of the usage text. */
+static const opts_sub commands[] = {
+    {"model", cmd_model},
+    {"explain", cmd_explain},
+    {"bench", cmd_bench},
 #ifdef STEERD_HAVE_REPLAY
-    if (strcmp(cmd, "replay") == 0)
-        return cmd_replay(argc - 1, argv + 1);
+    {"replay", cmd_replay},
 #endif
 #ifdef STEERD_HAVE_SIM
-    if (strcmp(cmd, "sim") == 0)
-        return cmd_sim(argc - 1, argv + 1);
+    {"sim", cmd_sim},
 #endif
 #ifdef STEERD_HAVE_ZMQ
-    if (strcmp(cmd, "sub") == 0)
-        return cmd_sub(argc - 1, argv + 1);
+    {"sub", cmd_sub},
 #endif
-    fprintf(stderr, "steerctl: unknown command '%s' (try steerctl --help)\n", cmd);
-    return EXIT_USAGE;
+    {NULL, NULL},
+};
+
+int main(int argc, char **argv)
+{
+    return opts_dispatch("steerctl", NULL, commands, usage, argc, argv);
 }

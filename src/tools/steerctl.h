@@ -1,13 +1,9 @@
-/* steerctl.h — subcommands of the steerctl tool; each returns the process exit status
- * (0 success, 1 failure, 2 usage error; 64 / 78 a bad --isa / $STEERD_ISA) and prints one error line on failure. */
+/* steerctl.h — subcommands of the steerctl tool; each returns the process exit status (0
+ * success, 1 failure, 64 usage error, 66 an input file missing, 78 a bad configuration: see
+ * common/opts.h) and prints one error line on failure. A new subcommand is one function here and
+ * one row of steerctl.c's table. */
 #ifndef STEERD_STEERCTL_H
 #define STEERD_STEERCTL_H
-
-#define EXIT_USAGE 2
-/* --isa / $STEERD_ISA naming an instruction set that is unknown or this CPU lacks (sysexits'
- * EX_USAGE and EX_CONFIG, as steerd and steer-train use 78). */
-#define EXIT_ISA_ARG 64
-#define EXIT_ISA_ENV 78
 
 int cmd_model(int argc, char **argv);   /* model info | init | run */
 int cmd_explain(int argc, char **argv);
@@ -23,7 +19,7 @@ int cmd_sim(int argc, char **argv);     /* sim record|drive: the driving simulat
 int cmd_sub(int argc, char **argv);     /* sub ENDPOINT: print steerd's ZeroMQ messages */
 #endif
 
-/* Option parsing shared by the subcommands: getopt_long glue, bounded numbers (opts.c). */
+/* Option parsing (common/opts.h) and steerctl's bounded option values (opts.c). */
 #include "tools/opts.h"
 
 /* Ends a --json document written to stdout through jb_init_file: 0, or 1 after one error line

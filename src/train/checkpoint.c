@@ -46,24 +46,6 @@ static bool dir_empty(const char *dir)
     return empty;
 }
 
-static nn_status mkdirs(const char *dir, nn_err *err)
-{
-    char p[4096];
-    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p)
-        return nn_fail(err, NN_E_IO, "%s: path too long", dir);
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = 0;
-        if (mkdir(p, 0755) != 0 && errno != EEXIST)
-            return nn_fail(err, NN_E_IO, "%s: cannot create directory (%s)", p, strerror(errno));
-        *s = '/';
-    }
-    if (mkdir(p, 0755) != 0 && errno != EEXIST)
-        return nn_fail(err, NN_E_IO, "%s: cannot create directory (%s)", p, strerror(errno));
-    return NN_OK;
-}
-
 nn_status ck_prepare_dir(const char *dir, bool resume, bool *has_checkpoint, nn_err *err)
 {
     struct stat st;
@@ -83,7 +65,7 @@ nn_status ck_prepare_dir(const char *dir, bool resume, bool *has_checkpoint, nn_
         return nn_fail(err, NN_E_IO,
                        "%s: run directory exists and is not empty; refusing to overwrite it (continue it with "
                        "--resume %s, or choose another output)", dir, dir);
-    return mkdirs(dir, err);
+    return cm_mkdirs(dir, err);
 }
 
 nn_status ck_save(const char *dir, const ck_state *s, nn_err *err)

@@ -5,8 +5,8 @@
  * the CPU kernels' instruction set) -> model + dataset
  * checks -> run directory (a non-empty one is refused unless resuming) -> epochs, each ending
  * in an atomic checkpoint, log.csv, metrics.json and curve.svg -> test set -> final weights
- * `<model>.safetensors`. Exit status: 0 done, 1 failure (data, I/O, divergence), 2 usage,
- * 78 configuration. */
+ * `<model>.safetensors`. Exit status: 0 done, 1 failure (data, I/O, divergence), 64 usage,
+ * 66 CONFIG or RUN_DIR missing or unreadable, 78 configuration. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,14 +14,16 @@
 #include <unistd.h>
 
 #include "common/file_read.h"
+#include "common/opts.h"
 #include "common/sha256.h"
 #include "nn/graph.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
 
 #define EXIT_FAIL 1
-#define EXIT_USAGE 2
 #define MAX_SETS 64
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define MODEL_MAX_BYTES (16u << 20) /* the model YAML reader's limit (common/yamldoc.c) */
 
 static const char usage[] =
@@ -35,7 +37,9 @@ static const char usage[] =
     "(the configuration must be the run's, except output; the model file's content and the dataset's\n"
     "index files must be those the checkpoint was written with, or --force continues anyway, with a\n"
     "warning). --allow-missing trains on a driving log even when more than 1% of the images it lists\n"
-    "are missing (= --set dataset.allow_missing=true).\n";
+    "are missing (= --set dataset.allow_missing=true). --version prints the version.\n"
+    "Exit status: 0 done, 1 failure (data, I/O, divergence), 64 usage error, 66 CONFIG or RUN_DIR\n"
+    "missing or unreadable, 78 configuration error.\n";
 
 typedef struct {
     const char *config;
@@ -45,56 +49,49 @@ typedef struct {
     bool force; /* --force: resume despite a changed model file or dataset */
 } cli;
 
+/* Adds one --set assignment; false (one line said) past MAX_SETS. */
+static bool add_set(cli *c, const opts_parser *p, const char *assignment)
+{
+    if (c->n_sets == MAX_SETS)
+        return opts_usage(p, "more than " STR(MAX_SETS) " --set options"), false;
+    c->sets[c->n_sets++] = assignment;
+    return true;
+}
+
+/* -1 to train, else the exit status (0 after --help / --version). */
 static int parse_cli(cli *c, int argc, char **argv)
 {
+    static const struct option opts[] = {{"set", required_argument, 0, 's'},
+                                         {"resume", required_argument, 0, 'r'},
+                                         {"force", no_argument, 0, 'f'},
+                                         {"allow-missing", no_argument, 0, 'a'},
+                                         {0, 0, 0, 0}};
     memset(c, 0, sizeof *c);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage, stdout);
-            return -1;
-        }
-        if (!strcmp(a, "--allow-missing")) {
-            if (c->n_sets == MAX_SETS) {
-                fprintf(stderr, "steer-train: more than %d --set options\n", MAX_SETS);
+    opts_parser p;
+    opts_start(&p, "steer-train", NULL, argc, argv, "", opts);
+    for (int k; (k = opts_next(&p)) != OPTS_END;) {
+        if (k == 'a') {
+            if (!add_set(c, &p, "dataset.allow_missing=true"))
                 return EXIT_USAGE;
-            }
-            c->sets[c->n_sets++] = "dataset.allow_missing=true";
-        } else if (!strcmp(a, "--force")) {
+        } else if (k == 'f') {
             c->force = true;
-        } else if (!strcmp(a, "--set") || !strcmp(a, "--resume")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "steer-train: %s needs a value\n%s", a, usage);
+        } else if (k == 'r') {
+            c->resume = p.arg;
+        } else if (k == 's') {
+            if (!add_set(c, &p, p.arg))
                 return EXIT_USAGE;
-            }
-            const char *v = argv[++i];
-            if (a[2] == 'r') {
-                c->resume = v;
-            } else if (c->n_sets == MAX_SETS) {
-                fprintf(stderr, "steer-train: more than %d --set options\n", MAX_SETS);
-                return EXIT_USAGE;
-            } else {
-                c->sets[c->n_sets++] = v;
-            }
-        } else if (a[0] == '-') {
-            fprintf(stderr, "steer-train: unknown option '%s'\n%s", a, usage);
-            return EXIT_USAGE;
-        } else if (c->config) {
-            fprintf(stderr, "steer-train: one config file expected (got '%s' and '%s')\n%s", c->config, a, usage);
-            return EXIT_USAGE;
-        } else {
-            c->config = a;
+        } else if (!opts_positional(&p, k, &c->config, 1)) {
+            return opts_default(&p, k, usage);
         }
     }
-    if (!c->config && !c->resume) {
-        fputs(usage, stderr);
-        return EXIT_USAGE;
-    }
-    if (c->force && !c->resume) {
-        fprintf(stderr, "steer-train: --force only applies to --resume\n%s", usage);
-        return EXIT_USAGE;
-    }
-    return 0;
+    if (!c->config && !c->resume)
+        return fputs(usage, stderr), EXIT_USAGE;
+    if (c->force && !c->resume)
+        return opts_usage(&p, "--force only applies to --resume (see steer-train --help)");
+    int rc = opts_input(&p, NULL, c->config);
+    if (!rc)
+        rc = opts_input(&p, "--resume", c->resume);
+    return rc ? rc : -1;
 }
 
 /* Everything a run holds, freed in one place. */
@@ -436,8 +433,8 @@ int main(int argc, char **argv)
 {
     cli c;
     int rc = parse_cli(&c, argc, argv);
-    if (rc)
-        return rc < 0 ? 0 : rc;
+    if (rc >= 0)
+        return rc;
     run *r = calloc(1, sizeof *r);
     if (!r) {
         fputs("steer-train: out of memory\n", stderr);

@@ -348,7 +348,7 @@ class Replay(unittest.TestCase):
             self.assertIn("frame2.jpg: corrupt JPEG", r.stderr)
             # Usage errors.
             r = self.replay(log2, "--rate", "fast", check=False)
-            self.assertEqual(r.returncode, 2)
+            self.assertEqual(r.returncode, 64)
             self.assertIn("--rate: expected recorded or max (got 'fast')", r.stderr)
 
 

@@ -270,7 +270,7 @@ class Sim(unittest.TestCase):
             (["sim", "record", "--out", d, "--quality", "101"], "--quality"),
             (["sim", "record", "--out"], "--out: missing value"),
             (["sim", "record"], "--out DIR is required"),
-            (["sim", "fly"], "unknown mode 'fly'"),
+            (["sim", "fly"], "unknown command 'fly'"),
             (["sim", "drive", "--expert", "--endpoint", "ipc:///x"], "exactly one of"),
             (["sim", "drive"], "exactly one of"),
             (["sim", "drive", "--expert", "--timeout", "0"], "--timeout"),
@@ -280,7 +280,7 @@ class Sim(unittest.TestCase):
         ]
         for args, needle in usage:
             with self.subTest(args=args):
-                self.one_line_error(steerctl(*args), 2, needle)
+                self.one_line_error(steerctl(*args), 64, needle)
         self.assertFalse(os.path.exists(d))
         env = dict(os.environ)
         env.pop("STEERD_SIM_MODEL", None)
@@ -294,16 +294,16 @@ class Sim(unittest.TestCase):
              "source.pipeline: does not read the simulator's frames"),
             (["sim", "drive", "--config", SIM_YAML], "STEERD_SIM_MODEL"),
             (["sim", "drive", "--config", SIM_YAML, "--model", "/nonexistent.yaml", "--weights", WEIGHTS],
-             "--model: /nonexistent.yaml"),
+             "--model: /nonexistent.yaml", 66),  # EX_NOINPUT
             # steerd refuses the model (the weights are not safetensors): it exits 78 before connecting
             (["sim", "drive", "--config", SIM_YAML, "--model", SPEC, "--weights", SPEC],
              "steerd exited with status 78"),
             (["sim", "drive", "--config", SIM_YAML, "--model", SPEC, "--weights", WEIGHTS, "--steerd",
               "/nonexistent/steerd"], "--steerd: /nonexistent/steerd"),
         ]
-        for args, needle in fails:
+        for args, needle, *rc in fails:
             with self.subTest(args=args):
-                self.one_line_error(steerctl(*args, env=env), 1, needle)
+                self.one_line_error(steerctl(*args, env=env), rc[0] if rc else 1, needle)
 
 
 if __name__ == "__main__":

@@ -314,7 +314,7 @@ def case_resume_arch():
     if run_files(rd)["tiny.safetensors"] != good["tiny.safetensors"]:
         fail("resuming an unchanged complete run changed its weights")
     # --force only goes with --resume
-    run([cfg, "--force"], expect=2)
+    run([cfg, "--force"], expect=64)  # EX_USAGE
     # --force: a changed model file is a warning and the run goes on
     with open(model, "w") as f:
         f.write(original.replace("activation: relu}", "activation: leaky_relu}", 1))
@@ -370,7 +370,7 @@ def case_refuse():
     after = {f: sha(os.path.join(rd, f)) for f in os.listdir(rd)}
     if before != after:
         fail("the existing run directory changed")
-    p = run(["--resume", os.path.join(d, "nothing-here")], expect=78)
+    p = run(["--resume", os.path.join(d, "nothing-here")], expect=66)  # EX_NOINPUT
     # a run killed during its first epoch (config.yaml, no checkpoint) starts over on --resume
     os.remove(os.path.join(rd, "checkpoint.bin"))
     os.remove(os.path.join(rd, "tiny.safetensors"))
@@ -398,7 +398,7 @@ def case_bad_input():
         fail("channel mismatch: %r" % p.stderr)
     if os.path.exists(os.path.join(d, "run")):
         fail("a run directory was created for a bad dataset")
-    p = run([], expect=2)
+    p = run([], expect=64)
     print("bad input: ok")
 
 

@@ -25,9 +25,9 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-# Own endpoint and absolute model path (the copy no longer sits next to models/).
+# Own endpoint and absolute model paths (the copy no longer sits next to models/).
 sed -e "s#endpoint: .*#endpoint: ipc://$tmp/steer.sock#" \
-    -e "s#spec: \.\./models/#spec: $root/models/#" "$config" > "$tmp/test.yaml"
+    -e "s#: \.\./models/#: $root/models/#" "$config" > "$tmp/test.yaml"
 STEERD_TEST_DATA=$data G_SLICE=always-malloc G_DEBUG=gc-friendly \
     valgrind --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
     --show-leak-kinds=definite,indirect --num-callers=30 \
