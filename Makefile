@@ -6,7 +6,7 @@ BUILD ?= build
 export PATH := $(PATH):/usr/local/cuda/bin
 TEST_BUILD ?= build-test
 
-.PHONY: run test build bench fuzz clean
+.PHONY: run test build bench fuzz clean cross-arm64
 
 build:
 	@scripts/deps.sh build
@@ -27,9 +27,19 @@ bench: build
 	@scripts/deps.sh bench
 	scripts/bench.sh
 
+# 64-bit ARM (Raspberry Pi, Jetson): cross-compiled into build-arm64/ against the arm64 sysroot
+# (scripts/arm64-linux.ini); CUDA is built on a Jetson itself (README, ARM64).
+ARM64_BUILD ?= build-arm64
+cross-arm64:
+	@scripts/deps.sh cross-arm64
+	@mkdir -p $(ARM64_BUILD) && printf "[constants]\ntop = '%s'\n" "$(CURDIR)" > $(ARM64_BUILD)/top.ini
+	@[ -f $(ARM64_BUILD)/build.ninja ] || meson setup $(ARM64_BUILD) --cross-file $(ARM64_BUILD)/top.ini \
+		--cross-file scripts/arm64-linux.ini -Dbuildtype=debugoptimized -Dcuda=disabled >/dev/null
+	ninja -C $(ARM64_BUILD)
+
 fuzz:
 	@scripts/deps.sh fuzz
 	tests/fuzz/run.sh all 600
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) $(ARM64_BUILD)
