@@ -1,12 +1,14 @@
 # Thin wrappers over meson for the README's two commands (and a few extras).
 #   make run    install what is missing, build, run the main job
-#   make test   install what is missing, build with ASan+UBSan, run every test
+#   make test   install what is missing, build with ASan+UBSan, run every test (and the arm64
+#               build's under qemu: make test-arm64)
+#   make cross-arm64   cross-compile for 64-bit ARM into build-arm64/
 BUILD ?= build
 # nvcc (CUDA 13) lives here; meson builds the CUDA backend (kernels/) when it finds it.
 export PATH := $(PATH):/usr/local/cuda/bin
 TEST_BUILD ?= build-test
 
-.PHONY: run test build bench fuzz clean cross-arm64
+.PHONY: run test build bench fuzz clean cross-arm64 test-arm64
 
 build:
 	@scripts/deps.sh build
@@ -22,6 +24,7 @@ test:
 		-Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fno-sanitize-recover=all >/dev/null
 	ninja -C $(TEST_BUILD)
 	meson test -C $(TEST_BUILD) --print-errorlogs
+	@$(MAKE) --no-print-directory test-arm64
 
 bench: build
 	@scripts/deps.sh bench
@@ -34,8 +37,12 @@ cross-arm64:
 	@scripts/deps.sh cross-arm64
 	@mkdir -p $(ARM64_BUILD) && printf "[constants]\ntop = '%s'\n" "$(CURDIR)" > $(ARM64_BUILD)/top.ini
 	@[ -f $(ARM64_BUILD)/build.ninja ] || meson setup $(ARM64_BUILD) --cross-file $(ARM64_BUILD)/top.ini \
-		--cross-file scripts/arm64-linux.ini -Dbuildtype=debugoptimized -Dcuda=disabled >/dev/null
+		--cross-file scripts/arm64-linux.ini -Dcuda=disabled >/dev/null
 	ninja -C $(ARM64_BUILD)
+
+# The arm64 build under qemu-user (tests/arm64/, part of `make test`), compared with the x86 test build.
+test-arm64: cross-arm64
+	STEERD_X86_STEERCTL=$(CURDIR)/$(TEST_BUILD)/steerctl meson test -C $(ARM64_BUILD) --suite arm64 --print-errorlogs
 
 fuzz:
 	@scripts/deps.sh fuzz

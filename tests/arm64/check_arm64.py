@@ -13,8 +13,8 @@ One case per run:
           stats message, SIGTERM -> exit 0 (tests/integration/harness.py subscribes with python3-zmq).
 Environment (tests/arm64/meson.build): STEERCTL, STEERD (arm64 programs), ARM64_RUN, STEERD_SOURCE_ROOT,
 STEERD_TEST_DATA; STEERD_X86_STEERCTL (set by `make test`; else build-test/ or build/ steerctl when
-x86-64). Prints one line per failure and `N passed, N failed`; exit 1 on a failure, 77 (skip) when a
-case cannot run here, saying why.
+x86-64; without one the zoo case is skipped). Prints one line per failure and `N passed, N failed`;
+exit 1 on a failure, 77 (skip) when a case cannot run here, saying why.
 Usage: check_arm64.py zoo|isa|steerd [--filter SUBSTR] [--tol T] [--jobs N]
 """
 import argparse
@@ -54,9 +54,14 @@ def is_x86_64_elf(path):
 
 
 def x86_steerctl():
-    """The x86 steerctl: $STEERD_X86_STEERCTL, else build-test/steerctl or build/steerctl; None if none."""
+    """The x86 steerctl: $STEERD_X86_STEERCTL (an error when it is not an x86-64 program), else
+    build-test/steerctl or build/steerctl; None when there is none."""
     env = os.environ.get("STEERD_X86_STEERCTL")
-    cands = [env] if env else [os.path.join(ROOT, d, "steerctl") for d in ("build-test", "build")]
+    if env:
+        if not is_x86_64_elf(env):
+            raise SystemExit(f"STEERD_X86_STEERCTL={env}: not an x86-64 program (build it: make test)")
+        return env
+    cands = [os.path.join(ROOT, d, "steerctl") for d in ("build-test", "build")]
     return next((c for c in cands if is_x86_64_elf(c)), None)
 
 
@@ -104,26 +109,31 @@ def forward(steerctl, case, workdir, tag, extra=()):
 
 
 def compare(name, y, ref, tol, what):
-    """None when max|y - ref| / max(1e-3, max|ref|) <= tol, else the failure line."""
+    """(max|y - ref| / max(1e-3, max|ref|), None when <= tol else the failure line)."""
     if y.shape != ref.shape:
-        return f"{name}: {what}: shape {list(y.shape)} != {list(ref.shape)}"
-    err = float(np.max(np.abs(y.astype(np.float64) - ref))) / max(1e-3, float(np.max(np.abs(ref))))
+        return float("inf"), f"{name}: {what}: shape {list(y.shape)} != {list(ref.shape)}"
+    diff = np.abs(y.astype(np.float64) - ref)
+    err = float(np.max(diff)) / max(1e-3, float(np.max(np.abs(ref))))
     if not err <= tol:
-        i = np.unravel_index(np.argmax(np.abs(y.astype(np.float64) - ref)), y.shape)
-        return f"{name}: {what}: rel err {err:.3g} > {tol:g} (worst at {list(map(int, i))}: {y[i]:.7g} vs {ref[i]:.7g})"
-    return None
+        i = np.unravel_index(np.argmax(diff), y.shape)
+        return err, f"{name}: {what}: rel err {err:.3g} > {tol:g} (worst at {list(map(int, i))}: {y[i]:.7g} vs {ref[i]:.7g})"
+    return err, None
 
 
-def pairs(cases, workdir, jobs, a, b, what, tol):
-    """Runs a(case) and b(case) for every case in parallel; the failure lines."""
+def pairs(cases, jobs, a, b, what, tol):
+    """Runs a(case) and b(case) for every case in parallel and compares; the failure lines (one
+    None per pass). Prints the largest relative error."""
     def one(case):
         ya, ea = a(case)
         yb, eb = b(case)
         if ea or eb:
-            return f"{case[0]}: {ea or eb}"
+            return float("inf"), f"{case[0]}: {ea or eb}"
         return compare(case[0], ya, yb, tol, what)
     with ThreadPoolExecutor(max_workers=jobs) as ex:
-        return list(ex.map(one, cases))
+        res = list(ex.map(one, cases))
+    worst = max(range(len(res)), key=lambda i: res[i][0])
+    print(f"{what}: {len(cases)} models, largest rel err {res[worst][0]:.3g} ({cases[worst][0]})")
+    return [line for _, line in res]
 
 
 def report(results):
@@ -140,7 +150,7 @@ def zoo(args, models, workdir):
         print("skipped: no x86 steerctl (set STEERD_X86_STEERCTL, or build build-test/ or build/)")
         return SKIP
     cases = prepare(workdir, models, [x86])
-    return report(pairs(cases, workdir, args.jobs, lambda c: forward(ARM_STEERCTL, c, workdir, "arm64"),
+    return report(pairs(cases, args.jobs, lambda c: forward(ARM_STEERCTL, c, workdir, "arm64"),
                         lambda c: forward([x86], c, workdir, "x86"), "arm64 vs x86", args.tol))
 
 
@@ -151,7 +161,7 @@ def isa(args, models, workdir):
         return SKIP
     x86 = x86_steerctl()  # initial weights (models without bundled ones) from either build
     cases = prepare(workdir, models, [x86] if x86 else ARM_STEERCTL)
-    results = pairs(cases, workdir, args.jobs, lambda c: forward(ARM_STEERCTL, c, workdir, "neon", ["--isa", "neon"]),
+    results = pairs(cases, args.jobs, lambda c: forward(ARM_STEERCTL, c, workdir, "neon", ["--isa", "neon"]),
                     lambda c: forward(ARM_STEERCTL, c, workdir, "scalar", ["--isa", "scalar"]), "neon vs scalar",
                     args.tol)
     effnet = os.path.join(ROOT, "models", "effnet-steer.yaml")
