@@ -12,6 +12,10 @@ if [ $# -eq 0 ]; then
   echo "usage: $0 BINARY [ARGS...]" >&2
   exit 2
 fi
+if [ ! -f "$1" ] || [ ! -r "$1" ]; then
+  echo "arm64-run: $1: no such program" >&2
+  exit 2
+fi
 if [ ! -f "$sysroot/.stamp" ]; then
   echo "arm64-run: no arm64 sysroot at $sysroot; make it with: scripts/deps.sh cross-arm64" >&2
   exit 2
