@@ -4,6 +4,7 @@
 #   scripts/deps.sh test    plus the test suite's (cmocka, PyTorch oracle)
 #   scripts/deps.sh bench   plus the benchmark peer's (PyTorch with OpenBLAS)
 #   scripts/deps.sh deb     plus the Debian packaging tools (make deb, scripts/deb-check.sh)
+#   scripts/deps.sh cross-arm64  the arm64 cross toolchain, qemu and the arm64 sysroot (`test` too)
 # As root it installs what is missing with apt-get; otherwise it prints the one command to run.
 set -euo pipefail
 
@@ -13,16 +14,36 @@ bench_pkgs=(python3 python3-numpy python3-yaml python3-torch libopenblas0-pthrea
 fuzz_pkgs=(clang libclang-rt-dev)
 # make deb: debian/control's Build-Depends beyond build_pkgs, and the checks of scripts/deb-check.sh
 deb_pkgs=(debhelper dpkg-dev lintian man-db python3 python3-zmq)
+# arm64: cross compiler + glibc, qemu-user; the :arm64 libraries go into a sysroot (below).
+cross_pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
+cross=0
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
   build) ;;
-  test) want+=("${test_pkgs[@]}") ;;
+  test) want+=("${test_pkgs[@]}" "${cross_pkgs[@]}"); cross=1 ;;
   bench) want+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
   fuzz) want+=("${fuzz_pkgs[@]}") ;;
   deb) want+=("${deb_pkgs[@]}") ;;
-  *) echo "usage: $0 build|test|bench|fuzz|deb" >&2; exit 2 ;;
+  cross-arm64) want+=("${cross_pkgs[@]}"); cross=1 ;;
+  *) echo "usage: $0 build|test|bench|fuzz|deb|cross-arm64" >&2; exit 2 ;;
 esac
+
+# The arm64 sysroot (scripts/arm64-sysroot.sh: apt-get download + dpkg -x of :arm64 packages,
+# nothing installed; skipped when already made). apt needs the arm64 architecture for it.
+if [ $cross -eq 1 ]; then
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    if [ "$(id -u)" -ne 0 ]; then
+      echo "deps: apt lacks the arm64 architecture; run:" >&2
+      echo "  sudo dpkg --add-architecture arm64 && sudo apt-get update" >&2
+      exit 1
+    fi
+    echo "deps: adding the arm64 architecture to apt" >&2
+    dpkg --add-architecture arm64
+    apt-get update -q >/dev/null
+  fi
+  "$(dirname "$0")/arm64-sysroot.sh"
+fi
 
 missing=()
 for p in "${want[@]}"; do

@@ -143,6 +143,8 @@ static void im2col(const conv_plan *c, nn_cpu_isa isa, float *col, const float *
         im2col_512(c, col, in, r0, rows);
         return;
     }
+#else
+    (void)isa; /* one path off x86 */
 #endif
     im2col_base(c, col, in, r0, rows);
 }
