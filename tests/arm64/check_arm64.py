@@ -155,12 +155,6 @@ def zoo(args, models, workdir):
 
 
 def isa(args, models, workdir):
-    # Escape hatch while steerctl has no --isa (before issue 18's NEON part is merged): the only
-    # place that tolerates it; delete these four lines once --isa is in.
-    helptext = run(ARM_STEERCTL + ["model", "run", "--help"])
-    if "--isa" not in helptext.stdout + helptext.stderr:
-        print("skipped: no --isa yet")
-        return SKIP
     x86 = x86_steerctl()  # initial weights (models without bundled ones) from either build
     cases = prepare(workdir, models, [x86] if x86 else ARM_STEERCTL)
     results = pairs(cases, args.jobs, lambda c: forward(ARM_STEERCTL, c, workdir, "neon", ["--isa", "neon"]),
