@@ -186,13 +186,36 @@ static void test_conv_route(void **state)
     assert_int_equal(nn_conv_route_pick(false, false, false, false), NN_CONV_DIRECT);
 }
 
+static void test_cudnn_tables(void **state)
+{
+    (void)state;
+    assert_string_equal(nn_cudnn_algo_name(NN_PASS_FWD, 1), "IMPLICIT_PRECOMP_GEMM");
+    assert_string_equal(nn_cudnn_algo_name(NN_PASS_FWD, 6), "WINOGRAD");
+    assert_string_equal(nn_cudnn_algo_name(NN_PASS_BWD_DATA, 4), "WINOGRAD");
+    assert_string_equal(nn_cudnn_algo_name(NN_PASS_BWD_FILTER, 6), "FFT_TILING");
+    assert_string_equal(nn_cudnn_algo_name(NN_PASS_BWD_FILTER, 7), "?");
+    assert_string_equal(nn_cudnn_algo_name(NN_PASS_FWD, -1), "?");
+    /* No transform-based algorithm (FFT, Winograd) is ever pinned. */
+    for (int pass = NN_PASS_FWD; pass <= NN_PASS_BWD_FILTER; pass++) {
+        const int *list = NULL;
+        int n = nn_cudnn_pinned((nn_conv_pass)pass, &list);
+        assert_true(n >= 2);
+        for (int i = 0; i < n; i++) {
+            const char *name = nn_cudnn_algo_name((nn_conv_pass)pass, list[i]);
+            assert_null(strstr(name, "FFT"));
+            assert_null(strstr(name, "WINOGRAD"));
+            assert_string_not_equal(name, "?");
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
         models_dir = argv[1];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_align),      cmocka_unit_test(test_build_map_pack), cmocka_unit_test(test_zoo),
-        cmocka_unit_test(test_algo_pick),  cmocka_unit_test(test_conv_route),
+        cmocka_unit_test(test_algo_pick),  cmocka_unit_test(test_conv_route), cmocka_unit_test(test_cudnn_tables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -147,3 +147,22 @@ nn_conv_route nn_conv_route_pick(bool direct, bool small, bool cached, bool heur
         return NN_CONV_SLOT;
     return heuristic_found ? NN_CONV_HEURISTIC : NN_CONV_DIRECT;
 }
+
+const char *nn_cudnn_algo_name(nn_conv_pass pass, int algo)
+{
+    static const char *const fwd[] = {"IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT",
+                                      "FFT", "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
+    static const char *const data[] = {"ALGO_0", "ALGO_1", "FFT", "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
+    static const char *const filter[] = {"ALGO_0", "ALGO_1", "FFT", "ALGO_3", "WINOGRAD", "WINOGRAD_NONFUSED",
+                                         "FFT_TILING"};
+    const char *const *t = pass == NN_PASS_FWD ? fwd : pass == NN_PASS_BWD_DATA ? data : filter;
+    int n = pass == NN_PASS_FWD ? 8 : pass == NN_PASS_BWD_DATA ? 6 : 7;
+    return algo >= 0 && algo < n ? t[algo] : "?";
+}
+
+int nn_cudnn_pinned(nn_conv_pass pass, const int **list)
+{
+    static const int fwd[] = {0, 1, 2, 3}, data[] = {0, 1}, filter[] = {0, 1, 3};
+    *list = pass == NN_PASS_FWD ? fwd : pass == NN_PASS_BWD_DATA ? data : filter;
+    return pass == NN_PASS_FWD ? 4 : pass == NN_PASS_BWD_DATA ? 2 : 3;
+}

@@ -69,6 +69,16 @@ typedef struct {
  * that a Winograd or FFT choice cannot loosen the tolerance). Index into c, or -1 when none. */
 int nn_algo_pick(const nn_algo_cand *c, int n, size_t cap, const int *pinned, int n_pinned);
 
+/* cuDNN's three convolution passes, for the name and pinned tables below. */
+typedef enum { NN_PASS_FWD = 0, NN_PASS_BWD_DATA, NN_PASS_BWD_FILTER } nn_conv_pass;
+/* cuDNN's name of algorithm `algo` of a pass (cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t
+ * order, e.g. "IMPLICIT_PRECOMP_GEMM", "WINOGRAD"), "?" when out of range. */
+const char *nn_cudnn_algo_name(nn_conv_pass pass, int algo);
+/* The algorithms a parity context pins a pass to: the GEMM family and cuDNN's direct
+ * summations, whose float32 error is that of a dot product (no Winograd / FFT transforms, whose
+ * rounding error grows with the tile). Returns the count, *list the algorithm numbers. */
+int nn_cudnn_pinned(nn_conv_pass pass, const int **list);
+
 /* The forward path of a convolution for one batch size. */
 typedef enum {
     NN_CONV_SLOT = 0,   /* cuDNN with the algorithm cached for this batch size */
