@@ -1,4 +1,4 @@
-/* body.h — what the per-element kernel bodies (kernels/body/*.h) share. A body is the work of
+/* body.h — what the per-element kernel bodies (kernels/body/ headers) share. A body is the work of
  * one grid index: a `static inline` function compiled by nvcc for the device (called from a
  * .cu kernel's grid-stride loop, where it is inlined) and by the C compiler for the host (the CPU
  * test tests/test_kernel_bodies.c runs it over every index of the grid the kernel launches and
