@@ -22,13 +22,13 @@ static NN_HD void dw_fwd_at(float *y, const float *x, const float *w, const floa
     const int ih0 = oh * d->sh - d->pt, iw0 = ow * d->sw - d->pl;
     const float *img = x + b * (size_t)d->IH * d->IW * d->C + o / d->dm;
     float acc = bias ? bias[o] : 0.0f;
-#ifdef __CUDACC__
+#ifdef __CUDA_ARCH__
 #pragma unroll
 #endif
     for (int kh = 0; kh < kh_n; kh++) {
         const int ih = ih0 + kh;
         if (ih < 0 || ih >= d->IH) continue;
-#ifdef __CUDACC__
+#ifdef __CUDA_ARCH__
 #pragma unroll
 #endif
         for (int kw = 0; kw < kw_n; kw++) {
