@@ -7,13 +7,14 @@
 # to the time left, a step that no longer fits is skipped, and the summary is written from an
 # EXIT trap whatever happens (a failure, a timeout, SIGTERM). Steps, most important first:
 #   1. environment: build stamp, GPU, driver, the cuDNN/cuBLAS/cudart versions actually loaded
-#      (bench_models --probe); an `ldd` "not found" is a loud failure;
+#      (bench-infer-models --probe); an `ldd` "not found" is a loud failure;
 #   2. inference parity (tests/test_cuda_infer: every layer type and zoo model, graph replay, GPU
 #      preprocessing; cuDNN pinned to its GEMM family) and backend selection;
 #   3. the two steering models: CUDA graph and eager, batch 1 and 256 (and every conv2d through
-#      cuDNN), all in one process (bench_models), and the PyTorch eager peer for the same two;
+#      cuDNN), all in one process (bench-infer-models), and the PyTorch eager peer for the same two;
 #   4. training parity (tests/test_cuda_train);
-#   5. training throughput (steerd's GPU trainer: bench_models --train, and PyTorch, batch 128);
+#   5. training throughput (steerd's GPU trainer: kernels/bench/bench-train-step, and PyTorch,
+#      batch 128);
 #   6. compute-sanitizer memcheck of one small model's forward (the kernels carry -lineinfo);
 #   7. everything else: training parity on the engine's own convolution kernels (the cuDNN
 #      fallback), the other zoo models (one process) and their PyTorch eager peer;
@@ -116,7 +117,7 @@ done
 export LD_LIBRARY_PATH="$LIBDIRS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
 missing=0
-for exe in "$B/tests/bench_models" "$B/tests/test_cuda_infer" "$B/tests/test_cuda_train" "$B/steerctl"; do
+for exe in "$B/kernels/bench/bench-infer-models" "$B/tests/test_cuda_infer" "$B/tests/test_cuda_train" "$B/steerctl"; do
     [ -x "$exe" ] || { echo "FAIL: $exe missing"; missing=1; continue; }
     if ldd "$exe" | grep "not found"; then
         echo "FAIL: $exe: a shared library is not found (above)"
@@ -124,7 +125,7 @@ for exe in "$B/tests/bench_models" "$B/tests/test_cuda_infer" "$B/tests/test_cud
     fi
 done
 [ $missing = 0 ] && verdict ldd ok || verdict ldd "FAIL: missing programs or libraries (see above)" fail
-step probe 30 "$B/tests/bench_models" --probe
+step probe 30 "$B/kernels/bench/bench-infer-models" --probe
 git log -1 --format='tree commit %H %s' 2>/dev/null || true
 
 section "2. inference parity (test_cuda_infer; 1e-4 relative, cuDNN pinned to GEMM; graph replay)"
@@ -137,7 +138,7 @@ for m in $(ls models/*.yaml); do # the weights both engines read
     timeout 20 "$B/steerctl" model init "$m" --seed 1 -o "$W/$(basename "$m" .yaml).safetensors" >/dev/null ||
         echo "model init $m failed"
 done
-step steer-bench 60 "$B/tests/bench_models" --weights-dir "$W" --cudnn --seconds 20 $STEER
+step steer-bench 60 "$B/kernels/bench/bench-infer-models" --weights-dir "$W" --cudnn --seconds 20 $STEER
 step steer-torch-eager 75 "$PY" tests/gpu/peer_torch.py $STEER --weights-dir "$W" --batches 1,256 --runs 1000,30 \
     --max-seconds 2
 
@@ -146,14 +147,21 @@ step train-parity 120 "$B/tests/test_cuda_train" models
 
 section "5. training throughput (batch 128)"
 TRAIN="seed-mnist-effnet seed-steering-effnet"
-step train-bench 60 "$B/tests/bench_models" --train 128 --seconds 20 $(for n in $TRAIN; do echo "models/$n.yaml"; done)
+tag_train() { # bench-train-step's JSON line, tagged for summarize.py; its exit status kept
+    set -o pipefail
+    "$B/kernels/bench/bench-train-step" "models/$1.yaml" --backend cuda --batch 128 --runs 30 --json |
+        sed 's/^{/{"engine": "steerd", "mode": "train", /'
+}
+for n in $TRAIN; do # forward, loss, backward, clip, Adam: nn_train_step, as steer-train runs it
+    step "train-bench-$n" 45 bash -c "$(declare -f tag_train); B='$B'; tag_train $n"
+done
 step train-torch 60 "$PY" tests/gpu/peer_torch.py $(for n in $TRAIN; do echo "models/$n.yaml"; done) --mode train \
     --batches 128 --runs 30 --warmup 3 --max-seconds 10
 
 section "6. compute-sanitizer memcheck (seed-mnist-effnet forward: graph, eager, batch 256; -lineinfo)"
 CS=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
 if [ -n "$CS" ]; then
-    step memcheck 75 "$CS" --tool memcheck --error-exitcode 3 --print-limit 20 "$B/tests/bench_models" --runs 5 \
+    step memcheck 75 "$CS" --tool memcheck --error-exitcode 3 --print-limit 20 "$B/kernels/bench/bench-infer-models" --runs 5 \
         --seconds 30 models/seed-mnist-effnet.yaml
 else
     verdict memcheck "not run: no compute-sanitizer on this machine"
@@ -162,7 +170,7 @@ fi
 section "7. everything else: own conv kernels (training parity), the other zoo models, their PyTorch peer"
 step train-parity-own-conv 90 env STEERD_CUDA_CONV_OWN=1 "$B/tests/test_cuda_train" models
 OTHERS=$(ls models/*.yaml | grep -v -e seed-steering-effnet -e effnet-steer)
-step zoo-bench 90 "$B/tests/bench_models" --weights-dir "$W" --seconds 1.5 $OTHERS
+step zoo-bench 90 "$B/kernels/bench/bench-infer-models" --weights-dir "$W" --seconds 1.5 $OTHERS
 step zoo-torch-eager 60 "$PY" tests/gpu/peer_torch.py $OTHERS --weights-dir "$W" --batches 1,256 --runs 300,10 \
     --max-seconds 1
 

@@ -1,4 +1,4 @@
-/* bench_models.c — the device check's inference benchmark: several models in ONE process (one
+/* infer_models.c — bench-infer-models, the device check's inference benchmark: several models in ONE process (one
  * CUDA context, cuDNN and cuBLAS loaded once), instead of one steerctl process per model run.
  * Per model: batch 1 with the CUDA Graph and eager, batch 256 with the graph (and optionally
  * batch 1 with every conv2d through cuDNN); one JSON line per measurement in steerctl bench
@@ -7,37 +7,20 @@
  * --weights-dir has it (the PyTorch peer reads the same file), else He-initialised with seed 1.
  * A model that fails prints {"model": ..., "error": ...} and the next one runs; --seconds caps
  * each model's runs (the device check's deadline). Exit status: 1 when any model failed.
- * --train B: instead, training steps (nn_train_step: zero grad, forward, loss — cross-entropy for
- * class models, MSE otherwise — backward, clip, Adam) at batch B on the CUDA trainer, 3 warm-up
- * steps, then up to 30 timed ("mode": "train").
  * --runs N caps the timed runs of every measurement (compute-sanitizer runs). --probe: print the
  * device (nn_cuda_available: GPU, compute capability, driver, runtime, cuDNN and cuBLAS versions)
  * and the CUDA libraries this process mapped, then exit (0, or 77 without a device).
- * Usage: bench_models [--probe] [--weights-dir DIR] [--cudnn] [--seconds S] [--runs N] MODEL.yaml... */
+ * (Training throughput: bench-train-step, train_step.c.)
+ * Usage: bench-infer-models [--probe] [--weights-dir DIR] [--cudnn] [--seconds S] [--runs N] MODEL.yaml... */
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "nn/nn.h"
-#include "nn/optim.h"
-#include "nn/train.h"
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
 
 /* One measurement: runs/10 + 3 warm-up runs, then up to `runs` timed ones within `seconds`. */
 static nn_status measure(const nn_model *m, const char *mode, int batch, int runs, long direct, double seconds,
@@ -83,66 +66,6 @@ static nn_status measure(const nn_model *m, const char *mode, int batch, int run
     return NN_OK;
 }
 
-/* Training steps of model m at `batch` on the CUDA trainer (random images, labels / targets). */
-static nn_status train_measure(nn_model *m, int batch, int runs, double seconds, uint64_t *lat, nn_err *err)
-{
-    nn_train *t = NULL;
-    nn_status s = nn_train_create_on(&t, m, batch, 1, 1, NN_BACKEND_CUDA, err);
-    opt_config adam = opt_defaults(OPT_ADAM);
-    if (!s)
-        s = nn_train_opt_setup(t, &adam, err);
-    if (!s)
-        s = nn_train_sync(t, true, err);
-    int h, w, c, outs = 1;
-    nn_model_input_shape(m, &h, &w, &c);
-    const size_t n = (size_t)batch * (size_t)h * (size_t)w * (size_t)c;
-    int *labels = calloc((size_t)batch, sizeof *labels);
-    float *targets = NULL;
-    if (!s) {
-        outs = nn_train_output_size(t);
-        targets = calloc((size_t)batch * (size_t)outs, sizeof *targets);
-        float *in = nn_train_input(t);
-        uint64_t z = 7;
-        for (size_t i = 0; i < n; i++) {
-            z = z * 6364136223846793005ull + 1442695040888963407ull;
-            in[i] = (float)((z >> 40) & 0xffff) / 65535.0f;
-        }
-        for (int b = 0; b < batch && labels; b++)
-            labels[b] = b % outs;
-    }
-    if (!s && (!labels || !targets))
-        s = nn_fail(err, NN_E_NOMEM, "out of memory");
-    const bool classes = !s && nn_train_softmax_output(t);
-    nn_step_args a = {.loss = classes ? NN_LOSS_CE : NN_LOSS_MSE, .labels = labels, .targets = targets, .lr = 1e-3,
-                      .max_norm = INFINITY};
-    nn_step_result r;
-    for (int i = 0; i < 3 && !s; i++)
-        s = nn_train_step(t, batch, &a, &r, err);
-    const uint64_t t_end = now_ns() + (uint64_t)(seconds * 1e9);
-    int done = 0;
-    for (; done < runs && !s; done++) {
-        uint64_t t0 = now_ns();
-        s = nn_train_step(t, batch, &a, &r, err);
-        lat[done] = now_ns() - t0;
-        if (t0 + lat[done] > t_end && done >= 3) {
-            done++;
-            break;
-        }
-    }
-    nn_train_free(t);
-    free(labels);
-    free(targets);
-    if (s)
-        return s;
-    qsort(lat, (size_t)done, sizeof *lat, cmp_u64);
-    const double med = (double)lat[done / 2] / 1e3, p99 = (double)lat[(done * 99) / 100] / 1e3;
-    printf("{\"engine\": \"steerd\", \"model\": \"%s\", \"backend\": \"cuda\", \"mode\": \"train\", \"batch\": %d, "
-           "\"runs\": %d, \"median_us\": %.2f, \"p99_us\": %.2f, \"images_per_s\": %.1f, \"loss\": %.6g}\n",
-           nn_model_name(m), batch, done, med, p99, (double)batch * 1e6 / med, r.loss);
-    fflush(stdout);
-    return NN_OK;
-}
-
 /* The device and the CUDA libraries this process actually mapped (after a context was made). */
 static int probe_device(void)
 {
@@ -170,7 +93,7 @@ int main(int argc, char **argv)
 {
     const char *wdir = NULL;
     bool cudnn = false, probe = false;
-    int max_runs = 3000, train = 0;
+    int max_runs = 3000;
     double seconds = 5.0;
     int first = 1;
     for (; first < argc && argv[first][0] == '-'; first++) {
@@ -182,20 +105,18 @@ int main(int argc, char **argv)
             seconds = atof(argv[++first]);
         else if (!strcmp(argv[first], "--runs") && first + 1 < argc)
             max_runs = atoi(argv[++first]);
-        else if (!strcmp(argv[first], "--train") && first + 1 < argc)
-            train = atoi(argv[++first]);
         else if (!strcmp(argv[first], "--probe"))
             probe = true;
         else
-            return fprintf(stderr, "usage: bench_models [--probe] [--weights-dir DIR] [--cudnn] [--seconds S] "
+            return fprintf(stderr, "usage: bench-infer-models [--probe] [--weights-dir DIR] [--cudnn] [--seconds S] "
                                    "[--runs N] MODEL.yaml...\n"), 2;
     }
     if (probe)
         return probe_device();
-    if (max_runs < 1 || max_runs > 3000 || train < 0 || train > 4096)
-        return fprintf(stderr, "bench_models: --runs %d outside [1, 3000]\n", max_runs), 2;
+    if (max_runs < 1 || max_runs > 3000)
+        return fprintf(stderr, "bench-infer-models: --runs %d outside [1, 3000]\n", max_runs), 2;
     if (first == argc || !(seconds > 0))
-        return fprintf(stderr, "bench_models: no models (or --seconds not positive)\n"), 2;
+        return fprintf(stderr, "bench-infer-models: no models (or --seconds not positive)\n"), 2;
     char why[256];
     if (!nn_cuda_available(why, sizeof why)) {
         printf("skipped: %s\n", why);
@@ -204,7 +125,7 @@ int main(int argc, char **argv)
     printf("device: %s\n", why);
     uint64_t *lat = malloc(3000 * sizeof *lat);
     if (!lat)
-        return fprintf(stderr, "bench_models: out of memory\n"), 1;
+        return fprintf(stderr, "bench-infer-models: out of memory\n"), 1;
     int failed = 0;
     for (int i = first; i < argc; i++) {
         nn_err err = {0};
@@ -219,17 +140,14 @@ int main(int argc, char **argv)
         if (!s && !(wpath[0] && access(wpath, R_OK) == 0))
             nn_model_init_he(m, 1);
         const double per = seconds / (cudnn ? 4 : 3);
-        if (!s && train) {
-            s = train_measure(m, train, max_runs < 30 ? max_runs : 30, seconds, lat, &err);
-        } else if (!s) {
+        if (!s)
             s = measure(m, "graph", 1, max_runs, 0, per, lat, &err);
-            if (!s)
-                s = measure(m, "eager", 1, max_runs < 1000 ? max_runs : 1000, 0, per, lat, &err);
-            if (!s)
-                s = measure(m, "graph", 256, max_runs < 30 ? max_runs : 30, 0, per, lat, &err);
-            if (!s && cudnn)
-                s = measure(m, "graph", 1, max_runs, -1, per, lat, &err);
-        }
+        if (!s)
+            s = measure(m, "eager", 1, max_runs < 1000 ? max_runs : 1000, 0, per, lat, &err);
+        if (!s)
+            s = measure(m, "graph", 256, max_runs < 30 ? max_runs : 30, 0, per, lat, &err);
+        if (!s && cudnn)
+            s = measure(m, "graph", 1, max_runs, -1, per, lat, &err);
         if (s) {
             for (char *q = err.msg; *q; q++) /* one JSON string: no quotes or backslashes inside */
                 if (*q == '"' || *q == '\\' || (unsigned char)*q < 0x20) *q = '\'';
