@@ -100,7 +100,7 @@ finish() {
     exit 1
 }
 trap finish EXIT
-trap 'echo "interrupted"; exit 1' INT TERM
+trap 'verdict signal "FAIL: interrupted by a signal" fail; exit 1' INT TERM
 
 section "1. environment"
 date -u
@@ -134,10 +134,14 @@ step backend-select 30 "$B/tests/test_cuda_infer" select models
 
 section "3. the two steering models: graph / eager, batch 1 and 256, one process; PyTorch eager peer"
 STEER="models/seed-steering-effnet.yaml models/effnet-steer.yaml"
-for m in $(ls models/*.yaml); do # the weights both engines read
-    timeout 20 "$B/steerctl" model init "$m" --seed 1 -o "$W/$(basename "$m" .yaml).safetensors" >/dev/null ||
-        echo "model init $m failed"
-done
+init_weights() { # the weights both engines read: every zoo model, He-initialised with seed 1
+    local bad=0
+    for m in models/*.yaml; do
+        "$B/steerctl" model init "$m" --seed 1 -o "$W/$(basename "$m" .yaml).safetensors" >/dev/null || bad=1
+    done
+    return $bad
+}
+step weights 60 bash -c "$(declare -f init_weights); B='$B' W='$W'; init_weights"
 step steer-bench 60 "$B/kernels/bench/bench-infer-models" --weights-dir "$W" --cudnn --seconds 20 $STEER
 step steer-torch-eager 75 "$PY" tests/gpu/peer_torch.py $STEER --weights-dir "$W" --batches 1,256 --runs 1000,30 \
     --max-seconds 2
