@@ -372,6 +372,15 @@ nn_status cu_conv2d_forward_train(const cu_fwd_args *a, cu_conv_train *c, nn_err
     return NN_OK;
 }
 
+/* dw (engine layout) += dwk (KRSC, the filter gradient in scratch). */
+static nn_status add_filter_grad(const cu_env *env, const cu_conv_train *c, float *dw, const float *dwk, nn_err *err)
+{
+    k_from_krsc_add<<<cu_blocks(c->w_count, 256), 256, 0, env->stream>>>(dw, dwk, c->w_count, c->KH * c->KW, c->cin_g,
+                                                                      c->cout_g);
+    CU_LAUNCHED();
+    return NN_OK;
+}
+
 /* The own kernels' backward: d_in += dconv (when `data`), dW += (engine layout). */
 static nn_status own_backward(const cu_bwd_args *a, cu_conv_train *c, bool data, nn_err *err)
 {
@@ -387,9 +396,7 @@ static nn_status own_backward(const cu_bwd_args *a, cu_conv_train *c, bool data,
         k_own_bwd_filter<<<cu_blocks(c->w_count, 128), 128, 0, env->stream>>>(dwk, a->in[0], a->dy, c->w_count,
                                                                              a->batch, c->d);
         CU_LAUNCHED();
-        k_from_krsc_add<<<cu_blocks(c->w_count, 256), 256, 0, env->stream>>>(a->d_p[0], dwk, c->w_count, c->KH * c->KW,
-                                                                          c->cin_g, c->cout_g);
-        CU_LAUNCHED();
+        return add_filter_grad(env, c, a->d_p[0], dwk, err);
     }
     return NN_OK;
 }
@@ -413,7 +420,9 @@ static cudnnStatus_t dnn_backward(const cu_bwd_args *a, cu_conv_train *c, const 
         const size_t n = (size_t)a->batch * c->IH * c->IW * c->cin;
         k_crop_add<<<cu_blocks(n, 256), 256, 0, env->stream>>>(a->d_in[0], dxp, n, c->IH, c->IW, c->PH, c->PW, c->cin,
                                                            c->pt, c->pl);
-        if (cudaGetLastError() != cudaSuccess) *s = nn_fail(err, NN_E_DEVICE, "layer '%s': k_crop_add failed", c->name);
+        const cudaError_t ce = cudaGetLastError();
+        if (ce != cudaSuccess)
+            *s = nn_fail(err, NN_E_DEVICE, "layer '%s': k_crop_add: %s", c->name, cudaGetErrorString(ce));
     } else {
         cs = cudnnConvolutionBackwardData(env->dnn, &one, c->wd, ws_at(env, c->off_w), c->yd, a->dy, c->cd,
                                           c->bwd_data, env->ws, c->ws_data, &one, c->xd, a->d_in[0]);
@@ -425,9 +434,7 @@ static cudnnStatus_t dnn_backward(const cu_bwd_args *a, cu_conv_train *c, const 
     cs = cudnnConvolutionBackwardFilter(env->dnn, &one, c->xd, x, c->yd, a->dy, c->cd, c->bwd_filter, env->ws,
                                         c->ws_filter, &zero, c->wd, dwk);
     if (cs != CUDNN_STATUS_SUCCESS) return cs;
-    k_from_krsc_add<<<cu_blocks(c->w_count, 256), 256, 0, env->stream>>>(a->d_p[0], dwk, c->w_count, c->KH * c->KW,
-                                                                      c->cin_g, c->cout_g);
-    if (cudaGetLastError() != cudaSuccess) *s = nn_fail(err, NN_E_DEVICE, "layer '%s': k_from_krsc_add failed", c->name);
+    *s = add_filter_grad(env, c, a->d_p[0], dwk, err);
     return CUDNN_STATUS_SUCCESS;
 }
 

@@ -60,4 +60,21 @@ static NN_HD void body_windows(int i, int k, int s, int pad, int n_out, int *o0,
     *o1 = hi;
 }
 
+/* The gather of a backward pass per input element e of a [B][IH][IW][C] tensor: its place and
+ * the output rows [oh0, oh1) and columns [ow0, ow1) whose windows read it. */
+typedef struct {
+    size_t b;
+    int ih, iw, c, oh0, oh1, ow0, ow1;
+} body_gather;
+
+static NN_HD body_gather body_gather_of(size_t e, int IH, int IW, int C, int kh, int kw, int sh, int sw, int pt,
+                                        int pl, int OH, int OW)
+{
+    body_gather g;
+    body_nhwc(e, IH, IW, C, &g.b, &g.ih, &g.iw, &g.c);
+    body_windows(g.ih, kh, sh, pt, OH, &g.oh0, &g.oh1);
+    body_windows(g.iw, kw, sw, pl, OW, &g.ow0, &g.ow1);
+    return g;
+}
+
 #endif

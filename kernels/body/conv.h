@@ -84,13 +84,11 @@ static NN_HD void conv_fwd_at(float *y, const float *x, const float *w, const fl
  * output channels, of dy * w (KRSC), gathered: no atomics. */
 static NN_HD void conv_bwd_data_at(float *dx, const float *dy, const float *w, size_t e, const conv_dims *d)
 {
-    size_t b;
-    int ih, iw, c;
-    body_nhwc(e, d->IH, d->IW, d->C, &b, &ih, &iw, &c);
-    const int g = c / d->ig, ci = c % d->ig;
-    int oh0, oh1, ow0, ow1;
-    body_windows(ih, d->kh, d->sh, d->pt, d->OH, &oh0, &oh1);
-    body_windows(iw, d->kw, d->sw, d->pl, d->OW, &ow0, &ow1);
+    const body_gather w0 = body_gather_of(e, d->IH, d->IW, d->C, d->kh, d->kw, d->sh, d->sw, d->pt, d->pl, d->OH,
+                                          d->OW);
+    const size_t b = w0.b;
+    const int ih = w0.ih, iw = w0.iw, g = w0.c / d->ig, ci = w0.c % d->ig;
+    const int oh0 = w0.oh0, oh1 = w0.oh1, ow0 = w0.ow0, ow1 = w0.ow1;
     float acc = 0.0f;
     for (int oh = oh0; oh < oh1; oh++) {
         const int kh = ih + d->pt - oh * d->sh;

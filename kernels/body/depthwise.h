@@ -44,12 +44,9 @@ static NN_HD void dw_fwd_at(float *y, const float *x, const float *w, const floa
  * sum_m w[tap][c*dm + m] * dy[.., c*dm + m], with the CPU's unfused rounding. */
 static NN_HD void dw_bwd_input_at(float *dx, const float *w, const float *dy, size_t e, const dw_dims *p)
 {
-    size_t b;
-    int ih, iw, c;
-    body_nhwc(e, p->IH, p->IW, p->C, &b, &ih, &iw, &c);
-    int oh0, oh1, ow0, ow1;
-    body_windows(ih, p->kh, p->sh, p->pt, p->OH, &oh0, &oh1);
-    body_windows(iw, p->kw, p->sw, p->pl, p->OW, &ow0, &ow1);
+    const body_gather g = body_gather_of(e, p->IH, p->IW, p->C, p->kh, p->kw, p->sh, p->sw, p->pt, p->pl, p->OH, p->OW);
+    const size_t b = g.b;
+    const int ih = g.ih, iw = g.iw, c = g.c, oh0 = g.oh0, oh1 = g.oh1, ow0 = g.ow0, ow1 = g.ow1;
     float acc = dx[e];
     for (int oh = oh0; oh < oh1; oh++) {
         const int kh = ih + p->pt - oh * p->sh;

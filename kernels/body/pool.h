@@ -41,12 +41,9 @@ static NN_HD void pool_fwd_at(float *y, const float *x, size_t e, const pool_dim
 /* dx[e] += the gradients of the windows input e < B*IH*IW*C is in. */
 static NN_HD void pool_bwd_at(float *dx, const float *x, const float *dy, size_t e, const pool_dims *p, int is_max)
 {
-    size_t b;
-    int ih, iw, c;
-    body_nhwc(e, p->IH, p->IW, p->C, &b, &ih, &iw, &c);
-    int oh0, oh1, ow0, ow1;
-    body_windows(ih, p->kh, p->sh, p->pt, p->OH, &oh0, &oh1);
-    body_windows(iw, p->kw, p->sw, p->pl, p->OW, &ow0, &ow1);
+    const body_gather g = body_gather_of(e, p->IH, p->IW, p->C, p->kh, p->kw, p->sh, p->sw, p->pt, p->pl, p->OH, p->OW);
+    const size_t b = g.b;
+    const int ih = g.ih, iw = g.iw, c = g.c, oh0 = g.oh0, oh1 = g.oh1, ow0 = g.ow0, ow1 = g.ow1;
     const float *img = x + b * (size_t)p->IH * p->IW * p->C;
     float acc = dx[e];
     for (int oh = oh0; oh < oh1; oh++) {
