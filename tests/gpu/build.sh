@@ -23,7 +23,7 @@ if [ ! -f "$B/build.ninja" ]; then
 fi
 # meson 1.0 gives nvcc no dependency file, so a changed header does not rebuild the CUDA objects:
 # drop every CUDA object older than the newest header it may include.
-newest=$(ls -t kernels/*.h kernels/*.cuh src/nn/*.h src/nn/*/*.h 2>/dev/null | head -1)
+newest=$(ls -t kernels/*.h kernels/*.cuh kernels/body/*.h src/nn/*.h src/nn/*/*.h 2>/dev/null | head -1)
 [ -d "$B/kernels" ] && find "$B/kernels" -name '*.cu.o' ! -newer "$newest" -delete
 targets="steerctl steer-train tests/test_cuda_infer kernels/bench/bench-infer-models"
 # The GPU-training parity test, when this tree has it (its own helper's work).
