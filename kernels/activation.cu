@@ -4,23 +4,14 @@
  *   relu, leaky:    out[i] = act(in[i]), out may alias in           [batch * size]
  *   softmax:        per pixel over C: y = exp(x - max) / sum exp(x - max)   [batch*H*W][C]
  * One thread per element (grid-stride); softmax: one warp per pixel. */
+#include "body/eltwise.h"
 #include "cuda.h"
-
-__device__ __forceinline__ float cu_act(float v, nn_act act, float alpha)
-{
-    if (act == NN_ACT_RELU) return v > 0.0f ? v : 0.0f;
-    if (act == NN_ACT_LEAKY) return v < 0.0f ? v * alpha : v;
-    return v;
-}
 
 __global__ void k_bias_act(float *__restrict__ x, size_t n, int c, const float *__restrict__ bias, nn_act act,
                            float alpha)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        float v = x[i];
-        if (bias) v += bias[i % (size_t)c];
-        x[i] = cu_act(v, act, alpha);
-    }
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        bias_act_at(x, i, c, bias, act, alpha);
 }
 
 nn_status cu_bias_act(const cu_env *env, float *x, size_t n, int c, const float *bias, nn_act act, float alpha,
@@ -36,7 +27,7 @@ nn_status cu_bias_act(const cu_env *env, float *x, size_t n, int c, const float 
 __global__ void k_act(float *y, const float *x, size_t n, nn_act act, float alpha)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-        y[i] = cu_act(x[i], act, alpha);
+        y[i] = body_act(x[i], act, alpha);
 }
 
 static nn_status act_forward(const cu_fwd_args *a, nn_act act, float alpha, nn_err *err)

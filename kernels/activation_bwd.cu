@@ -4,29 +4,17 @@
  *   leaky:   d_in += x > 0 ? dy : alpha * dy              (from the saved input)
  *   softmax: per pixel (y saved), d_in += y * (dy - sum_c dy*y)   (sum in double)
  * dy, x, y, d_in: [batch][H][W][C]. One thread per element (per pixel for softmax). */
+#include "body/eltwise.h"
 #include "reduce.cuh"
 
-__global__ static void k_relu_bwd(float *d, const float *x, const float *g, size_t n)
+__global__ static void k_act_bwd(float *d, const float *x, const float *g, size_t n, nn_act act, float alpha)
 {
-    GRID_STRIDE(i, n) d[i] += x[i] > 0.0f ? g[i] : 0.0f;
-}
-
-__global__ static void k_leaky_bwd(float *d, const float *x, const float *g, size_t n, float alpha)
-{
-    GRID_STRIDE(i, n) d[i] += x[i] > 0.0f ? g[i] : g[i] * alpha;
+    GRID_STRIDE(i, n) act_bwd_at(d, x, g, i, act, alpha);
 }
 
 __global__ static void k_softmax_bwd(float *d, const float *y, const float *g, size_t pixels, int C)
 {
-    GRID_STRIDE(px, pixels)
-    {
-        const float *yp = y + px * (size_t)C, *gp = g + px * (size_t)C;
-        float *dp = d + px * (size_t)C;
-        double s = 0.0;
-        for (int c = 0; c < C; c++) s += (double)gp[c] * yp[c];
-        const float fs = (float)s;
-        for (int c = 0; c < C; c++) dp[c] += yp[c] * (gp[c] - fs);
-    }
+    GRID_STRIDE(px, pixels) softmax_bwd_px(d, y, g, px, C);
 }
 
 static size_t elems(const cu_bwd_args *a) { return (size_t)a->batch * nn_shape_size(a->l->out); }
@@ -34,7 +22,7 @@ static size_t elems(const cu_bwd_args *a) { return (size_t)a->batch * nn_shape_s
 nn_status cu_relu_backward(const cu_bwd_args *a, nn_err *err)
 {
     const size_t n = elems(a);
-    k_relu_bwd<<<cu_blocks(n, 256), 256, 0, a->env->stream>>>(a->d_in[0], a->in[0], a->dy, n);
+    k_act_bwd<<<cu_blocks(n, 256), 256, 0, a->env->stream>>>(a->d_in[0], a->in[0], a->dy, n, NN_ACT_RELU, 0.0f);
     CU_LAUNCHED();
     return NN_OK;
 }
@@ -42,7 +30,8 @@ nn_status cu_relu_backward(const cu_bwd_args *a, nn_err *err)
 nn_status cu_leaky_relu_backward(const cu_bwd_args *a, nn_err *err)
 {
     const size_t n = elems(a);
-    k_leaky_bwd<<<cu_blocks(n, 256), 256, 0, a->env->stream>>>(a->d_in[0], a->in[0], a->dy, n, a->l->alpha);
+    k_act_bwd<<<cu_blocks(n, 256), 256, 0, a->env->stream>>>(a->d_in[0], a->in[0], a->dy, n, NN_ACT_LEAKY,
+                                                           a->l->alpha);
     CU_LAUNCHED();
     return NN_OK;
 }

@@ -7,6 +7,7 @@
  * kernels, filling conv algorithm slots) and then captures upload + forward + download in a CUDA
  * Graph; later runs at that size replay it (one launch). Eager mode (tests, benchmarks) and
  * profiling (events between steps) skip the graphs. Nothing is allocated per run. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,18 +15,53 @@
 #include "cuda.h"
 #include "cuda_preprocess.h"
 #include "nn/cuda_exec.h"
+#include "nn/dev_layout.h"
 #include "nn/resample.h"
 
 #define BLAS_WS_BYTES ((size_t)32 << 20) /* cuBLAS's recommendation for Hopper */
-#define ARENA_ALIGN ((size_t)256)
+#define ARENA_ALIGN NN_DEV_ALIGN
 
-static size_t align_up(size_t n) { return (n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN; }
+static size_t align_up(size_t n) { return nn_dev_align(n); }
 
 /* ---------------------------------------------------------------- cu_env */
+static void vline(const char *what, const char *fmt, va_list ap)
+{
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    fprintf(stderr, "nn cuda: %s%s\n", what, line);
+}
+
+void cu_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vline("warning: ", fmt, ap);
+    va_end(ap);
+}
+
+void cu_note(const cu_env *env, const char *fmt, ...)
+{
+    if (!env->verbose)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vline("", fmt, ap);
+    va_end(ap);
+}
+
+static bool env_flag(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
 nn_status cu_env_create(cu_env *env, nn_err *err)
 {
     memset(env, 0, sizeof *env);
     env->conv_direct_macs = NN_CUDA_CONV_DIRECT_MACS;
+    env->verbose = env_flag("STEERD_CUDA_VERBOSE");
+    env->pin_gemm = env_flag("STEERD_CUDA_PIN_GEMM");
+    env->conv_own = env_flag("STEERD_CUDA_CONV_OWN");
     CU_TRY(cudaStreamCreateWithFlags(&env->stream, cudaStreamNonBlocking));
     CUDNN_TRY(cudnnCreate(&env->dnn));
     CUDNN_TRY(cudnnSetStream(env->dnn, env->stream));
@@ -75,7 +111,8 @@ void cu_env_free(cu_env *env)
 struct nn_cuda_exec {
     cu_env env;
     int max_batch, n_steps, in_size, out_size;
-    nn_plan_step *steps;         /* copy of the plan's steps */
+    nn_plan_step *steps;         /* copy of the plan's steps, p_off[] rewritten to device offsets */
+    nn_dev_params dp;            /* the parameters' device layout: every tensor on NN_DEV_ALIGN bytes */
     cu_plan **plans;             /* [n_steps] */
     char *d_arena;               /* params | activations | workspace */
     float *d_params, *d_act;
@@ -98,45 +135,94 @@ struct nn_cuda_exec {
     bool frame_pending;          /* the device input holds a preprocessed frame for the next run */
 };
 
+/* The device image of the folded parameters: each tensor at its aligned offset (x->dp), conv2d
+ * weights repacked for cuDNN; uploaded once and waited for. */
 static nn_status upload_params(nn_cuda_exec *x, const nn_plan *p, nn_err *err)
 {
-    float *host = (float *)malloc(p->n_params * sizeof(float));
+    float *img = (float *)malloc(x->dp.dev_floats * sizeof(float));
     float *tmp = NULL;
     size_t tmp_n = 0;
     for (int i = 0; i < p->n_steps; i++)
-        if (p->steps[i].l.op == NN_OP_CONV2D) {
-            const nn_layer *l = &p->steps[i].l;
-            size_t n = (size_t)l->units * l->kh * l->kw * (size_t)(l->in.c / (l->groups > 0 ? l->groups : 1));
-            if (n > tmp_n)
-                tmp_n = n;
-        }
+        if (p->steps[i].l.op == NN_OP_CONV2D && nn_layer_param_floats(&p->steps[i].l, 0) > tmp_n)
+            tmp_n = nn_layer_param_floats(&p->steps[i].l, 0);
     if (tmp_n)
         tmp = (float *)malloc(tmp_n * sizeof(float));
-    if (!host || (tmp_n && !tmp)) {
-        free(host);
+    if (!img || (tmp_n && !tmp)) {
+        free(img);
         free(tmp);
         return nn_fail(err, NN_E_NOMEM, "out of memory while preparing %zu parameters for the GPU", p->n_params);
     }
-    memcpy(host, p->params, p->n_params * sizeof(float));
+    nn_dev_params_pack(&x->dp, img, p->params);
     for (int i = 0; i < p->n_steps; i++) {
         const nn_plan_step *st = &p->steps[i];
         if (st->l.op != NN_OP_CONV2D || !st->has_p[0])
             continue;
-        const nn_layer *l = &st->l;
-        size_t n = (size_t)l->units * l->kh * l->kw * (size_t)(l->in.c / (l->groups > 0 ? l->groups : 1));
-        cu_conv2d_pack_weights(tmp, host + st->p_off[0], l);
-        memcpy(host + st->p_off[0], tmp, n * sizeof(float));
+        float *w = img + x->steps[i].p_off[0];
+        cu_conv2d_pack_weights(tmp, w, &st->l);
+        memcpy(w, tmp, nn_layer_param_floats(&st->l, 0) * sizeof(float));
     }
     /* On the executor's stream (a non-blocking stream does not wait for the legacy default
      * stream), then waited for: the host copy is freed right after. */
-    cudaError_t e = cudaMemcpyAsync(x->d_params, host, p->n_params * sizeof(float), cudaMemcpyHostToDevice,
+    cudaError_t e = cudaMemcpyAsync(x->d_params, img, x->dp.dev_floats * sizeof(float), cudaMemcpyHostToDevice,
                                     x->env.stream);
     if (e == cudaSuccess)
         e = cudaStreamSynchronize(x->env.stream);
-    free(host);
+    free(img);
     free(tmp);
     if (e != cudaSuccess)
         return nn_fail(err, NN_E_DEVICE, "uploading %zu parameters: %s", p->n_params, cudaGetErrorString(e));
+    return NN_OK;
+}
+
+/* Lays the parameters out for the device and rewrites the step copies' p_off to device offsets. */
+static nn_status param_layout(nn_cuda_exec *x, const nn_plan *p, nn_err *err)
+{
+    size_t n = 4 * (size_t)p->n_steps + 1;
+    size_t *off = (size_t *)calloc(n, sizeof *off), *cnt = (size_t *)calloc(n, sizeof *cnt);
+    int m = 0;
+    nn_status s = NN_OK;
+    if (!off || !cnt)
+        s = nn_fail(err, NN_E_NOMEM, "out of memory");
+    for (int i = 0; !s && i < p->n_steps; i++)
+        for (int k = 0; k < 4; k++)
+            if (p->steps[i].has_p[k])
+                off[m] = p->steps[i].p_off[k], cnt[m++] = nn_layer_param_floats(&p->steps[i].l, k);
+    if (!s)
+        s = nn_dev_params_build(&x->dp, off, cnt, m, p->n_params, err);
+    for (int i = 0; !s && i < p->n_steps; i++)
+        for (int k = 0; k < 4; k++)
+            if (p->steps[i].has_p[k])
+                x->steps[i].p_off[k] = nn_dev_params_map(&x->dp, p->steps[i].p_off[k]);
+    free(off);
+    free(cnt);
+    return s;
+}
+
+/* Every device tensor the steps read or write starts on NN_DEV_ALIGN bytes (cuDNN / cuBLAS
+ * vector loads; the review found a conv weight 100 bytes into the block). An internal error,
+ * never the user's: checked once at create. */
+static nn_status check_aligned(const nn_cuda_exec *x, nn_err *err)
+{
+    const char *what = NULL;
+    const nn_plan_step *bad = NULL;
+    if (!nn_dev_aligned(x->d_params) || !nn_dev_aligned(x->d_act) || (x->env.ws && !nn_dev_aligned(x->env.ws)) ||
+        !nn_dev_aligned(x->d_act + x->input_off) || !nn_dev_aligned(x->d_act + x->output_off))
+        what = "arena";
+    for (int i = 0; !what && i < x->n_steps; i++) {
+        const nn_plan_step *st = &x->steps[i];
+        bad = st;
+        if (!nn_dev_aligned(x->d_act + st->out_off))
+            what = "output";
+        for (int k = 0; !what && k < st->l.n_inputs; k++)
+            if (!nn_dev_aligned(x->d_act + st->in_off[k]))
+                what = "input";
+        for (int k = 0; !what && k < 4; k++)
+            if (st->has_p[k] && !nn_dev_aligned(x->d_params + st->p_off[k]))
+                what = "parameter";
+    }
+    if (what)
+        return nn_fail(err, NN_E_DEVICE, "internal: %s%s%s not on %zu bytes on the device", what,
+                       bad ? " of step " : "", bad ? bad->l.name : "", NN_DEV_ALIGN);
     return NN_OK;
 }
 
@@ -148,7 +234,9 @@ static nn_status exec_init(nn_cuda_exec *x, const nn_plan *p, nn_err *err)
     if (!x->steps || !x->plans || !x->graphs)
         return nn_fail(err, NN_E_NOMEM, "out of memory");
     memcpy(x->steps, p->steps, (size_t)p->n_steps * sizeof *x->steps);
-    nn_status s = cu_env_create(&x->env, err);
+    nn_status s = param_layout(x, p, err);
+    if (!s)
+        s = cu_env_create(&x->env, err);
     if (s)
         return s;
     if (x->conv_direct_macs)
@@ -161,7 +249,7 @@ static nn_status exec_init(nn_cuda_exec *x, const nn_plan *p, nn_err *err)
         if (w > ws)
             ws = w;
     }
-    size_t params_bytes = align_up(p->n_params * sizeof(float)), act_bytes = align_up(p->act_floats * sizeof(float));
+    size_t params_bytes = align_up(x->dp.dev_floats * sizeof(float)), act_bytes = align_up(p->act_floats * sizeof(float));
     ws = align_up(ws);
     CU_TRY(cudaMalloc((void **)&x->d_arena, params_bytes + act_bytes + ws + ARENA_ALIGN));
     x->d_params = (float *)x->d_arena;
@@ -169,6 +257,8 @@ static nn_status exec_init(nn_cuda_exec *x, const nn_plan *p, nn_err *err)
     x->env.ws = ws ? x->d_arena + params_bytes + act_bytes : NULL;
     x->env.ws_bytes = ws;
     x->env.ws_owned = false;
+    if ((s = check_aligned(x, err)))
+        return s;
     CU_TRY(cudaMemsetAsync(x->d_act, 0, act_bytes, x->env.stream));
     if ((s = upload_params(x, p, err)))
         return s;
@@ -254,6 +344,7 @@ extern "C" void nn_cuda_exec_free(nn_cuda_exec *x)
     free(x->graphs);
     free(x->plans);
     free(x->steps);
+    nn_dev_params_free(&x->dp);
     free(x);
 }
 
@@ -359,9 +450,15 @@ extern "C" nn_status nn_cuda_exec_run(nn_cuda_exec *x, int batch, uint64_t *step
     cudaGraphExec_t *g = frame ? &x->frame_graph : &x->graphs[batch];
     if (!*g) { /* first run at this size: eager (loads kernels, fills conv slots), then capture */
         nn_status s = run_eager(x, batch, !frame, step_ns, err);
-        if (!s)
-            s = capture(x, batch, !frame, g, err);
-        return s;
+        if (s)
+            return s;
+        nn_err cap_err = {};
+        if (capture(x, batch, !frame, g, &cap_err)) { /* the eager result above stands: run eagerly from now on */
+            cu_warn("%s; running eagerly from now on", cap_err.msg);
+            x->eager = true;
+            (void)cudaGetLastError();
+        }
+        return NN_OK;
     }
     CU_TRY(cudaGraphLaunch(*g, x->env.stream));
     CU_TRY(cudaStreamSynchronize(x->env.stream));

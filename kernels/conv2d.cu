@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "body/conv.h"
 #include "cuda.h"
 
 #define CONV_SLOTS 4
@@ -41,6 +42,8 @@ struct cu_plan {
     cudnnConvolutionDescriptor_t conv;
     conv_slot slot[CONV_SLOTS];
     int next;                        /* slot replaced next when all are taken */
+    char name[NN_NAME_LEN];          /* the layer's, for the warning lines */
+    bool warned;                     /* the fallback warning was given (one line per layer) */
 };
 
 static size_t align_up(size_t n) { return (n + WS_ALIGN - 1) / WS_ALIGN * WS_ALIGN; }
@@ -104,22 +107,32 @@ static nn_status slot_set(cu_plan *p, conv_slot *s, const cu_env *env, int batch
         return NN_OK; /* a BAD_PARAM_* or NOT_SUPPORTED_* family status: cuDNN cannot do this
                          shape / layout here, the direct kernel will (correct, slower) */
     CUDNN_TRY(st);
+    nn_algo_cand cand[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     for (int i = 0; i < got; i++) {
-        if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > limit || !fma_only(perf[i].mathType))
-            continue;
-        s->algo = perf[i].algo;
-        CUDNN_TRY(cudnnGetConvolutionForwardWorkspaceSize(env->dnn, s->x, p->w, p->conv, s->y, s->algo, &s->ws));
-        if (s->ws > limit)
-            continue;
-        *found = true;
-        return NN_OK;
+        cand[i].algo = (int)perf[i].algo;
+        cand[i].ok = perf[i].status == CUDNN_STATUS_SUCCESS;
+        cand[i].fp32 = fma_only(perf[i].mathType);
+        cand[i].ws = perf[i].memory;
+        /* the workspace the algorithm needs for this descriptor (perf.memory is cuDNN's estimate) */
+        if (cand[i].ok && cudnnGetConvolutionForwardWorkspaceSize(env->dnn, s->x, p->w, p->conv, s->y, perf[i].algo,
+                                                                  &cand[i].ws) != CUDNN_STATUS_SUCCESS)
+            cand[i].ok = false;
     }
+    const int *pinned = NULL;
+    int n_pinned = env->pin_gemm ? nn_cudnn_pinned(NN_PASS_FWD, &pinned) : 0;
+    int k = nn_algo_pick(cand, got, limit, pinned, n_pinned);
+    if (k < 0)
+        return NN_OK;
+    s->algo = perf[k].algo;
+    s->ws = cand[k].ws;
+    *found = true;
     return NN_OK;
 }
 
 static nn_status plan_init(cu_plan *p, const cu_env *env, const nn_layer *l, int max_batch, nn_err *err)
 {
     p->max_batch = max_batch;
+    snprintf(p->name, sizeof p->name, "%s", l->name);
     p->IH = l->in.h, p->IW = l->in.w, p->C = l->in.c, p->OH = l->out.h, p->OW = l->out.w, p->K = l->out.c;
     p->kh = l->kh, p->kw = l->kw, p->sh = l->sh, p->sw = l->sw;
     p->pt = l->pad_top, p->pb = l->pad_bottom, p->pl = l->pad_left, p->pr = l->pad_right;
@@ -148,8 +161,13 @@ static nn_status plan_init(cu_plan *p, const cu_env *env, const nn_layer *l, int
             return s;
         if (!found) {
             p->direct = true;
+            cu_note(env, "conv2d %s: batch %d: no cuDNN algorithm%s within %zu bytes: direct kernel", l->name,
+                    batches[i], env->pin_gemm ? " of the pinned GEMM family" : "", CONV_WS_LIMIT);
             break;
         }
+        cu_note(env, "conv2d %s: batch %d: %s (measured%s), %zu bytes of workspace", l->name, batches[i],
+                nn_cudnn_algo_name(NN_PASS_FWD, (int)p->slot[i].algo), env->pin_gemm ? ", GEMM family pinned" : "",
+                p->slot[i].ws);
         if (p->slot[i].ws > ws)
             ws = p->slot[i].ws;
     }
@@ -191,60 +209,28 @@ void cu_conv2d_plan_free(cu_plan *p)
     free(p);
 }
 
-/* xp [batch][XH][XW][C] = x [batch][IH][IW][C] placed at (pt, pl), zeros around. */
+/* xp [batch][XH][XW][C] = x placed at (pt, pl), zeros around (body/conv.h). */
 __global__ void k_pad(float *__restrict__ xp, const float *__restrict__ x, size_t total, int IH, int IW, int C,
                       int XH, int XW, int pt, int pl)
 {
-    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x) {
-        const int c = (int)(e % (size_t)C);
-        size_t r = e / (size_t)C;
-        const int xw = (int)(r % (size_t)XW);
-        r /= (size_t)XW;
-        const int xh = (int)(r % (size_t)XH);
-        const size_t b = r / (size_t)XH;
-        const int ih = xh - pt, iw = xw - pl;
-        xp[e] = ih >= 0 && ih < IH && iw >= 0 && iw < IW ? x[((b * IH + ih) * IW + iw) * C + c] : 0.0f;
-    }
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x)
+        conv_pad_at(xp, x, e, IH, IW, C, XH, XW, pt, pl);
 }
 
-typedef struct {
-    int IH, IW, C, OH, OW, K, kh, kw, sh, sw, pt, pl, ig, og;
-} conv_dims;
-
-/* Direct convolution, one thread per output element, fused bias + activation. */
+/* Direct convolution, one thread per output element, fused bias + activation (body/conv.h). */
 __global__ void k_conv_direct(float *__restrict__ y, const float *__restrict__ x, const float *__restrict__ w,
                               const float *__restrict__ bias, size_t total, conv_dims d, nn_act act, float alpha)
 {
-    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x) {
-        const int o = (int)(e % (size_t)d.K);
-        size_t r = e / (size_t)d.K;
-        const int ow = (int)(r % (size_t)d.OW);
-        r /= (size_t)d.OW;
-        const int oh = (int)(r % (size_t)d.OH);
-        const size_t b = r / (size_t)d.OH;
-        const int g = o / d.og;
-        float acc = 0.0f;
-        for (int kh = 0; kh < d.kh; kh++) {
-            const int ih = oh * d.sh - d.pt + kh;
-            if (ih < 0 || ih >= d.IH) continue;
-            for (int kw = 0; kw < d.kw; kw++) {
-                const int iw = ow * d.sw - d.pl + kw;
-                if (iw < 0 || iw >= d.IW) continue;
-                const float *xp = x + ((b * d.IH + ih) * d.IW + iw) * d.C + (size_t)g * d.ig;
-                const float *wp = w + (((size_t)o * d.kh + kh) * d.kw + kw) * d.ig;
-                for (int ci = 0; ci < d.ig; ci++) acc += xp[ci] * wp[ci];
-            }
-        }
-        if (bias) acc += bias[o];
-        if (act == NN_ACT_RELU) acc = acc > 0.0f ? acc : 0.0f;
-        else if (act == NN_ACT_LEAKY) acc = acc < 0.0f ? acc * alpha : acc;
-        y[e] = acc;
-    }
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x)
+        conv_fwd_at(y, x, w, bias, e, &d, act, alpha);
 }
 
-/* The slot for this batch: cached, else a free one, else the next in turn (heuristic choice). */
+/* The slot for this batch: cached, else a free one, else the next in turn, filled by cuDNN's
+ * heuristics (cudnnGetConvolutionForwardAlgorithm_v7) within the workspace already reserved.
+ * *out = NULL when the heuristics find nothing: the caller falls back to the direct kernel. */
 static nn_status slot_for(cu_plan *p, const cu_env *env, int batch, conv_slot **out, nn_err *err)
 {
+    *out = NULL;
     for (int i = 0; i < CONV_SLOTS; i++)
         if (p->slot[i].batch == batch) {
             *out = &p->slot[i];
@@ -257,13 +243,33 @@ static nn_status slot_for(cu_plan *p, const cu_env *env, int batch, conv_slot **
     nn_status st = slot_set(p, s, env, batch, false, limit, &found, err);
     if (st)
         return st;
-    if (!found) {
+    if (nn_conv_route_pick(false, false, false, found) == NN_CONV_DIRECT) {
         s->batch = 0;
-        return nn_fail(err, NN_E_DEVICE, "conv2d: cuDNN has no algorithm for batch %d within %zu workspace bytes",
-                       batch, limit);
+        return NN_OK;
     }
+    cu_note(env, "conv2d %s: batch %d: %s (heuristic), %zu bytes of workspace", p->name, batch,
+            nn_cudnn_algo_name(NN_PASS_FWD, (int)s->algo), s->ws);
     *out = s;
     return NN_OK;
+}
+
+/* The direct kernel (fused bias + activation) for this call. */
+static nn_status direct(const cu_fwd_args *a, const cu_plan *p, size_t total, const float *bias, nn_err *err)
+{
+    conv_dims d = {p->IH, p->IW, p->C, p->OH, p->OW, p->K, p->kh, p->kw, p->sh, p->sw, p->pt, p->pl,
+                   p->C / p->groups, p->K / p->groups};
+    k_conv_direct<<<cu_blocks(total, 128), 128, 0, a->env->stream>>>(a->out, a->in[0], a->p[0], bias, total, d,
+                                                                     a->l->act, a->l->act_alpha);
+    CU_LAUNCHED();
+    return NN_OK;
+}
+
+/* Once per layer: why it runs on the direct kernel instead of cuDNN. */
+static void warn_direct(cu_plan *p, const char *why, int batch)
+{
+    if (!p->warned)
+        cu_warn("conv2d %s: %s at batch %d: using the direct kernel", p->name, why, batch);
+    p->warned = true;
 }
 
 nn_status cu_conv2d_forward(const cu_fwd_args *a, nn_err *err)
@@ -278,14 +284,9 @@ nn_status cu_conv2d_forward(const cu_fwd_args *a, nn_err *err)
     size_t total = (size_t)a->batch * nn_shape_size(l->out);
     const float *bias = l->has_bias ? a->p[1] : NULL;
     const double macs = (double)a->batch * p->OH * p->OW * p->K * p->kh * p->kw * (double)(p->C / p->groups);
-    if (p->direct || (env->conv_direct_macs >= 0 && macs <= (double)env->conv_direct_macs)) {
-        conv_dims d = {p->IH, p->IW, p->C, p->OH, p->OW, p->K, p->kh, p->kw, p->sh, p->sw, p->pt, p->pl,
-                       p->C / p->groups, p->K / p->groups};
-        k_conv_direct<<<cu_blocks(total, 128), 128, 0, env->stream>>>(a->out, a->in[0], a->p[0], bias, total, d,
-                                                                      l->act, l->act_alpha);
-        CU_LAUNCHED();
-        return NN_OK;
-    }
+    const bool small = env->conv_direct_macs >= 0 && macs <= (double)env->conv_direct_macs;
+    if (nn_conv_route_pick(p->direct, small, false, true) == NN_CONV_DIRECT)
+        return direct(a, p, total, bias, err);
     if (env->ws_bytes < p->pad_bytes)
         return nn_fail(err, NN_E_ARG, "%s: workspace %zu bytes, the padded input needs %zu", l->name, env->ws_bytes,
                        p->pad_bytes);
@@ -293,6 +294,10 @@ nn_status cu_conv2d_forward(const cu_fwd_args *a, nn_err *err)
     nn_status st = slot_for(p, env, a->batch, &s, err);
     if (st)
         return st;
+    if (!s) {
+        warn_direct(p, "cuDNN's heuristics offer no algorithm within the reserved workspace", a->batch);
+        return direct(a, p, total, bias, err);
+    }
     if (env->ws_bytes < p->pad_bytes + s->ws)
         return nn_fail(err, NN_E_ARG, "%s: workspace %zu bytes, conv2d needs %zu", l->name, env->ws_bytes,
                        p->pad_bytes + s->ws);
@@ -305,7 +310,17 @@ nn_status cu_conv2d_forward(const cu_fwd_args *a, nn_err *err)
         x = (const float *)env->ws;
     }
     const float one = 1.0f, zero = 0.0f;
-    CUDNN_TRY(cudnnConvolutionForward(env->dnn, &one, s->x, x, p->w, a->p[0], p->conv, s->algo,
-                                      s->ws ? (char *)env->ws + p->pad_bytes : NULL, s->ws, &zero, s->y, a->out));
+    cudnnStatus_t cs = cudnnConvolutionForward(env->dnn, &one, s->x, x, p->w, a->p[0], p->conv, s->algo,
+                                               s->ws ? (char *)env->ws + p->pad_bytes : NULL, s->ws, &zero, s->y,
+                                               a->out);
+    if (cs != CUDNN_STATUS_SUCCESS) { /* the chosen algorithm failed: this layer runs direct from now on */
+        char why[160];
+        snprintf(why, sizeof why, "cuDNN %s failed (%s)", nn_cudnn_algo_name(NN_PASS_FWD, (int)s->algo),
+                 cudnnGetErrorString(cs));
+        warn_direct(p, why, a->batch);
+        p->direct = true;
+        (void)cudaGetLastError();
+        return direct(a, p, total, bias, err);
+    }
     return cu_bias_act(env, a->out, total, p->K, bias, l->act, l->act_alpha, err);
 }

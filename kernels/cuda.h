@@ -19,6 +19,7 @@
 #define STEERD_KERNELS_CUDA_H
 
 #include "cuda_check.h"
+#include "nn/dev_layout.h"
 #include "nn/graph.h"
 
 /* One engine instance's device state: its stream, library handles bound to that stream, and the
@@ -35,7 +36,17 @@ typedef struct {
                                           sets NN_CUDA_CONV_DIRECT_MACS) */
     void *blas_ws;                     /* cuBLAS's own workspace (cublasSetWorkspace: graph capture safe) */
     size_t blas_ws_bytes;
+    bool verbose;                      /* STEERD_CUDA_VERBOSE set: each conv layer logs its algorithms (cu_note) */
+    bool pin_gemm;                     /* STEERD_CUDA_PIN_GEMM set: cuDNN algorithms restricted to the GEMM
+                                          family (nn_cudnn_pinned; the parity tests and the device check) */
+    bool conv_own;                     /* STEERD_CUDA_CONV_OWN set: training convolutions on the engine's own
+                                          kernels instead of cuDNN (tests the fallback on a device) */
 } cu_env;
+
+/* One line on stderr, "nn cuda: warning: ..." (a fallback taken; each caller says it once). */
+void cu_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* One line on stderr, "nn cuda: ...", only when env->verbose (the algorithm chosen per layer). */
+void cu_note(const cu_env *env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Per-layer state prepared once (cuDNN descriptors, chosen algorithms, workspace need); opaque
  * to the dispatcher, owned by the layer's .cu file. NULL for layers that need none. */

@@ -34,7 +34,9 @@
                            cublasGetStatusString(cu_b_));                                                   \
     } while (0)
 
-/* After a kernel launch <<<...>>>: launch-configuration errors surface here. */
-#define CU_LAUNCHED() CU_TRY(cudaPeekAtLastError())
+/* After a kernel launch <<<...>>>: launch-configuration errors surface here. cudaGetLastError
+ * (not cudaPeekAtLastError) also clears a non-sticky error, so one failed launch is reported
+ * once and does not cascade into every later check. */
+#define CU_LAUNCHED() CU_TRY(cudaGetLastError())
 
 #endif

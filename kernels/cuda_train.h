@@ -14,14 +14,18 @@
 #include "nn/train.h"
 
 /* ---- convolution (conv2d_bwd.cu): cuDNN NHWC forward / backward-data / backward-filter ----
- * Per-layer state made once: descriptors and the algorithms chosen for the current batch size
- * (chosen again only when the batch size changes, never above the workspace the context
- * holds). Weights stay in the engine layout; each call repacks them into scratch. */
+ * Per-layer state made once: descriptors and the algorithms measured at max_batch
+ * (cudnnFind…AlgorithmEx on scratch buffers; cuDNN's heuristic list when that fails, and for
+ * other batch sizes), never above the workspace the context holds. Where cuDNN has no float32
+ * algorithm for a pass, or a call fails, the layer runs on the engine's own kernels
+ * (body/conv.h) from then on, with one warning; env->conv_own forces them. Weights stay in the
+ * engine layout; each call repacks them into scratch. */
 typedef struct cu_conv_train cu_conv_train;
 
 /* Creates the state for conv layer l at max_batch; *ws_need: scratch bytes its calls need
- * (cuDNN workspace within ws_cap, the KRSC weight and gradient copies, padded copies). */
-nn_status cu_conv_train_create(cu_conv_train **out, cudnnHandle_t dnn, const nn_layer *l, int max_batch,
+ * (cuDNN workspace within ws_cap, the KRSC weight and gradient copies, padded copies). May
+ * allocate and free device memory (the measurement's buffers): set-up time only. */
+nn_status cu_conv_train_create(cu_conv_train **out, const cu_env *env, const nn_layer *l, int max_batch,
                                size_t ws_cap, size_t *ws_need, nn_err *err);
 void cu_conv_train_free(cu_conv_train *c);
 /* out = conv(in, W) + bias; W engine layout (a->p[0]) repacked into the state's KRSC copy. */

@@ -5,47 +5,16 @@
  * One thread per output element, channels fastest (coalesced loads of input and weights). The
  * window is a template parameter for the EffNet shapes (1x3, 3x1, 3x3, 1x5, 5x1, 5x5), fully
  * unrolled; any other kh x kw takes the generic loop. Each thread visits only its in-bounds taps. */
+#include "body/depthwise.h"
 #include "cuda.h"
 
-typedef struct {
-    int IH, IW, C, OH, OW, CO, dm, kh, kw, sh, sw, pt, pl;
-} dw_dims;
-
-__device__ __forceinline__ float dw_act(float v, nn_act act, float alpha)
-{
-    if (act == NN_ACT_RELU) return v > 0.0f ? v : 0.0f;
-    if (act == NN_ACT_LEAKY) return v < 0.0f ? v * alpha : v;
-    return v;
-}
-
+/* The window is a template parameter so that dw_fwd_at's loops unroll (body/depthwise.h). */
 template <int KH, int KW>
 __global__ void k_depthwise(float *__restrict__ y, const float *__restrict__ x, const float *__restrict__ w,
                             const float *__restrict__ bias, size_t total, dw_dims d, nn_act act, float alpha)
 {
-    const int kh_n = KH > 0 ? KH : d.kh, kw_n = KW > 0 ? KW : d.kw;
-    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x) {
-        const int o = (int)(e % (size_t)d.CO);
-        size_t r = e / (size_t)d.CO;
-        const int ow = (int)(r % (size_t)d.OW);
-        r /= (size_t)d.OW;
-        const int oh = (int)(r % (size_t)d.OH);
-        const size_t b = r / (size_t)d.OH;
-        const int ih0 = oh * d.sh - d.pt, iw0 = ow * d.sw - d.pl;
-        const float *img = x + b * (size_t)d.IH * d.IW * d.C + o / d.dm;
-        float acc = bias ? bias[o] : 0.0f;
-#pragma unroll
-        for (int kh = 0; kh < kh_n; kh++) {
-            const int ih = ih0 + kh;
-            if (ih < 0 || ih >= d.IH) continue;
-#pragma unroll
-            for (int kw = 0; kw < kw_n; kw++) {
-                const int iw = iw0 + kw;
-                if (iw < 0 || iw >= d.IW) continue;
-                acc += img[((size_t)ih * d.IW + iw) * d.C] * w[(size_t)(kh * kw_n + kw) * d.CO + o];
-            }
-        }
-        y[e] = dw_act(acc, act, alpha);
-    }
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x)
+        dw_fwd_at(y, x, w, bias, e, &d, KH > 0 ? KH : d.kh, KW > 0 ? KW : d.kw, act, alpha);
 }
 
 template <int KH, int KW>

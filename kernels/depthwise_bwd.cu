@@ -7,65 +7,25 @@
  * d_in is gathered per input element (one thread each, the CPU's (oh, ow) order, no atomics);
  * dW and db are per-channel sums over the batch*OH*OW output pixels (reduce.cuh, one value per
  * tap plus one for the bias). Scratch: cu_chan_scratch_bytes(batch*OH*OW, C*dm, taps + 1). */
+#include "body/depthwise.h"
 #include "reduce.cuh"
-
-typedef struct {
-    int IH, IW, C, OH, OW, CO, dm, KH, KW, sh, sw, pt, pl;
-} dw_dims;
 
 __global__ static void k_dw_bwd_input(float *d, const float *w, const float *g, size_t total, dw_dims p)
 {
-    GRID_STRIDE(e, total)
-    {
-        size_t b;
-        int ih, iw, c;
-        nhwc_of(e, p.IH, p.IW, p.C, &b, &ih, &iw, &c);
-        int oh0, oh1, ow0, ow1;
-        windows_of(ih, p.KH, p.sh, p.pt, p.OH, &oh0, &oh1);
-        windows_of(iw, p.KW, p.sw, p.pl, p.OW, &ow0, &ow1);
-        float acc = d[e];
-        for (int oh = oh0; oh < oh1; oh++) {
-            const int kh = ih + p.pt - oh * p.sh;
-            for (int ow = ow0; ow < ow1; ow++) {
-                const int kw = iw + p.pl - ow * p.sw;
-                const float *gp = g + ((b * p.OH + oh) * p.OW + ow) * p.CO + (size_t)c * p.dm;
-                const float *wp = w + (size_t)(kh * p.KW + kw) * p.CO + (size_t)c * p.dm;
-                float s = 0.0f;
-                for (int m = 0; m < p.dm; m++) s = __fadd_rn(s, __fmul_rn(wp[m], gp[m]));
-                acc = __fadd_rn(acc, s);
-            }
-        }
-        d[e] = acc;
-    }
+    GRID_STRIDE(e, total) dw_bwd_input_at(d, w, g, e, &p);
 }
 
 namespace {
-struct dw_sums { /* row r = output pixel (b, oh, ow), channel o; z < taps: x*dy of tap z, z == taps: dy */
+struct dw_sums { /* chan_sums' functor over dw_grad_term (body/depthwise.h) */
     const float *x, *g;
     dw_dims p;
-    __device__ double operator()(int r, int o, int z) const
-    {
-        const float gv = g[(size_t)r * p.CO + o];
-        if (z == p.KH * p.KW) return gv;
-        const int ow = r % p.OW, oh = r / p.OW % p.OH, b = r / (p.OW * p.OH);
-        const int ih = oh * p.sh - p.pt + z / p.KW, iw = ow * p.sw - p.pl + z % p.KW;
-        if (ih < 0 || ih >= p.IH || iw < 0 || iw >= p.IW) return 0.0;
-        const float xv = x[(((size_t)b * p.IH + ih) * p.IW + iw) * p.C + o / p.dm];
-        return (double)xv * (double)gv;
-    }
+    __device__ double operator()(int r, int o, int z) const { return dw_grad_term(x, g, r, o, z, &p); }
 };
 }
 
 __global__ static void k_dw_add_grads(float *dw, float *db, const double *tot, int taps, int CO)
 {
-    GRID_STRIDE(i, (size_t)(taps + 1) * CO)
-    {
-        if (i < (size_t)taps * CO) {
-            if (dw) dw[i] += (float)tot[i];
-        } else if (db) {
-            db[i - (size_t)taps * CO] += (float)tot[i];
-        }
-    }
+    GRID_STRIDE(i, (size_t)(taps + 1) * CO) dw_add_grads_at(dw, db, tot, i, taps, CO);
 }
 
 nn_status cu_depthwise_backward(const cu_bwd_args *a, nn_err *err)

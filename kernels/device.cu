@@ -15,7 +15,21 @@ extern "C" bool nn_cuda_probe(char *why, size_t why_len)
         (void)cudaGetLastError(); /* clear the sticky-free error so later probes start clean */
         return false;
     }
-    if (why && why_len)
-        snprintf(why, why_len, "%d CUDA device(s)", n);
+    if (why && why_len) { /* device 0 and the versions this process loaded (the device check prints them) */
+        cudaDeviceProp prop;
+        int drv = 0, rt = 0, blas[3] = {0, 0, 0};
+        const size_t dnn = cudnnGetVersion();
+        (void)cublasGetProperty(MAJOR_VERSION, &blas[0]);
+        (void)cublasGetProperty(MINOR_VERSION, &blas[1]);
+        (void)cublasGetProperty(PATCH_LEVEL, &blas[2]);
+        (void)cudaDriverGetVersion(&drv);
+        (void)cudaRuntimeGetVersion(&rt);
+        if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess)
+            snprintf(prop.name, sizeof prop.name, "?"), prop.major = prop.minor = 0;
+        snprintf(why, why_len, "%d CUDA device(s): %s (sm_%d%d), driver %d.%d, runtime %d.%d, cuDNN %zu.%zu.%zu, "
+                 "cuBLAS %d.%d.%d", n, prop.name, prop.major, prop.minor, drv / 1000, drv % 1000 / 10, rt / 1000,
+                 rt % 1000 / 10, dnn / 10000, dnn / 100 % 100, dnn % 100, blas[0], blas[1], blas[2]);
+        (void)cudaGetLastError();
+    }
     return true;
 }

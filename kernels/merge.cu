@@ -3,21 +3,15 @@
  *           read from every input before it is written, by the same thread)
  *   concat: out [batch][H][W][sum Ci] = inputs side by side along channels, in input order
  *   copy:   flatten / dropout (identity at inference) when not in place: a device-to-device copy. */
+#include "body/eltwise.h"
 #include "cuda.h"
 
-typedef struct {
-    const float *x[NN_MAX_INPUTS];
-    int c0[NN_MAX_INPUTS + 1]; /* concat: first output channel of input k; c0[n] = C */
-    int n;
-} cu_inputs;
+typedef body_inputs cu_inputs; /* concat: c0[k] = first output channel of input k; c0[n] = C */
 
 __global__ void k_add(float *y, cu_inputs in, size_t total)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
-        float v = in.x[0][i] + in.x[1][i];
-        for (int k = 2; k < in.n; k++) v += in.x[k][i];
-        y[i] = v;
-    }
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x)
+        add_at(y, &in, i);
 }
 
 nn_status cu_add_forward(const cu_fwd_args *a, nn_err *err)
@@ -36,15 +30,8 @@ nn_status cu_add_forward(const cu_fwd_args *a, nn_err *err)
 
 __global__ void k_concat(float *__restrict__ y, cu_inputs in, size_t total)
 {
-    const int C = in.c0[in.n];
-    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x) {
-        const size_t px = e / (size_t)C;
-        const int c = (int)(e % (size_t)C);
-        int k = 0;
-        while (k + 1 < in.n && c >= in.c0[k + 1]) k++;
-        const int ck = in.c0[k + 1] - in.c0[k];
-        y[e] = in.x[k][px * (size_t)ck + (size_t)(c - in.c0[k])];
-    }
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x)
+        concat_at(y, &in, e);
 }
 
 nn_status cu_concat_forward(const cu_fwd_args *a, nn_err *err)

@@ -6,6 +6,7 @@
  *   dropout: training forward y = x * mask, mask = 0 with probability rate else 1/(1-rate), the
  *            uniform draw the CPU's counter hash of (seed, element index): GPU and CPU masks are
  *            identical; backward d_in += dy * mask. */
+#include "body/eltwise.h"
 #include "reduce.cuh"
 
 __global__ static void k_add_bwd(float *d0, float *d1, float *d2, float *d3, float *d4, float *d5, float *d6,
@@ -37,11 +38,7 @@ nn_status cu_copy_backward(const cu_bwd_args *a, nn_err *err) { return add_like(
 /* d [pixels][ck] += g [pixels][C] channels [off, off+ck). */
 __global__ static void k_concat_bwd(float *d, const float *g, size_t pixels, int C, int off, int ck)
 {
-    GRID_STRIDE(e, pixels * (size_t)ck)
-    {
-        const size_t px = e / (size_t)ck, c = e % (size_t)ck;
-        d[e] += g[px * (size_t)C + (size_t)off + c];
-    }
+    GRID_STRIDE(e, pixels * (size_t)ck) concat_bwd_at(d, g, e, C, off, ck);
 }
 
 nn_status cu_concat_backward(const cu_bwd_args *a, nn_err *err)
@@ -62,24 +59,10 @@ nn_status cu_concat_backward(const cu_bwd_args *a, nn_err *err)
     return NN_OK;
 }
 
-/* splitmix64 finaliser, as src/nn/cpu/merge.c. */
-__device__ static inline uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 __global__ static void k_dropout_fwd(float *y, float *mask, const float *x, size_t n, uint64_t key, float rate,
                                      float keep)
 {
-    GRID_STRIDE(i, n)
-    {
-        const double u = (double)(mix64(key ^ ((uint64_t)i * 0x9e3779b97f4a7c15ull + 1)) >> 11) * 0x1.0p-53;
-        const float m = u < (double)rate ? 0.0f : keep;
-        mask[i] = m;
-        y[i] = x[i] * m;
-    }
+    GRID_STRIDE(i, n) dropout_fwd_at(y, mask, x, i, key, rate, keep);
 }
 
 nn_status cu_dropout_forward_train(const cu_fwd_args *a, uint64_t seed, float *mask, nn_err *err)
@@ -88,10 +71,7 @@ nn_status cu_dropout_forward_train(const cu_fwd_args *a, uint64_t seed, float *m
     const size_t n = (size_t)a->batch * nn_shape_size(l->out);
     const float rate = l->rate, keep = rate < 1.0f ? 1.0f / (1.0f - rate) : 0.0f;
     /* the host computes the key exactly as the CPU: mix64(seed + golden) */
-    uint64_t z = seed + 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    const uint64_t key = z ^ (z >> 31);
+    const uint64_t key = body_mix64(seed + 0x9e3779b97f4a7c15ull);
     k_dropout_fwd<<<cu_blocks(n, 256), 256, 0, a->env->stream>>>(a->out, mask, a->in[0], n, key, rate, keep);
     CU_LAUNCHED();
     return NN_OK;

@@ -5,41 +5,14 @@
  *   global avg pool: in [batch][H][W][C] -> out [batch][C], the pixels summed in order, times 1/(H*W).
  * One thread per output element; channels fastest, so neighbouring threads read neighbouring
  * floats. */
+#include "body/pool.h"
 #include "cuda.h"
-
-typedef struct {
-    int IH, IW, C, OH, OW, kh, kw, sh, sw, pt, pl;
-} pool_dims;
 
 template <bool IS_MAX>
 __global__ void k_pool(float *__restrict__ y, const float *__restrict__ x, size_t total, pool_dims d)
 {
-    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x) {
-        const int c = (int)(e % (size_t)d.C);
-        size_t r = e / (size_t)d.C;
-        const int ow = (int)(r % (size_t)d.OW);
-        r /= (size_t)d.OW;
-        const int oh = (int)(r % (size_t)d.OH);
-        const size_t b = r / (size_t)d.OH;
-        const int ih0 = oh * d.sh - d.pt, iw0 = ow * d.sw - d.pl;
-        const int kh0 = ih0 < 0 ? -ih0 : 0, kh1 = ih0 + d.kh > d.IH ? d.IH - ih0 : d.kh;
-        const int kw0 = iw0 < 0 ? -iw0 : 0, kw1 = iw0 + d.kw > d.IW ? d.IW - iw0 : d.kw;
-        const int cells = (kh1 - kh0) * (kw1 - kw0);
-        if (cells <= 0) {
-            y[e] = 0.0f;
-            continue;
-        }
-        const float *img = x + b * (size_t)d.IH * d.IW * d.C + c;
-        float v = img[((size_t)(ih0 + kh0) * d.IW + (size_t)(iw0 + kw0)) * d.C];
-        for (int kh = kh0; kh < kh1; kh++)
-            for (int kw = kw0; kw < kw1; kw++) {
-                if (kh == kh0 && kw == kw0) continue;
-                const float t = img[((size_t)(ih0 + kh) * d.IW + (size_t)(iw0 + kw)) * d.C];
-                v = IS_MAX ? fmaxf(v, t) : v + t;
-            }
-        if (!IS_MAX && cells > 1) v *= 1.0f / (float)cells;
-        y[e] = v;
-    }
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x)
+        pool_fwd_at(y, x, e, &d, IS_MAX);
 }
 
 static nn_status pool_forward(const cu_fwd_args *a, bool is_max, nn_err *err)
@@ -61,14 +34,8 @@ nn_status cu_avgpool_forward(const cu_fwd_args *a, nn_err *err) { return pool_fo
 
 __global__ void k_global_avgpool(float *__restrict__ y, const float *__restrict__ x, size_t total, int C, size_t HW)
 {
-    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x) {
-        const size_t b = e / (size_t)C;
-        const int c = (int)(e % (size_t)C);
-        const float *p = x + b * HW * (size_t)C + c;
-        float s = 0.0f;
-        for (size_t i = 0; i < HW; i++) s += p[i * (size_t)C];
-        y[e] = s * (1.0f / (float)HW);
-    }
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x)
+        gap_fwd_at(y, x, e, C, HW);
 }
 
 nn_status cu_global_avgpool_forward(const cu_fwd_args *a, nn_err *err)

@@ -7,6 +7,7 @@
 #ifndef STEERD_KERNELS_REDUCE_CUH
 #define STEERD_KERNELS_REDUCE_CUH
 
+#include "body/body.h"
 #include "cuda_train.h"
 
 #define CHAN_TX 32
@@ -76,29 +77,6 @@ static inline double *chan_part(void *ws, int C, int nz)
 {
     size_t tot = ((size_t)nz * C + 31) / 32 * 32;
     return (double *)ws + tot;
-}
-
-/* Output positions along one axis whose window (size k, stride s, leading padding pad) contains
- * input coordinate i: [o0, o1), clipped to [0, n_out). Pooling and depthwise backward gather. */
-__device__ static inline void windows_of(int i, int k, int s, int pad, int n_out, int *o0, int *o1)
-{
-    const int num = i + pad - k + 1; /* o*s >= num */
-    int lo = num <= 0 ? 0 : (num + s - 1) / s;
-    int hi = (i + pad) / s + 1;      /* o*s <= i + pad */
-    if (hi > n_out) hi = n_out;
-    *o0 = lo;
-    *o1 = hi;
-}
-
-/* Flat NHWC index e of an H x W x C tensor -> image b, row h, column w, channel c. */
-__device__ static inline void nhwc_of(size_t e, int H, int W, int C, size_t *b, int *h, int *w, int *c)
-{
-    *c = (int)(e % (size_t)C);
-    size_t t = e / (size_t)C;
-    *w = (int)(t % (size_t)W);
-    t /= (size_t)W;
-    *h = (int)(t % (size_t)H);
-    *b = t / (size_t)H;
 }
 
 #define GRID_STRIDE(i, n) for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \

@@ -1,16 +1,13 @@
 /* shuffle.cu — ShuffleNet channel shuffle forward (CUDA), NHWC:
  *   in/out [batch][H][W][C], groups g, C = g * n:  out[.., j*g + i] = in[.., i*n + j]
  * (PyTorch: x.view(N, g, n, H, W).transpose(1, 2)). One thread per output element. */
+#include "body/eltwise.h"
 #include "cuda.h"
 
 __global__ void k_shuffle(float *__restrict__ y, const float *__restrict__ x, size_t total, int C, int g)
 {
-    const int n = C / g;
-    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x) {
-        const size_t px = e / (size_t)C;
-        const int oc = (int)(e % (size_t)C), j = oc / g, i = oc % g;
-        y[e] = x[px * (size_t)C + (size_t)(i * n + j)];
-    }
+    for (size_t e = blockIdx.x * (size_t)blockDim.x + threadIdx.x; e < total; e += (size_t)gridDim.x * blockDim.x)
+        shuffle_at(y, x, e, C, g);
 }
 
 nn_status cu_channel_shuffle_forward(const cu_fwd_args *a, nn_err *err)

@@ -1,17 +1,12 @@
 /* shuffle_bwd.cu — channel shuffle backward, NHWC [batch][H][W][C], C = g*n: the inverse of the
  * forward's out[.., j*g + i] = in[.., i*n + j], i.e. d_in[.., i*n + j] += dy[.., j*g + i]
  * (src/nn/cpu/shuffle.c). One thread per element of d_in. */
+#include "body/eltwise.h"
 #include "reduce.cuh"
 
 __global__ static void k_shuffle_bwd(float *d, const float *g, size_t total, int C, int groups)
 {
-    const int n = C / groups;
-    GRID_STRIDE(e, total)
-    {
-        const size_t px = e / (size_t)C;
-        const int k = (int)(e % (size_t)C), i = k / n, j = k % n;
-        d[e] += g[px * (size_t)C + (size_t)(j * groups + i)];
-    }
+    GRID_STRIDE(e, total) shuffle_bwd_at(d, g, e, C, groups);
 }
 
 nn_status cu_channel_shuffle_backward(const cu_bwd_args *a, nn_err *err)

@@ -1,7 +1,9 @@
 /* train_cuda.cu — the GPU training context (src/nn/train_cuda.h): every primitive layer of the
  * graph runs in training mode on one stream, the CPU context's structure (src/nn/cpu/train_cpu.c) on
  * the device. Sized once at create, one device arena (256-byte aligned pieces):
- *   params [P]  grads [P]  trainable mask [P bytes]
+ *   params [Pd]  grads [Pd]  trainable mask [Pd bytes]  (Pd: the device layout of the parameters,
+ *   every tensor on 256 bytes, gaps zero and masked off: src/nn/dev_layout.h; host transfers go
+ *   through a pinned staging image [Pd] and pack / unpack)
  *   act[i] [max_batch, out_i] for every layer (act[0] = the input)
  *   dact[i] [max_batch, out_i], contiguous for all layers (one memset zeroes them)
  *   aux[i] (batch norm mean/istd [2][C], dropout mask [max_batch, out_i])
@@ -45,9 +47,13 @@ struct nn_cuda_train {
     double *loss_dev;
     float *norm_dev;
     void *loss_scratch, *norm_scratch;
-    size_t P;
-    float *state;                 /* optimizer state (device), NULL until opt_setup */
-    size_t state_floats;
+    size_t P;                     /* the engine's parameter floats (host layout) */
+    size_t Pd;                    /* the device layout's floats (dp.dev_floats) */
+    nn_dev_params dp;
+    float *h_stage;               /* pinned [Pd]: parameters / gradients / optimizer state in device layout */
+    float *state;                 /* optimizer state (device, slices of Pd), NULL until opt_setup */
+    size_t state_floats;          /* host floats (slices of P), as opt_state_floats counts them */
+    size_t state_slices;
     opt_config opt;
     bool opt_ready;
     float *h_in, *h_out, *h_targets, *h_norm; /* pinned */
@@ -83,15 +89,18 @@ static nn_status create(nn_cuda_train *c, nn_model *m, int max_batch, nn_err *er
     c->P = g->n_param_floats;
     c->layers = (cu_tlayer *)calloc((size_t)c->n, sizeof *c->layers);
     if (!c->layers) return nn_fail(err, NN_E_NOMEM, "%s: out of memory", g->name);
-    nn_status s = cu_env_create(&c->env, err);
+    nn_status s = nn_dev_params_graph(&c->dp, g, err);
+    if (s) return s;
+    c->Pd = c->dp.dev_floats;
+    s = cu_env_create(&c->env, err);
     if (s) return s;
     c->env_ok = true;
     /* layout */
     size_t off = 0, ws = 0;
-    const size_t pb = A256(c->P * sizeof(float));
+    const size_t pb = A256(c->Pd * sizeof(float));
     const size_t params_off = off; off += pb;
     const size_t grads_off = off; off += pb;
-    const size_t mask_off = off; off += A256(c->P ? c->P : 1);
+    const size_t mask_off = off; off += A256(c->Pd);
     for (int i = 0; i < c->n; i++) {
         cu_tlayer *t = &c->layers[i];
         t->l = g->layers[i];
@@ -105,7 +114,7 @@ static nn_status create(nn_cuda_train *c, nn_model *m, int max_batch, nn_err *er
         if (need > ws) ws = need;
         if (t->l.op == NN_OP_CONV2D) {
             size_t conv_need = 0;
-            if ((s = cu_conv_train_create(&t->conv, c->env.dnn, &t->l, max_batch, CUDNN_WS_CAP, &conv_need, err)))
+            if ((s = cu_conv_train_create(&t->conv, &c->env, &t->l, max_batch, CUDNN_WS_CAP, &conv_need, err)))
                 return s;
             if (conv_need > ws) ws = conv_need;
         }
@@ -125,7 +134,7 @@ static nn_status create(nn_cuda_train *c, nn_model *m, int max_batch, nn_err *er
     const size_t loss_off = off; off += 256;
     const size_t norm_off = off; off += 256;
     const size_t lscr_off = off; off += A256(cu_loss_scratch_bytes(max_batch, c->out_size));
-    const size_t nscr_off = off; off += A256(cu_norm_scratch_bytes(c->P));
+    const size_t nscr_off = off; off += A256(cu_norm_scratch_bytes(c->Pd));
     CU_TRY(cudaMalloc((void **)&c->arena, off));
     CU_TRY(cudaMemsetAsync(c->arena, 0, off, c->env.stream));
     if (ws && (s = cu_env_reserve(&c->env, ws, err))) return s;
@@ -146,13 +155,26 @@ static nn_status create(nn_cuda_train *c, nn_model *m, int max_batch, nn_err *er
     CU_TRY(cudaMallocHost((void **)&c->h_labels, (size_t)max_batch * sizeof(int) + 16));
     CU_TRY(cudaMallocHost((void **)&c->h_loss, sizeof(double)));
     CU_TRY(cudaMallocHost((void **)&c->h_norm, sizeof(float)));
+    CU_TRY(cudaMallocHost((void **)&c->h_stage, c->Pd * sizeof(float)));
     memset(c->h_in, 0, (size_t)max_batch * c->in_size * sizeof(float));
-    /* trainable mask, then the parameters */
-    unsigned char *mask = (unsigned char *)calloc(c->P ? c->P : 1, 1);
+    /* every device tensor on 256 bytes (dev_layout.h): checked once, an internal error if not */
+    for (int i = 0; i < c->n; i++)
+        if (!nn_dev_aligned(fptr(c, c->layers[i].act)) || !nn_dev_aligned(fptr(c, c->layers[i].dact)))
+            return nn_fail(err, NN_E_DEVICE, "internal: activation of layer '%s' not on %zu bytes", c->layers[i].l.name,
+                           NN_DEV_ALIGN);
+    for (int p = 0; p < g->n_params; p++)
+        if (!nn_dev_aligned(c->params + nn_dev_params_map(&c->dp, g->params[p].offset)))
+            return nn_fail(err, NN_E_DEVICE, "internal: parameter '%s' not on %zu bytes", g->params[p].name,
+                           NN_DEV_ALIGN);
+    if (c->env.ws && !nn_dev_aligned(c->env.ws))
+        return nn_fail(err, NN_E_DEVICE, "internal: workspace not on %zu bytes", NN_DEV_ALIGN);
+    /* trainable mask (the layout's gaps: 0), then the parameters */
+    unsigned char *mask = (unsigned char *)calloc(c->Pd, 1);
     if (!mask) return nn_fail(err, NN_E_NOMEM, "%s: out of memory", g->name);
     for (int p = 0; p < g->n_params; p++)
-        if (g->params[p].trainable) memset(mask + g->params[p].offset, 1, g->params[p].count);
-    cudaError_t e = cudaMemcpyAsync(c->mask, mask, c->P, cudaMemcpyHostToDevice, c->env.stream);
+        if (g->params[p].trainable)
+            memset(mask + nn_dev_params_map(&c->dp, g->params[p].offset), 1, g->params[p].count);
+    cudaError_t e = cudaMemcpyAsync(c->mask, mask, c->Pd, cudaMemcpyHostToDevice, c->env.stream);
     if (e == cudaSuccess) e = cudaStreamSynchronize(c->env.stream); /* before mask is freed */
     free(mask);
     CU_TRY(e);
@@ -190,7 +212,9 @@ extern "C" void nn_cuda_train_free(nn_cuda_train *c)
     cudaFreeHost(c->h_labels);
     cudaFreeHost(c->h_loss);
     cudaFreeHost(c->h_norm);
+    cudaFreeHost(c->h_stage);
     if (c->env_ok) cu_env_free(&c->env);
+    nn_dev_params_free(&c->dp);
     free(c);
 }
 
@@ -199,7 +223,7 @@ extern "C" float *nn_cuda_train_input(nn_cuda_train *c) { return c->h_in; }
 /* Device pointer of parameter r of layer l. */
 static float *param(const nn_cuda_train *c, const nn_layer *l, int r)
 {
-    return c->params + nn_layer_param(&c->m->g, l, r)->offset;
+    return c->params + nn_dev_params_map(&c->dp, nn_layer_param(&c->m->g, l, r)->offset);
 }
 
 static nn_status layer_forward(nn_cuda_train *c, int i, int batch, uint64_t seed, uint64_t step, nn_err *err)
@@ -322,8 +346,9 @@ extern "C" nn_status nn_cuda_train_backward(nn_cuda_train *c, int batch, int top
         }
         for (int k = 0; k < l->n_params && k < 4; k++) {
             const nn_param *p = nn_layer_param(&c->m->g, l, k);
-            a.p[k] = c->params + p->offset;
-            a.d_p[k] = p->trainable ? c->grads + p->offset : NULL;
+            const size_t o = nn_dev_params_map(&c->dp, p->offset);
+            a.p[k] = c->params + o;
+            a.d_p[k] = p->trainable ? c->grads + o : NULL;
         }
         nn_status s = cu_backward(&a, t->conv, err);
         if (s) return s;
@@ -338,28 +363,35 @@ extern "C" nn_status nn_cuda_train_backward(nn_cuda_train *c, int batch, int top
 
 extern "C" nn_status nn_cuda_train_zero_grad(nn_cuda_train *c, nn_err *err)
 {
-    CU_TRY(cudaMemsetAsync(c->grads, 0, c->P * sizeof(float), c->env.stream));
+    CU_TRY(cudaMemsetAsync(c->grads, 0, c->Pd * sizeof(float), c->env.stream));
+    return NN_OK;
+}
+
+/* dev [Pd] (device) <-> host [P] (engine layout) through the pinned staging image (waits). */
+static nn_status transfer(nn_cuda_train *c, float *dev, float *host, bool to_device, nn_err *err)
+{
+    if (to_device) {
+        nn_dev_params_pack(&c->dp, c->h_stage, host);
+        CU_TRY(cudaMemcpyAsync(dev, c->h_stage, c->Pd * sizeof(float), cudaMemcpyHostToDevice, c->env.stream));
+        CU_TRY(cudaStreamSynchronize(c->env.stream));
+    } else {
+        CU_TRY(cudaMemcpyAsync(c->h_stage, dev, c->Pd * sizeof(float), cudaMemcpyDeviceToHost, c->env.stream));
+        CU_TRY(cudaStreamSynchronize(c->env.stream));
+        nn_dev_params_unpack(&c->dp, host, c->h_stage);
+    }
     return NN_OK;
 }
 
 extern "C" nn_status nn_cuda_train_params(nn_cuda_train *c, bool to_device, nn_err *err)
 {
-    const size_t bytes = c->P * sizeof(float);
-    if (!bytes) return NN_OK;
-    if (to_device)
-        CU_TRY(cudaMemcpyAsync(c->params, c->m->params, bytes, cudaMemcpyHostToDevice, c->env.stream));
-    else
-        CU_TRY(cudaMemcpyAsync(c->m->params, c->params, bytes, cudaMemcpyDeviceToHost, c->env.stream));
-    CU_TRY(cudaStreamSynchronize(c->env.stream));
-    return NN_OK;
+    if (!c->P) return NN_OK;
+    return transfer(c, c->params, c->m->params, to_device, err);
 }
 
 extern "C" nn_status nn_cuda_train_grads(nn_cuda_train *c, float *host, nn_err *err)
 {
     if (!c->P) return NN_OK;
-    CU_TRY(cudaMemcpyAsync(host, c->grads, c->P * sizeof(float), cudaMemcpyDeviceToHost, c->env.stream));
-    CU_TRY(cudaStreamSynchronize(c->env.stream));
-    return NN_OK;
+    return transfer(c, c->grads, host, false, err);
 }
 
 extern "C" nn_status nn_cuda_train_layer(nn_cuda_train *c, int i, int what, float *host, size_t floats, nn_err *err)
@@ -380,9 +412,13 @@ extern "C" size_t nn_cuda_train_opt_state_floats(const nn_cuda_train *c) { retur
 extern "C" nn_status nn_cuda_train_opt_setup(nn_cuda_train *c, const opt_config *o, size_t state_floats, nn_err *err)
 {
     if (c->opt_ready) return nn_fail(err, NN_E_ARG, "the optimizer of this training context is already set up");
-    if (state_floats) {
-        CU_TRY(cudaMalloc((void **)&c->state, state_floats * sizeof(float)));
-        CU_TRY(cudaMemsetAsync(c->state, 0, state_floats * sizeof(float), c->env.stream));
+    if (c->P && state_floats % c->P)
+        return nn_fail(err, NN_E_ARG, "optimizer state of %zu floats is not whole slices of %zu parameters",
+                       state_floats, c->P);
+    c->state_slices = c->P ? state_floats / c->P : 0;
+    if (c->state_slices) {
+        CU_TRY(cudaMalloc((void **)&c->state, c->state_slices * c->Pd * sizeof(float)));
+        CU_TRY(cudaMemsetAsync(c->state, 0, c->state_slices * c->Pd * sizeof(float), c->env.stream));
     }
     c->state_floats = state_floats;
     c->opt = *o;
@@ -392,19 +428,16 @@ extern "C" nn_status nn_cuda_train_opt_setup(nn_cuda_train *c, const opt_config 
 
 extern "C" nn_status nn_cuda_train_opt_state(nn_cuda_train *c, float *host, bool to_device, nn_err *err)
 {
-    if (!c->state_floats) return NN_OK;
-    const size_t bytes = c->state_floats * sizeof(float);
-    if (to_device)
-        CU_TRY(cudaMemcpyAsync(c->state, host, bytes, cudaMemcpyHostToDevice, c->env.stream));
-    else
-        CU_TRY(cudaMemcpyAsync(host, c->state, bytes, cudaMemcpyDeviceToHost, c->env.stream));
-    CU_TRY(cudaStreamSynchronize(c->env.stream));
+    for (size_t k = 0; k < c->state_slices; k++) { /* Adam: m then v; SGD momentum: one slice */
+        nn_status s = transfer(c, c->state + k * c->Pd, host + k * c->P, to_device, err);
+        if (s) return s;
+    }
     return NN_OK;
 }
 
 extern "C" nn_status nn_cuda_train_clip(nn_cuda_train *c, float max_norm, float *norm, nn_err *err)
 {
-    nn_status s = cu_clip_grad_norm(&c->env, c->grads, c->P, max_norm, c->norm_dev, c->norm_scratch, err);
+    nn_status s = cu_clip_grad_norm(&c->env, c->grads, c->Pd, max_norm, c->norm_dev, c->norm_scratch, err);
     if (s) return s;
     CU_TRY(cudaMemcpyAsync(c->h_norm, c->norm_dev, sizeof(float), cudaMemcpyDeviceToHost, c->env.stream));
     CU_TRY(cudaStreamSynchronize(c->env.stream));
@@ -416,5 +449,5 @@ extern "C" nn_status nn_cuda_train_opt_step(nn_cuda_train *c, int64_t step, doub
                                             nn_err *err)
 {
     if (!c->opt_ready) return nn_fail(err, NN_E_ARG, "optimizer step before nn_train_opt_setup");
-    return cu_opt_step(&c->env, &c->opt, step, lr, weight_decay, c->params, c->grads, c->state, c->mask, c->P, err);
+    return cu_opt_step(&c->env, &c->opt, step, lr, weight_decay, c->params, c->grads, c->state, c->mask, c->Pd, err);
 }

@@ -473,6 +473,10 @@ static int check_unavailable(const char *why)
 int main(int argc, char **argv)
 {
     if (argc > 1) models_dir = argv[1];
+    /* parity: cuDNN's GEMM-family algorithms only (tests/test_cuda_infer.c's top says why the
+     * 1e-4 bound needs that); STEERD_CUDA_CONV_OWN=1 in the environment checks the engine's own
+     * convolution kernels (the cuDNN fallback) instead */
+    setenv("STEERD_CUDA_PIN_GEMM", "1", 0);
     char why[256] = "";
     if (!nn_cuda_available(why, sizeof why)) {
         if (check_unavailable(why)) return 1;

@@ -14,7 +14,7 @@
 extern "C" {
 #endif
 
-#define NN_PLAN_ALIGN_FLOATS 16 /* 64 bytes */
+#define NN_PLAN_ALIGN_FLOATS 64 /* 256 bytes: every buffer starts where cuDNN/cuBLAS want it (dev_layout.h) */
 
 /* One computing layer after folding / fusion. */
 typedef struct {

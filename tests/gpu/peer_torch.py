@@ -64,6 +64,7 @@ def main():
     ap.add_argument("--max-seconds", type=float, default=4.0)
     ap.add_argument("--compile", default="", help="comma-separated model names also timed with torch.compile")
     ap.add_argument("--device", default="cuda", help="cuda (the check) or cpu (a dry run of this script)")
+    ap.add_argument("--skip-eager", action="store_true", help="infer: time only torch.compile (the check's last step)")
     a = ap.parse_args()
     import torch
     batches = [int(b) for b in a.batches.split(",")]
@@ -105,7 +106,9 @@ def run_one(a, torch, model_path, weights, batch, runs, use_compile):
     if a.mode == "infer":
         net.eval()
         best = None
-        for variant, mf in (("eager", torch.contiguous_format), ("eager_channels_last", torch.channels_last)):
+        variants = () if a.skip_eager else (("eager", torch.contiguous_format),
+                                             ("eager_channels_last", torch.channels_last))
+        for variant, mf in variants:
             m = net.to(memory_format=mf)
 
             def step(m=m, mf=mf):

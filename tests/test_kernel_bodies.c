@@ -1,0 +1,530 @@
+/* test_kernel_bodies.c — the CUDA kernels' per-element bodies (kernels/body/ headers) on the CPU: each
+ * body runs over every index of the grid its kernel launches, and the result is compared with
+ * the CPU backend (src/nn/cpu) on the layer cases of the GPU parity tests (tests/test_cuda_infer.c,
+ * tests/test_cuda_train.c), forward and backward, at batch 3. Catches index-math errors in CI
+ * without a device. Gathers and the kernels that claim the CPU's rounding compare exactly; sums
+ * in another order within 1e-5 of the largest reference value. Reductions the kernels do with
+ * shared memory or warp shuffles are emulated here in their block / warp order where cheap
+ * (softmax's warp butterfly, the depthwise filter gradient's per-channel sums). Every case names
+ * itself on failure. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "body/conv.h"
+#include "body/depthwise.h"
+#include "body/eltwise.h"
+#include "body/pool.h"
+#include "nn/cpu/cpu.h"
+#include "nn/graph.h"
+
+enum { B = 3 };
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static float frand(void) /* [-1, 1) */
+{
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (float)((double)(rng >> 11) * 0x1.0p-53 * 2.0 - 1.0);
+}
+
+static float *rnd(size_t n)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    assert_non_null(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = frand();
+    return p;
+}
+
+static float *dup(const float *src, size_t n)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    assert_non_null(p);
+    memcpy(p, src, n * sizeof *p);
+    return p;
+}
+
+static int failures;
+
+/* max |got - want| <= tol * max(1, max |want|); tol 0: bit for bit. */
+static void expect(const char *cs, const char *what, const float *got, const float *want, size_t n, double tol)
+{
+    double mx = 1.0, err = 0.0;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs(want[i]) > mx)
+            mx = fabs(want[i]);
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - (double)want[i]);
+        if (e > err || (tol == 0 && memcmp(&got[i], &want[i], sizeof *got)))
+            err = e > err ? e : err, at = i;
+    }
+    bool bad = tol == 0 ? memcmp(got, want, n * sizeof *got) != 0 : err > tol * mx;
+    if (bad) {
+        printf("FAIL case %s: %s: element %zu: body %.9g, CPU %.9g (max error %.3g, bound %.3g)\n", cs, what, at,
+               got[at], want[at], err, tol * mx);
+        failures++;
+    }
+}
+
+/* One layer of a parsed case, its inputs, parameters and gradient seeds. */
+typedef struct {
+    const char *name;
+    nn_graph g;
+    const nn_layer *l;
+    size_t in_n[NN_MAX_INPUTS], out_n;
+    float *in[NN_MAX_INPUTS], *p[4], *dy, *dx0[NN_MAX_INPUTS], *dp0[4];
+    int in_c[NN_MAX_INPUTS];
+} lcase;
+
+static void case_open(lcase *c, const char *name, const char *yaml, const char *layer)
+{
+    memset(c, 0, sizeof *c);
+    c->name = name;
+    nn_err err = {0};
+    if (nn_graph_parse_buffer(&c->g, yaml, strlen(yaml), name, &err))
+        fail_msg("case %s: %s", name, err.msg);
+    for (int i = 0; i < c->g.n_layers; i++)
+        if (!strcmp(c->g.layers[i].name, layer))
+            c->l = &c->g.layers[i];
+    if (!c->l)
+        fail_msg("case %s: no layer %s", name, layer);
+    const nn_layer *l = c->l;
+    for (int k = 0; k < l->n_inputs; k++) {
+        const nn_layer *src = &c->g.layers[l->inputs[k]];
+        c->in_n[k] = (size_t)B * nn_shape_size(src->out);
+        c->in[k] = rnd(c->in_n[k]);
+        c->dx0[k] = rnd(c->in_n[k]);
+        c->in_c[k] = src->out.c;
+    }
+    for (int k = 0; k < l->n_params && k < 4; k++) {
+        size_t n = nn_layer_param(&c->g, l, k)->count;
+        c->p[k] = rnd(n);
+        c->dp0[k] = rnd(n);
+        if (l->op == NN_OP_BATCHNORM && k == 3)
+            for (size_t i = 0; i < n; i++)
+                c->p[k][i] = 1.0f + 0.5f * c->p[k][i];
+    }
+    c->out_n = (size_t)B * nn_shape_size(l->out);
+    c->dy = rnd(c->out_n);
+}
+
+static void case_close(lcase *c)
+{
+    for (int k = 0; k < NN_MAX_INPUTS; k++)
+        free(c->in[k]), free(c->dx0[k]);
+    for (int k = 0; k < 4; k++)
+        free(c->p[k]), free(c->dp0[k]);
+    free(c->dy);
+    nn_graph_free(&c->g);
+}
+
+/* The CPU's forward of the layer (epilogue act) into a new buffer. */
+static float *cpu_fwd(const lcase *c, const nn_layer *l)
+{
+    float *out = calloc(c->out_n, sizeof *out), *scratch = calloc(cpu_scratch_floats(l, B, 1) + 1, sizeof *scratch);
+    assert_non_null(out);
+    assert_non_null(scratch);
+    cpu_fwd_args a = {.l = l, .out = out, .batch = B, .scratch = scratch, .isa = NN_CPU_ISA_SCALAR};
+    for (int k = 0; k < l->n_inputs; k++)
+        a.in[k] = c->in[k], a.in_c[k] = c->in_c[k];
+    for (int k = 0; k < 4; k++)
+        a.p[k] = c->p[k];
+    cpu_forward(&a);
+    free(scratch);
+    return out;
+}
+
+/* The CPU's backward: d_in (starting from dx0) and d_p (from dp0), new buffers; out: the forward's. */
+static void cpu_bwd(const lcase *c, const float *out, float **dx, float **dp, const float *aux)
+{
+    float *scratch = calloc(cpu_bwd_scratch_floats(c->l, B, 1) + 1, sizeof *scratch);
+    assert_non_null(scratch);
+    cpu_bwd_args a = {.l = c->l, .dy = c->dy, .out = out, .aux = aux, .batch = B, .scratch = scratch,
+                      .isa = NN_CPU_ISA_SCALAR};
+    for (int k = 0; k < c->l->n_inputs; k++) {
+        dx[k] = dup(c->dx0[k], c->in_n[k]);
+        a.d_in[k] = dx[k], a.in[k] = c->in[k], a.in_c[k] = c->in_c[k];
+    }
+    for (int k = 0; k < c->l->n_params && k < 4; k++) {
+        dp[k] = dup(c->dp0[k], nn_layer_param(&c->g, c->l, k)->count);
+        a.d_p[k] = dp[k], a.p[k] = c->p[k];
+    }
+    cpu_backward(&a);
+    free(scratch);
+}
+
+/* ------------------------------------------------------------------ conv2d */
+static conv_dims conv_of(const nn_layer *l)
+{
+    const int G = l->groups > 0 ? l->groups : 1;
+    return (conv_dims){l->in.h, l->in.w, l->in.c, l->out.h, l->out.w, l->out.c, l->kh, l->kw, l->sh, l->sw,
+                       l->pad_top, l->pad_left, l->in.c / G, l->out.c / G};
+}
+
+static void check_conv(const lcase *c)
+{
+    const nn_layer *l = c->l;
+    const conv_dims d = conv_of(l);
+    const int taps = d.kh * d.kw;
+    const size_t wn = (size_t)d.K * taps * d.ig;
+    float *krsc = calloc(wn, sizeof *krsc);
+    for (size_t e = 0; e < wn; e++)
+        conv_to_krsc_at(krsc, c->p[0], e, taps, d.ig, d.og);
+    /* forward with each epilogue (fused bias + act) */
+    const nn_act acts[] = {NN_ACT_NONE, NN_ACT_RELU, NN_ACT_LEAKY};
+    for (int ai = 0; ai < 3; ai++) {
+        nn_layer la = *l;
+        la.act = acts[ai], la.act_alpha = 0.2f;
+        float *want = cpu_fwd(c, &la), *got = calloc(c->out_n, sizeof *got);
+        for (size_t e = 0; e < c->out_n; e++)
+            conv_fwd_at(got, c->in[0], krsc, l->has_bias ? c->p[1] : NULL, e, &d, la.act, 0.2f);
+        expect(c->name, ai == 0 ? "conv forward" : "conv forward + act", got, want, c->out_n, 1e-5);
+        free(want), free(got);
+    }
+    /* the padded copy (what cuDNN sees for asymmetric padding): a valid convolution over it */
+    const int XH = d.IH + l->pad_top + l->pad_bottom, XW = d.IW + l->pad_left + l->pad_right;
+    const size_t xn = (size_t)B * XH * XW * d.C;
+    float *xp = calloc(xn, sizeof *xp);
+    for (size_t e = 0; e < xn; e++)
+        conv_pad_at(xp, c->in[0], e, d.IH, d.IW, d.C, XH, XW, d.pt, d.pl);
+    conv_dims dp = d;
+    dp.IH = XH, dp.IW = XW, dp.pt = dp.pl = 0;
+    {
+        float *want = cpu_fwd(c, l), *got = calloc(c->out_n, sizeof *got);
+        for (size_t e = 0; e < c->out_n; e++)
+            conv_fwd_at(got, xp, krsc, l->has_bias ? c->p[1] : NULL, e, &dp, NN_ACT_NONE, 0.0f);
+        expect(c->name, "conv forward on the padded copy", got, want, c->out_n, 1e-5);
+        free(want), free(got);
+    }
+    /* crop_add is pad's adjoint: <pad(x), r> == <x, crop(r)> */
+    float *r = rnd(xn), *cr = calloc(c->in_n[0], sizeof *cr);
+    for (size_t e = 0; e < c->in_n[0]; e++)
+        conv_crop_add_at(cr, r, e, d.IH, d.IW, XH, XW, d.C, d.pt, d.pl);
+    double lhs = 0, rhs = 0;
+    for (size_t e = 0; e < xn; e++)
+        lhs += (double)xp[e] * r[e];
+    for (size_t e = 0; e < c->in_n[0]; e++)
+        rhs += (double)c->in[0][e] * cr[e];
+    if (fabs(lhs - rhs) > 1e-9 * (1 + fabs(lhs))) {
+        printf("FAIL case %s: conv crop_add is not the padded copy's adjoint (%.12g vs %.12g)\n", c->name, lhs, rhs);
+        failures++;
+    }
+    free(r), free(cr), free(xp);
+    /* backward: data gathered, filter per KRSC element then added back in the engine layout */
+    float *dx[NN_MAX_INPUTS] = {0}, *dpw[4] = {0};
+    float *out = cpu_fwd(c, l);
+    cpu_bwd(c, out, dx, dpw, NULL);
+    float *gx = dup(c->dx0[0], c->in_n[0]), *dk = calloc(wn, sizeof *dk), *gw = dup(c->dp0[0], wn);
+    for (size_t e = 0; e < c->in_n[0]; e++)
+        conv_bwd_data_at(gx, c->dy, krsc, e, &d);
+    for (size_t e = 0; e < wn; e++)
+        conv_bwd_filter_at(dk, c->in[0], c->dy, e, B, &d);
+    for (size_t e = 0; e < wn; e++)
+        conv_from_krsc_add_at(gw, dk, e, taps, d.ig, d.og);
+    expect(c->name, "conv backward-data", gx, dx[0], c->in_n[0], 1e-5);
+    expect(c->name, "conv backward-filter", gw, dpw[0], wn, 1e-5);
+    free(gx), free(dk), free(gw), free(out), free(krsc);
+    for (int k = 0; k < 4; k++)
+        free(dx[k]), free(dpw[k]);
+}
+
+/* ------------------------------------------------------------------ depthwise */
+static void check_depthwise(const lcase *c)
+{
+    const nn_layer *l = c->l;
+    const int dm = l->depth_multiplier > 0 ? l->depth_multiplier : 1;
+    const dw_dims d = {l->in.h, l->in.w, l->in.c, l->out.h, l->out.w, l->out.c, dm, l->kh, l->kw, l->sh, l->sw,
+                       l->pad_top, l->pad_left};
+    const nn_act acts[] = {NN_ACT_NONE, NN_ACT_LEAKY};
+    for (int ai = 0; ai < 2; ai++) {
+        nn_layer la = *l;
+        la.act = acts[ai], la.act_alpha = 0.1f;
+        float *want = cpu_fwd(c, &la), *got = calloc(c->out_n, sizeof *got);
+        for (size_t e = 0; e < c->out_n; e++)
+            dw_fwd_at(got, c->in[0], c->p[0], l->has_bias ? c->p[1] : NULL, e, &d, d.kh, d.kw, la.act, 0.1f);
+        expect(c->name, "depthwise forward", got, want, c->out_n, 1e-5);
+        free(want), free(got);
+    }
+    float *dx[NN_MAX_INPUTS] = {0}, *dp[4] = {0};
+    float *out = cpu_fwd(c, l);
+    cpu_bwd(c, out, dx, dp, NULL);
+    float *gx = dup(c->dx0[0], c->in_n[0]);
+    for (size_t e = 0; e < c->in_n[0]; e++)
+        dw_bwd_input_at(gx, c->p[0], c->dy, e, &d);
+    expect(c->name, "depthwise backward-input", gx, dx[0], c->in_n[0], 1e-6);
+    /* filter + bias gradients: chan_sums' per-channel totals (double), emulated in row order */
+    const int taps = d.kh * d.kw, M = B * d.OH * d.OW;
+    double *tot = calloc((size_t)(taps + 1) * d.CO, sizeof *tot);
+    for (int z = 0; z <= taps; z++)
+        for (int o = 0; o < d.CO; o++)
+            for (int r = 0; r < M; r++)
+                tot[(size_t)z * d.CO + o] += dw_grad_term(c->in[0], c->dy, r, o, z, &d);
+    float *gw = dup(c->dp0[0], (size_t)taps * d.CO), *gb = l->has_bias ? dup(c->dp0[1], (size_t)d.CO) : NULL;
+    for (size_t i = 0; i < (size_t)(taps + 1) * d.CO; i++)
+        dw_add_grads_at(gw, gb, tot, i, taps, d.CO);
+    expect(c->name, "depthwise filter gradient", gw, dp[0], (size_t)taps * d.CO, 1e-5);
+    if (gb)
+        expect(c->name, "depthwise bias gradient", gb, dp[1], (size_t)d.CO, 1e-5);
+    free(gx), free(tot), free(gw), free(gb), free(out);
+    for (int k = 0; k < 4; k++)
+        free(dx[k]), free(dp[k]);
+}
+
+/* ------------------------------------------------------------------ pooling */
+static void check_pool(const lcase *c)
+{
+    const nn_layer *l = c->l;
+    float *dx[NN_MAX_INPUTS] = {0}, *dp[4] = {0};
+    float *want = cpu_fwd(c, l), *got = calloc(c->out_n, sizeof *got), *gx = dup(c->dx0[0], c->in_n[0]);
+    if (l->op == NN_OP_GLOBAL_AVGPOOL) {
+        const size_t HW = (size_t)l->in.h * l->in.w;
+        for (size_t e = 0; e < c->out_n; e++)
+            gap_fwd_at(got, c->in[0], e, l->in.c, HW);
+        cpu_bwd(c, want, dx, dp, NULL);
+        for (size_t e = 0; e < c->in_n[0]; e++)
+            gap_bwd_at(gx, c->dy, e, HW, l->in.c, 1.0f / (float)HW);
+        expect(c->name, "global average pool forward", got, want, c->out_n, 1e-6);
+    } else {
+        const pool_dims d = {l->in.h, l->in.w, l->in.c, l->out.h, l->out.w, l->kh, l->kw, l->sh, l->sw, l->pad_top,
+                             l->pad_left};
+        const int is_max = l->op == NN_OP_MAXPOOL;
+        for (size_t e = 0; e < c->out_n; e++)
+            pool_fwd_at(got, c->in[0], e, &d, is_max);
+        cpu_bwd(c, want, dx, dp, NULL);
+        for (size_t e = 0; e < c->in_n[0]; e++)
+            pool_bwd_at(gx, c->in[0], c->dy, e, &d, is_max);
+        expect(c->name, "pool forward", got, want, c->out_n, is_max ? 0 : 1e-6);
+    }
+    expect(c->name, "pool backward", gx, dx[0], c->in_n[0], 0);
+    free(want), free(got), free(gx);
+    for (int k = 0; k < 4; k++)
+        free(dx[k]), free(dp[k]);
+}
+
+/* ------------------------------------------------------------------ element-wise and gathers */
+/* k_softmax's warp algorithm on the host: 32 lanes stride the channels, then xor butterflies. */
+static void softmax_warp(float *y, const float *x, size_t pixels, int C)
+{
+    for (size_t px = 0; px < pixels; px++) {
+        const float *xp = x + px * (size_t)C;
+        float mx[32], sum[32];
+        for (int lane = 0; lane < 32; lane++) {
+            mx[lane] = -INFINITY;
+            for (int ch = lane; ch < C; ch += 32)
+                mx[lane] = fmaxf(mx[lane], xp[ch]);
+        }
+        for (int o = 16; o > 0; o >>= 1) {
+            float t[32];
+            for (int lane = 0; lane < 32; lane++)
+                t[lane] = fmaxf(mx[lane], mx[lane ^ o]);
+            memcpy(mx, t, sizeof t);
+        }
+        for (int lane = 0; lane < 32; lane++) {
+            sum[lane] = 0.0f;
+            for (int ch = lane; ch < C; ch += 32)
+                sum[lane] += expf(xp[ch] - mx[lane]);
+        }
+        for (int o = 16; o > 0; o >>= 1) {
+            float t[32];
+            for (int lane = 0; lane < 32; lane++)
+                t[lane] = sum[lane] + sum[lane ^ o];
+            memcpy(sum, t, sizeof t);
+        }
+        for (int lane = 0; lane < 32; lane++)
+            for (int ch = lane; ch < C; ch += 32)
+                y[px * (size_t)C + ch] = expf(xp[ch] - mx[lane]) * (1.0f / sum[lane]);
+    }
+}
+
+static void check_eltwise(const lcase *c)
+{
+    const nn_layer *l = c->l;
+    float *dx[NN_MAX_INPUTS] = {0}, *dp[4] = {0};
+    float *want = cpu_fwd(c, l), *got = calloc(c->out_n, sizeof *got);
+    float *gx[NN_MAX_INPUTS] = {0};
+    for (int k = 0; k < l->n_inputs; k++)
+        gx[k] = dup(c->dx0[k], c->in_n[k]);
+    body_inputs in = {.n = l->n_inputs};
+    for (int k = 0, off = 0; k < l->n_inputs; off += c->in_c[k], k++)
+        in.x[k] = c->in[k], in.c0[k] = off, in.c0[k + 1] = off + c->in_c[k];
+    const int C = l->out.c;
+    const size_t pixels = c->out_n / (size_t)C;
+    switch (l->op) {
+    case NN_OP_RELU:
+    case NN_OP_LEAKY_RELU: {
+        const nn_act act = l->op == NN_OP_RELU ? NN_ACT_RELU : NN_ACT_LEAKY;
+        memcpy(got, c->in[0], c->out_n * sizeof *got);
+        for (size_t i = 0; i < c->out_n; i++) /* the epilogue kernel, no bias: the activation alone */
+            bias_act_at(got, i, C, NULL, act, l->alpha);
+        cpu_bwd(c, want, dx, dp, NULL);
+        for (size_t i = 0; i < c->out_n; i++)
+            act_bwd_at(gx[0], c->in[0], c->dy, i, act, l->alpha);
+        expect(c->name, "activation forward", got, want, c->out_n, 0);
+        expect(c->name, "activation backward", gx[0], dx[0], c->in_n[0], 0);
+        /* with a bias: x + bias[i % C] then the activation */
+        float *b = rnd((size_t)C), *w2 = calloc(c->out_n, sizeof *w2);
+        for (size_t i = 0; i < c->out_n; i++)
+            w2[i] = c->in[0][i] + b[i % (size_t)C];
+        cpu_apply_act(w2, c->out_n, act, l->alpha);
+        memcpy(got, c->in[0], c->out_n * sizeof *got);
+        for (size_t i = 0; i < c->out_n; i++)
+            bias_act_at(got, i, C, b, act, l->alpha);
+        expect(c->name, "bias + activation epilogue", got, w2, c->out_n, 0);
+        free(b), free(w2);
+        break;
+    }
+    case NN_OP_SOFTMAX:
+        softmax_warp(got, c->in[0], pixels, C);
+        expect(c->name, "softmax forward (warp emulation)", got, want, c->out_n, 1e-6);
+        cpu_bwd(c, want, dx, dp, NULL);
+        for (size_t px = 0; px < pixels; px++)
+            softmax_bwd_px(gx[0], want, c->dy, px, C);
+        expect(c->name, "softmax backward", gx[0], dx[0], c->in_n[0], 1e-6);
+        break;
+    case NN_OP_CHANNEL_SHUFFLE:
+        for (size_t e = 0; e < c->out_n; e++)
+            shuffle_at(got, c->in[0], e, C, l->groups);
+        cpu_bwd(c, want, dx, dp, NULL);
+        for (size_t e = 0; e < c->in_n[0]; e++)
+            shuffle_bwd_at(gx[0], c->dy, e, C, l->groups);
+        expect(c->name, "shuffle forward", got, want, c->out_n, 0);
+        expect(c->name, "shuffle backward", gx[0], dx[0], c->in_n[0], 0);
+        break;
+    case NN_OP_ADD:
+        for (size_t i = 0; i < c->out_n; i++)
+            add_at(got, &in, i);
+        expect(c->name, "add forward", got, want, c->out_n, 1e-6);
+        break;
+    case NN_OP_CONCAT:
+        for (size_t e = 0; e < c->out_n; e++)
+            concat_at(got, &in, e);
+        cpu_bwd(c, want, dx, dp, NULL);
+        for (int k = 0; k < l->n_inputs; k++)
+            for (size_t e = 0; e < pixels * (size_t)c->in_c[k]; e++)
+                concat_bwd_at(gx[k], c->dy, e, C, in.c0[k], c->in_c[k]);
+        expect(c->name, "concat forward", got, want, c->out_n, 0);
+        for (int k = 0; k < l->n_inputs; k++)
+            expect(c->name, "concat backward", gx[k], dx[k], c->in_n[k], 0);
+        break;
+    case NN_OP_DROPOUT: {
+        const uint64_t seed = 12345;
+        float *mask = calloc(c->out_n, sizeof *mask), *mask_cpu = calloc(c->out_n, sizeof *mask_cpu);
+        cpu_fwd_args a = {.l = l, .out = want, .batch = B, .isa = NN_CPU_ISA_SCALAR};
+        a.in[0] = c->in[0];
+        cpu_dropout_forward_train(&a, seed, mask_cpu);
+        const float keep = l->rate < 1.0f ? 1.0f / (1.0f - l->rate) : 0.0f;
+        for (size_t i = 0; i < c->out_n; i++)
+            dropout_fwd_at(got, mask, c->in[0], i, body_mix64(seed + 0x9e3779b97f4a7c15ull), l->rate, keep);
+        expect(c->name, "dropout mask", mask, mask_cpu, c->out_n, 0);
+        expect(c->name, "dropout forward", got, want, c->out_n, 0);
+        free(mask), free(mask_cpu);
+        break;
+    }
+    default:
+        fail_msg("case %s: no body check for %s", c->name, nn_op_name(l->op));
+    }
+    free(want), free(got);
+    for (int k = 0; k < NN_MAX_INPUTS; k++)
+        free(gx[k]), free(dx[k]);
+    for (int k = 0; k < 4; k++)
+        free(dp[k]);
+}
+
+/* ------------------------------------------------------------------ the cases */
+typedef struct {
+    const char *name;
+    int h, w, c;
+    const char *layers;
+    const char *target; /* the layer whose kernels are checked */
+} body_case;
+
+/* The GPU parity tests' layer cases (test_cuda_infer.c layer_cases, test_cuda_train.c check_layers). */
+static const body_case cases[] = {
+    {"conv3x3_relu", 9, 11, 5, "  - {name: c, type: conv2d, filters: 8, kernel: 3}\n", "c"},
+    {"conv_same_s2", 10, 9, 4, "  - {name: c, type: conv2d, filters: 6, kernel: 3, stride: 2, padding: same}\n", "c"},
+    {"conv_even_same", 7, 8, 3, "  - {name: c, type: conv2d, filters: 5, kernel: 4, padding: same}\n", "c"},
+    {"conv1x1_nobias", 6, 7, 12, "  - {name: c, type: conv2d, filters: 16, kernel: 1, bias: false}\n", "c"},
+    {"conv_groups_2x1", 8, 9, 8,
+     "  - {name: c, type: conv2d, filters: 12, kernel: [2, 1], stride: [1, 2], padding: [1, 0, 0, 1], groups: 2}\n",
+     "c"},
+    {"conv_groups4_1x1", 5, 5, 4, "  - {name: c, type: conv2d, filters: 8, kernel: 1, groups: 4}\n", "c"},
+    {"conv_pad_2012", 7, 6, 3, "  - {name: c, type: conv2d, filters: 4, kernel: 3, padding: [2, 0, 1, 2]}\n", "c"},
+    {"conv_s2_2x2", 6, 6, 3, "  - {name: c, type: conv2d, filters: 4, kernel: 2, padding: same}\n", "c"},
+    {"dw_1x3", 6, 10, 7, "  - {name: d, type: depthwise_conv2d, kernel: [1, 3], padding: same}\n", "d"},
+    {"dw_3x1", 10, 6, 7, "  - {name: d, type: depthwise_conv2d, kernel: [3, 1], padding: same, bias: false}\n", "d"},
+    {"dw_3x3_s2_dm2", 11, 9, 5,
+     "  - {name: d, type: depthwise_conv2d, kernel: 3, stride: 2, padding: same, depth_multiplier: 2}\n", "d"},
+    {"dw_5x5", 9, 9, 4, "  - {name: d, type: depthwise_conv2d, kernel: 5}\n", "d"},
+    {"dw_5x5_s21", 9, 8, 5, "  - {name: d, type: depthwise_conv2d, kernel: 5, stride: [2, 1], padding: same}\n", "d"},
+    {"dw_2x3_generic", 7, 8, 6, "  - {name: d, type: depthwise_conv2d, kernel: [2, 3], padding: [1, 0, 1, 1]}\n",
+     "d"},
+    {"maxpool_2x1", 9, 7, 6, "  - {name: p, type: max_pool2d, pool: [2, 1], stride: [2, 1]}\n", "p"},
+    {"maxpool_2x1_s1", 6, 6, 3, "  - {name: p, type: max_pool2d, pool: [2, 1]}\n", "p"},
+    {"maxpool_3_s2_same", 9, 10, 5, "  - {name: p, type: max_pool2d, pool: 3, stride: 2, padding: same}\n", "p"},
+    {"maxpool_3_s1_same", 6, 6, 2, "  - {name: p, type: max_pool2d, pool: 3, stride: 1, padding: same}\n", "p"},
+    {"avgpool_3_s2_same", 9, 10, 5, "  - {name: p, type: avg_pool2d, pool: 3, stride: 2, padding: same}\n", "p"},
+    {"avgpool_3_s2_asym", 7, 6, 3, "  - {name: p, type: avg_pool2d, pool: 3, stride: 2, padding: [1, 0, 2, 1]}\n",
+     "p"},
+    {"avgpool_2", 8, 6, 3, "  - {name: p, type: avg_pool2d, pool: 2}\n", "p"},
+    {"global_avgpool", 7, 5, 9, "  - {name: g, type: global_avg_pool}\n", "g"},
+    {"relu", 4, 5, 6, "  - {name: r, type: relu}\n", "r"},
+    {"leaky_relu", 4, 5, 6, "  - {name: r, type: leaky_relu, alpha: 0.1}\n", "r"},
+    {"softmax_spatial", 3, 4, 11, "  - {name: s, type: softmax}\n", "s"},
+    {"softmax_wide", 1, 1, 70, "  - {name: s, type: softmax}\n", "s"},
+    {"channel_shuffle", 4, 5, 12, "  - {name: s, type: channel_shuffle, groups: 3}\n", "s"},
+    {"add3", 4, 5, 3,
+     "  - {name: c0, type: conv2d, filters: 4, kernel: 3, padding: same}\n"
+     "  - {name: a, type: conv2d, filters: 4, kernel: 1, input: c0}\n"
+     "  - {name: cs, type: channel_shuffle, groups: 2, input: c0}\n"
+     "  - {name: s, type: add, inputs: [cs, a, c0]}\n",
+     "s"},
+    {"concat", 5, 6, 4,
+     "  - {name: a, type: conv2d, filters: 3, kernel: 1}\n"
+     "  - {name: b, type: depthwise_conv2d, kernel: 3, padding: same, input: input}\n"
+     "  - {name: p, type: max_pool2d, pool: 3, stride: 1, padding: same, input: input}\n"
+     "  - {name: k, type: concat, inputs: [a, b, p]}\n",
+     "k"},
+    {"dropout", 3, 4, 5, "  - {name: d, type: dropout, rate: 0.5}\n", "d"},
+};
+
+static void test_bodies(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const body_case *bc = &cases[i];
+        char yaml[2048];
+        snprintf(yaml, sizeof yaml,
+                 "name: %s\ninput: {height: %d, width: %d, channels: %d}\noutput: {kind: values}\nlayers:\n%s",
+                 bc->name, bc->h, bc->w, bc->c, bc->layers);
+        lcase c;
+        case_open(&c, bc->name, yaml, bc->target);
+        const int before = failures;
+        switch (c.l->op) {
+        case NN_OP_CONV2D: check_conv(&c); break;
+        case NN_OP_DEPTHWISE: check_depthwise(&c); break;
+        case NN_OP_MAXPOOL:
+        case NN_OP_AVGPOOL:
+        case NN_OP_GLOBAL_AVGPOOL: check_pool(&c); break;
+        default: check_eltwise(&c); break;
+        }
+        printf("  body case %-22s %s\n", bc->name, failures == before ? "ok" : "FAILED");
+        case_close(&c);
+    }
+    if (failures)
+        fail_msg("%d body checks failed (see FAIL lines above)", failures);
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0); /* the FAIL lines survive a sanitizer abort */
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_bodies)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
