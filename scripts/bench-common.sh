@@ -16,12 +16,20 @@ require_openblas() {
     fi
 }
 
-# $STEERCTL when set, else the newest build*/steerctl that is not a sanitizer build.
+# The ELF e_machine bytes of this machine's binaries ("3e00" x86-64, "b700" AArch64; empty: other).
+host_elf_machine() {
+    case "$(uname -m)" in x86_64) echo 3e00 ;; aarch64) echo b700 ;; *) echo "" ;; esac
+}
+
+# $STEERCTL when set, else the newest build*/steerctl that is not a sanitizer build and is built
+# for this machine (a cross build's build-arm64/steerctl next to the x86 builds is skipped).
 find_steerctl() {
     if [ -n "$STEERCTL" ]; then echo "$STEERCTL"; return; fi
-    local best="" f
+    local best="" f host
+    host="$(host_elf_machine)"
     for f in "$ROOT"/build*/steerctl "$ROOT"/build*/src/tools/steerctl; do
         [ -x "$f" ] || continue
+        if [ -n "$host" ] && [ "$(od -An -tx1 -j18 -N2 "$f" | tr -d ' \n')" != "$host" ]; then continue; fi
         if grep -q -a -e __asan_init -e __ubsan_handle "$f"; then continue; fi
         if [ -z "$best" ] || [ "$f" -nt "$best" ]; then best="$f"; fi
     done

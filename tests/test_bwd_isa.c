@@ -1,14 +1,15 @@
 /* test_bwd_isa.c — the CPU backward kernels' flavours agree: for conv2d (1x1 direct, 2x1 stride
  * (1,2) as in EffNet blocks, 3x3 padded grouped), depthwise (1x3, 3x1, 3x3, 5x5 and an odd
  * kernel; dm 1 and 2; strides; padding; bias), max/avg pooling (windows that tile the input and
- * ones that overlap or pad), batch norm, relu, leaky relu, dropout, flatten and dense, every
- * instruction-set flavour this CPU has (scalar, AVX2, AVX-512; NEON on AArch64) on 1, 2 and 3 threads, in both
- * modes (accumulate into random d_in / d_param, and overwrite: d_in starts as NaN and must come
- * out fully written) matches the scalar accumulate run to 1e-5 relative (sums over many pixels
- * are ordered differently per thread count). The values themselves are checked against PyTorch
- * autograd by tests/oracle/check_grads.py and by finite differences in test_grad_fd.c; this test
- * covers the flavours that those, running on one machine, only see one of. Every failure prints
- * its configuration. */
+ * ones that overlap or pad), batch norm (and its training forward), relu, leaky relu, dropout,
+ * flatten and dense, every instruction-set flavour this CPU has (scalar, AVX2, AVX-512; NEON on
+ * AArch64) on 1, 2 and 3 threads, in both modes (accumulate into random d_in / d_param, and
+ * overwrite: d_in starts as NaN and must come out fully written) matches the scalar accumulate
+ * run to 1e-5 relative (sums over many pixels are ordered differently per thread count); the
+ * largest difference seen per flavour is printed at the end. The values themselves are checked
+ * against PyTorch autograd by tests/oracle/check_grads.py and by finite differences in
+ * test_grad_fd.c; this test covers the flavours that those, running on one machine, only see one
+ * of. Every failure prints its configuration. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -87,13 +88,16 @@ static void run_bwd(const bcase *c, nn_cpu_isa isa, int threads, bool overwrite,
     free(scratch);
 }
 
-static bool close_all(const float *got, const float *want, const float *base, size_t n, const char *cfg,
-                      const char *what)
+static double g_maxdiff[NN_CPU_ISA_NEON + 1]; /* per flavour: largest |got - want| / max(1, |want|) */
+
+static bool close_all(const float *got, const float *want, const float *base, size_t n, nn_cpu_isa isa,
+                      const char *cfg, const char *what)
 {
     for (size_t i = 0; i < n; i++) {
         const double g = base ? (double)got[i] + base[i] : got[i]; /* overwrite: got + start = accumulated */
-        const double tol = TOL * fmax(1.0, fabs((double)want[i]));
-        if (!(fabs(g - want[i]) <= tol)) {
+        const double scale = fmax(1.0, fabs((double)want[i]));
+        if (fabs(g - want[i]) / scale > g_maxdiff[isa]) g_maxdiff[isa] = fabs(g - want[i]) / scale;
+        if (!(fabs(g - want[i]) <= TOL * scale)) {
             print_error("FAIL [%s]: %s element %zu of %zu: got %.9g want %.9g\n", cfg, what, i, n, g, (double)want[i]);
             return false;
         }
@@ -122,8 +126,8 @@ static int check_case(bcase *c)
                          ow ? "overwrite" : "accumulate");
                 float *din, *dp[4];
                 run_bwd(c, isas[ii], t, ow, din0, dp0, &din, dp);
-                bool ok = close_all(din, ref, ow ? din0 : NULL, c->nin, cfg, "d_in");
-                for (int r = 0; r < c->n_p && ok; r++) ok = close_all(dp[r], ref_p[r], NULL, c->np[r], cfg, r ? "d_bias" : "d_weight");
+                bool ok = close_all(din, ref, ow ? din0 : NULL, c->nin, isas[ii], cfg, "d_in");
+                for (int r = 0; r < c->n_p && ok; r++) ok = close_all(dp[r], ref_p[r], NULL, c->np[r], isas[ii], cfg, r ? "d_bias" : "d_weight");
                 failed += !ok;
                 free(din);
                 for (int r = 0; r < 4; r++) free(dp[r]);
@@ -278,6 +282,53 @@ static void test_pool(void **state)
     if (failed) fail_msg("%d pooling backward configurations failed (see above)", failed);
 }
 
+/* The batch-norm training forward (batch statistics, normalised output, saved mean and 1/std,
+ * running mean and variance) of every flavour and thread count against scalar on 1 thread. */
+static int bn_train_case(int batch, int h, int w, int C)
+{
+    nn_layer l = {.op = NN_OP_BATCHNORM, .n_inputs = 1, .eps = 1e-5f, .momentum = 0.1f};
+    l.in = l.out = (nn_shape){h, w, C, 0, 0, 0};
+    const size_t n = (size_t)batch * h * w * C;
+    float *x = rnd(n), *gamma = rnd((size_t)C), *beta = rnd((size_t)C), *run0 = rnd(2 * (size_t)C);
+    for (int c = 0; c < C; c++) run0[C + c] = fabsf(run0[C + c]); /* a variance */
+    const size_t ns = cpu_bn_train_scratch_floats(&l, batch, 3) + 16;
+    float *scratch = malloc(ns * sizeof(float));
+    assert_non_null(scratch);
+    float *got[2][3]; /* [reference, flavour][y, saved, running mean + var] */
+    const size_t len[3] = {n, 2 * (size_t)C, 2 * (size_t)C};
+    static const nn_cpu_isa all[] = {NN_CPU_ISA_SCALAR, NN_CPU_ISA_AVX2, NN_CPU_ISA_AVX512, NN_CPU_ISA_NEON};
+    int failed = 0;
+    for (int run = -1; run < 4 * 3; run++) { /* -1: the reference (scalar, 1 thread) */
+        const nn_cpu_isa isa = run < 0 ? NN_CPU_ISA_SCALAR : all[run / 3];
+        const int threads = run < 0 ? 1 : run % 3 + 1, k = run >= 0;
+        if (!nn_cpu_isa_supported(isa)) continue;
+        for (int i = 0; i < 3; i++) got[k][i] = i == 2 ? dup(run0, len[2]) : rnd(len[i]);
+        cpu_fwd_args f = {.l = &l, .out = got[k][0], .batch = batch, .scratch = scratch, .pool = g_pools[threads],
+                          .p = {gamma, beta}, .isa = isa};
+        f.in[0] = x;
+        cpu_batchnorm_forward_train(&f, got[k][2], got[k][2] + C, got[k][1]);
+        if (!k) continue;
+        char cfg[200];
+        snprintf(cfg, sizeof cfg, "batch_norm training forward batch=%d in=%dx%dx%d isa=%s threads=%d", batch, h, w,
+                 C, isa_name(isa), threads);
+        static const char *const what[3] = {"y", "saved mean / 1/std", "running mean / var"};
+        bool ok = true;
+        for (int i = 0; i < 3 && ok; i++) ok = close_all(got[1][i], got[0][i], NULL, len[i], isa, cfg, what[i]);
+        failed += !ok;
+        for (int i = 0; i < 3; i++) free(got[1][i]);
+    }
+    for (int i = 0; i < 3; i++) free(got[0][i]);
+    free(x), free(gamma), free(beta), free(run0), free(scratch);
+    return failed;
+}
+
+static void test_bn_forward_train(void **state)
+{
+    (void)state;
+    int failed = bn_train_case(3, 9, 10, 17) + bn_train_case(4, 16, 16, 16) + bn_train_case(32, 1, 1, 130);
+    if (failed) fail_msg("%d batch-norm training forward configurations failed (see above)", failed);
+}
+
 static void test_elementwise(void **state)
 {
     (void)state;
@@ -316,6 +367,12 @@ int main(void)
         cmocka_unit_test(test_depthwise),
         cmocka_unit_test(test_pool),
         cmocka_unit_test(test_elementwise),
+        cmocka_unit_test(test_bn_forward_train),
     };
-    return cmocka_run_group_tests(tests, setup_pools, free_pools);
+    const int rc = cmocka_run_group_tests(tests, setup_pools, free_pools);
+    for (int i = NN_CPU_ISA_SCALAR; i <= NN_CPU_ISA_NEON; i++)
+        if (nn_cpu_isa_supported((nn_cpu_isa)i))
+            printf("largest difference from the scalar 1-thread run, isa=%s on 1-3 threads: %.3g (relative; tolerance %.0e)\n",
+                   isa_name((nn_cpu_isa)i), g_maxdiff[i], TOL);
+    return rc;
 }

@@ -573,10 +573,12 @@ int main(int argc, char **argv)
         rc = EX_CONFIG_STATUS;
         goto out;
     }
-    slog_info(&d->log, "model %s (%s): input %dx%dx%d, %d output%s, %d thread%s, %s backend",
+    const bool on_cpu = strcmp(d->model.backend, "cpu") == 0; /* the CPU kernels' flavour: STEERD_ISA or the best */
+    slog_info(&d->log, "model %s (%s): input %dx%dx%d, %d output%s, %d thread%s, %s backend%s%s",
               sd_model_name(&d->model), sd_model_checksum(&d->model), d->model.pp.out_h, d->model.pp.out_w,
               d->model.pp.out_c, d->model.n_outputs, d->model.n_outputs == 1 ? "" : "s", d->cfg.threads,
-              d->cfg.threads == 1 ? "" : "s", d->model.backend);
+              d->cfg.threads == 1 ? "" : "s", d->model.backend, on_cpu ? ", isa " : "",
+              on_cpu ? nn_cpu_isa_name(nn_infer_isa(d->model.ctx)) : "");
     if (check) {
         printf("%s: configuration OK\n", path);
         cfg_dump(&d->cfg, stdout);

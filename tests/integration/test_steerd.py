@@ -243,10 +243,13 @@ class BadConfig(unittest.TestCase):
         ("log: [info]\n", 6, "log: expected a mapping"),
     ]
 
-    def run_steerd(self, path, check):
+    def run_steerd(self, path, check, isa=None):
         args = [h.STEERD, "--check-config" if check else "-c", path]
         env = dict(os.environ, STEERD_TEST_DATA=h.DATA)
         env.pop("JOURNAL_STREAM", None)
+        env.pop("STEERD_ISA", None)
+        if isa:
+            env["STEERD_ISA"] = isa
         return subprocess.run(args, capture_output=True, text=True, timeout=60, env=env)
 
     def expect(self, path, text, line, col, needle):
@@ -296,6 +299,10 @@ class BadConfig(unittest.TestCase):
                 self.assertIn("configuration OK", r.stdout)
                 self.assertIn("backend: auto    # default", r.stdout)
                 self.assertIn("using the CPU backend", r.stderr)
+                self.assertRegex(r.stderr, r"cpu backend, isa (avx512|avx2|neon|scalar)\n")  # the best this CPU has
+                r = self.run_steerd(path, True, isa="scalar")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("cpu backend, isa scalar\n", r.stderr)
 
 
 if __name__ == "__main__":

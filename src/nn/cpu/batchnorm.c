@@ -145,7 +145,7 @@ void cpu_batchnorm_forward(const cpu_fwd_args *a)
  * sum pass part t adds its pixels, in order, into its own double slice of scratch
  * (cpu_bn_train_scratch_floats), and the slices are added in part order, so the result depends
  * only on the batch and the thread count. Sums are in double; the loops are compiled for AVX-512
- * and the baseline. */
+ * and the baseline, with a NEON flavour on AArch64. */
 enum { BN_PARTS_MAX = 64 };
 
 typedef struct {
@@ -156,7 +156,8 @@ typedef struct {
     double *part;                /* [parts][2][C] partial sums */
     size_t n;                    /* pixels */
     int C, parts;
-    bool wide;
+    bool wide;                   /* the AVX-512 flavour */
+    bool neon;                   /* the NEON flavour */
     bool ow;                     /* backward: write d_in instead of adding (cpu_bwd_args.overwrite) */
 } bn_tctx;
 
@@ -327,12 +328,89 @@ T512 static void bn_pass_512(const bn_tctx *t, int pass, int part)
 }
 #endif
 
+#if BN_NEON
+/* NEON: the AVX-512 pass's structure, one block of 16 channels (a cache line of a pixel, four q
+ * registers) at a time; sum pass: pixels inner, the 16 channels' two sums in double in 16
+ * registers (vcvt to float64x2 pairs), one accumulator per channel, pixels in order (the scalar
+ * order: only the fused multiply-add in s2 differs). The element-wise pass runs pixel by pixel, 4
+ * channels a step, in the scalar path's operation order. */
+NEON_INLINE float32x4_t bn_ld16(const float *p, int n, int v) /* floats 4v.. of a block of n */
+{
+    const int k = n - 4 * v;
+    return k <= 0 ? vdupq_n_f32(0.0f) : neon_ld(p + 4 * v, k);
+}
+
+static void bn_pass_neon(const bn_tctx *t, int pass, int part)
+{
+    size_t p0, p1;
+    bn_range(t, part, &p0, &p1);
+    const int C = t->C;
+    const bool bwd = t->g != NULL;
+    if (pass == 0) {
+        double *s1 = t->part + (size_t)part * 2 * C, *s2 = s1 + C;
+        for (int c0 = 0; c0 < C; c0 += 16) {
+            const int n = C - c0 < 16 ? C - c0 : 16;
+            float32x4_t mean[4], istd[4];
+            float64x2_t a1[8], a2[8];
+            for (int v = 0; v < 4; v++) {
+                mean[v] = bwd ? bn_ld16(t->mean + c0, n, v) : vdupq_n_f32(0.0f);
+                istd[v] = bwd ? bn_ld16(t->istd + c0, n, v) : vdupq_n_f32(0.0f);
+            }
+            for (int v = 0; v < 8; v++) a1[v] = a2[v] = vdupq_n_f64(0.0);
+            for (size_t px = p0; px < p1; px++) {
+                const float *x = t->x + px * C + c0;
+#pragma GCC unroll 4
+                for (int v = 0; v < 4; v++) {
+                    const float32x4_t xv = bn_ld16(x, n, v);
+                    float32x4_t av = xv, bv = xv; /* sums of av and of av*bv */
+                    if (bwd) {
+                        av = bn_ld16(t->g + px * C + c0, n, v);
+                        bv = vmulq_f32(vsubq_f32(xv, mean[v]), istd[v]);
+                    }
+                    const float64x2_t al = vcvt_f64_f32(vget_low_f32(av)), ah = vcvt_high_f64_f32(av);
+                    a1[2 * v] = vaddq_f64(a1[2 * v], al);
+                    a1[2 * v + 1] = vaddq_f64(a1[2 * v + 1], ah);
+                    a2[2 * v] = vfmaq_f64(a2[2 * v], al, vcvt_f64_f32(vget_low_f32(bv)));
+                    a2[2 * v + 1] = vfmaq_f64(a2[2 * v + 1], ah, vcvt_high_f64_f32(bv));
+                }
+            }
+            double d1[16], d2[16];
+            for (int v = 0; v < 8; v++) vst1q_f64(d1 + 2 * v, a1[v]), vst1q_f64(d2 + 2 * v, a2[v]);
+            for (int c = 0; c < n; c++) s1[c0 + c] = d1[c], s2[c0 + c] = d2[c];
+        }
+        return;
+    }
+    for (size_t px = p0; px < p1; px++) {
+        const float *x = t->x + px * C;
+        float *y = t->y + px * C;
+        for (int c = 0; c < C; c += 4) {
+            const int k = C - c < 4 ? C - c : 4;
+            const float32x4_t xv = neon_ld(x + c, k), k1 = neon_ld(t->k1 + c, k), k2 = neon_ld(t->k2 + c, k);
+            if (!bwd) { /* y = x*k1 + k2 */
+                neon_st(y + c, vaddq_f32(vmulq_f32(xv, k1), k2), k);
+                continue;
+            }
+            const float32x4_t xh = vmulq_f32(vsubq_f32(xv, neon_ld(t->mean + c, k)), neon_ld(t->istd + c, k));
+            const float32x4_t gv = neon_ld(t->g + px * C + c, k);
+            const float32x4_t v = vsubq_f32(vsubq_f32(vmulq_f32(k1, gv), k2), vmulq_f32(xh, neon_ld(t->k3 + c, k)));
+            neon_st(y + c, t->ow ? v : vaddq_f32(neon_ld(y + c, k), v), k);
+        }
+    }
+}
+#endif
+
 static void run_pass(const bn_tctx *t, int pass, int begin, int end)
 {
     for (int part = begin; part < end; part++) {
 #if BN_X86
         if (t->wide) {
             bn_pass_512(t, pass, part);
+            continue;
+        }
+#endif
+#if BN_NEON
+        if (t->neon) {
+            bn_pass_neon(t, pass, part);
             continue;
         }
 #endif
@@ -362,6 +440,7 @@ static void bn_sums(bn_tctx *t, nn_cpu_isa isa, nn_pool *pool, float *scratch, f
     t->part = (double *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     *kbuf = (float *)(t->part + (size_t)t->parts * 2 * t->C);
     t->wide = isa == NN_CPU_ISA_AVX512;
+    t->neon = isa == NN_CPU_ISA_NEON;
     if (t->parts == 1) bn_sum_task(t, 0, 1, 0);
     else nn_pool_run(pool, t->parts, bn_sum_task, t);
     double *s = t->part;

@@ -317,8 +317,8 @@ void cpu_depthwise_forward(const cpu_fwd_args *a)
  * own slice of scratch [KH*KW*CO + CO], and the caller adds the slices in part order, so the
  * result depends only on the batch and the thread count. The loops run over contiguous channels
  * with restrict pointers and are compiled for AVX-512, AVX2 and the baseline (vectorised by the
- * compiler; with dm = 1 an AVX-512 path keeps the window's dW sums in registers); each tap of
- * an output pixel updates d_in and dW for the whole channel run. */
+ * compiler; with dm = 1 an AVX-512 path, and on AArch64 a NEON one, keep the window's dW sums in
+ * registers); each tap of an output pixel updates d_in and dW for the whole channel run. */
 typedef struct {
     const cpu_bwd_args *a;
     int IH, IW, C, OH, OW, CO, dm, parts;
@@ -478,6 +478,94 @@ T512 static void dw512_bwd_5x5(const dw_bctx *d, int b, float *dwp, float *dbp) 
 T512 static void dw512_bwd_any(const dw_bctx *d, int b, float *dwp, float *dbp) { dw512_bwd_sample(d, b, dwp, dbp, 0, 0); }
 #endif
 
+#if DW_NEON
+/* NEON, dm = 1: the AVX-512 backward's structure, 4 channels a step (n = 1..3 lanes at the
+ * channel tail). Interior pixels run the KH_ x KW_ window unrolled with the block's dW sums and
+ * weights in registers (5x5: the 25 sums take 25 of the 32 q registers and the compiler keeps
+ * the weights in stack slots, one load each; reading them from w instead cost an address load
+ * more per tap); the sums are added to dwp at the end of the block. Border pixels take the
+ * general loop over in-range taps with dW in dwp. */
+NEON_INLINE void dwn_bwd_block(const dw_bctx *d, int b, float *dwp, float *dbp, int c0, const int n, const int KH_,
+                               const int KW_)
+{
+    const cpu_bwd_args *a = d->a;
+    const nn_layer *l = a->l;
+    const int KH = l->kh, KW = l->kw, C = d->C, IW = d->IW, OW = d->OW, sw = l->sw, pl = l->pad_left;
+    const float *w = a->p[0];
+    const float *img = a->in[0] + (size_t)b * d->IH * IW * C;
+    float *dimg = a->d_in[0] + (size_t)b * d->IH * IW * C;
+    const float *gimg = a->dy + (size_t)b * d->OH * OW * C;
+    const bool want_w = dwp != NULL;
+    int owa = (pl + sw - 1) / sw, owb = IW - KW + pl >= 0 ? (IW - KW + pl) / sw + 1 : 0; /* interior columns */
+    if (owb > OW) owb = OW;
+    if (owa > owb) owa = owb;
+    float32x4_t wv[5][5], acc[5][5]; /* fixed size (not a VLA), so they live in registers */
+#pragma GCC unroll 5
+    for (int kh = 0; kh < KH_; kh++)
+#pragma GCC unroll 5
+        for (int kw = 0; kw < KW_; kw++) {
+            wv[kh][kw] = neon_ld(w + (size_t)(kh * KW_ + kw) * C + c0, n);
+            acc[kh][kw] = vdupq_n_f32(0.0f);
+        }
+    float32x4_t dbv = vdupq_n_f32(0.0f);
+    for (int oh = 0; oh < d->OH; oh++) {
+        int kh0, kh1;
+        tap_range(oh, l->sh, l->pad_top, KH, d->IH, &kh0, &kh1);
+        const int ih0 = oh * l->sh - l->pad_top;
+        const bool full_h = KH_ && kh0 == 0 && kh1 == KH;
+        const float *grow = gimg + (size_t)oh * OW * C + c0;
+        for (int ow = 0; ow < OW; ow++) {
+            const float32x4_t g = neon_ld(grow + (size_t)ow * C, n);
+            dbv = vaddq_f32(dbv, g);
+            const int iw0 = ow * sw - pl;
+            if (full_h && ow >= owa && ow < owb) {
+                const size_t px0 = ((size_t)ih0 * IW + (size_t)iw0) * C + c0;
+#pragma GCC unroll 5
+                for (int kh = 0; kh < KH_; kh++)
+#pragma GCC unroll 5
+                    for (int kw = 0; kw < KW_; kw++) {
+                        const size_t px = px0 + ((size_t)kh * IW + (size_t)kw) * C;
+                        if (want_w) acc[kh][kw] = vfmaq_f32(acc[kh][kw], neon_ld(img + px, n), g);
+                        neon_st(dimg + px, vfmaq_f32(neon_ld(dimg + px, n), wv[kh][kw], g), n);
+                    }
+                continue;
+            }
+            const int kw0 = iw0 < 0 ? -iw0 : 0, kw1 = iw0 + KW > IW ? IW - iw0 : KW;
+            for (int kh = kh0; kh < kh1; kh++)
+                for (int kw = kw0; kw < kw1; kw++) {
+                    const size_t px = ((size_t)(ih0 + kh) * IW + (size_t)(iw0 + kw)) * C + c0;
+                    const size_t tap = (size_t)(kh * KW + kw) * C + c0;
+                    if (want_w) neon_st(dwp + tap, vfmaq_f32(neon_ld(dwp + tap, n), neon_ld(img + px, n), g), n);
+                    neon_st(dimg + px, vfmaq_f32(neon_ld(dimg + px, n), neon_ld(w + tap, n), g), n);
+                }
+        }
+    }
+    if (want_w)
+#pragma GCC unroll 5
+        for (int kh = 0; kh < KH_; kh++)
+#pragma GCC unroll 5
+            for (int kw = 0; kw < KW_; kw++) {
+                float *dt = dwp + (size_t)(kh * KW_ + kw) * C + c0;
+                neon_st(dt, vaddq_f32(neon_ld(dt, n), acc[kh][kw]), n);
+            }
+    if (dbp) neon_st(dbp + c0, vaddq_f32(neon_ld(dbp + c0, n), dbv), n);
+}
+
+/* Full blocks of 4 channels with a constant n (plain loads and stores), then the tail. */
+NEON_INLINE void dwn_bwd_sample(const dw_bctx *d, int b, float *dwp, float *dbp, const int KH_, const int KW_)
+{
+    int c0 = 0;
+    for (; c0 + 4 <= d->C; c0 += 4) dwn_bwd_block(d, b, dwp, dbp, c0, 4, KH_, KW_);
+    if (c0 < d->C) dwn_bwd_block(d, b, dwp, dbp, c0, d->C - c0, KH_, KW_);
+}
+
+static void dwn_bwd_1x3(const dw_bctx *d, int b, float *dwp, float *dbp) { dwn_bwd_sample(d, b, dwp, dbp, 1, 3); }
+static void dwn_bwd_3x1(const dw_bctx *d, int b, float *dwp, float *dbp) { dwn_bwd_sample(d, b, dwp, dbp, 3, 1); }
+static void dwn_bwd_3x3(const dw_bctx *d, int b, float *dwp, float *dbp) { dwn_bwd_sample(d, b, dwp, dbp, 3, 3); }
+static void dwn_bwd_5x5(const dw_bctx *d, int b, float *dwp, float *dbp) { dwn_bwd_sample(d, b, dwp, dbp, 5, 5); }
+static void dwn_bwd_any(const dw_bctx *d, int b, float *dwp, float *dbp) { dwn_bwd_sample(d, b, dwp, dbp, 0, 0); }
+#endif
+
 typedef void (*dw_bwd_fn)(const dw_bctx *d, int b, float *dwp, float *dbp);
 
 /* The per-sample kernel for this layer on this CPU. */
@@ -491,6 +579,13 @@ static dw_bwd_fn dw_bwd_pick(const nn_layer *l, int dm, nn_cpu_isa isa)
     }
     if (isa == NN_CPU_ISA_AVX512) return dw_bwd_512;
     if (isa == NN_CPU_ISA_AVX2) return dw_bwd_avx2;
+#endif
+#if DW_NEON
+    if (isa == NN_CPU_ISA_NEON && dm == 1) {
+        const int kh = l->kh, kw = l->kw;
+        return kh == 1 && kw == 3 ? dwn_bwd_1x3 : kh == 3 && kw == 1 ? dwn_bwd_3x1
+             : kh == 3 && kw == 3 ? dwn_bwd_3x3 : kh == 5 && kw == 5 ? dwn_bwd_5x5 : dwn_bwd_any;
+    }
 #endif
     (void)l, (void)dm, (void)isa;
     return dw_bwd_base;

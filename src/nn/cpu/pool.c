@@ -260,14 +260,63 @@ void cpu_global_avgpool_forward(const cpu_fwd_args *a)
  * max: each output's gradient goes to the first maximal in-bounds cell of its window (row-major
  *   window order, as PyTorch on the -inf padded input); avg: spread evenly over the real cells;
  * global avg: dy[b][c] / (H*W) to every pixel. Threads split the samples (windows of one sample
- * may overlap, samples never do). */
+ * may overlap, samples never do). On AArch64 the NEON flavour handles each window 4 channels a
+ * step in registers. */
 typedef struct {
     const cpu_bwd_args *a;
     bool is_max;
     bool wide;   /* AVX-512 available */
+    bool neon;   /* the NEON flavour */
 } pool_bctx;
 
 enum { POOL_CB = 64 }; /* channels per block of the max-pool backward (stack arrays) */
+
+#if POOL_NEON
+/* pool_bwd_pixel (below) with NEON, 4 channels a step (n lanes at the tail): max finds each
+ * lane's first maximal cell in registers (strict >, as the scalar path) and hands dy to it with
+ * a compare-and-mask per cell; avg adds dy * (1/cells) to every cell. Bit-identical to scalar. */
+NEON_INLINE void pool_bwd_pixel_neon(const pool_bctx *p, const float *img, float *dimg, const float *g, int ih0,
+                                     int iw0, int kh0, int kh1, int kw0, int kw1, const bool assign)
+{
+    const nn_layer *l = p->a->l;
+    const int IW = l->in.w, C = l->in.c;
+    const size_t rs = (size_t)IW * C, off = ((size_t)(ih0 + kh0) * IW + (size_t)(iw0 + kw0)) * C;
+    const float *x0 = img + off;
+    float *d0 = dimg + off;
+    const float inv = 1.0f / (float)((kh1 - kh0) * (kw1 - kw0));
+    for (int c0 = 0; c0 < C; c0 += 4) {
+        const int n = C - c0 < 4 ? C - c0 : 4;
+        const float32x4_t gv = neon_ld(g + c0, n);
+        if (!p->is_max) {
+            const float32x4_t v = vmulq_n_f32(gv, inv);
+            for (int kh = 0; kh < kh1 - kh0; kh++)
+                for (int kw = 0; kw < kw1 - kw0; kw++) {
+                    float *d = d0 + kh * rs + (size_t)kw * C + c0;
+                    neon_st(d, assign ? v : vaddq_f32(neon_ld(d, n), v), n);
+                }
+            continue;
+        }
+        float32x4_t bv = neon_ld(x0 + c0, n);
+        uint32x4_t bi = vdupq_n_u32(0);
+        uint32_t k = 0;
+        for (int kh = 0; kh < kh1 - kh0; kh++)
+            for (int kw = 0; kw < kw1 - kw0; kw++, k++) {
+                const float32x4_t x = neon_ld(x0 + kh * rs + (size_t)kw * C + c0, n);
+                const uint32x4_t gt = vcgtq_f32(x, bv);
+                bv = vbslq_f32(gt, x, bv);
+                bi = vbslq_u32(gt, vdupq_n_u32(k), bi);
+            }
+        k = 0;
+        for (int kh = 0; kh < kh1 - kh0; kh++)
+            for (int kw = 0; kw < kw1 - kw0; kw++, k++) {
+                float *d = d0 + kh * rs + (size_t)kw * C + c0;
+                const float32x4_t v =
+                    vreinterpretq_f32_u32(vandq_u32(vceqq_u32(bi, vdupq_n_u32(k)), vreinterpretq_u32_f32(gv)));
+                neon_st(d, assign ? v : vaddq_f32(neon_ld(d, n), v), n);
+            }
+    }
+}
+#endif
 
 /* One output pixel's window: cells [kh0, kh1) x [kw0, kw1) of the window at (ih0, iw0).
  * max: per channel the first maximal cell in row-major window order (a strict > keeps the first)
@@ -278,6 +327,12 @@ INLINE void pool_bwd_pixel(const pool_bctx *p, const float *img, float *dimg, co
 {
     const nn_layer *l = p->a->l;
     const int IW = l->in.w, C = l->in.c, ww = kw1 - kw0, cells = (kh1 - kh0) * ww;
+#if POOL_NEON
+    if (p->neon) {
+        pool_bwd_pixel_neon(p, img, dimg, g, ih0, iw0, kh0, kh1, kw0, kw1, assign);
+        return;
+    }
+#endif
     if (!p->is_max) {
         const float inv = 1.0f / (float)cells;
         for (int kh = kh0; kh < kh1; kh++)
@@ -368,7 +423,8 @@ static void pool_bwd_task(void *ctx, int begin, int end, int thread)
 static void pool_backward(const cpu_bwd_args *a, bool is_max)
 {
     const nn_layer *l = a->l;
-    pool_bctx p = {.a = a, .is_max = is_max, .wide = cpu_bwd_isa(a) == NN_CPU_ISA_AVX512};
+    pool_bctx p = {.a = a, .is_max = is_max, .wide = cpu_bwd_isa(a) == NN_CPU_ISA_AVX512,
+                   .neon = cpu_bwd_isa(a) == NN_CPU_ISA_NEON};
     cpu_run(a->pool, (double)a->batch * nn_shape_size(l->out) * l->kh * l->kw, a->batch, pool_bwd_task, &p);
 }
 
