@@ -10,6 +10,8 @@ build_pkgs=(gcc pkg-config meson ninja-build libyaml-dev zlib1g-dev libgstreamer
 test_pkgs=(libcmocka-dev dataset-fashion-mnist python3 python3-numpy python3-yaml python3-torch python3-zmq valgrind systemd gstreamer1.0-tools)
 bench_pkgs=(python3 python3-numpy python3-yaml python3-torch libopenblas0-pthread)
 fuzz_pkgs=(clang libclang-rt-dev)
+# data-parallel steer-train (mpirun -np N, -Dmpi=auto): MPI to build it, mpirun to run it and its tests
+build_pkgs+=(libopenmpi-dev openmpi-bin)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
