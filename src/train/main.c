@@ -41,7 +41,9 @@ static const char usage[] =
     "(the configuration must be the run's, except output; the model file's content and the dataset's\n"
     "index files must be those the checkpoint was written with, or --force continues anyway, with a\n"
     "warning). --allow-missing trains on a driving log even when more than 1% of the images it lists\n"
-    "are missing (= --set dataset.allow_missing=true).\n";
+    "are missing (= --set dataset.allow_missing=true).\n"
+    "Under `mpirun -np N` the N ranks train one model data-parallel (batch_size stays the global\n"
+    "batch; rank 0 writes the run directory; README.md, Training on several machines).\n";
 
 typedef struct {
     const char *config;

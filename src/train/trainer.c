@@ -104,7 +104,7 @@ nn_status tr_init(trainer *tr, const train_config *cfg, nn_model *m, ds_dataset 
                        tr->sample ? " and the down-sampling of straight frames" : "", cfg->batch_size);
     tr->batches_per_epoch = tr->n_epoch / (size_t)cfg->batch_size; /* drop_last */
     if (cfg->batch_size < comm->size)
-        return tc_error(cfg, TC_BATCH_SIZE, err, NN_E_ARG, "batch_size %d is smaller than the %d ranks: every rank "
+        return tc_error(cfg, TC_BATCH_SIZE, err, NN_E_ARG, "%d is smaller than the %d ranks (mpirun -np): every rank "
                         "needs a share of each batch", cfg->batch_size, comm->size);
     tr->slice_lo = (int)((int64_t)cfg->batch_size * comm->rank / comm->size);
     tr->slice_n = (int)((int64_t)cfg->batch_size * (comm->rank + 1) / comm->size) - tr->slice_lo;
