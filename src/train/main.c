@@ -188,9 +188,9 @@ static void share_state(run *r)
 }
 
 /* Driving logs are made into model m's input (its preprocess); Sully Chen's degrees are
- * divided by m's output scale_deg. A note about skipped rows goes to stderr. */
+ * divided by m's output scale_deg. A note about skipped rows goes to stderr (when `note`: rank 0). */
 static nn_status open_dataset(const train_config *cfg, const nn_model *m, const char *path, const char *labels,
-                              ds_dataset **out, nn_err *err)
+                              bool note, ds_dataset **out, nn_err *err)
 {
     ds_open_opts o = {.labels_path = labels[0] ? labels : NULL, .n_classes = cfg->classes, .pre = &m->g.pre,
                       .max_angle_deg = m->g.steer_scale_deg > 0 ? m->g.steer_scale_deg : 0,
@@ -198,7 +198,7 @@ static nn_status open_dataset(const train_config *cfg, const nn_model *m, const 
                       .steering_correction = (float)cfg->aug_steering_correction};
     nn_model_input_shape(m, &o.in_h, &o.in_w, &o.in_c);
     nn_status s = ds_open(out, tc_enum_name(TC_DATASET_KIND, cfg->dataset_kind), path, &o, err);
-    if (!s && ds_note(*out)[0])
+    if (!s && note && ds_note(*out)[0])
         fprintf(stderr, "steer-train: %s\n", ds_note(*out));
     return s;
 }
@@ -355,12 +355,12 @@ static nn_status set_up(run *r, nn_err *err)
     nn_status s = nn_model_load_spec(&r->m, cfg->model, err);
     if (!s) {
         nn_model_init_he(r->m, (uint64_t)cfg->seed);
-        s = open_dataset(cfg, r->m, cfg->train, cfg->train_labels, &r->ds, err);
+        s = open_dataset(cfg, r->m, cfg->train, cfg->train_labels, r->comm.rank == 0, &r->ds, err);
     }
     if (!s)
         s = tr_check_dataset(cfg, r->m, r->ds, err);
     if (!s && cfg->test[0]) {
-        s = open_dataset(cfg, r->m, cfg->test, cfg->test_labels, &r->test, err);
+        s = open_dataset(cfg, r->m, cfg->test, cfg->test_labels, r->comm.rank == 0, &r->test, err);
         if (!s)
             s = tr_check_dataset(cfg, r->m, r->test, err);
     }
