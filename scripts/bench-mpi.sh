@@ -8,7 +8,8 @@
 # Each configuration runs ROUNDS times alternating; the best (highest) images/s of the epoch
 # (log.csv images_per_s: training only, the loader's decoding included) is kept: on a shared
 # machine the least disturbed round is the closest to the real speed. Prints a markdown table
-# headed by the exact command line.
+# headed by the exact command line. MPIRUN_ARGS: extra mpirun options (e.g. "--mca
+# mpi_yield_when_idle 1": ranks waiting in an all-reduce yield the core instead of polling).
 # Usage: scripts/bench-mpi.sh [-b B] [-n ROUNDS] [-i ITEMS] [-s STEER_TRAIN] [MODEL.yaml...]
 set -euo pipefail
 
@@ -43,7 +44,8 @@ dl.udacity_log('$work/log', $ITEMS)"
 run() {
     local out="$work/run-$1" cmd=()
     rm -rf "$out"
-    [ "$2" -gt 1 ] && cmd=(mpirun --allow-run-as-root --oversubscribe -np "$2")
+    # shellcheck disable=SC2206  # MPIRUN_ARGS: extra mpirun options, split on spaces
+    [ "$2" -gt 1 ] && cmd=(mpirun --allow-run-as-root --oversubscribe ${MPIRUN_ARGS:-} -np "$2")
     cmd+=("$TRAIN" "$ROOT/config/train-steering-effnet.yaml" --set "model=$5" --set "dataset.train=$work/log"
           --set epochs=1 --set val_split=0 --set augmentation.zero_keep=1 --set "threads=$3"
           --set "batch_size=$4" --set "output=$out")
