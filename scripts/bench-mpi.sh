@@ -62,9 +62,9 @@ for m in "${MODELS[@]}"; do
     declare -A best=()
     for r in $(seq "$ROUNDS"); do
         for cfg in "one 1 1 $B" "strong2r 2 1 $B" "strong2t 1 2 $B" "weak2r 2 1 $((2 * B))" "weak2t 1 2 $((2 * B))"; do
-            set -- $cfg
-            v=$(run "$1" "$2" "$3" "$4" "$m")
-            if [ -z "${best[$1]:-}" ] || awk -v a="$v" -v b="${best[$1]}" 'BEGIN{exit !(a > b)}'; then best[$1]=$v; fi
+            read -r key np th bs <<< "$cfg"
+            v=$(run "$key" "$np" "$th" "$bs" "$m")
+            if [ -z "${best[$key]:-}" ] || awk -v a="$v" -v b="${best[$key]}" 'BEGIN{exit !(a > b)}'; then best[$key]=$v; fi
         done
     done
     for s in strong weak; do
