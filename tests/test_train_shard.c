@@ -50,33 +50,29 @@ typedef struct {
     int rank;
 } replica_ctx;
 
-static void sum_f64(void *ctx, double *v, size_t n)
+/* One sum of doubles (vd) or floats (vf), each added in its own type. */
+static void meet_sum(replica_ctx *c, double *vd, float *vf, size_t n)
 {
-    replica_ctx *c = ctx;
+    meet *mt = c->mt;
     assert_true(n <= SLOT);
-    memcpy(c->mt->d[c->rank], v, n * sizeof *v);
-    pthread_barrier_wait(&c->mt->bar);
+    if (vd) memcpy(mt->d[c->rank], vd, n * sizeof *vd);
+    else memcpy(mt->f[c->rank], vf, n * sizeof *vf);
+    pthread_barrier_wait(&mt->bar);
     for (size_t i = 0; i < n; i++) {
-        double s = 0;
-        for (int r = 0; r < c->mt->R; r++) s += c->mt->d[r][i];
-        v[i] = s;
+        double sd = 0;
+        float sf = 0;
+        for (int r = 0; r < mt->R; r++) {
+            if (vd) sd += mt->d[r][i];
+            else sf += mt->f[r][i];
+        }
+        if (vd) vd[i] = sd;
+        else vf[i] = sf;
     }
-    pthread_barrier_wait(&c->mt->bar);
+    pthread_barrier_wait(&mt->bar);
 }
 
-static void sum_f32(void *ctx, float *v, size_t n)
-{
-    replica_ctx *c = ctx;
-    assert_true(n <= SLOT);
-    memcpy(c->mt->f[c->rank], v, n * sizeof *v);
-    pthread_barrier_wait(&c->mt->bar);
-    for (size_t i = 0; i < n; i++) {
-        float s = 0;
-        for (int r = 0; r < c->mt->R; r++) s += c->mt->f[r][i];
-        v[i] = s;
-    }
-    pthread_barrier_wait(&c->mt->bar);
-}
+static void sum_f64(void *ctx, double *v, size_t n) { meet_sum(ctx, v, NULL, n); }
+static void sum_f32(void *ctx, float *v, size_t n) { meet_sum(ctx, NULL, v, n); }
 
 /* The same inputs, labels and targets for every run. */
 typedef struct {
