@@ -50,29 +50,28 @@ typedef struct {
     int rank;
 } replica_ctx;
 
-/* One sum of doubles (vd) or floats (vf), each added in its own type. */
-static void meet_sum(replica_ctx *c, double *vd, float *vf, size_t n)
+/* One sum of n doubles (dbl) or floats at v, each added in its own type. */
+static void meet_sum(replica_ctx *c, void *v, bool dbl, size_t n)
 {
     meet *mt = c->mt;
     assert_true(n <= SLOT);
-    if (vd) memcpy(mt->d[c->rank], vd, n * sizeof *vd);
-    else memcpy(mt->f[c->rank], vf, n * sizeof *vf);
+    memcpy(dbl ? (void *)mt->d[c->rank] : (void *)mt->f[c->rank], v, n * (dbl ? sizeof(double) : sizeof(float)));
     pthread_barrier_wait(&mt->bar);
     for (size_t i = 0; i < n; i++) {
         double sd = 0;
         float sf = 0;
         for (int r = 0; r < mt->R; r++) {
-            if (vd) sd += mt->d[r][i];
-            else sf += mt->f[r][i];
+            sd += mt->d[r][i];
+            sf += mt->f[r][i];
         }
-        if (vd) vd[i] = sd;
-        else vf[i] = sf;
+        if (dbl) ((double *)v)[i] = sd;
+        else ((float *)v)[i] = sf;
     }
     pthread_barrier_wait(&mt->bar);
 }
 
-static void sum_f64(void *ctx, double *v, size_t n) { meet_sum(ctx, v, NULL, n); }
-static void sum_f32(void *ctx, float *v, size_t n) { meet_sum(ctx, NULL, v, n); }
+static void sum_f64(void *ctx, double *v, size_t n) { meet_sum(ctx, v, true, n); }
+static void sum_f32(void *ctx, float *v, size_t n) { meet_sum(ctx, v, false, n); }
 
 /* The same inputs, labels and targets for every run. */
 typedef struct {
