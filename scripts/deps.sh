@@ -17,6 +17,8 @@ deb_pkgs=(debhelper dpkg-dev lintian man-db python3 python3-zmq)
 # arm64: cross compiler + glibc, qemu-user; the :arm64 libraries go into a sysroot (below).
 cross_pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
 cross=0
+# data-parallel steer-train (mpirun -np N, -Dmpi=auto): MPI to build it, mpirun to run it and its tests
+build_pkgs+=(libopenmpi-dev openmpi-bin)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in

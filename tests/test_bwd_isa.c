@@ -218,7 +218,7 @@ static int ew_case(nn_op op, int batch, int h, int w, int C)
         c.aux = rnd(2 * (size_t)C);
         cpu_fwd_args f = {.l = l, .out = y, .batch = batch, .scratch = scratch, .p = {c.p[0], c.p[1]}};
         f.in[0] = c.x;
-        cpu_batchnorm_forward_train(&f, NULL, NULL, c.aux);
+        cpu_batchnorm_forward_train(&f, NULL, NULL, c.aux, NULL);
         free(y), free(scratch);
     } else {
         setup(&c, batch, 0, 0, 0);

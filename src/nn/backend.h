@@ -89,6 +89,9 @@ typedef struct {
      * floats). A backend working in host memory leaves both NULL (nothing to copy). */
     nn_status (*sync_params)(void *x, bool to_device, nn_err *err);
     nn_status (*sync_opt)(void *x, float *host, bool to_device, nn_err *err);
+    /* Optional (NULL: NN_E_UNSUPPORTED): data parallelism (train.h nn_train_shard; s NULL clears;
+     * s outlives its use): forward, loss and backward then work on the slice of a global batch. */
+    nn_status (*set_shard)(void *x, const nn_train_shard *s, nn_err *err);
 } nn_train_ops;
 
 /* ---- the registry (backend.c) ---- */

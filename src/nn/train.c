@@ -24,6 +24,8 @@ struct nn_train {
     uint64_t *prof_fwd, *prof_bwd; /* nn_train_set_profile, or NULL */
     opt_state opt;              /* nn_train_opt_setup: config, steps, host state (the CPU's own, a device's copy) */
     bool opt_ready;
+    nn_train_shard shard;       /* nn_train_set_shard: the executor points at this copy */
+    bool sharded;
 };
 
 size_t nn_train_layout(const nn_graph *g, int max_batch, nn_train_layer *layers)
@@ -140,6 +142,20 @@ nn_status nn_train_backward(nn_train *t, int batch, const float *dy, nn_err *err
     return t->ops->backward(t->x, batch, top, dy, t->prof_bwd, err);
 }
 
+nn_status nn_train_set_shard(nn_train *t, const nn_train_shard *s, nn_err *err)
+{
+    if (!t->ops->set_shard)
+        return nn_fail(err, NN_E_UNSUPPORTED, "%s: data-parallel training is not implemented on the %s backend",
+                       t->m->g.name, nn_backend_title(t->backend));
+    if (s && (!s->sum_f64 || !s->sum_f32 || s->first < 0 || s->global_batch < 1 || s->first >= s->global_batch))
+        return nn_fail(err, NN_E_ARG, "shard: first %d of global batch %d (and both sums) expected", s ? s->first : 0,
+                       s ? s->global_batch : 0);
+    if (s) t->shard = *s;
+    nn_status st = t->ops->set_shard(t->x, s ? &t->shard : NULL, err);
+    t->sharded = !st && s;
+    return st;
+}
+
 nn_status nn_train_sync_params(nn_train *t, bool to_device, nn_err *err)
 {
     return t->ops->sync_params ? t->ops->sync_params(t->x, to_device, err) : NN_OK;
@@ -229,10 +245,14 @@ nn_status nn_train_step(nn_train *t, int batch, const nn_step_args *a, nn_step_r
 {
     *r = (nn_step_result){.loss = 0, .grad_norm = 0, .output = NULL};
     if (!t->opt_ready) return no_opt(err);
+    if (t->sharded && t->shard.first + batch > t->shard.global_batch)
+        return nn_fail(err, NN_E_ARG, "batch %d from sample %d overruns the global batch %d", batch, t->shard.first,
+                       t->shard.global_batch);
     nn_train_zero_grad(t);
     nn_status s = nn_train_forward(t, batch, err);
     if (!s) s = nn_train_loss(t, a->loss, a->labels, a->targets, batch, a->delta, &r->loss, err);
     if (s) return s;
+    if (t->sharded) t->shard.sum_f64(t->shard.ctx, &r->loss, 1); /* the slices' shares of the global mean */
     if (!(r->output = nn_train_output(t)))
         return nn_fail(err, NN_E_DEVICE, "cannot read the model output back from the %s backend",
                        nn_backend_title(t->backend));
@@ -241,6 +261,7 @@ nn_status nn_train_step(nn_train *t, int batch, const nn_step_args *a, nn_step_r
      * relu/softmax clamps could hide NaN parameters behind a finite loss */
     if ((s = nn_train_backward(t, batch, NULL, err)))
         return s;
+    if (t->sharded) t->shard.sum_f32(t->shard.ctx, nn_train_grads(t), nn_train_param_floats(t));
     if ((s = nn_train_clip_grad_norm(t, a->max_norm, &r->grad_norm, err)))
         return s;
     if (!isfinite(r->grad_norm)) return NN_OK;

@@ -142,6 +142,26 @@ typedef struct {
  * nothing. */
 nn_status nn_train_step(nn_train *t, int batch, const nn_step_args *a, nn_step_result *r, nn_err *err);
 
+/* ---- data parallelism: N replicas (processes, each with its own context over its own copy of
+ * the model) train one global batch of global_batch samples together; this context computes
+ * samples [first, first + batch) of it. The engine then computes what one context would over the
+ * whole batch, to float summation order: the loss is the mean over global_batch (its gradient
+ * divided by global_batch), batch norm normalises with the statistics of the whole batch (and
+ * moves its running statistics by them), dropout masks are drawn by global element index, and
+ * the parameter gradients are summed over the replicas before the clip and the update. The
+ * engine calls sum_f64 / sum_f32 to add n values element-wise across all replicas, in place;
+ * every replica makes the same calls in the same order (batch-norm sums forward and backward,
+ * the loss, the gradients). The transport is the caller's (src/train/comm.h: MPI), so the engine
+ * links none; a failing sum must stop the process (MPI's fatal error handler does). ---- */
+typedef struct {
+    int first, global_batch;    /* 0 <= first, first + batch <= global_batch */
+    void (*sum_f64)(void *ctx, double *v, size_t n);
+    void (*sum_f32)(void *ctx, float *v, size_t n);
+    void *ctx;
+} nn_train_shard;
+/* Sets (s NULL: clears) the shard; NN_E_UNSUPPORTED on a backend without it (CPU only for now). */
+nn_status nn_train_set_shard(nn_train *t, const nn_train_shard *s, nn_err *err);
+
 /* ---- losses (src/nn/cpu/loss.c): mean over the batch, gradient written to d (may not alias) ----
  * Softmax cross-entropy: y [batch, classes] holds probabilities (y_is_prob, the model ends in a
  * softmax) or raw logits; labels in [0, classes). d = dL/dlogits = (softmax - onehot) / batch.

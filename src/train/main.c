@@ -6,7 +6,13 @@
  * checks -> run directory (a non-empty one is refused unless resuming) -> epochs, each ending
  * in an atomic checkpoint, log.csv, metrics.json and curve.svg -> test set -> final weights
  * `<model>.safetensors`. Exit status: 0 done, 1 failure (data, I/O, divergence), 64 usage,
- * 66 CONFIG or RUN_DIR missing or unreadable, 78 configuration. */
+ * 66 CONFIG or RUN_DIR missing or unreadable, 78 configuration.
+ * Under `mpirun -np N` (comm.h) the N ranks train one model data-parallel (trainer.h): every
+ * rank reads the config, the model and its share of the data; rank 0 alone owns the run
+ * directory (checkpoint, --resume, logs, reports, weights) and sends the starting state to the
+ * others. Failures while the ranks are in step (setup, between epochs) are agreed on, so all
+ * stop together with one message; one inside an epoch (a rank's data) stops the job through
+ * MPI_Abort, before anything of that epoch is written. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +24,7 @@
 #include "common/sha256.h"
 #include "nn/graph.h"
 #include "train/checkpoint.h"
+#include "train/comm.h"
 #include "train/trainer.h"
 
 #define EXIT_FAIL 1
@@ -39,7 +46,9 @@ static const char usage[] =
     "warning). --allow-missing trains on a driving log even when more than 1% of the images it lists\n"
     "are missing (= --set dataset.allow_missing=true). --version prints the version.\n"
     "Exit status: 0 done, 1 failure (data, I/O, divergence), 64 usage error, 66 CONFIG or RUN_DIR\n"
-    "missing or unreadable, 78 configuration error.\n";
+    "missing or unreadable, 78 configuration error.\n"
+    "Under `mpirun -np N` the N ranks train one model data-parallel (batch_size stays the global\n"
+    "batch; rank 0 writes the run directory; README.md, Training on several machines).\n";
 
 typedef struct {
     const char *config;
@@ -111,6 +120,7 @@ typedef struct {
     int n_rows;
     tm_summary sum;
     FILE *steps; /* log_steps: <dir>/steps.csv */
+    tr_comm comm; /* the ranks (one process: size 1); rank 0 writes */
 } run;
 
 static void run_free(run *r)
@@ -125,10 +135,60 @@ static void run_free(run *r)
     free(r->rows);
 }
 
+/* One line on stderr, naming the rank when it is not rank 0 of several. */
+static void say(const run *r, const char *msg)
+{
+    if (r->comm.rank > 0)
+        fprintf(stderr, "steer-train: rank %d of %d: %s\n", r->comm.rank, r->comm.size, msg);
+    else
+        fprintf(stderr, "steer-train: %s\n", msg);
+}
+
+/* The ranks agree on a failure while in step: each passes its exit status (0: fine) and all
+ * get the largest. Rank 0 names its own failure; another rank names one rank 0 did not share
+ * (its own share of the data, say), so a failure every rank meets is told once. */
+static int agree(const run *r, int rc, const char *msg)
+{
+    const int any = tr_comm_max_int(&r->comm, rc);
+    if (!any)
+        return 0;
+    int rc0 = rc;
+    tr_comm_bcast(&r->comm, &rc0, sizeof rc0);
+    if (rc && (r->comm.rank == 0 || !rc0))
+        say(r, msg);
+    return any;
+}
+
+/* A failure inside an epoch: the other ranks wait in a collective, so the job stops here. */
+static int fail_in_epoch(const run *r, const char *msg)
+{
+    say(r, msg);
+    if (r->comm.size > 1) {
+        fprintf(stderr, "steer-train: rank %d of %d cannot continue: stopping every rank (nothing of this epoch was "
+                "written)\n", r->comm.rank, r->comm.size);
+        tr_comm_abort(&r->comm, EXIT_FAIL);
+    }
+    return EXIT_FAIL;
+}
+
+/* Rank 0's starting state (fresh or resumed) to every rank. */
+static void share_state(run *r)
+{
+    trainer *tr = &r->tr;
+    int64_t v[3] = {nn_train_opt_steps(tr->t), (int64_t)nn_train_get_step(tr->t), r->n_rows};
+    tr_comm_bcast(&r->comm, v, sizeof v);
+    nn_train_set_opt_steps(tr->t, v[0]);
+    nn_train_set_step(tr->t, (uint64_t)v[1]);
+    r->n_rows = (int)v[2];
+    tr_comm_bcast(&r->comm, r->m->params, tr->n_params * sizeof *r->m->params);
+    tr_comm_bcast(&r->comm, tr->opt_mem, tr->n_state * sizeof *tr->opt_mem);
+    tr_comm_bcast(&r->comm, r->rows, (size_t)r->n_rows * sizeof *r->rows);
+}
+
 /* Driving logs are made into model m's input (its preprocess); Sully Chen's degrees are
- * divided by m's output scale_deg. A note about skipped rows goes to stderr. */
+ * divided by m's output scale_deg. A note about skipped rows goes to stderr (when `note`: rank 0). */
 static nn_status open_dataset(const train_config *cfg, const nn_model *m, const char *path, const char *labels,
-                              ds_dataset **out, nn_err *err)
+                              bool note, ds_dataset **out, nn_err *err)
 {
     ds_open_opts o = {.labels_path = labels[0] ? labels : NULL, .n_classes = cfg->classes, .pre = &m->g.pre,
                       .max_angle_deg = m->g.steer_scale_deg > 0 ? m->g.steer_scale_deg : 0,
@@ -136,7 +196,7 @@ static nn_status open_dataset(const train_config *cfg, const nn_model *m, const 
                       .steering_correction = (float)cfg->aug_steering_correction};
     nn_model_input_shape(m, &o.in_h, &o.in_w, &o.in_c);
     nn_status s = ds_open(out, tc_enum_name(TC_DATASET_KIND, cfg->dataset_kind), path, &o, err);
-    if (!s && ds_note(*out)[0])
+    if (!s && note && ds_note(*out)[0])
         fprintf(stderr, "steer-train: %s\n", ds_note(*out));
     return s;
 }
@@ -286,59 +346,123 @@ static nn_status save_weights(run *r, nn_err *err)
     return s;
 }
 
+/* Model, datasets and trainer: every rank. */
+static nn_status set_up(run *r, nn_err *err)
+{
+    train_config *cfg = &r->cfg;
+    nn_status s = nn_model_load_spec(&r->m, cfg->model, err);
+    if (!s) {
+        nn_model_init_he(r->m, (uint64_t)cfg->seed);
+        s = open_dataset(cfg, r->m, cfg->train, cfg->train_labels, r->comm.rank == 0, &r->ds, err);
+    }
+    if (!s)
+        s = tr_check_dataset(cfg, r->m, r->ds, err);
+    if (!s && cfg->test[0]) {
+        s = open_dataset(cfg, r->m, cfg->test, cfg->test_labels, r->comm.rank == 0, &r->test, err);
+        if (!s)
+            s = tr_check_dataset(cfg, r->m, r->test, err);
+    }
+    if (!s) {
+        s = tr_init(&r->tr, cfg, r->m, r->ds, &r->comm, err);
+        r->tr_ready = true;
+        r->tr.tty = r->comm.rank == 0 && isatty(STDERR_FILENO);
+    }
+    r->rows = calloc((size_t)cfg->epochs, sizeof *r->rows);
+    if (!s && !r->rows)
+        s = nn_fail(err, NN_E_NOMEM, "out of memory");
+    return s;
+}
+
+/* The run directory: rank 0. */
+static nn_status open_run_dir(run *r, const cli *c, nn_err *err)
+{
+    bool has_ck = false;
+    nn_status s = ck_prepare_dir(r->dir, c->resume != NULL, &has_ck, err);
+    if (!s)
+        s = identity_hashes(r, err);
+    if (!s && has_ck)
+        s = resume_from(r, c->force, err);
+    else if (!s)
+        s = write_config_copy(r, err);
+    if (!s && r->cfg.log_steps)
+        s = open_steps_log(r, err);
+    if (!s && c->resume && !has_ck)
+        fprintf(stderr, "steer-train: %s has no checkpoint yet (stopped during epoch 1): starting over\n", r->dir);
+    return s;
+}
+
+static void start_line(run *r, const cli *c)
+{
+    const train_config *cfg = &r->cfg;
+    fprintf(stderr, "steer-train: %s, %zu trainable parameters, %zu train / %zu validation items, %zu batches of "
+            "%d per epoch, %d threads -> %s%s\n", nn_model_name(r->m), r->sum.params, r->tr.n_train, r->tr.n_val,
+            r->tr.batches_per_epoch, cfg->batch_size, cfg->threads, r->dir,
+            c->resume ? (r->n_rows < cfg->epochs ? " (resumed)" : " (already complete)") : "");
+    if (r->comm.size > 1)
+        fprintf(stderr, "steer-train: %d ranks (%s), %d to %d samples of each batch per rank\n", r->comm.size,
+                r->comm.ops->name, cfg->batch_size / r->comm.size, (cfg->batch_size + r->comm.size - 1) / r->comm.size);
+    if (nn_train_backend(r->tr.t) == NN_BACKEND_CUDA)
+        fprintf(stderr, "steer-train: training on the GPU (backend %s)\n", tc_enum_name(TC_BACKEND, cfg->backend));
+    if (r->tr.sample)
+        fprintf(stderr, "steer-train: straight frames (|steering| < %g) down-sampled: %zu of the %zu training items "
+                "per epoch\n", cfg->aug_zero_threshold, r->tr.n_epoch, r->tr.n_train);
+    if (c->resume && r->n_rows)
+        fprintf(stderr, "steer-train: resuming after epoch %d of %d\n", r->n_rows, cfg->epochs);
+}
+
+/* After a finished epoch: checkpoint, reports and the steps log (rank 0). */
+static nn_status end_epoch_files(run *r, nn_err *err)
+{
+    nn_status s = save_checkpoint(r, err);
+    if (!s)
+        s = write_reports(r, err);
+    if (!s && r->steps && fflush(r->steps) != 0)
+        s = nn_fail(err, NN_E_IO, "%s/steps.csv: write failed", r->dir);
+    return s;
+}
+
+static int diverged(run *r)
+{
+    if (r->comm.rank > 0)
+        return EXIT_FAIL; /* every rank saw it (the loss and the norm are the global batch's) */
+    if (r->n_rows)
+        fprintf(stderr, "steer-train: training diverged at %s; stopped. The last good checkpoint (epoch %d) "
+                "stays in %s/%s\n", r->tr.diverged, r->n_rows, r->dir, CK_FILE);
+    else
+        fprintf(stderr, "steer-train: training diverged at %s; stopped before the first checkpoint (try a lower "
+                "optimizer.lr)\n", r->tr.diverged);
+    r->sum.stopped = r->tr.diverged;
+    nn_err e2;
+    if (write_reports(r, &e2))
+        fprintf(stderr, "steer-train: %s\n", e2.msg);
+    return EXIT_FAIL;
+}
+
 static int train(run *r, const cli *c)
 {
     nn_err err = {{0}};
     train_config *cfg = &r->cfg;
+    const bool writer = r->comm.rank == 0;
     char cfg_path[TC_PATH_LEN + 16];
     if (c->config)
         snprintf(cfg_path, sizeof cfg_path, "%s", c->config);
     else
         snprintf(cfg_path, sizeof cfg_path, "%s/config.yaml", c->resume);
     nn_cpu_isa isa; /* $STEERD_ISA: the CPU kernels' instruction set (the training context reads it too) */
-    if (tc_load(cfg, cfg_path, c->sets, c->n_sets, &err) || nn_cpu_isa_resolve(NN_CPU_ISA_AUTO, &isa, &err)) {
-        fprintf(stderr, "steer-train: %s\n", err.msg);
-        return TC_EX_CONFIG;
+    int rc = tc_load(cfg, cfg_path, c->sets, c->n_sets, &err) || nn_cpu_isa_resolve(NN_CPU_ISA_AUTO, &isa, &err)
+                 ? TC_EX_CONFIG
+                 : 0;
+    if (!rc) {
+        snprintf(r->dir, sizeof r->dir, "%s", c->resume ? c->resume : cfg->output);
+        tc_hash(cfg, r->hash);
+        rc = set_up(r, &err) ? EXIT_FAIL : 0;
     }
-    snprintf(r->dir, sizeof r->dir, "%s", c->resume ? c->resume : cfg->output);
-    tc_hash(cfg, r->hash);
-    nn_status s = nn_model_load_spec(&r->m, cfg->model, &err);
-    if (!s) {
-        nn_model_init_he(r->m, (uint64_t)cfg->seed);
-        s = open_dataset(cfg, r->m, cfg->train, cfg->train_labels, &r->ds, &err);
-    }
-    if (!s)
-        s = tr_check_dataset(cfg, r->m, r->ds, &err);
-    if (!s && cfg->test[0]) {
-        s = open_dataset(cfg, r->m, cfg->test, cfg->test_labels, &r->test, &err);
-        if (!s)
-            s = tr_check_dataset(cfg, r->m, r->test, &err);
-    }
-    if (!s) {
-        s = tr_init(&r->tr, cfg, r->m, r->ds, &err);
-        r->tr_ready = true;
-        r->tr.tty = isatty(STDERR_FILENO);
-    }
-    r->rows = calloc((size_t)cfg->epochs, sizeof *r->rows);
-    if (!s && !r->rows)
-        s = nn_fail(&err, NN_E_NOMEM, "out of memory");
-    bool has_ck = false;
-    if (!s)
-        s = ck_prepare_dir(r->dir, c->resume != NULL, &has_ck, &err);
-    if (!s)
-        s = identity_hashes(r, &err);
-    if (!s && has_ck)
-        s = resume_from(r, c->force, &err);
-    else if (!s)
-        s = write_config_copy(r, &err);
-    if (!s && cfg->log_steps)
-        s = open_steps_log(r, &err);
-    if (!s && c->resume && !has_ck)
-        fprintf(stderr, "steer-train: %s has no checkpoint yet (stopped during epoch 1): starting over\n", r->dir);
-    if (s) {
-        fprintf(stderr, "steer-train: %s\n", err.msg);
-        return EXIT_FAIL;
-    }
+    if ((rc = agree(r, rc, err.msg)))
+        return rc;
+    if ((rc = agree(r, writer && open_run_dir(r, c, &err) ? EXIT_FAIL : 0, err.msg)))
+        return rc;
+    if (r->comm.size > 1)
+        share_state(r);
     snprintf(r->weights_name, sizeof r->weights_name, "%s.safetensors", nn_model_name(r->m));
     r->sum = (tm_summary){.model_name = nn_model_name(r->m), .model_path = cfg->model, .dataset = cfg->train,
                           .task = tc_enum_name(TC_TASK, cfg->task), .config_hash = r->hash,
@@ -347,101 +471,78 @@ static int train(run *r, const cli *c)
     for (int p = 0; p < r->m->g.n_params; p++)
         if (r->m->g.params[p].trainable)
             r->sum.params += r->m->g.params[p].count;
-    fprintf(stderr, "steer-train: %s, %zu trainable parameters, %zu train / %zu validation items, %zu batches of "
-            "%d per epoch, %d threads -> %s%s\n", nn_model_name(r->m), r->sum.params, r->tr.n_train, r->tr.n_val,
-            r->tr.batches_per_epoch, cfg->batch_size, cfg->threads, r->dir,
-            c->resume ? (r->n_rows < cfg->epochs ? " (resumed)" : " (already complete)") : "");
-    if (nn_train_backend(r->tr.t) == NN_BACKEND_CUDA)
-        fprintf(stderr, "steer-train: training on the GPU (backend %s)\n", tc_enum_name(TC_BACKEND, cfg->backend));
-    if (r->tr.sample)
-        fprintf(stderr, "steer-train: straight frames (|steering| < %g) down-sampled: %zu of the %zu training items "
-                "per epoch\n", cfg->aug_zero_threshold, r->tr.n_epoch, r->tr.n_train);
-    if (c->resume && r->n_rows)
-        fprintf(stderr, "steer-train: resuming after epoch %d of %d\n", r->n_rows, cfg->epochs);
+    if (writer)
+        start_line(r, c);
+    nn_status s;
     for (int e = r->n_rows; e < cfg->epochs; e++) {
         tm_row row = {.val_loss = NAN, .val_metric = NAN};
         uint64_t t0 = tr_now_ns();
         s = tr_train_epoch(&r->tr, e, &row, &err);
-        if (s && r->tr.diverged[0]) {
-            if (r->n_rows)
-                fprintf(stderr, "steer-train: training diverged at %s; stopped. The last good checkpoint (epoch %d) "
-                        "stays in %s/%s\n", r->tr.diverged, r->n_rows, r->dir, CK_FILE);
-            else
-                fprintf(stderr, "steer-train: training diverged at %s; stopped before the first checkpoint (try a lower "
-                        "optimizer.lr)\n", r->tr.diverged);
-            r->sum.stopped = r->tr.diverged;
-            nn_err e2;
-            if (write_reports(r, &e2))
-                fprintf(stderr, "steer-train: %s\n", e2.msg);
-            return EXIT_FAIL;
-        }
+        if (s && r->tr.diverged[0])
+            return diverged(r);
         if (!s && r->tr.n_val)
             s = tr_evaluate(&r->tr, r->ds, r->tr.val_idx, r->tr.n_val, &row.val_loss, &row.val_metric, &err);
-        if (s) {
-            fprintf(stderr, "steer-train: %s\n", err.msg);
-            return EXIT_FAIL;
-        }
+        if (s)
+            return fail_in_epoch(r, err.msg);
         row.seconds = (double)(tr_now_ns() - t0) * 1e-9;
         r->rows[r->n_rows++] = row;
-        s = save_checkpoint(r, &err);
-        if (!s)
-            s = write_reports(r, &err);
-        if (!s && r->steps && fflush(r->steps) != 0)
-            s = nn_fail(&err, NN_E_IO, "%s/steps.csv: write failed", r->dir);
-        if (s) {
-            fprintf(stderr, "steer-train: %s\n", err.msg);
-            return EXIT_FAIL;
-        }
-        epoch_line(r, &row);
+        if ((rc = agree(r, writer && end_epoch_files(r, &err) ? EXIT_FAIL : 0, err.msg)))
+            return rc;
+        if (writer)
+            epoch_line(r, &row);
     }
     if (r->test) {
         size_t n = ds_count(r->test);
         size_t *idx = malloc(n * sizeof *idx);
-        if (!idx) {
-            fprintf(stderr, "steer-train: out of memory\n");
-            return EXIT_FAIL;
-        }
+        if (!idx)
+            return fail_in_epoch(r, "out of memory");
         for (size_t i = 0; i < n; i++)
             idx[i] = i;
         s = tr_evaluate(&r->tr, r->test, idx, n, &r->sum.test_loss, &r->sum.test_metric, &err);
         free(idx);
-        if (s) {
-            fprintf(stderr, "steer-train: %s\n", err.msg);
-            return EXIT_FAIL;
-        }
+        if (s)
+            return fail_in_epoch(r, err.msg);
         r->sum.has_test = true;
         r->sum.n_test = n;
     }
     r->sum.weights_file = r->weights_name;
-    s = save_weights(r, &err);
-    if (!s)
+    s = writer ? save_weights(r, &err) : NN_OK;
+    if (!s && writer)
         s = write_reports(r, &err);
-    if (s) {
-        fprintf(stderr, "steer-train: %s\n", err.msg);
-        return EXIT_FAIL;
-    }
+    if ((rc = agree(r, s ? EXIT_FAIL : 0, err.msg)))
+        return rc;
+    if (!writer)
+        return 0;
     bool cl = cfg->task == TC_TASK_CLASSIFY;
     fprintf(stderr, "steer-train: done: %s/%s", r->dir, r->weights_name);
     if (r->sum.has_test)
         fprintf(stderr, " (test %s %.4g%s on %zu items)", cl ? "accuracy" : "MAE",
                 r->sum.test_metric * (cl ? 100.0 : 1.0), cl ? "%" : "", r->sum.n_test);
+    if (r->comm.size > 1)
+        fprintf(stderr, " (%d ranks)", r->comm.size);
     fputc('\n', stderr);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
-    cli c;
-    int rc = parse_cli(&c, argc, argv);
-    if (rc >= 0)
-        return rc;
     run *r = calloc(1, sizeof *r);
     if (!r) {
         fputs("steer-train: out of memory\n", stderr);
         return EXIT_FAIL;
     }
-    rc = train(r, &c);
+    nn_err err = {{0}};
+    if (tr_comm_open(&r->comm, &argc, &argv, &err)) {
+        fprintf(stderr, "steer-train: %s\n", err.msg);
+        free(r);
+        return EXIT_FAIL;
+    }
+    cli c;
+    int rc = parse_cli(&c, argc, argv); /* the same on every rank */
+    if (rc < 0)
+        rc = train(r, &c);
     run_free(r);
+    tr_comm_close(&r->comm);
     free(r);
     return rc;
 }

@@ -59,9 +59,11 @@ static opt_config opt_from_config(const train_config *cfg)
     return oc;
 }
 
-nn_status tr_init(trainer *tr, const train_config *cfg, nn_model *m, ds_dataset *ds, nn_err *err)
+nn_status tr_init(trainer *tr, const train_config *cfg, nn_model *m, ds_dataset *ds, const tr_comm *comm,
+                  nn_err *err)
 {
     memset(tr, 0, sizeof *tr);
+    tr->comm = comm;
     tr->cfg = cfg;
     tr->m = m;
     tr->ds = ds;
@@ -101,7 +103,16 @@ nn_status tr_init(trainer *tr, const train_config *cfg, nn_model *m, ds_dataset 
                        "batch_size %d", ds_path(ds), tr->n_epoch,
                        tr->sample ? " and the down-sampling of straight frames" : "", cfg->batch_size);
     tr->batches_per_epoch = tr->n_epoch / (size_t)cfg->batch_size; /* drop_last */
-    s = nn_train_create_on(&tr->t, m, cfg->batch_size, cfg->threads, (uint64_t)cfg->seed, cfg->backend, err);
+    if (cfg->batch_size < comm->size)
+        return tc_error(cfg, TC_BATCH_SIZE, err, NN_E_ARG, "%d is smaller than the %d ranks (mpirun -np): every rank "
+                        "needs a share of each batch", cfg->batch_size, comm->size);
+    tr->slice_lo = (int)((int64_t)cfg->batch_size * comm->rank / comm->size);
+    tr->slice_n = (int)((int64_t)cfg->batch_size * (comm->rank + 1) / comm->size) - tr->slice_lo;
+    tr->order = malloc(tr->n_train * sizeof *tr->order);
+    tr->rank_items = malloc(tr->batches_per_epoch * (size_t)tr->slice_n * sizeof *tr->rank_items);
+    if (!tr->order || !tr->rank_items)
+        return nn_fail(err, NN_E_NOMEM, "out of memory");
+    s = nn_train_create_on(&tr->t, m, tr->slice_n, cfg->threads, (uint64_t)cfg->seed, cfg->backend, err);
     if (s == NN_E_DEVICE || s == NN_E_UNSUPPORTED) { /* name the config key: backend: cuda without a GPU */
         char why[NN_ERR_LEN];
         snprintf(why, sizeof why, "%s", err->msg);
@@ -109,6 +120,12 @@ nn_status tr_init(trainer *tr, const train_config *cfg, nn_model *m, ds_dataset 
     }
     if (s)
         return s;
+    if (comm->size > 1) {
+        tr->shard = (nn_train_shard){.first = tr->slice_lo, .global_batch = cfg->batch_size,
+                                     .sum_f64 = tr_comm_shard_f64, .sum_f32 = tr_comm_shard_f32, .ctx = (void *)comm};
+        if ((s = nn_train_set_shard(tr->t, &tr->shard, err)))
+            return s;
+    }
     tr->softmax_out = nn_train_softmax_output(tr->t);
     if (!tr->classify && tr->softmax_out)
         return nn_fail(err, NN_E_ARG, "%s: model ends in a softmax, which regression cannot train",
@@ -143,6 +160,8 @@ void tr_free(trainer *tr)
     free(tr->dloss);
     aug_sampler_free(&tr->sampler);
     free(tr->epoch_idx);
+    free(tr->order);
+    free(tr->rank_items);
     memset(tr, 0, sizeof *tr);
 }
 
@@ -214,7 +233,9 @@ nn_status tr_train_epoch(trainer *tr, int epoch, tm_row *row, nn_err *err)
     const train_config *cfg = tr->cfg;
     const ds_info *info = ds_get_info(tr->ds);
     size_t img = (size_t)info->h * (size_t)info->w * (size_t)info->c;
-    ds_loader_opts lo = {.batch_size = cfg->batch_size, .queue_depth = cfg->queue_depth, .shuffle = true,
+    /* the loader's own order (shuffle off) is this rank's slice of every batch of the epoch's
+     * permutation, which every rank computes alike (the seed, so the augmentation draws, too) */
+    ds_loader_opts lo = {.batch_size = tr->slice_n, .queue_depth = cfg->queue_depth, .shuffle = false,
                          .drop_last = true, .xf = tr->xf,
                          .seed = (uint64_t)cfg->seed * 0x9E3779B97F4A7C15ull + (uint64_t)epoch + 1};
     lo.aug = tr->use_aug ? &tr->aug : NULL;
@@ -223,8 +244,12 @@ nn_status tr_train_epoch(trainer *tr, int epoch, tm_row *row, nn_err *err)
         aug_sampler_epoch(&tr->sampler, (uint64_t)cfg->seed, epoch, tr->epoch_idx);
         items = tr->epoch_idx;
     }
+    ds_epoch_order(items, tr->n_epoch, lo.seed, 0, tr->order);
+    for (size_t k = 0; k < tr->batches_per_epoch; k++)
+        memcpy(tr->rank_items + k * (size_t)tr->slice_n, tr->order + k * (size_t)cfg->batch_size + tr->slice_lo,
+               (size_t)tr->slice_n * sizeof *tr->order);
     ds_loader *l;
-    nn_status s = ds_loader_create(&l, tr->ds, items, tr->n_epoch, &lo, err);
+    nn_status s = ds_loader_create(&l, tr->ds, tr->rank_items, tr->batches_per_epoch * (size_t)tr->slice_n, &lo, err);
     if (s)
         return s;
     /* the host copies are authoritative between epochs (checkpoints, --resume) */
@@ -279,13 +304,14 @@ nn_status tr_train_epoch(trainer *tr, int epoch, tm_row *row, nn_err *err)
         if (tr->steps)
             fprintf(tr->steps, "%d,%zu,%lld,%.9g,%.9g\n", epoch + 1, i + 1, (long long)nn_train_opt_steps(tr->t), loss,
                     lr);
-        loss_sum += loss * b->n;
+        loss_sum += loss * cfg->batch_size; /* the global batch's mean (every rank has it) */
         seen += (size_t)b->n;
         tr->batches_run++;
         uint64_t now = tr_now_ns();
         if (tr->tty && now - last_draw > 250000000ull) {
             last_draw = now;
-            progress(tr, epoch, i, loss_sum / (double)seen, metric_sum / (double)seen, seen, (now - t0) * 1e-9);
+            progress(tr, epoch, i, loss_sum / (double)(i + 1) / cfg->batch_size, metric_sum / (double)seen,
+                     (i + 1) * (size_t)cfg->batch_size, (now - t0) * 1e-9);
         }
     }
     ds_loader_free(l);
@@ -295,12 +321,14 @@ nn_status tr_train_epoch(trainer *tr, int epoch, tm_row *row, nn_err *err)
         s = nn_train_sync(tr->t, false, err);
     if (s)
         return s;
+    double sums[2] = {metric_sum, (double)seen}; /* every rank's slices */
+    tr_comm_sum_f64(tr->comm, sums, 2);
     double secs = (double)(tr_now_ns() - t0) * 1e-9;
     row->epoch = epoch + 1;
-    row->train_loss = loss_sum / (double)seen;
-    row->train_metric = metric_sum / (double)seen;
+    row->train_loss = loss_sum / sums[1];
+    row->train_metric = sums[0] / sums[1];
     row->lr = lr;
-    row->images_per_s = secs > 0 ? (double)seen / secs : 0;
+    row->images_per_s = secs > 0 ? sums[1] / secs : 0;
     return NN_OK;
 }
 
@@ -317,17 +345,18 @@ nn_status tr_evaluate(trainer *tr, ds_dataset *ds, const size_t *idx, size_t n, 
     nn_status s = nn_infer_create_opts(&ctx, tr->m, &io, err);
     if (s)
         return s;
+    const size_t lo_i = n * (size_t)tr->comm->rank / (size_t)tr->comm->size;
+    const size_t hi_i = n * (size_t)(tr->comm->rank + 1) / (size_t)tr->comm->size;
     ds_loader_opts lo = {.batch_size = cfg->batch_size, .queue_depth = cfg->queue_depth, .shuffle = false,
                          .drop_last = false, .xf = tr->xf, .seed = 0};
-    ds_loader *l;
-    s = ds_loader_create(&l, ds, idx, n, &lo, err);
-    if (s) {
+    ds_loader *l = NULL;
+    if (hi_i > lo_i && (s = ds_loader_create(&l, ds, idx + lo_i, hi_i - lo_i, &lo, err))) {
         nn_infer_free(ctx);
         return s;
     }
     double loss_sum = 0, metric_sum = 0;
     size_t seen = 0;
-    for (;;) {
+    for (; l;) {
         const ds_batch *b;
         s = ds_loader_next(l, &b, err);
         if (s || !b)
@@ -343,7 +372,9 @@ nn_status tr_evaluate(trainer *tr, ds_dataset *ds, const size_t *idx, size_t n, 
     nn_infer_free(ctx);
     if (s)
         return s;
-    *loss = seen ? loss_sum / (double)seen : NAN;
-    *metric = seen ? metric_sum / (double)seen : NAN;
+    double sums[3] = {loss_sum, metric_sum, (double)seen}; /* every rank's block */
+    tr_comm_sum_f64(tr->comm, sums, 3);
+    *loss = sums[2] > 0 ? sums[0] / sums[2] : NAN;
+    *metric = sums[2] > 0 ? sums[1] / sums[2] : NAN;
     return NN_OK;
 }

@@ -3,7 +3,12 @@
  * context runs; batches from the background loader) and the evaluation of a split through the
  * inference path (nn_infer: batch norm folded, dropout off).
  * Everything per batch lives in buffers sized at tr_init; loaders and the inference context are
- * made once per epoch. */
+ * made once per epoch.
+ * Data parallelism (comm.h, N ranks): batch_size stays the global batch; rank r computes samples
+ * [B r / N, B (r+1) / N) of every batch (its loader decodes only those items: the epoch's order is
+ * the same on every rank), the engine sums batch-norm statistics, the loss and the gradients
+ * over the ranks (nn_train_shard), and an evaluation splits its items into N contiguous blocks
+ * whose sums are added. One rank computes what one process does, to float summation order. */
 #ifndef STEERD_TRAIN_TRAINER_H
 #define STEERD_TRAIN_TRAINER_H
 
@@ -15,6 +20,7 @@
 #include "nn/nn.h"
 #include "nn/train.h"
 #include "train/augment.h"
+#include "train/comm.h"
 #include "train/dataset.h"
 #include "train/metrics.h"
 #include "nn/optim.h"
@@ -46,17 +52,25 @@ typedef struct {
     uint64_t t_run0;
     size_t batches_run;
     char diverged[256];        /* set when training stopped on a non-finite loss or gradient */
+    const tr_comm *comm;       /* the ranks (one process: size 1) */
+    int slice_lo, slice_n;     /* this rank's samples [slice_lo, slice_lo + slice_n) of every batch */
+    size_t *order;             /* [n_train] the epoch's order (scratch) */
+    size_t *rank_items;        /* [batches_per_epoch * slice_n] this rank's items of the epoch, batch by batch */
+    nn_train_shard shard;      /* the engine's view of the ranks (size > 1) */
     FILE *steps;               /* log_steps: `epoch,batch,step,loss,lr` per step (NULL = off; main owns it);
                                   the host copies (m->params, opt_mem) are current at epoch boundaries */
 } trainer;
 
-/* Sizes everything for cfg over ds (opened) with model m (parameters initialised). */
-nn_status tr_init(trainer *tr, const train_config *cfg, nn_model *m, ds_dataset *ds, nn_err *err);
+/* Sizes everything for cfg over ds (opened) with model m (parameters initialised), as rank
+ * comm->rank of comm->size (comm outlives the trainer). */
+nn_status tr_init(trainer *tr, const train_config *cfg, nn_model *m, ds_dataset *ds, const tr_comm *comm,
+                  nn_err *err);
 void tr_free(trainer *tr);
 /* Trains epoch `epoch` (0-based); fills row's train_* fields, lr, images_per_s. A non-finite
  * loss or gradient returns NN_E_ARG with tr->diverged set (parameters are then unusable). */
 nn_status tr_train_epoch(trainer *tr, int epoch, tm_row *row, nn_err *err);
-/* Mean loss and accuracy / MAE of items idx[0..n) of ds through nn_infer. */
+/* Mean loss and accuracy / MAE of items idx[0..n) of ds through nn_infer (each rank its block of
+ * them; every rank gets the totals). */
 nn_status tr_evaluate(trainer *tr, ds_dataset *ds, const size_t *idx, size_t n, double *loss, double *metric,
                       nn_err *err);
 /* Checks that a dataset fits the model and task: image shape, classes or targets. */

@@ -145,7 +145,9 @@ void cpu_batchnorm_forward(const cpu_fwd_args *a)
  * sum pass part t adds its pixels, in order, into its own double slice of scratch
  * (cpu_bn_train_scratch_floats), and the slices are added in part order, so the result depends
  * only on the batch and the thread count. Sums are in double; the loops are compiled for AVX-512
- * and the baseline, with a NEON flavour on AArch64. */
+ * and the baseline, with a NEON flavour on AArch64. In a data-parallel step (train.h nn_train_shard)
+ * the totals of every slice are summed (forward: sum x, sum x^2; backward: sum dy, sum dy*xh) and n is
+ * the whole batch's. */
 enum { BN_PARTS_MAX = 64 };
 
 typedef struct {
@@ -454,7 +456,14 @@ static void bn_apply(bn_tctx *t, nn_pool *pool)
     else nn_pool_run(pool, t->parts, bn_apply_task, t);
 }
 
-void cpu_batchnorm_forward_train(const cpu_fwd_args *a, float *running_mean, float *running_var, float *saved)
+/* Pixels per channel of the whole batch: this batch's, or the data-parallel batch's. */
+static double bn_count(const nn_layer *l, int batch, const nn_train_shard *shard)
+{
+    return (double)(shard ? shard->global_batch : batch) * l->in.h * l->in.w;
+}
+
+void cpu_batchnorm_forward_train(const cpu_fwd_args *a, float *running_mean, float *running_var, float *saved,
+                                 const nn_train_shard *shard)
 {
     const nn_layer *l = a->l;
     const int C = l->in.c;
@@ -462,12 +471,13 @@ void cpu_batchnorm_forward_train(const cpu_fwd_args *a, float *running_mean, flo
     if (t.n == 0) return;
     float *k;
     bn_sums(&t, cpu_isa(a), a->pool, a->scratch, &k);
-    const double *s1 = t.part, *s2 = t.part + C;
+    if (shard) shard->sum_f64(shard->ctx, t.part, 2 * (size_t)C); /* s1 then s2: the whole batch's sums */
+    const double *s1 = t.part, *s2 = t.part + C, n = bn_count(l, a->batch, shard);
     const float *gamma = a->p[0], *beta = a->p[1];
     const float m = l->momentum;
     for (int c = 0; c < C; c++) {
-        const double mean = s1[c] / (double)t.n;
-        double var = s2[c] / (double)t.n - mean * mean;
+        const double mean = s1[c] / n;
+        double var = s2[c] / n - mean * mean;
         if (var < 0.0) var = 0.0;
         const float istd = (float)(1.0 / sqrt(var + (double)l->eps));
         saved[c] = (float)mean;
@@ -476,7 +486,7 @@ void cpu_batchnorm_forward_train(const cpu_fwd_args *a, float *running_mean, flo
         k[C + c] = beta[c] - (float)mean * k[c];
         if (running_mean) running_mean[c] = (1.0f - m) * running_mean[c] + m * (float)mean;
         if (running_var) {
-            const double unbiased = t.n > 1 ? var * (double)t.n / (double)(t.n - 1) : var;
+            const double unbiased = n > 1 ? var * n / (n - 1) : var;
             running_var[c] = (1.0f - m) * running_var[c] + m * (float)unbiased;
         }
     }
@@ -493,15 +503,18 @@ void cpu_batchnorm_backward(const cpu_bwd_args *a)
     if (t.n == 0) return;
     float *k;
     bn_sums(&t, cpu_bwd_isa(a), a->pool, a->scratch, &k);
-    const double *sdy = t.part, *sdx = t.part + C;
+    const double *sdy = t.part, *sdx = t.part + C, n = bn_count(l, a->batch, a->shard);
     const float *gamma = a->p[0];
-    for (int c = 0; c < C; c++) {
+    for (int c = 0; c < C; c++) { /* this slice's share: the parameter gradients are summed later */
         if (a->d_p[0]) a->d_p[0][c] += (float)sdx[c];
         if (a->d_p[1]) a->d_p[1][c] += (float)sdy[c];
+    }
+    if (a->shard) a->shard->sum_f64(a->shard->ctx, t.part, 2 * (size_t)C); /* the whole batch's sums */
+    for (int c = 0; c < C; c++) {
         const float s = gamma[c] * t.istd[c];
         k[c] = s; /* dx = s*dy - s*(sdy/n) - s*xh*(sdx/n) */
-        k[C + c] = s * (float)(sdy[c] / (double)t.n);
-        k[2 * C + c] = s * (float)(sdx[c] / (double)t.n);
+        k[C + c] = s * (float)(sdy[c] / n);
+        k[2 * C + c] = s * (float)(sdx[c] / n);
     }
     t.k1 = k, t.k2 = k + C, t.k3 = k + 2 * C;
     bn_apply(&t, a->pool);

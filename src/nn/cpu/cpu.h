@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "../graph.h"
+#include "../train.h"
 
 /* ---- thread pool (threadpool.c): created once, reused by every forward pass ---- */
 typedef struct nn_pool nn_pool;
@@ -111,6 +112,7 @@ typedef struct {
     float *scratch;                    /* cpu_bwd_scratch_floats(l, B, T) floats */
     nn_pool *pool;
     int in_c[NN_MAX_INPUTS];           /* concat: channels of each input (required, > 0) */
+    const nn_train_shard *shard;       /* batch norm: statistics summed over a data-parallel batch (train.h); NULL: this batch */
     bool overwrite;                    /* d_in[0] holds no gradient yet: the kernel treats it as zero and
                                           writes it (=) instead of adding; only for single-input layers
                                           with cpu_bwd_overwrites(l) (saves the caller's zeroing pass and
@@ -133,10 +135,19 @@ bool cpu_bwd_overwrites(const nn_layer *l);
  * batch (a->scratch: cpu_bn_train_scratch_floats); saved = mean [C] then 1/sqrt(var + eps) [C];
  * running_mean/var (may be NULL) move by
  * l->momentum towards the batch mean and the unbiased batch variance (PyTorch convention). */
-void cpu_batchnorm_forward_train(const cpu_fwd_args *a, float *running_mean, float *running_var, float *saved);
+/* shard (NULL: this batch alone): the statistics of the whole data-parallel batch (train.h). */
+void cpu_batchnorm_forward_train(const cpu_fwd_args *a, float *running_mean, float *running_var, float *saved,
+                                 const nn_train_shard *shard);
 /* merge.c: dropout in training mode: mask[i] = 0 with probability l->rate, else 1/(1-rate),
- * drawn by a counter-based hash of (seed, element index): reproducible at any thread count. */
-void cpu_dropout_forward_train(const cpu_fwd_args *a, uint64_t seed, float *mask);
+ * drawn by a counter-based hash of (seed, base + element index): reproducible at any thread
+ * count; base = the first element's index in a data-parallel batch (0 alone). */
+void cpu_dropout_forward_train(const cpu_fwd_args *a, uint64_t seed, uint64_t base, float *mask);
+/* loss.c: train.h's losses with the mean taken over denom >= batch samples (a data-parallel
+ * slice: the global batch); NAN for denom < batch. */
+double cpu_loss_softmax_ce(const float *y, bool y_is_prob, const int *labels, int batch, int classes, int denom,
+                           float *d);
+double cpu_loss_mse(const float *y, const float *target, int batch, int n, int denom, float *d);
+double cpu_loss_huber(const float *y, const float *target, int batch, int n, float delta, int denom, float *d);
 
 void cpu_conv2d_backward(const cpu_bwd_args *a);      /* conv2d.c */
 void cpu_depthwise_backward(const cpu_bwd_args *a);   /* depthwise.c */

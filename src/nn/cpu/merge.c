@@ -189,7 +189,7 @@ INLINE_DROP uint64_t mix64(uint64_t z)
 typedef struct {
     const cpu_fwd_args *a;
     float *mask;
-    uint64_t seed;
+    uint64_t seed, base;
     size_t n;
     int parts;
     bool wide;   /* AVX-512 with 64-bit multiplies (avx512dq) */
@@ -205,8 +205,9 @@ INLINE_DROP void drop_body(const drop_ctx *p, size_t b, size_t e)
     const uint64_t thr = (uint64_t)ceil((double)rate * 0x1.0p53);
     float *restrict mask = p->mask, *restrict out = p->a->out;
     const float *restrict in = p->a->in[0];
+    const uint64_t base = p->base;
     for (size_t i = b; i < e; i++) {
-        const float m = (mix64(key ^ (i * 0x9e3779b97f4a7c15ull + 1)) >> 11) < thr ? 0.0f : keep;
+        const float m = (mix64(key ^ ((base + i) * 0x9e3779b97f4a7c15ull + 1)) >> 11) < thr ? 0.0f : keep;
         mask[i] = m;
         out[i] = in[i] * m;
     }
@@ -234,9 +235,9 @@ static void drop_task(void *ctx, int begin, int end, int thread)
     drop_base(p, b, e);
 }
 
-void cpu_dropout_forward_train(const cpu_fwd_args *a, uint64_t seed, float *mask)
+void cpu_dropout_forward_train(const cpu_fwd_args *a, uint64_t seed, uint64_t base, float *mask)
 {
-    drop_ctx p = {.a = a, .mask = mask, .seed = seed, .n = (size_t)a->batch * nn_shape_size(a->l->out), .parts = 64};
+    drop_ctx p = {.a = a, .mask = mask, .seed = seed, .base = base, .n = (size_t)a->batch * nn_shape_size(a->l->out), .parts = 64};
 #if defined(__x86_64__) || defined(__i386__)
     p.wide = cpu_isa(a) == NN_CPU_ISA_AVX512 && __builtin_cpu_supports("avx512dq");
 #endif

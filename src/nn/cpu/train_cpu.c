@@ -8,7 +8,9 @@
  *   aux[i]  cpu_train_aux_floats (BN mean/istd, dropout mask)
  * (nn_train_layout) then the parameter gradients [n_param_floats], the loss gradient [max_batch,
  * output] and the kernels' scratch (forward and backward). The parameters are the model's own
- * (host) and the optimizer updates them in place with optim.c. */
+ * (host) and the optimizer updates them in place with optim.c. With a shard (train.h) the
+ * context computes one slice of a data-parallel batch: batch norm sums its statistics through it,
+ * dropout draws by global element index, the loss is the share of the global mean. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -26,6 +28,7 @@ typedef struct {
     float *dloss;               /* the loss gradient [max_batch, output] */
     size_t grad_floats;
     nn_cpu_isa isa;         /* kernel flavour: $STEERD_ISA or the best (nn_cpu_isa_resolve) */
+    const nn_train_shard *shard; /* data parallelism (train.h), or NULL */
 } cpu_train;
 
 static void cpu_train_free(void *x)
@@ -148,9 +151,10 @@ static nn_status cpu_train_forward(void *x, int batch, uint64_t seed, uint64_t s
         }
         for (int k = 0; k < l->n_params && k < 4; k++) a.p[k] = param(c, l, k);
         if (l->op == NN_OP_BATCHNORM)
-            cpu_batchnorm_forward_train(&a, param(c, l, 2), param(c, l, 3), c->arena + tl->aux);
-        else if (l->op == NN_OP_DROPOUT)
-            cpu_dropout_forward_train(&a, nn_train_dropout_seed(seed, step, i), c->arena + tl->aux);
+            cpu_batchnorm_forward_train(&a, param(c, l, 2), param(c, l, 3), c->arena + tl->aux, c->shard);
+        else if (l->op == NN_OP_DROPOUT) /* masks by the element's index in the whole (data-parallel) batch */
+            cpu_dropout_forward_train(&a, nn_train_dropout_seed(seed, step, i),
+                                      c->shard ? (uint64_t)c->shard->first * tl->size : 0, c->arena + tl->aux);
         else
             cpu_forward(&a);
         if (prof_ns) prof_ns[i] += now_ns() - t0;
@@ -164,10 +168,10 @@ static nn_status cpu_train_loss(void *x, nn_loss_kind kind, const int *labels, c
     (void)err;
     cpu_train *c = x;
     const float *y = cpu_train_output(x);
-    const int n = (int)c->layers[c->n - 1].size;
-    if (kind == NN_LOSS_CE) *loss = nn_loss_softmax_ce(y, y_is_prob, labels, batch, n, c->dloss);
-    else if (kind == NN_LOSS_MSE) *loss = nn_loss_mse(y, targets, batch, n, c->dloss);
-    else *loss = nn_loss_huber(y, targets, batch, n, delta, c->dloss);
+    const int n = (int)c->layers[c->n - 1].size, denom = c->shard ? c->shard->global_batch : batch;
+    if (kind == NN_LOSS_CE) *loss = cpu_loss_softmax_ce(y, y_is_prob, labels, batch, n, denom, c->dloss);
+    else if (kind == NN_LOSS_MSE) *loss = cpu_loss_mse(y, targets, batch, n, denom, c->dloss);
+    else *loss = cpu_loss_huber(y, targets, batch, n, delta, denom, c->dloss);
     return NN_OK;
 }
 
@@ -200,7 +204,8 @@ static nn_status cpu_train_backward(void *x, int batch, int top, const float *dy
         }
         cpu_bwd_args a = {.l = l, .dy = c->arena + tl->dact, .out = c->arena + tl->act, .aux = c->arena + tl->aux,
                           .batch = batch, .scratch = c->scratch, .pool = c->pool, .overwrite = overwrite,
-                          .isa = c->isa};
+                          .isa = c->isa,
+                          .shard = c->shard};
         for (int k = 0; k < l->n_inputs; k++) {
             const nn_train_layer *src = &layers[l->inputs[k]];
             a.d_in[k] = c->arena + src->dact;
@@ -243,6 +248,13 @@ static nn_status cpu_train_opt_step(void *x, opt_state *o, double lr, double wei
     return NN_OK;
 }
 
+static nn_status cpu_train_set_shard(void *x, const nn_train_shard *s, nn_err *err)
+{
+    (void)err;
+    ((cpu_train *)x)->shard = s;
+    return NN_OK;
+}
+
 const nn_train_ops nn_cpu_train_ops = {
     .create = cpu_train_create,
     .free = cpu_train_free,
@@ -259,4 +271,5 @@ const nn_train_ops nn_cpu_train_ops = {
     .opt_step = cpu_train_opt_step,
     .sync_params = NULL, /* the parameters and the optimizer state are the host's */
     .sync_opt = NULL,
+    .set_shard = cpu_train_set_shard,
 };
