@@ -306,7 +306,7 @@ static int bn_train_case(int batch, int h, int w, int C)
         cpu_fwd_args f = {.l = &l, .out = got[k][0], .batch = batch, .scratch = scratch, .pool = g_pools[threads],
                           .p = {gamma, beta}, .isa = isa};
         f.in[0] = x;
-        cpu_batchnorm_forward_train(&f, got[k][2], got[k][2] + C, got[k][1]);
+        cpu_batchnorm_forward_train(&f, got[k][2], got[k][2] + C, got[k][1], NULL);
         if (!k) continue;
         char cfg[200];
         snprintf(cfg, sizeof cfg, "batch_norm training forward batch=%d in=%dx%dx%d isa=%s threads=%d", batch, h, w,

@@ -419,7 +419,7 @@ static void check_eltwise(const lcase *c)
         float *mask = calloc(c->out_n, sizeof *mask), *mask_cpu = calloc(c->out_n, sizeof *mask_cpu);
         cpu_fwd_args a = {.l = l, .out = want, .batch = B, .isa = NN_CPU_ISA_SCALAR};
         a.in[0] = c->in[0];
-        cpu_dropout_forward_train(&a, seed, mask_cpu);
+        cpu_dropout_forward_train(&a, seed, 0, mask_cpu);
         const float keep = l->rate < 1.0f ? 1.0f / (1.0f - l->rate) : 0.0f;
         for (size_t i = 0; i < c->out_n; i++)
             dropout_fwd_at(got, mask, c->in[0], i, body_mix64(seed + 0x9e3779b97f4a7c15ull), l->rate, keep);
