@@ -5,7 +5,8 @@
  *   MSE    loss = mean (y - t)^2,  d = 2 (y - t) / N             (N = batch * n)
  *   Huber  loss = mean (|e| <= delta ? e^2/2 : delta (|e| - delta/2)),  d = clamp(e, +-delta) / N
  * One thread per sample (cross-entropy) or element (the bodies of body/loss.h) writes the
- * gradient and its loss term into scratch [count] doubles; one block sums them into *loss_dev (NaN when a label is out of range). */
+ * gradient and its loss term into scratch [count] doubles; one block sums them into *loss_dev
+ * (NaN when a label is out of range). */
 #include <math.h>
 
 #include "body/loss.h"

@@ -71,8 +71,9 @@ void case_open(lcase *c, const char *name, int h, int w, int ch, const char *lay
     c->name = name;
     c->batch = batch;
     char yaml[2048];
-    snprintf(yaml, sizeof yaml, "name: %s\ninput: {height: %d, width: %d, channels: %d}\noutput: {kind: values}\nlayers:\n%s",
-             name, h, w, ch, layers);
+    snprintf(yaml, sizeof yaml,
+             "name: %s\ninput: {height: %d, width: %d, channels: %d}\noutput: {kind: values}\nlayers:\n%s", name, h, w,
+             ch, layers);
     nn_err err = {0};
     if (nn_graph_parse_buffer(&c->g, yaml, strlen(yaml), name, &err))
         fail_msg("case %s: %s", name, err.msg);
@@ -113,7 +114,8 @@ void case_close(lcase *c)
 
 float *cpu_fwd(const lcase *c, const nn_layer *l)
 {
-    float *out = calloc(c->out_n, sizeof *out), *scratch = calloc(cpu_scratch_floats(l, c->batch, 1) + 1, sizeof *scratch);
+    float *out = calloc(c->out_n, sizeof *out);
+    float *scratch = calloc(cpu_scratch_floats(l, c->batch, 1) + 1, sizeof *scratch);
     assert_non_null(out);
     assert_non_null(scratch);
     cpu_fwd_args a = {.l = l, .out = out, .batch = c->batch, .scratch = scratch, .isa = NN_CPU_ISA_SCALAR};
