@@ -1,22 +1,17 @@
 /* batchnorm.cu — batch normalisation forward with inference (running) statistics (CUDA), NHWC:
  *   in/out [batch][H][W][C] (out may alias in), gamma beta mean var [C]
  *   y = x * s + (beta - mean * s), s = gamma / sqrt(var + eps), then the fused activation
- * (the CPU backend's arithmetic, src/nn/cpu/batchnorm.c). One thread per element. */
+ * (the CPU backend's arithmetic, src/nn/cpu/batchnorm.c, each step rounded alone: body/norm.h).
+ * One thread per element. */
+#include "body/norm.h"
 #include "cuda.h"
 
 __global__ void k_batchnorm(float *y, const float *x, size_t n, int C, const float *__restrict__ gamma,
                             const float *__restrict__ beta, const float *__restrict__ mean,
                             const float *__restrict__ var, float eps, nn_act act, float alpha)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-        const int c = (int)(i % (size_t)C);
-        const float s = gamma[c] / sqrtf(var[c] + eps);
-        const float t = beta[c] - mean[c] * s;
-        float v = x[i] * s + t;
-        if (act == NN_ACT_RELU) v = v > 0.0f ? v : 0.0f;
-        else if (act == NN_ACT_LEAKY) v = v < 0.0f ? v * alpha : v;
-        y[i] = v;
-    }
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        bn_infer_at(y, x, i, C, gamma, beta, mean, var, eps, act, alpha);
 }
 
 nn_status cu_batchnorm_forward(const cu_fwd_args *a, nn_err *err)

@@ -8,36 +8,29 @@
  *   backward (xh = (x - mean) * istd, sums in double):
  *     dbeta += sum dy,  dgamma += sum dy*xh,
  *     dx += s*dy - s*(sum dy / n) - xh * s*(sum dy*xh / n),  s = gamma*istd.
- * Float steps use round-to-nearest intrinsics (no FMA contraction), as the CPU's scalar code.
+ * Float steps rounded one by one (no FMA contraction), as the CPU's scalar code; the per-element
+ * and per-channel bodies are body/norm.h's.
  * Scratch (env->ws): cu_chan_scratch_bytes(n, C, 2). */
+#include "body/norm.h"
 #include "reduce.cuh"
 
-namespace {
+namespace { /* chan_sums' functors over the sum terms of body/norm.h and body/reduce.h */
 struct sum_x {
     const float *x;
     int C;
-    __device__ double operator()(int r, int c, int) const { return x[(size_t)r * C + c]; }
+    __device__ double operator()(int r, int c, int) const { return col_term(x, r, c, C); }
 };
 struct sum_dev2 { /* (x - mean)^2 with mean = tot[c] / n in double */
     const float *x;
     const double *tot;
     double n;
     int C;
-    __device__ double operator()(int r, int c, int) const
-    {
-        const double d = (double)x[(size_t)r * C + c] - tot[c] / n;
-        return d * d;
-    }
+    __device__ double operator()(int r, int c, int) const { return bn_dev2_term(x, tot, n, r, c, C); }
 };
 struct sum_bwd { /* z = 0: dy, z = 1: dy * xh */
     const float *x, *g, *mean, *istd;
     int C;
-    __device__ double operator()(int r, int c, int z) const
-    {
-        const size_t i = (size_t)r * C + c;
-        if (z == 0) return g[i];
-        return (double)g[i] * (double)__fmul_rn(__fsub_rn(x[i], mean[c]), istd[c]);
-    }
+    __device__ double operator()(int r, int c, int z) const { return bn_bwd_term(x, g, mean, istd, r, c, z, C); }
 };
 }
 
@@ -45,30 +38,13 @@ struct sum_bwd { /* z = 0: dy, z = 1: dy * xh */
 __global__ static void k_bn_stats(const double *tot1, const double *tot2, int C, double n, float eps, float m,
                                   float *saved, float *rm, float *rv)
 {
-    GRID_STRIDE(c, (size_t)C)
-    {
-        const double mean = tot1[c] / n, s2 = tot2[c], var = s2 / n;
-        saved[c] = (float)mean;
-        saved[C + c] = (float)(1.0 / sqrt(var + (double)eps));
-        const float keep = __fsub_rn(1.0f, m);
-        if (rm) rm[c] = __fadd_rn(__fmul_rn(keep, rm[c]), __fmul_rn(m, (float)mean));
-        if (rv) {
-            const double unbiased = n > 1.0 ? s2 / (n - 1.0) : var;
-            rv[c] = __fadd_rn(__fmul_rn(keep, rv[c]), __fmul_rn(m, (float)unbiased));
-        }
-    }
+    GRID_STRIDE(c, (size_t)C) bn_stats_at(saved, rm, rv, tot1, tot2, c, C, n, eps, m);
 }
 
 __global__ static void k_bn_norm(float *y, const float *x, const float *saved, const float *gamma, const float *beta,
                                  size_t total, int C)
 {
-    GRID_STRIDE(i, total)
-    {
-        const int c = (int)(i % (size_t)C);
-        const float scale = __fmul_rn(gamma[c], saved[C + c]);
-        const float shift = __fsub_rn(beta[c], __fmul_rn(saved[c], scale));
-        y[i] = __fadd_rn(__fmul_rn(x[i], scale), shift);
-    }
+    GRID_STRIDE(i, total) bn_norm_at(y, x, saved, gamma, beta, i, C);
 }
 
 nn_status cu_batchnorm_forward_train(const cu_fwd_args *a, float *running_mean, float *running_var, float *saved,
@@ -96,28 +72,13 @@ nn_status cu_batchnorm_forward_train(const cu_fwd_args *a, float *running_mean, 
 __global__ static void k_bn_bwd_coef(const double *tot, int C, double n, const float *gamma, const float *istd,
                                      float *dgamma, float *dbeta, float *k)
 {
-    GRID_STRIDE(c, (size_t)C)
-    {
-        const double sdy = tot[c], sdx = tot[C + c];
-        if (dgamma) dgamma[c] += (float)sdx;
-        if (dbeta) dbeta[c] += (float)sdy;
-        const float s = __fmul_rn(gamma[c], istd[c]);
-        k[c] = s;
-        k[C + c] = __fmul_rn(s, (float)(sdy / n));
-        k[2 * C + c] = __fmul_rn(s, (float)(sdx / n));
-    }
+    GRID_STRIDE(c, (size_t)C) bn_bwd_coef_at(k, dgamma, dbeta, tot, c, C, n, gamma, istd);
 }
 
 __global__ static void k_bn_bwd_dx(float *dx, const float *x, const float *g, const float *mean, const float *istd,
                                    const float *k, size_t total, int C)
 {
-    GRID_STRIDE(i, total)
-    {
-        const int c = (int)(i % (size_t)C);
-        const float xh = __fmul_rn(__fsub_rn(x[i], mean[c]), istd[c]);
-        const float v = __fsub_rn(__fsub_rn(__fmul_rn(k[c], g[i]), k[C + c]), __fmul_rn(xh, k[2 * C + c]));
-        dx[i] = __fadd_rn(dx[i], v);
-    }
+    GRID_STRIDE(i, total) bn_bwd_dx_at(dx, x, g, mean, istd, k, i, C);
 }
 
 nn_status cu_batchnorm_backward(const cu_bwd_args *a, nn_err *err)

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 
 #include "body/conv.h"
+#include "body/eltwise.h"
 #include "reduce.cuh"
 
 struct cu_conv_train {
@@ -307,7 +308,7 @@ __global__ static void k_own_bwd_filter(float *dk, const float *x, const float *
 /* out [M][C] += bias [C]. */
 __global__ static void k_bias_add(float *out, const float *bias, size_t n, int C)
 {
-    GRID_STRIDE(i, n) out[i] += bias[i % (size_t)C];
+    GRID_STRIDE(i, n) bias_add_at(out, bias, i, C);
 }
 
 /* Descriptors and algorithms for this batch (the workspace never grows past create's). */

@@ -4,10 +4,12 @@
  *       logits: loss_b = logsumexp(y) - y[label],   d = (softmax(y) - onehot) / batch
  *   MSE    loss = mean (y - t)^2,  d = 2 (y - t) / N             (N = batch * n)
  *   Huber  loss = mean (|e| <= delta ? e^2/2 : delta (|e| - delta/2)),  d = clamp(e, +-delta) / N
- * One thread per sample (cross-entropy) or element writes the gradient and its loss term into
- * scratch [count] doubles; one block sums them into *loss_dev (NaN when a label is out of range). */
+ * One thread per sample (cross-entropy) or element (the bodies of body/loss.h) writes the
+ * gradient and its loss term into scratch [count] doubles; one block sums them into *loss_dev
+ * (NaN when a label is out of range). */
 #include <math.h>
 
+#include "body/loss.h"
 #include "reduce.cuh"
 
 size_t cu_loss_scratch_bytes(int batch, int n) { return (size_t)batch * (size_t)(n < 1 ? 1 : n) * sizeof(double) + 256; }
@@ -16,60 +18,29 @@ __global__ static void k_ce(const float *y, bool y_is_prob, const int *labels, i
                             double *term)
 {
     const double inv_b = 1.0 / batch;
-    GRID_STRIDE(b, (size_t)batch)
-    {
-        const float *yb = y + b * (size_t)classes;
-        float *db = d + b * (size_t)classes;
-        const int lab = labels[b];
-        if (lab < 0 || lab >= classes) {
-            term[b] = nan("");
-            continue;
-        }
-        if (y_is_prob) {
-            const double p = yb[lab] > 1e-30f ? yb[lab] : 1e-30;
-            term[b] = -log(p);
-            for (int c = 0; c < classes; c++) db[c] = (float)(((double)yb[c] - (c == lab)) * inv_b);
-        } else {
-            double mx = yb[0], sum = 0.0;
-            for (int c = 1; c < classes; c++) mx = yb[c] > mx ? yb[c] : mx;
-            for (int c = 0; c < classes; c++) sum += exp((double)yb[c] - mx);
-            const double lse = mx + log(sum);
-            term[b] = lse - yb[lab];
-            for (int c = 0; c < classes; c++) db[c] = (float)((exp((double)yb[c] - lse) - (c == lab)) * inv_b);
-        }
-    }
+    GRID_STRIDE(b, (size_t)batch) ce_at(d, term, y, y_is_prob, labels, classes, inv_b, b);
 }
 
 __global__ static void k_mse(const float *y, const float *t, size_t N, float *d, double *term)
 {
-    GRID_STRIDE(i, N)
-    {
-        const double e = (double)y[i] - t[i];
-        term[i] = e * e;
-        d[i] = (float)(2.0 * e / (double)N);
-    }
+    GRID_STRIDE(i, N) mse_at(d, term, y, t, N, i);
 }
 
 __global__ static void k_huber(const float *y, const float *t, size_t N, float delta, float *d, double *term)
 {
-    GRID_STRIDE(i, N)
-    {
-        const double e = (double)y[i] - t[i], ae = fabs(e);
-        term[i] = ae <= delta ? 0.5 * e * e : delta * (ae - 0.5 * delta);
-        const double g = ae <= delta ? e : (e > 0 ? delta : -delta);
-        d[i] = (float)(g / (double)N);
-    }
+    GRID_STRIDE(i, N) huber_at(d, term, y, t, N, delta, i);
 }
 
-/* *out = scale * sum(term[0..n)) (one block of 256 threads; a NaN term makes it NaN). */
+/* *out = scale * sum(term[0..n)) (one block of SUM_THREADS; a NaN term makes it NaN; the test
+ * tests/test_kernel_bodies_train.c emulates this order). */
 __global__ static void k_sum_scaled(const double *term, size_t n, double scale, double *out)
 {
-    __shared__ double sh[256];
+    __shared__ double sh[SUM_THREADS];
     double s = 0.0;
-    for (size_t i = threadIdx.x; i < n; i += 256) s += term[i];
+    for (size_t i = threadIdx.x; i < n; i += SUM_THREADS) s += term[i];
     sh[threadIdx.x] = s;
     __syncthreads();
-    for (int w = 128; w > 0; w >>= 1) {
+    for (int w = SUM_THREADS / 2; w > 0; w >>= 1) {
         if ((int)threadIdx.x < w) sh[threadIdx.x] += sh[threadIdx.x + w];
         __syncthreads();
     }
@@ -83,7 +54,7 @@ nn_status cu_loss_softmax_ce(const cu_env *env, const float *y, bool y_is_prob, 
     double *term = (double *)scratch;
     k_ce<<<cu_blocks((size_t)batch, 256), 256, 0, env->stream>>>(y, y_is_prob, labels, batch, classes, d, term);
     CU_LAUNCHED();
-    k_sum_scaled<<<1, 256, 0, env->stream>>>(term, (size_t)batch, 1.0 / batch, loss_dev);
+    k_sum_scaled<<<1, SUM_THREADS, 0, env->stream>>>(term, (size_t)batch, 1.0 / batch, loss_dev);
     CU_LAUNCHED();
     return NN_OK;
 }
@@ -96,7 +67,7 @@ nn_status cu_loss_mse(const cu_env *env, const float *y, const float *target, in
     double *term = (double *)scratch;
     k_mse<<<cu_blocks(N, 256), 256, 0, env->stream>>>(y, target, N, d, term);
     CU_LAUNCHED();
-    k_sum_scaled<<<1, 256, 0, env->stream>>>(term, N, 1.0 / (double)N, loss_dev);
+    k_sum_scaled<<<1, SUM_THREADS, 0, env->stream>>>(term, N, 1.0 / (double)N, loss_dev);
     CU_LAUNCHED();
     return NN_OK;
 }
@@ -110,7 +81,7 @@ nn_status cu_loss_huber(const cu_env *env, const float *y, const float *target, 
     double *term = (double *)scratch;
     k_huber<<<cu_blocks(N, 256), 256, 0, env->stream>>>(y, target, N, delta, d, term);
     CU_LAUNCHED();
-    k_sum_scaled<<<1, 256, 0, env->stream>>>(term, N, 1.0 / (double)N, loss_dev);
+    k_sum_scaled<<<1, SUM_THREADS, 0, env->stream>>>(term, N, 1.0 / (double)N, loss_dev);
     CU_LAUNCHED();
     return NN_OK;
 }

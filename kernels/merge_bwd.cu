@@ -79,7 +79,7 @@ nn_status cu_dropout_forward_train(const cu_fwd_args *a, uint64_t seed, float *m
 
 __global__ static void k_dropout_bwd(float *d, const float *g, const float *mask, size_t n)
 {
-    GRID_STRIDE(i, n) d[i] += g[i] * mask[i];
+    GRID_STRIDE(i, n) dropout_bwd_at(d, g, mask, i);
 }
 
 nn_status cu_dropout_backward(const cu_bwd_args *a, nn_err *err)

@@ -4,13 +4,7 @@
 
 __global__ void k_chan_total(const double *part, int R, int C, int nz, double *tot)
 {
-    GRID_STRIDE(i, (size_t)nz * C)
-    {
-        const size_t z = i / (size_t)C, c = i % (size_t)C;
-        double s = 0.0;
-        for (int r = 0; r < R; r++) s += part[(z * (size_t)R + (size_t)r) * (size_t)C + c];
-        tot[i] = s;
-    }
+    GRID_STRIDE(i, (size_t)nz * C) chan_total_at(tot, part, R, C, i);
 }
 
 size_t cu_chan_scratch_bytes(int M, int C, int nz)
@@ -30,13 +24,13 @@ namespace {
 struct col_f {
     const float *x;
     int C;
-    __device__ double operator()(int r, int c, int) const { return x[(size_t)r * C + c]; }
+    __device__ double operator()(int r, int c, int) const { return col_term(x, r, c, C); }
 };
 }
 
 __global__ static void k_add_tot(float *d, const double *tot, int C)
 {
-    GRID_STRIDE(c, (size_t)C) d[c] += (float)tot[c];
+    GRID_STRIDE(c, (size_t)C) add_tot_at(d, tot, c);
 }
 
 nn_status cu_col_sums_add(const cu_env *env, float *d, const float *x, int M, int C, nn_err *err)

@@ -3,38 +3,13 @@
  * bias gradients, depthwise filter gradients. A launcher passes a functor f(r, c, z) -> double
  * (value z of row r, channel c); blocks of 32 channels x 8 row lanes sum a slice of rows each
  * into part[z][R][C] (double), then one pass sums the R partials into tot[z][C]. Deterministic
- * (fixed order), no atomics. CUDA sources only. */
+ * (fixed order), no atomics. The grid and the second pass are body/reduce.h's (tests/body_check.c
+ * emulates this order on the CPU). CUDA sources only. */
 #ifndef STEERD_KERNELS_REDUCE_CUH
 #define STEERD_KERNELS_REDUCE_CUH
 
-#include "body/body.h"
+#include "body/reduce.h"
 #include "cuda_train.h"
-
-#define CHAN_TX 32
-#define CHAN_TY 8
-
-typedef struct {
-    int bx;    /* blocks along the channels */
-    int R;     /* blocks along the rows */
-    int rows;  /* rows per block */
-} chan_grid;
-
-/* About 512 blocks in all, at least 64 rows each. */
-static inline chan_grid chan_grid_for(int M, int C)
-{
-    chan_grid g;
-    g.bx = (C + CHAN_TX - 1) / CHAN_TX;
-    if (g.bx < 1) g.bx = 1;
-    int R = 512 / g.bx, maxR = (M + 63) / 64;
-    if (R < 1) R = 1;
-    if (maxR < 1) maxR = 1;
-    if (R > maxR) R = maxR;
-    g.rows = (M + R - 1) / R;
-    if (g.rows < 1) g.rows = 1;
-    g.R = (M + g.rows - 1) / g.rows;
-    if (g.R < 1) g.R = 1;
-    return g;
-}
 
 template <class F>
 __global__ void k_chan_partial(F f, int M, int C, int rows, double *part)

@@ -5,8 +5,9 @@
  * without a device. Gathers and the kernels that claim the CPU's rounding compare exactly; sums
  * in another order within 1e-5 of the largest reference value. Reductions the kernels do with
  * shared memory or warp shuffles are emulated here in their block / warp order where cheap
- * (softmax's warp butterfly, the depthwise filter gradient's per-channel sums). Every case names
- * itself on failure. */
+ * (softmax's warp butterfly; the per-channel sums of the depthwise filter gradient and the conv
+ * bias gradient, body_check.c). The training-only kernels (batch norm, losses, optimizers) and
+ * the GPU preprocessing: tests/test_kernel_bodies_train.c. Every case names itself on failure. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,146 +23,24 @@
 #include "body/depthwise.h"
 #include "body/eltwise.h"
 #include "body/pool.h"
+#include "body/reduce.h"
+#include "body_check.h"
 #include "nn/cpu/cpu.h"
 #include "nn/graph.h"
 
-enum { B = 3 };
-
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static float frand(void) /* [-1, 1) */
-{
-    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-    return (float)((double)(rng >> 11) * 0x1.0p-53 * 2.0 - 1.0);
-}
-
-static float *rnd(size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    assert_non_null(p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = frand();
-    return p;
-}
-
-static float *dup(const float *src, size_t n)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    assert_non_null(p);
-    memcpy(p, src, n * sizeof *p);
-    return p;
-}
-
-static int failures;
-
-/* max |got - want| <= tol * max(1, max |want|); tol 0: bit for bit. */
-static void expect(const char *cs, const char *what, const float *got, const float *want, size_t n, double tol)
-{
-    double mx = 1.0, err = 0.0;
-    size_t at = 0;
-    for (size_t i = 0; i < n; i++)
-        if (fabs(want[i]) > mx)
-            mx = fabs(want[i]);
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)got[i] - (double)want[i]);
-        if (e > err || (tol == 0 && memcmp(&got[i], &want[i], sizeof *got)))
-            err = e > err ? e : err, at = i;
-    }
-    bool bad = tol == 0 ? memcmp(got, want, n * sizeof *got) != 0 : err > tol * mx;
-    if (bad) {
-        printf("FAIL case %s: %s: element %zu: body %.9g, CPU %.9g (max error %.3g, bound %.3g)\n", cs, what, at,
-               got[at], want[at], err, tol * mx);
-        failures++;
-    }
-}
-
-/* One layer of a parsed case, its inputs, parameters and gradient seeds. */
-typedef struct {
-    const char *name;
-    nn_graph g;
-    const nn_layer *l;
-    size_t in_n[NN_MAX_INPUTS], out_n;
-    float *in[NN_MAX_INPUTS], *p[4], *dy, *dx0[NN_MAX_INPUTS], *dp0[4];
-    int in_c[NN_MAX_INPUTS];
-} lcase;
-
-static void case_open(lcase *c, const char *name, const char *yaml, const char *layer)
-{
-    memset(c, 0, sizeof *c);
-    c->name = name;
-    nn_err err = {0};
-    if (nn_graph_parse_buffer(&c->g, yaml, strlen(yaml), name, &err))
-        fail_msg("case %s: %s", name, err.msg);
-    for (int i = 0; i < c->g.n_layers; i++)
-        if (!strcmp(c->g.layers[i].name, layer))
-            c->l = &c->g.layers[i];
-    if (!c->l)
-        fail_msg("case %s: no layer %s", name, layer);
-    const nn_layer *l = c->l;
-    for (int k = 0; k < l->n_inputs; k++) {
-        const nn_layer *src = &c->g.layers[l->inputs[k]];
-        c->in_n[k] = (size_t)B * nn_shape_size(src->out);
-        c->in[k] = rnd(c->in_n[k]);
-        c->dx0[k] = rnd(c->in_n[k]);
-        c->in_c[k] = src->out.c;
-    }
-    for (int k = 0; k < l->n_params && k < 4; k++) {
-        size_t n = nn_layer_param(&c->g, l, k)->count;
-        c->p[k] = rnd(n);
-        c->dp0[k] = rnd(n);
-        if (l->op == NN_OP_BATCHNORM && k == 3)
-            for (size_t i = 0; i < n; i++)
-                c->p[k][i] = 1.0f + 0.5f * c->p[k][i];
-    }
-    c->out_n = (size_t)B * nn_shape_size(l->out);
-    c->dy = rnd(c->out_n);
-}
-
-static void case_close(lcase *c)
-{
-    for (int k = 0; k < NN_MAX_INPUTS; k++)
-        free(c->in[k]), free(c->dx0[k]);
-    for (int k = 0; k < 4; k++)
-        free(c->p[k]), free(c->dp0[k]);
-    free(c->dy);
-    nn_graph_free(&c->g);
-}
-
-/* The CPU's forward of the layer (epilogue act) into a new buffer. */
-static float *cpu_fwd(const lcase *c, const nn_layer *l)
-{
-    float *out = calloc(c->out_n, sizeof *out), *scratch = calloc(cpu_scratch_floats(l, B, 1) + 1, sizeof *scratch);
-    assert_non_null(out);
-    assert_non_null(scratch);
-    cpu_fwd_args a = {.l = l, .out = out, .batch = B, .scratch = scratch, .isa = NN_CPU_ISA_SCALAR};
-    for (int k = 0; k < l->n_inputs; k++)
-        a.in[k] = c->in[k], a.in_c[k] = c->in_c[k];
-    for (int k = 0; k < 4; k++)
-        a.p[k] = c->p[k];
-    cpu_forward(&a);
-    free(scratch);
-    return out;
-}
-
-/* The CPU's backward: d_in (starting from dx0) and d_p (from dp0), new buffers; out: the forward's. */
-static void cpu_bwd(const lcase *c, const float *out, float **dx, float **dp, const float *aux)
-{
-    float *scratch = calloc(cpu_bwd_scratch_floats(c->l, B, 1) + 1, sizeof *scratch);
-    assert_non_null(scratch);
-    cpu_bwd_args a = {.l = c->l, .dy = c->dy, .out = out, .aux = aux, .batch = B, .scratch = scratch,
-                      .isa = NN_CPU_ISA_SCALAR};
-    for (int k = 0; k < c->l->n_inputs; k++) {
-        dx[k] = dup(c->dx0[k], c->in_n[k]);
-        a.d_in[k] = dx[k], a.in[k] = c->in[k], a.in_c[k] = c->in_c[k];
-    }
-    for (int k = 0; k < c->l->n_params && k < 4; k++) {
-        dp[k] = dup(c->dp0[k], nn_layer_param(&c->g, c->l, k)->count);
-        a.d_p[k] = dp[k], a.p[k] = c->p[k];
-    }
-    cpu_backward(&a);
-    free(scratch);
-}
-
 /* ------------------------------------------------------------------ conv2d */
+typedef struct {
+    const float *x;
+    int C;
+} col_ctx;
+
+static double col_sum_term(const void *ctx, int r, int c, int z)
+{
+    (void)z;
+    const col_ctx *cc = ctx;
+    return col_term(cc->x, r, c, cc->C);
+}
+
 static conv_dims conv_of(const nn_layer *l)
 {
     const int G = l->groups > 0 ? l->groups : 1;
@@ -215,7 +94,7 @@ static void check_conv(const lcase *c)
         rhs += (double)c->in[0][e] * cr[e];
     if (fabs(lhs - rhs) > 1e-9 * (1 + fabs(lhs))) {
         printf("FAIL case %s: conv crop_add is not the padded copy's adjoint (%.12g vs %.12g)\n", c->name, lhs, rhs);
-        failures++;
+        body_fail();
     }
     free(r), free(cr), free(xp);
     /* backward: data gathered, filter per KRSC element then added back in the engine layout */
@@ -231,12 +110,33 @@ static void check_conv(const lcase *c)
         conv_from_krsc_add_at(gw, dk, e, taps, d.ig, d.og);
     expect(c->name, "conv backward-data", gx, dx[0], c->in_n[0], 1e-5);
     expect(c->name, "conv backward-filter", gw, dpw[0], wn, 1e-5);
+    if (l->has_bias) { /* cu_col_sums_add: dy's column sums over the B*OH*OW rows */
+        double *tot = calloc((size_t)d.K, sizeof *tot);
+        float *gb = dup(c->dp0[1], (size_t)d.K);
+        const col_ctx cc = {c->dy, d.K};
+        chan_sums_emul(col_sum_term, &cc, B * d.OH * d.OW, d.K, 1, tot);
+        for (size_t k = 0; k < (size_t)d.K; k++)
+            add_tot_at(gb, tot, k);
+        expect(c->name, "conv bias gradient (column sums)", gb, dpw[1], (size_t)d.K, 1e-5);
+        free(tot), free(gb);
+    }
     free(gx), free(dk), free(gw), free(out), free(krsc);
     for (int k = 0; k < 4; k++)
         free(dx[k]), free(dpw[k]);
 }
 
 /* ------------------------------------------------------------------ depthwise */
+typedef struct {
+    const float *x, *g;
+    const dw_dims *d;
+} dw_ctx;
+
+static double dw_sum_term(const void *ctx, int r, int o, int z)
+{
+    const dw_ctx *dc = ctx;
+    return dw_grad_term(dc->x, dc->g, r, o, z, dc->d);
+}
+
 static void check_depthwise(const lcase *c)
 {
     const nn_layer *l = c->l;
@@ -260,13 +160,11 @@ static void check_depthwise(const lcase *c)
     for (size_t e = 0; e < c->in_n[0]; e++)
         dw_bwd_input_at(gx, c->p[0], c->dy, e, &d);
     expect(c->name, "depthwise backward-input", gx, dx[0], c->in_n[0], 1e-6);
-    /* filter + bias gradients: chan_sums' per-channel totals (double), emulated in row order */
+    /* filter + bias gradients: chan_sums' per-channel totals (double), in its block order */
     const int taps = d.kh * d.kw, M = B * d.OH * d.OW;
     double *tot = calloc((size_t)(taps + 1) * d.CO, sizeof *tot);
-    for (int z = 0; z <= taps; z++)
-        for (int o = 0; o < d.CO; o++)
-            for (int r = 0; r < M; r++)
-                tot[(size_t)z * d.CO + o] += dw_grad_term(c->in[0], c->dy, r, o, z, &d);
+    const dw_ctx dc = {c->in[0], c->dy, &d};
+    chan_sums_emul(dw_sum_term, &dc, M, d.CO, taps + 1, tot);
     float *gw = dup(c->dp0[0], (size_t)taps * d.CO), *gb = l->has_bias ? dup(c->dp0[1], (size_t)d.CO) : NULL;
     for (size_t i = 0; i < (size_t)(taps + 1) * d.CO; i++)
         dw_add_grads_at(gw, gb, tot, i, taps, d.CO);
@@ -425,6 +323,10 @@ static void check_eltwise(const lcase *c)
             dropout_fwd_at(got, mask, c->in[0], i, body_mix64(seed + 0x9e3779b97f4a7c15ull), l->rate, keep);
         expect(c->name, "dropout mask", mask, mask_cpu, c->out_n, 0);
         expect(c->name, "dropout forward", got, want, c->out_n, 0);
+        cpu_bwd(c, want, dx, dp, mask_cpu);
+        for (size_t i = 0; i < c->out_n; i++)
+            dropout_bwd_at(gx[0], c->dy, mask, i);
+        expect(c->name, "dropout backward", gx[0], dx[0], c->in_n[0], 0);
         free(mask), free(mask_cpu);
         break;
     }
@@ -500,13 +402,9 @@ static void test_bodies(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const body_case *bc = &cases[i];
-        char yaml[2048];
-        snprintf(yaml, sizeof yaml,
-                 "name: %s\ninput: {height: %d, width: %d, channels: %d}\noutput: {kind: values}\nlayers:\n%s",
-                 bc->name, bc->h, bc->w, bc->c, bc->layers);
         lcase c;
-        case_open(&c, bc->name, yaml, bc->target);
-        const int before = failures;
+        case_open(&c, bc->name, bc->h, bc->w, bc->c, bc->layers, bc->target, B);
+        const int before = body_failures();
         switch (c.l->op) {
         case NN_OP_CONV2D: check_conv(&c); break;
         case NN_OP_DEPTHWISE: check_depthwise(&c); break;
@@ -515,11 +413,11 @@ static void test_bodies(void **state)
         case NN_OP_GLOBAL_AVGPOOL: check_pool(&c); break;
         default: check_eltwise(&c); break;
         }
-        printf("  body case %-22s %s\n", bc->name, failures == before ? "ok" : "FAILED");
+        printf("  body case %-22s %s\n", bc->name, body_failures() == before ? "ok" : "FAILED");
         case_close(&c);
     }
-    if (failures)
-        fail_msg("%d body checks failed (see FAIL lines above)", failures);
+    if (body_failures())
+        fail_msg("%d body checks failed (see FAIL lines above)", body_failures());
 }
 
 int main(void)

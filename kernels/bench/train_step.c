@@ -7,6 +7,7 @@
  * leaves the device except for the input upload and the loss, output and norm read back. One fixed random batch, W warm-up
  * steps, R timed steps; prints the median and fastest step and images/s (one JSON line with
  * --json). The PyTorch peer: scripts/bench_torch_train.py.
+ * --backend cuda without a usable device: "skipped: <why>" and exit 77.
  * Usage: bench-train-step MODEL.yaml [--backend cpu|cuda] [--batch B] [--runs R] [--warmup W]
  *                                    [--threads N] [--weights W.safetensors] [--json] */
 #include <getopt.h>
@@ -121,6 +122,11 @@ int main(int argc, char **argv)
     if (optind != argc - 1)
         return usage();
     o.spec = argv[optind];
+    char why[256];
+    if (o.backend == NN_BACKEND_CUDA && !nn_cuda_available(why, sizeof why)) {
+        printf("skipped: %s\n", why); /* 77: a skip, as the other GPU programs (tests/gpu/device-check.sh) */
+        return 77;
+    }
     nn_err err;
     bench b;
     memset(&b, 0, sizeof b);

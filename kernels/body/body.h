@@ -24,11 +24,20 @@
  * contract a*b + c into one FMA in device code; the C build compiles with ISO C, no contraction). */
 #if defined(__CUDA_ARCH__)
 #define NN_ADD_RN(a, b) __fadd_rn((a), (b))
+#define NN_SUB_RN(a, b) __fsub_rn((a), (b))
 #define NN_MUL_RN(a, b) __fmul_rn((a), (b))
+#define NN_DIV_RN(a, b) __fdiv_rn((a), (b))
+#define NN_SQRT_RN(a) __fsqrt_rn(a)
 #else
 #define NN_ADD_RN(a, b) ((a) + (b))
+#define NN_SUB_RN(a, b) ((a) - (b))
 #define NN_MUL_RN(a, b) ((a) * (b))
+#define NN_DIV_RN(a, b) ((a) / (b))
+#define NN_SQRT_RN(a) sqrtf(a)
 #endif
+
+/* Threads of the one-block tree sums in shared memory (loss.cu's loss, optim.cu's gradient norm). */
+#define SUM_THREADS 256
 
 static NN_HD float body_act(float v, nn_act act, float alpha)
 {

@@ -102,4 +102,13 @@ static NN_HD void dropout_fwd_at(float *y, float *mask, const float *x, size_t i
     y[i] = x[i] * m;
 }
 
+/* The trivial accumulations: dropout backward d += dy * mask (merge_bwd.cu), the training
+ * forward's bias add out += bias[i % c] (conv2d_bwd.cu, after cuDNN's convolution). */
+static NN_HD void dropout_bwd_at(float *d, const float *g, const float *mask, size_t i)
+{
+    d[i] = NN_ADD_RN(d[i], NN_MUL_RN(g[i], mask[i]));
+}
+
+static NN_HD void bias_add_at(float *out, const float *bias, size_t i, int c) { out[i] += bias[i % (size_t)c]; }
+
 #endif

@@ -12,7 +12,8 @@ weights steerctl runs, float32 with TF32 off (cuDNN and matmul), as the engine c
     a synchronize per step.
 Prints one JSON line per model, batch and variant: {"peer": "torch", "model", "mode", "variant", "batch",
 "median_us", "p99_us", "images_per_s"} (or {"peer": "torch", ..., "error": "..."} when a variant
-fails). Timing only; no tolerance applies.
+fails). Timing only; no tolerance applies. Exit status 1 when any run gave an error (each named
+on stderr: model, variant, batch), so the device check counts the step as failed; else 0.
 """
 import argparse
 import json
@@ -44,10 +45,14 @@ def timed(step, runs, warmup, max_s):
     return pct(times, 0.5), pct(times, 0.99)
 
 
+FAILED = []  # "model variant batch" of every run that gave an error (main's exit status)
+
+
 def emit(a, name, variant, batch, med=None, p99=None, error=None):
     rec = {"peer": "torch", "model": name, "mode": a.mode, "variant": variant, "batch": batch}
     if error is not None:
         rec["error"] = error[:300]
+        FAILED.append(f"{name} {variant} batch {batch}")
     else:
         rec.update(median_us=round(med, 1), p99_us=round(p99, 1), images_per_s=round(batch * 1e6 / med, 1))
     print(json.dumps(rec), flush=True)
@@ -175,3 +180,6 @@ def run_one(a, torch, model_path, weights, batch, runs, use_compile):
 
 if __name__ == "__main__":
     main()
+    if FAILED:
+        print(f"peer_torch: {len(FAILED)} run(s) failed: {', '.join(FAILED)}", file=sys.stderr)
+        sys.exit(1)
