@@ -113,7 +113,7 @@ static void check_bn(const char *name, int h, int w, int ch, const char *layers,
     a.in[0] = c.in[0];
     for (int k = 0; k < 4; k++)
         a.p[k] = c.p[k];
-    cpu_batchnorm_forward_train(&a, rm, rv, saved);
+    cpu_batchnorm_forward_train(&a, rm, rv, saved, NULL);
     double *tot = calloc(2 * (size_t)C, sizeof *tot);
     sum_ctx s = {.x = c.in[0], .g = c.dy, .tot = tot, .n = (double)M, .C = C};
     chan_sums_emul(term_col, &s, M, C, 1, tot);
