@@ -49,9 +49,19 @@ rm -rf "$tmp" "$dir"
 mkdir -p "$tmp/debs"
 (cd "$tmp/debs" && apt-get download -q "${closure[@]}" >/dev/null 2>"$tmp/download.log") || {
   cat "$tmp/download.log" >&2; echo "arm64-sysroot: apt-get download failed" >&2; exit 1; }
+# The packages' symbols and shlibs control files, gathered into DIR/DEBIAN/ (dpkg -x leaves them
+# out): the arm64 Debian package build (scripts/deb.sh --arch arm64) computes its Depends from them
+# with `dpkg-shlibdeps -S DIR`, which reads DEBIAN/ at the root of a tree it finds libraries in.
+mkdir -p "$tmp/root/DEBIAN"
 for deb in "$tmp"/debs/*.deb; do
   dpkg -x "$deb" "$tmp/root"
+  rm -rf "$tmp/control"
+  dpkg-deb -e "$deb" "$tmp/control"
+  for f in symbols shlibs; do
+    [ ! -f "$tmp/control/$f" ] || cat "$tmp/control/$f" >> "$tmp/root/DEBIAN/$f"
+  done
 done
+rm -rf "$tmp/control"
 # Absolute symbolic links (libfoo.so -> /lib/...) would point into this machine: make them relative.
 while IFS= read -r link; do
   target=$(readlink "$link")
