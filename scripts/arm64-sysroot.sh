@@ -3,7 +3,8 @@
 #   scripts/arm64-sysroot.sh [DIR]   (default: build-arm64-sysroot/ at the top of the repository)
 # Debian 12's :arm64 -dev packages cannot all be installed next to their amd64 twins
 # (libgstreamer-plugins-base1.0-dev:arm64 removes the amd64 one), so nothing is installed: the
-# :arm64 packages are fetched with `apt-get download` and unpacked with `dpkg -x` into DIR. Needs
+# :arm64 packages are fetched with `apt-get download` and unpacked with `dpkg -x` into DIR (their
+# symbols and shlibs files into DIR/DEBIAN/, for the arm64 Debian package: scripts/deb.sh). Needs
 # the arm64 architecture in apt (`dpkg --add-architecture arm64 && apt-get update`, done by
 # scripts/deps.sh cross-arm64). Skipped when DIR was made from this same script (a stamp holds its
 # hash); otherwise DIR is made again from scratch.
