@@ -3,7 +3,8 @@
 #   make test   install what is missing, build with ASan+UBSan, run every test (and the arm64
 #               build's under qemu: make test-arm64)
 #   make cross-arm64   cross-compile for 64-bit ARM into build-arm64/
-#   make deb    the Debian packages in dist/ (scripts/deb.sh; scripts/deb-check.sh checks them)
+#   make deb    the Debian packages in dist/ (scripts/deb.sh; scripts/deb-check.sh checks them);
+#               make deb ARCH=arm64 cross-builds the arm64 ones (scripts/deb-check.sh --arch arm64)
 #   make install  build/ installed under its prefix (/usr/local; PREFIX=... and DESTDIR=... work)
 BUILD ?= build
 # nvcc (CUDA 13) lives here; meson builds the CUDA backend (kernels/) when it finds it.
@@ -54,7 +55,8 @@ fuzz:
 
 deb:
 	@scripts/deps.sh deb
-	scripts/deb.sh
+	@[ -z "$(ARCH)" ] || [ "$(ARCH)" = "$$(dpkg-architecture -qDEB_BUILD_ARCH)" ] || scripts/deps.sh cross-arm64
+	scripts/deb.sh $(if $(ARCH),--arch $(ARCH))
 
 install: build
 	@[ -z "$(PREFIX)" ] || meson configure $(BUILD) --prefix=$(PREFIX) >/dev/null

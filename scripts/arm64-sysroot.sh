@@ -3,7 +3,8 @@
 #   scripts/arm64-sysroot.sh [DIR]   (default: build-arm64-sysroot/ at the top of the repository)
 # Debian 12's :arm64 -dev packages cannot all be installed next to their amd64 twins
 # (libgstreamer-plugins-base1.0-dev:arm64 removes the amd64 one), so nothing is installed: the
-# :arm64 packages are fetched with `apt-get download` and unpacked with `dpkg -x` into DIR. Needs
+# :arm64 packages are fetched with `apt-get download` and unpacked with `dpkg -x` into DIR (their
+# symbols and shlibs files into DIR/DEBIAN/, for the arm64 Debian package: scripts/deb.sh). Needs
 # the arm64 architecture in apt (`dpkg --add-architecture arm64 && apt-get update`, done by
 # scripts/deps.sh cross-arm64). Skipped when DIR was made from this same script (a stamp holds its
 # hash); otherwise DIR is made again from scratch.
@@ -49,9 +50,19 @@ rm -rf "$tmp" "$dir"
 mkdir -p "$tmp/debs"
 (cd "$tmp/debs" && apt-get download -q "${closure[@]}" >/dev/null 2>"$tmp/download.log") || {
   cat "$tmp/download.log" >&2; echo "arm64-sysroot: apt-get download failed" >&2; exit 1; }
+# The packages' symbols and shlibs control files, gathered into DIR/DEBIAN/ (dpkg -x leaves them
+# out): the arm64 Debian package build (scripts/deb.sh --arch arm64) computes its Depends from them
+# with `dpkg-shlibdeps -S DIR`, which reads DEBIAN/ at the root of a tree it finds libraries in.
+mkdir -p "$tmp/root/DEBIAN"
 for deb in "$tmp"/debs/*.deb; do
   dpkg -x "$deb" "$tmp/root"
+  rm -rf "$tmp/control"
+  dpkg-deb -e "$deb" "$tmp/control"
+  for f in symbols shlibs; do
+    [ ! -f "$tmp/control/$f" ] || cat "$tmp/control/$f" >> "$tmp/root/DEBIAN/$f"
+  done
 done
+rm -rf "$tmp/control"
 # Absolute symbolic links (libfoo.so -> /lib/...) would point into this machine: make them relative.
 while IFS= read -r link; do
   target=$(readlink "$link")

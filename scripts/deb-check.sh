@@ -6,27 +6,82 @@
 # installed model and a test pattern publishing over ZeroMQ, the example built with the installed
 # libsteer-dev), purges them and checks nothing they installed is left (file lists of /etc /usr
 # /lib /var /opt before and after). Use --install only on a machine you may change.
-#   scripts/deb-check.sh [--no-build] [--install]
+# --arch arm64 (on an x86 machine) checks the cross-built arm64 packages (`make deb ARCH=arm64`)
+# without installing them: lintian, contents, Depends, `file` on the programs, and the packaged
+# programs run under qemu (scripts/arm64-run.sh) from an unpacked copy: --version, --check-config
+# and a steerd publishing, on the packaged config and model.
+#   scripts/deb-check.sh [--no-build] [--install] [--arch arm64]
 set -uo pipefail
 cd "$(dirname "$0")/.."
-build=1 install=0
-for a in "$@"; do
-    case $a in
+usage="usage: $0 [--no-build] [--install] [--arch arm64]"
+native=$(dpkg-architecture -qDEB_BUILD_ARCH)
+build=1 install=0 arch=$native
+while [ $# -gt 0 ]; do
+    case $1 in
         --no-build) build=0 ;;
         --install) install=1 ;;
-        *) echo "usage: $0 [--no-build] [--install]" >&2; exit 64 ;;
+        --arch) arch=${2:-}; shift ;;
+        --arch=*) arch=${1#--arch=} ;;
+        *) echo "$usage" >&2; exit 64 ;;
     esac
+    shift
 done
+case $arch in
+    "$native") run=() ;;
+    arm64) run=(scripts/arm64-run.sh) ;;
+    *) echo "deb-check: no check for $arch packages here" >&2; exit 64 ;;
+esac
+if [ $install = 1 ] && [ "$arch" != "$native" ]; then
+    echo "deb-check: --install installs on this $native machine; check $arch packages without it (or on an $arch machine)" >&2
+    exit 64
+fi
 version=$(meson introspect meson.build --projectinfo | python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])')
-arch=$(dpkg-architecture -qDEB_HOST_ARCH)
 debs=(dist/libsteer0_${version}_$arch.deb dist/libsteer-dev_${version}_$arch.deb dist/steerd_${version}_$arch.deb)
 fails=0
 ok() { echo "ok: $*"; }
 bad() { echo "FAIL: $*"; fails=$((fails + 1)); }
 check() { local what=$1; shift; if "$@" >/dev/null 2>&1; then ok "$what"; else bad "$what"; fi; }
+tmp=$(mktemp -d)
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+# test_config CONFIG PREFIX SOCKET: CONFIG (the packaged /etc/steerd/steerd.yaml) with a test
+# pattern instead of the camera, the models under PREFIX (empty: installed) and publishing on the
+# ipc SOCKET, where a user may bind
+test_config() {
+    sed -e 's#^    v4l2src device=/dev/video0 ! video/x-raw,framerate=30/1 ! videoconvert ! videoscale !$#    videotestsrc is-live=true ! video/x-raw,width=320,height=160,framerate=30/1 ! videoconvert !#' \
+        -e 's#^    video/x-raw,width=320,height=160 ! appsink name=sink$#    appsink name=sink#' \
+        -e "s#/usr/share/steerd/#$2/usr/share/steerd/#" \
+        -e "s#ipc:///run/steerd/steer.sock#ipc://$3#" "$1" > "$tmp/run.yaml"
+    grep -q videotestsrc "$tmp/run.yaml" || bad "test config: the default pipeline was not replaced"
+}
+
+# steerd_publishes SOCKET STEERD...: runs STEERD -c $tmp/run.yaml (a command: the program, maybe
+# under qemu), takes one steer message from SOCKET over ZeroMQ, stops it with SIGTERM (exit 0)
+steerd_publishes() {
+    local sock=$1 msg rc
+    shift
+    "$@" -c "$tmp/run.yaml" > "$tmp/steerd.log" 2>&1 &
+    pid=$!
+    msg=$(/usr/bin/python3 - "$sock" <<'PY'
+import json, sys, zmq
+s = zmq.Context().socket(zmq.SUB)
+s.setsockopt(zmq.SUBSCRIBE, b"steer ")
+s.setsockopt(zmq.RCVTIMEO, 60000)
+s.connect("ipc://" + sys.argv[1])
+topic, body = s.recv().split(b" ", 1)
+m = json.loads(body)
+print(m["model"]["name"], "angle_deg", m.get("angle_deg"), "seq", m.get("seq"))
+PY
+    ) && ok "a steer message from the packaged steerd over ZeroMQ: $msg" || { bad "no steer message:"; tail -5 "$tmp/steerd.log"; }
+    grep -q effnet-steer <<<"$msg" || bad "the message does not name effnet-steer"
+    kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
+    [ $rc = 0 ] && ok "steerd stopped by SIGTERM, exit 0" || bad "steerd exit $rc after SIGTERM"
+}
 
 if [ $build = 1 ]; then
-    scripts/deb.sh || { echo "FAIL: scripts/deb.sh"; exit 1; }
+    scripts/deb.sh --arch "$arch" || { echo "FAIL: scripts/deb.sh --arch $arch"; exit 1; }
 fi
 for d in "${debs[@]}"; do [ -f "$d" ] || { echo "FAIL: $d missing (run without --no-build)"; exit 1; }; done
 ok "built ${debs[*]}"
@@ -50,7 +105,38 @@ done
 deps=$(dpkg-deb -f "dist/steerd_${version}_$arch.deb" Depends)
 echo "steerd Depends: $deps"
 grep -q 'libsteer\|-dev' <<<"$deps" && bad "steerd depends on a -dev package or libsteer" || ok "steerd depends on runtime libraries only"
+for lib in libc6 libglib2.0-0 libgstreamer1.0-0 libgstreamer-plugins-base1.0-0 libzmq5 libyaml-0-2 libjpeg62-turbo libpng16-16 zlib1g; do
+    grep -qE "(^|, )$lib( |,|$)" <<<"$deps" || bad "steerd Depends lacks $lib"
+done
+for d in "${debs[@]}"; do
+    a=$(dpkg-deb -f "$d" Architecture)
+    [ "$a" = "$arch" ] && ok "$d: Architecture: $a" || bad "$d: Architecture: $a (want $arch)"
+done
 
+# the programs and the library are built for the package's architecture
+root=$tmp/root
+dpkg-deb -x "dist/steerd_${version}_$arch.deb" "$root" && dpkg-deb -x "dist/libsteer0_${version}_$arch.deb" "$root"
+case $arch in amd64) elf=x86-64 ;; arm64) elf="ARM aarch64" ;; *) elf="$arch" ;; esac
+for f in "$root"/usr/bin/steerd "$root"/usr/bin/steerctl "$root"/usr/bin/steer-train "$root"/usr/lib/*/libsteer.so.0; do
+    desc=$(file -L "$f")
+    grep -q "ELF 64-bit.*$elf" <<<"$desc" && ok "${f#"$root"}: ELF $elf" || bad "${f#"$root"}: $desc"
+done
+
+if [ "$arch" != "$native" ]; then
+    # the packaged programs from the unpacked copy, under qemu with the sysroot's libraries
+    for p in steerd steerctl steer-train; do
+        v=$("${run[@]}" "$root/usr/bin/$p" --version 2>&1 | head -1)
+        [ "$v" = "$p $version" ] && ok "$p --version ($arch, ${run[*]}): $v" || bad "$p --version ($arch): '$v' (want '$p $version')"
+    done
+    test_config "$root/etc/steerd/steerd.yaml" "$root" "$tmp/steer.sock"
+    "${run[@]}" "$root/usr/bin/steerd" --check-config "$tmp/run.yaml" > "$tmp/check.out" 2>&1 \
+        && ok "steerd --check-config on the packaged config (test pattern, unpacked models) ($arch)" \
+        || { bad "steerd --check-config on the packaged config ($arch):"; tail -3 "$tmp/check.out"; }
+    steerd_publishes "$tmp/steer.sock" "${run[@]}" "$root/usr/bin/steerd"
+    echo "(not installed: $arch packages; install them on an $arch machine: apt install ./${debs[2]#dist/} ...)"
+    [ $fails = 0 ] && echo "deb-check: all checks passed" || echo "deb-check: $fails check(s) failed"
+    exit $((fails > 0))
+fi
 if [ $install = 0 ]; then
     echo "(not installed: run with --install to install, check and purge on this machine)"
     [ $fails = 0 ] && echo "deb-check: all checks passed" || echo "deb-check: $fails check(s) failed"
@@ -62,10 +148,6 @@ if dpkg-query -W steerd >/dev/null 2>&1; then
     echo "FAIL: steerd is already installed here; purge it first (dpkg --purge libsteer-dev libsteer0 steerd)"
     exit 1
 fi
-tmp=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
 snapshot() { find /etc /usr /lib /var /opt -xdev \( -path /var/log -o -path /var/cache -o -path /var/tmp \
              -o -path /var/lib/dpkg -o -path /var/lib/apt -o -path /var/backups \) -prune -o -print 2>/dev/null | sort; }
 snapshot > "$tmp/before"
@@ -93,26 +175,8 @@ made_run=0
 [ $made_run = 1 ] && rmdir /run/steerd
 
 # steerd on the installed model and a test pattern, publishing where a user may bind
-sed -e 's#^    v4l2src device=/dev/video0 ! video/x-raw,framerate=30/1 ! videoconvert ! videoscale !$#    videotestsrc is-live=true ! video/x-raw,width=320,height=160,framerate=30/1 ! videoconvert !#' \
-    -e 's#^    video/x-raw,width=320,height=160 ! appsink name=sink$#    appsink name=sink#' \
-    -e "s#ipc:///run/steerd/steer.sock#ipc://$tmp/steer.sock#" /etc/steerd/steerd.yaml > "$tmp/run.yaml"
-grep -q videotestsrc "$tmp/run.yaml" || bad "test config: the default pipeline was not replaced"
-/usr/bin/steerd -c "$tmp/run.yaml" > "$tmp/steerd.log" 2>&1 &
-pid=$!
-msg=$(/usr/bin/python3 - "$tmp/steer.sock" <<'PY'
-import json, sys, time, zmq
-s = zmq.Context().socket(zmq.SUB)
-s.setsockopt(zmq.SUBSCRIBE, b"steer ")
-s.setsockopt(zmq.RCVTIMEO, 20000)
-s.connect("ipc://" + sys.argv[1])
-topic, body = s.recv().split(b" ", 1)
-m = json.loads(body)
-print(m["model"]["name"], "angle_deg", m.get("angle_deg"), "seq", m.get("seq"))
-PY
-) && ok "a steer message from the installed steerd over ZeroMQ: $msg" || { bad "no steer message:"; tail -5 "$tmp/steerd.log"; }
-grep -q effnet-steer <<<"$msg" || bad "the message does not name effnet-steer"
-kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
-[ $rc = 0 ] && ok "steerd stopped by SIGTERM, exit 0" || bad "steerd exit $rc after SIGTERM"
+test_config /etc/steerd/steerd.yaml "" "$tmp/steer.sock"
+steerd_publishes "$tmp/steer.sock" /usr/bin/steerd
 
 # libsteer-dev: the example against the installed header, pkg-config file and library
 if cc -std=c11 -Wall -Werror examples/steer-run.c -o "$tmp/steer-run" $(pkg-config --cflags --libs steer) 2> "$tmp/cc.err"; then
