@@ -312,7 +312,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),     cmocka_unit_test(test_every_key), cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_cross_field), cmocka_unit_test(test_set), cmocka_unit_test(test_warmup_clip_and_replicas),       cmocka_unit_test(test_dump_roundtrip),
+        cmocka_unit_test(test_cross_field), cmocka_unit_test(test_set),
+        cmocka_unit_test(test_warmup_clip_and_replicas), cmocka_unit_test(test_dump_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

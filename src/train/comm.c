@@ -27,8 +27,8 @@ static void one_abort(void *impl, int code)
 static void one_close(void *impl) { (void)impl; }
 
 static const tr_comm_ops one_ops = {.name = "single", .sum_f64 = one_sum_f64, .sum_f32 = one_sum_f32,
-                                    .bcast = one_bcast, .max_int = one_max_int, .gather = one_gather, .abort = one_abort,
-                                    .close = one_close};
+                                    .bcast = one_bcast, .max_int = one_max_int, .gather = one_gather,
+                                    .abort = one_abort, .close = one_close};
 
 int tr_comm_launched_size(void)
 {

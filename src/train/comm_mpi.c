@@ -71,8 +71,8 @@ static void mpi_close(void *impl)
 }
 
 static const tr_comm_ops mpi_ops = {.name = "mpi", .sum_f64 = mpi_sum_f64, .sum_f32 = mpi_sum_f32,
-                                    .bcast = mpi_bcast, .max_int = mpi_max_int, .gather = mpi_gather, .abort = mpi_abort,
-                                    .close = mpi_close};
+                                    .bcast = mpi_bcast, .max_int = mpi_max_int, .gather = mpi_gather,
+                                    .abort = mpi_abort, .close = mpi_close};
 
 nn_status tr_comm_open_mpi(tr_comm *c, int *argc, char ***argv, nn_err *err)
 {

@@ -162,28 +162,27 @@ nn_status tr_replicas_run(tr_replicas *g, tr_replica_job job, void *arg, nn_err 
     return NN_OK;
 }
 
+/* res = all[0] + all[1] + ... + all[v-1], element by element, left to right, in type T. */
+#define FOLD(T, res, all, v, n)                                          \
+    do {                                                                 \
+        T *r_ = (T *)(res);                                              \
+        memcpy(r_, (all), (n) * sizeof(T));                              \
+        for (int k_ = 1; k_ < (v); k_++) {                               \
+            const T *x_ = (const T *)(all) + (size_t)k_ * (n);           \
+            for (size_t i_ = 0; i_ < (n); i_++)                          \
+                r_[i_] += x_[i_];                                        \
+        }                                                                \
+    } while (0)
+
 /* Gathers the local vectors packed in g->send ([local][n]) from every rank into g->all
  * ([v][n], replica order) and folds them into g->res: ((v0 + v1) + v2) + ... element by element. */
 static void gather_fold(tr_replicas *g, size_t n, size_t es)
 {
     tr_comm_gather(g->comm, g->send, g->all, (size_t)g->local * n * es);
-    if (es == sizeof(double)) {
-        double *r = (double *)g->res;
-        memcpy(r, g->all, n * es);
-        for (int k = 1; k < g->v; k++) {
-            const double *x = (const double *)(g->all + (size_t)k * n * es);
-            for (size_t i = 0; i < n; i++)
-                r[i] += x[i];
-        }
-    } else {
-        float *r = (float *)g->res;
-        memcpy(r, g->all, n * es);
-        for (int k = 1; k < g->v; k++) {
-            const float *x = (const float *)(g->all + (size_t)k * n * es);
-            for (size_t i = 0; i < n; i++)
-                r[i] += x[i];
-        }
-    }
+    if (es == sizeof(double))
+        FOLD(double, g->res, g->all, g->v, n);
+    else
+        FOLD(float, g->res, g->all, g->v, n);
 }
 
 /* The trainer sizes cap for the largest sum: a larger one is a bug, not an input. */

@@ -249,7 +249,8 @@ def case_agree():
     print("agree: %s" % lines[0])
 
 
-CASES = {"Parity": case_parity, "Resume": case_resume, "Drivelog": case_drivelog, "Agree": case_agree, "Replicas": case_replicas}
+CASES = {"Parity": case_parity, "Resume": case_resume, "Drivelog": case_drivelog, "Agree": case_agree,
+         "Replicas": case_replicas}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:
