@@ -17,7 +17,8 @@ dataset and model of test_steer_train.py (conv, batch norm, dropout, dense softm
   Replicas  `replicas: 4` (batch 16 in 4 fixed one-thread slices): one process, 2 and 4 ranks write
           the same weights file bit for bit (tensors and the metadata's losses) and the same
           training and validation loss and accuracy;
-          3 ranks are refused with one line naming replicas, 4 and 3
+          3 ranks are refused with one line naming replicas, 4 and 3, and replicas 32 > batch 16
+          with one line; epochs=1 with a 1-epoch warm-up trains with one warning line
   Agree   a failure of rank 0 alone while the ranks set up (an existing run directory) stops
           every rank with that one message, exit 1
 Ranks run with ASAN_OPTIONS=detect_leaks=0: Open MPI leaves its own allocations at MPI_Finalize.
@@ -230,6 +231,16 @@ def case_replicas():
     lines = [l for l in p.stderr.splitlines() if l.startswith("steer-train:")]
     if len(lines) != 1 or "replicas: 4 is not a multiple of the 3 ranks" not in lines[0]:
         base.fail("3 ranks with replicas 4: expected one line naming replicas, 4 and 3, got:\n%s" % p.stderr)
+    p = base.run([cfg, "--set", "output=" + os.path.join(d, "big"), "--set", "replicas=32"], expect=1)
+    if p.stderr.strip() != "steer-train: --set replicas: 32 is more than batch_size 16: every replica needs a share " \
+                           "of each batch":
+        base.fail("replicas 32 > batch 16: %s" % p.stderr)
+    # a warm-up as long as the run (warmup_epochs 1, --set epochs=1) is shortened, with one warning
+    p = base.run([cfg, "--set", "output=" + os.path.join(d, "short"), "--set", "epochs=1"] + rep)
+    warn = [l for l in p.stderr.splitlines() if "warning" in l]
+    if warn != ["steer-train: warning: schedule.warmup_epochs 1 is not below epochs 1: warming up for 0 epoch(s) "
+                "instead"]:
+        base.fail("epochs=1 with warmup_epochs 1: expected one warning, got:\n%s" % p.stderr)
     print("replicas: 4 replicas on 1, 2 and 4 ranks: weights files identical bit for bit (%s); 3 ranks: %s"
           % (ref[:16], lines[0]))
 
