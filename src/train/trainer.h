@@ -75,7 +75,6 @@ typedef struct {
     int slice_lo, slice_n;     /* this rank's samples [slice_lo, slice_lo + slice_n) of every batch */
     size_t *order;             /* [n_train] the epoch's order (scratch) */
     size_t *rank_items;        /* [batches_per_epoch * slice_n] this rank's items of the epoch, batch by batch */
-    nn_train_shard shard;      /* the engine's view of the ranks (size > 1) */
     FILE *steps;               /* log_steps: `epoch,batch,step,loss,lr` per step (NULL = off; main owns it);
                                   the host copies (m->params, opt_mem) are current at epoch boundaries */
 } trainer;
