@@ -18,7 +18,9 @@ dataset and model of test_steer_train.py (conv, batch norm, dropout, dense softm
           the same weights file bit for bit (tensors and the metadata's losses) and the same
           training and validation loss and accuracy;
           3 ranks are refused with one line naming replicas, 4 and 3, and replicas 32 > batch 16
-          with one line; epochs=1 with a 1-epoch warm-up trains with one warning line
+          with one line; epochs=1 with a 1-epoch warm-up trains with one warning line; one process
+          killed after a checkpoint and resumed with 4 ranks ends with the uninterrupted weights
+          bit for bit
   Agree   a failure of rank 0 alone while the ranks set up (an existing run directory) stops
           every rank with that one message, exit 1
 Ranks run with ASAN_OPTIONS=detect_leaks=0: Open MPI leaves its own allocations at MPI_Finalize.
@@ -241,8 +243,42 @@ def case_replicas():
     if warn != ["steer-train: warning: schedule.warmup_epochs 1 is not below epochs 1: warming up for 0 epoch(s) "
                 "instead"]:
         base.fail("epochs=1 with warmup_epochs 1: expected one warning, got:\n%s" % p.stderr)
-    print("replicas: 4 replicas on 1, 2 and 4 ranks: weights files identical bit for bit (%s); 3 ranks: %s"
-          % (ref[:16], lines[0]))
+    resumed = replicas_resume()
+    print("replicas: 4 replicas on 1, 2 and 4 ranks: weights files identical bit for bit (%s); 3 ranks: %s; %s"
+          % (ref[:16], lines[0], resumed))
+
+
+def replicas_resume():
+    """One process with replicas 4 killed (SIGKILL) after a checkpoint, resumed with 4 ranks:
+    the uninterrupted run's weights bit for bit."""
+    d, cfg, _, _ = base.setup("mpi-replicas-resume", epochs=3)
+    base.write_idx(os.path.join(d, "data"), n=1200)
+    rep = ["--set", "replicas=4"]
+    ref = os.path.join(d, "ref")
+    base.run([cfg, "--set", "output=" + ref] + rep)
+    rd = os.path.join(d, "run")
+    for attempt in range(3):
+        shutil.rmtree(rd, ignore_errors=True)
+        p = subprocess.Popen([base.TRAIN, cfg, "--set", "output=" + rd] + rep, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env=env())
+        t0 = time.time()
+        while p.poll() is None and time.time() - t0 < 120:
+            if os.path.exists(os.path.join(rd, "log.csv")) and len(base.read_csv(os.path.join(rd, "log.csv"))[1]):
+                p.kill()
+                break
+            time.sleep(0.002)
+        p.wait(timeout=60)
+        if not os.path.exists(os.path.join(rd, "tiny.safetensors")):
+            break
+    else:
+        base.fail("could not kill the replicas run before its end")
+    done = len(base.read_csv(os.path.join(rd, "log.csv"))[1])
+    mpi(4, ["--resume", rd])
+    if base.sha(os.path.join(rd, "tiny.safetensors")) != base.sha(os.path.join(ref, "tiny.safetensors")):
+        r, k = rel_diff(ref, rd, "tiny.safetensors")
+        base.fail("replicas 4: killed after epoch %d, resumed with 4 ranks: weights differ from the uninterrupted "
+                  "run by %.3g relative (tensor %s)" % (done, r, k))
+    return "killed after epoch %d and resumed with 4 ranks: the uninterrupted weights bit for bit" % done
 
 
 def case_agree():
