@@ -201,11 +201,39 @@ static void test_cross_field(void **state)
     expect_error(BASE "optimizer: {momentum: 0.9}\n", 6, 23, "optimizer.momentum: only for optimizer.kind sgd");
     expect_error(BASE "optimizer: {kind: sgd, betas: [0.8, 0.9]}\n", 6, 31,
                  "optimizer.betas: only for optimizer.kind adam or adamw");
-    expect_error(BASE "epochs: 3\nschedule: {kind: cosine, warmup_epochs: 3}\n", 7, 41,
-                 "schedule.warmup_epochs: must be below epochs (3) (got 3)");
     expect_error(BASE "schedule: {warmup_epochs: 1}\n", 6, 27,
                  "schedule.warmup_epochs: warm-up needs schedule.kind cosine");
     expect_error(BASE "schedule: {kind: cosine, min_lr: 0.1}\n", 6, 34, "schedule.min_lr: must be <= optimizer.lr");
+}
+
+/* A warm-up as long as the run or longer (`--set epochs=1` on a config with warmup_epochs: 1)
+ * is shortened to epochs - 1, the cosine decay keeping the last epoch; warmup_clipped tells
+ * steer-train to say so. A shorter one is kept. replicas: 0 (off) by default, out of the hash. */
+static void test_warmup_clip_and_replicas(void **state)
+{
+    (void)state;
+    train_config c;
+    nn_err err;
+    const char *one[] = {"epochs=1"};
+    assert_int_equal(load(&c, BASE "epochs: 3\nschedule: {kind: cosine, warmup_epochs: 1}\n", one, 1, &err), NN_OK);
+    assert_int_equal(c.warmup_epochs, 0);
+    assert_int_equal(c.warmup_clipped, 1);
+    assert_int_equal(load(&c, BASE "epochs: 3\nschedule: {kind: cosine, warmup_epochs: 5}\n", NULL, 0, &err), NN_OK);
+    assert_int_equal(c.warmup_epochs, 2);
+    assert_int_equal(c.warmup_clipped, 5);
+    assert_int_equal(load(&c, BASE "epochs: 3\nschedule: {kind: cosine, warmup_epochs: 2}\n", NULL, 0, &err), NN_OK);
+    assert_int_equal(c.warmup_epochs, 2);
+    assert_int_equal(c.warmup_clipped, 0);
+    char h0[72], h1[72];
+    assert_int_equal(load(&c, BASE, NULL, 0, &err), NN_OK);
+    assert_int_equal(c.replicas, 0);
+    tc_hash(&c, h0);
+    const char *four[] = {"replicas=4"};
+    assert_int_equal(load(&c, BASE, four, 1, &err), NN_OK);
+    assert_int_equal(c.replicas, 4);
+    tc_hash(&c, h1);
+    assert_string_not_equal(h0, h1);
+    expect_error(BASE "replicas: -1\n", 6, 11, "replicas: ");
 }
 
 static void test_set(void **state)
@@ -284,7 +312,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),     cmocka_unit_test(test_every_key), cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_cross_field), cmocka_unit_test(test_set),       cmocka_unit_test(test_dump_roundtrip),
+        cmocka_unit_test(test_cross_field), cmocka_unit_test(test_set),
+        cmocka_unit_test(test_warmup_clip_and_replicas), cmocka_unit_test(test_dump_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,12 @@ static int one_max_int(void *impl, int v)
     (void)impl;
     return v;
 }
+static void one_gather(void *impl, const void *send, void *recv, size_t bytes)
+{
+    (void)impl;
+    if (send != recv)
+        memmove(recv, send, bytes);
+}
 static void one_abort(void *impl, int code)
 {
     (void)impl;
@@ -21,8 +27,8 @@ static void one_abort(void *impl, int code)
 static void one_close(void *impl) { (void)impl; }
 
 static const tr_comm_ops one_ops = {.name = "single", .sum_f64 = one_sum_f64, .sum_f32 = one_sum_f32,
-                                    .bcast = one_bcast, .max_int = one_max_int, .abort = one_abort,
-                                    .close = one_close};
+                                    .bcast = one_bcast, .max_int = one_max_int, .gather = one_gather,
+                                    .abort = one_abort, .close = one_close};
 
 int tr_comm_launched_size(void)
 {

@@ -2,7 +2,7 @@
  * steer-train ...`) and the few collective operations the trainer needs, behind one small table:
  *   one process  comm.c      N = 1, every operation a no-op (a plain `steer-train CONFIG`)
  *   MPI          comm_mpi.c  built with -Dmpi (Open MPI, pkg-config ompi-c): MPI_Allreduce /
- *                            MPI_Bcast on host buffers, MPI's fatal error handler
+ *                            MPI_Allgather / MPI_Bcast on host buffers, MPI's fatal error handler
  * and, for device buffers, the NCCL all-reduce of comm_nccl.h (CUDA builds with NCCL). The
  * trainer calls these and never names MPI; the engine sees only the sums (train.h
  * nn_train_shard). Every rank makes the same calls in the same order with the same sizes.
@@ -22,6 +22,8 @@ typedef struct {
     void (*sum_f32)(void *impl, float *v, size_t n);
     void (*bcast)(void *impl, void *buf, size_t bytes); /* rank 0's bytes to every rank */
     int (*max_int)(void *impl, int v);                  /* the largest v of all ranks (agreement) */
+    /* every rank's `bytes` bytes of send, into recv [size * bytes] in rank order (MPI_Allgather) */
+    void (*gather)(void *impl, const void *send, void *recv, size_t bytes);
     void (*abort)(void *impl, int code);                /* stops every rank; does not return */
     void (*close)(void *impl);                          /* a clean end (MPI_Finalize) */
 } tr_comm_ops;
@@ -45,6 +47,10 @@ static inline void tr_comm_sum_f64(const tr_comm *c, double *v, size_t n) { c->o
 static inline void tr_comm_sum_f32(const tr_comm *c, float *v, size_t n) { c->ops->sum_f32(c->impl, v, n); }
 static inline void tr_comm_bcast(const tr_comm *c, void *buf, size_t bytes) { c->ops->bcast(c->impl, buf, bytes); }
 static inline int tr_comm_max_int(const tr_comm *c, int v) { return c->ops->max_int(c->impl, v); }
+static inline void tr_comm_gather(const tr_comm *c, const void *send, void *recv, size_t bytes)
+{
+    c->ops->gather(c->impl, send, recv, bytes);
+}
 static inline void tr_comm_abort(const tr_comm *c, int code) { c->ops->abort(c->impl, code); }
 
 /* The sums as the engine's shard callbacks (ctx = the tr_comm). */

@@ -1,4 +1,4 @@
-/* comm_mpi.c — the MPI communicator (comm.h): MPI_COMM_WORLD, MPI_Allreduce with MPI_SUM in
+/* comm_mpi.c — the MPI communicator (comm.h): MPI_COMM_WORLD, MPI_Allgather of bytes, MPI_Allreduce with MPI_SUM in
  * place (Open MPI picks its algorithm from the rank count and the message size only, so a run
  * is reproducible for a given N), MPI_Bcast from rank 0, and MPI_ERRORS_ARE_FATAL: a rank that
  * dies or fails inside a collective ends the whole job with MPI's own message. Messages larger
@@ -49,6 +49,13 @@ static int mpi_max_int(void *impl, int v)
     return out;
 }
 
+/* bytes <= INT_MAX: the replica group checks it when it sizes its buffers (replicas.c) */
+static void mpi_gather(void *impl, const void *send, void *recv, size_t bytes)
+{
+    (void)impl;
+    MPI_Allgather(send, (int)bytes, MPI_BYTE, recv, (int)bytes, MPI_BYTE, MPI_COMM_WORLD);
+}
+
 static void mpi_abort(void *impl, int code)
 {
     (void)impl;
@@ -64,8 +71,8 @@ static void mpi_close(void *impl)
 }
 
 static const tr_comm_ops mpi_ops = {.name = "mpi", .sum_f64 = mpi_sum_f64, .sum_f32 = mpi_sum_f32,
-                                    .bcast = mpi_bcast, .max_int = mpi_max_int, .abort = mpi_abort,
-                                    .close = mpi_close};
+                                    .bcast = mpi_bcast, .max_int = mpi_max_int, .gather = mpi_gather,
+                                    .abort = mpi_abort, .close = mpi_close};
 
 nn_status tr_comm_open_mpi(tr_comm *c, int *argc, char ***argv, nn_err *err)
 {

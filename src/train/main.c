@@ -396,8 +396,14 @@ static void start_line(run *r, const cli *c)
     const train_config *cfg = &r->cfg;
     fprintf(stderr, "steer-train: %s, %zu trainable parameters, %zu train / %zu validation items, %zu batches of "
             "%d per epoch, %d threads -> %s%s\n", nn_model_name(r->m), r->sum.params, r->tr.n_train, r->tr.n_val,
-            r->tr.batches_per_epoch, cfg->batch_size, cfg->threads, r->dir,
+            r->tr.batches_per_epoch, cfg->batch_size, cfg->replicas ? r->tr.n_rep : cfg->threads, r->dir,
             c->resume ? (r->n_rows < cfg->epochs ? " (resumed)" : " (already complete)") : "");
+    if (cfg->warmup_clipped)
+        fprintf(stderr, "steer-train: warning: schedule.warmup_epochs %d is not below epochs %d: warming up for %d "
+                "epoch(s) instead\n", cfg->warmup_clipped, cfg->epochs, cfg->warmup_epochs);
+    if (cfg->replicas)
+        fprintf(stderr, "steer-train: %d replicas of one thread each (`threads` is for evaluation only), %d per rank: "
+                "the same weights for any rank count that divides %d\n", cfg->replicas, r->tr.n_rep, cfg->replicas);
     if (r->comm.size > 1)
         fprintf(stderr, "steer-train: %d ranks (%s), %d to %d samples of each batch per rank\n", r->comm.size,
                 r->comm.ops->name, cfg->batch_size / r->comm.size, (cfg->batch_size + r->comm.size - 1) / r->comm.size);

@@ -80,6 +80,7 @@ static const cfgt_row table[TC_NKEYS] = {
     BOOL("log_steps", 0, log_steps),
     ENUM_VALUES("backend", backend_names, backend_values, 0, backend),
     INT("augmentation.shift", 0, 8, 0, aug_shift),
+    INT("replicas", 0, 4096, 0, replicas),
 };
 
 const char *tc_key_name(tc_key_id key)
@@ -252,9 +253,10 @@ nn_status tc_validate(train_config *c, nn_err *err)
     for (size_t i = 0; i < 2; i++)
         if (c->opt_kind == TC_OPT_SGD && changed(c, adam_only[i]))
             return tc_error(c, adam_only[i], err, NN_E_SPEC, "only for optimizer.kind adam or adamw (got 'sgd')");
-    if (c->sched_kind == TC_LR_COSINE && c->warmup_epochs >= c->epochs)
-        return tc_error(c, TC_SCHED_WARMUP_EPOCHS, err, NN_E_SPEC, "must be below epochs (%d) (got %d)", c->epochs,
-                        c->warmup_epochs);
+    if (c->sched_kind == TC_LR_COSINE && c->warmup_epochs >= c->epochs) { /* a short run (--set epochs=1) */
+        c->warmup_clipped = c->warmup_epochs;
+        c->warmup_epochs = c->epochs - 1; /* the cosine decay keeps its last epoch */
+    }
     if (c->sched_kind != TC_LR_COSINE && c->warmup_epochs > 0)
         return tc_error(c, TC_SCHED_WARMUP_EPOCHS, err, NN_E_SPEC, "warm-up needs schedule.kind cosine (got '%s')",
                         sched_names[c->sched_kind]);
@@ -303,6 +305,8 @@ void tc_dump(const train_config *c, FILE *f, bool with_output)
         const cfgt_row *r = &table[i];
         const void *p = cfgt_cfield(c, r);
         if ((i == TC_OUTPUT || i == TC_LOG_STEPS) && !with_output) /* not part of the hash */
+            continue;
+        if (i == TC_REPLICAS && c->replicas == 0) /* off: the hashes of runs from before the key */
             continue;
         fprintf(f, "%s: ", r->key);
         switch (r->type) {

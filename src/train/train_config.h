@@ -68,6 +68,7 @@ typedef enum {
     TC_LOG_STEPS,
     TC_BACKEND,
     TC_AUG_SHIFT,
+    TC_REPLICAS,
     TC_NKEYS
 } tc_key_id;
 
@@ -120,6 +121,8 @@ typedef struct {
     bool log_steps;                    /* log_steps: also write steps.csv (loss and lr of every step) */
     nn_backend backend;                /* backend (nn.h; cpu, cuda, auto) */
     int aug_shift;                     /* augmentation.shift: idx only, random shift up to this many pixels */
+    int replicas;                      /* replicas: V one-thread slices of every batch (0 = off; replicas.h) */
+    int warmup_clipped;                /* set by tc_validate: the schedule.warmup_epochs it shortened (0 = none) */
     tc_pos pos[TC_NKEYS];
 } train_config;
 

@@ -59,6 +59,62 @@ static opt_config opt_from_config(const train_config *cfg)
     return oc;
 }
 
+/* The replicas of this rank (replicas.h): V / N one-thread contexts over copies of the model, or
+ * (replicas off) one context of `threads` threads, sharded over the ranks when there are several. */
+static nn_status init_replicas(trainer *tr, nn_err *err)
+{
+    const train_config *cfg = tr->cfg;
+    const tr_comm *comm = tr->comm;
+    const int v = cfg->replicas;
+    if (v > 0 && v % comm->size)
+        return tc_error(cfg, TC_REPLICAS, err, NN_E_ARG, "%d is not a multiple of the %d ranks (mpirun -np %d): "
+                        "every rank runs replicas / N of them", v, comm->size, comm->size);
+    if (v > cfg->batch_size)
+        return tc_error(cfg, TC_REPLICAS, err, NN_E_ARG, "%d is more than batch_size %d: every replica needs a "
+                        "share of each batch", v, cfg->batch_size);
+    if (v > 0 && cfg->backend != NN_BACKEND_CPU)
+        return tc_error(cfg, TC_REPLICAS, err, NN_E_UNSUPPORTED, "needs backend cpu (got '%s')",
+                        tc_enum_name(TC_BACKEND, cfg->backend));
+    tr->n_rep = v > 0 ? v / comm->size : 1;
+    tr->rep = calloc((size_t)tr->n_rep, sizeof *tr->rep);
+    tr->rep_metric = calloc((size_t)tr->n_rep, sizeof *tr->rep_metric);
+    tr->eval_sums = calloc(3 * (size_t)tr->n_rep, sizeof *tr->eval_sums);
+    if (!tr->rep || !tr->rep_metric || !tr->eval_sums)
+        return nn_fail(err, NN_E_NOMEM, "out of memory");
+    nn_status s = NN_OK;
+    if (v > 0) { /* the largest sum: the gradients (floats) or batch-norm statistics (2 doubles per
+                  * channel; every channel has at least 4 parameter floats) */
+        const size_t floats = tr->m->g.n_param_floats;
+        s = tr_replicas_create(&tr->group, comm, v, (floats > 8 ? floats : 8) * sizeof(double), err);
+    }
+    for (int j = 0; !s && j < tr->n_rep; j++) {
+        tr_replica *r = &tr->rep[j];
+        const int g = v > 0 ? tr_replicas_first(tr->group) + j : 0;
+        const int lo = v > 0 ? (int)((int64_t)cfg->batch_size * g / v) : tr->slice_lo;
+        r->n = v > 0 ? (int)((int64_t)cfg->batch_size * (g + 1) / v) - lo : tr->slice_n;
+        r->off = lo - tr->slice_lo;
+        r->m = j == 0 ? tr->m : NULL;
+        if (j > 0 && !(s = nn_model_load_spec(&r->m, cfg->model, err)))
+            memcpy(r->m->params, tr->m->params, tr->m->g.n_param_floats * sizeof *tr->m->params);
+        if (!s)
+            s = nn_train_create_on(&r->t, r->m, r->n, v > 0 ? 1 : cfg->threads, (uint64_t)cfg->seed, cfg->backend,
+                                   err);
+        if (s == NN_E_DEVICE || s == NN_E_UNSUPPORTED) { /* name the config key: backend: cuda without a GPU */
+            char why[NN_ERR_LEN];
+            snprintf(why, sizeof why, "%s", err->msg);
+            return tc_error(cfg, TC_BACKEND, err, s, "%s", why);
+        }
+        nn_train_shard sh = {.first = lo, .global_batch = cfg->batch_size, .sum_f64 = tr_replicas_sum_f64,
+                             .sum_f32 = tr_replicas_sum_f32, .ctx = v > 0 ? tr_replicas_ctx(tr->group, j) : NULL};
+        if (!s && v == 0 && comm->size > 1) /* the ranks' sums by MPI_Allreduce */
+            sh.sum_f64 = tr_comm_shard_f64, sh.sum_f32 = tr_comm_shard_f32, sh.ctx = (void *)comm;
+        if (!s && (v > 0 || comm->size > 1))
+            s = nn_train_set_shard(r->t, &sh, err);
+    }
+    tr->t = tr->rep[0].t;
+    return s;
+}
+
 nn_status tr_init(trainer *tr, const train_config *cfg, nn_model *m, ds_dataset *ds, const tr_comm *comm,
                   nn_err *err)
 {
@@ -112,27 +168,16 @@ nn_status tr_init(trainer *tr, const train_config *cfg, nn_model *m, ds_dataset 
     tr->rank_items = malloc(tr->batches_per_epoch * (size_t)tr->slice_n * sizeof *tr->rank_items);
     if (!tr->order || !tr->rank_items)
         return nn_fail(err, NN_E_NOMEM, "out of memory");
-    s = nn_train_create_on(&tr->t, m, tr->slice_n, cfg->threads, (uint64_t)cfg->seed, cfg->backend, err);
-    if (s == NN_E_DEVICE || s == NN_E_UNSUPPORTED) { /* name the config key: backend: cuda without a GPU */
-        char why[NN_ERR_LEN];
-        snprintf(why, sizeof why, "%s", err->msg);
-        return tc_error(cfg, TC_BACKEND, err, s, "%s", why);
-    }
-    if (s)
+    if ((s = init_replicas(tr, err)))
         return s;
-    if (comm->size > 1) {
-        tr->shard = (nn_train_shard){.first = tr->slice_lo, .global_batch = cfg->batch_size,
-                                     .sum_f64 = tr_comm_shard_f64, .sum_f32 = tr_comm_shard_f32, .ctx = (void *)comm};
-        if ((s = nn_train_set_shard(tr->t, &tr->shard, err)))
-            return s;
-    }
     tr->softmax_out = nn_train_softmax_output(tr->t);
     if (!tr->classify && tr->softmax_out)
         return nn_fail(err, NN_E_ARG, "%s: model ends in a softmax, which regression cannot train",
                        nn_model_name(m));
     const opt_config oc = opt_from_config(cfg);
-    if ((s = nn_train_opt_setup(tr->t, &oc, err))) /* the engine's optimizer, on the context's backend */
-        return s;
+    for (int j = 0; j < tr->n_rep; j++) /* the engine's optimizer, on the context's backend */
+        if ((s = nn_train_opt_setup(tr->rep[j].t, &oc, err)))
+            return s;
     tr->n_params = nn_train_param_floats(tr->t);
     tr->n_state = nn_train_opt_state_floats(tr->t);
     tr->opt_mem = nn_train_opt_host(tr->t);
@@ -154,7 +199,15 @@ nn_status tr_init(trainer *tr, const train_config *cfg, nn_model *m, ds_dataset 
 
 void tr_free(trainer *tr)
 {
-    nn_train_free(tr->t);
+    for (int j = 0; tr->rep && j < tr->n_rep; j++) {
+        nn_train_free(tr->rep[j].t);
+        if (j > 0)
+            nn_model_free(tr->rep[j].m);
+    }
+    free(tr->rep);
+    free(tr->rep_metric);
+    free(tr->eval_sums);
+    tr_replicas_free(tr->group);
     free(tr->train_idx);
     free(tr->val_idx);
     free(tr->dloss);
@@ -175,17 +228,19 @@ static int argmax(const float *v, int n)
     return best;
 }
 
-/* Adds a batch's correct predictions or sum of absolute errors to *metric_sum. */
-static void batch_metric(const trainer *tr, const float *y, const ds_batch *b, double *metric_sum)
+/* Adds the correct predictions or sum of absolute errors of items [first, first + n) of a batch
+ * (outputs y [n, out]) to *metric_sum. */
+static void batch_metric(const trainer *tr, const float *y, const ds_batch *b, int first, int n, double *metric_sum)
 {
-    int n = b->n, k = tr->out_size;
+    int k = tr->out_size;
     if (tr->classify) {
         for (int r = 0; r < n; r++)
-            *metric_sum += argmax(y + (size_t)r * (size_t)k, k) == b->labels[r];
+            *metric_sum += argmax(y + (size_t)r * (size_t)k, k) == b->labels[first + r];
         return;
     }
+    const float *t = b->targets + (size_t)first * (size_t)k;
     for (size_t i = 0; i < (size_t)n * (size_t)k; i++)
-        *metric_sum += fabs((double)y[i] - (double)b->targets[i]) / k;
+        *metric_sum += fabs((double)y[i] - (double)t[i]) / k;
 }
 
 /* Loss of a batch (mean) and its gradient into tr->dloss; adds correct predictions or the sum
@@ -194,7 +249,7 @@ static double batch_loss(trainer *tr, const float *y, bool y_is_prob, const ds_b
 {
     const train_config *cfg = tr->cfg;
     int n = b->n, k = tr->out_size;
-    batch_metric(tr, y, b, metric_sum);
+    batch_metric(tr, y, b, 0, b->n, metric_sum);
     if (tr->classify)
         return nn_loss_softmax_ce(y, y_is_prob, b->labels, n, k, tr->dloss);
     if (cfg->loss_kind == TC_LOSS_HUBER)
@@ -228,6 +283,63 @@ static void progress(trainer *tr, int epoch, size_t i, double loss, double metri
     fflush(stderr);
 }
 
+/* Local replica j's training step on its samples of tr->cur (its input filled). */
+static nn_status step_job(void *arg, int j, nn_err *err)
+{
+    trainer *tr = arg;
+    tr_replica *r = &tr->rep[j];
+    nn_step_args a = tr->sa;
+    a.labels = tr->cur->labels ? tr->cur->labels + r->off : NULL;
+    a.targets = tr->cur->targets ? tr->cur->targets + (size_t)r->off * (size_t)tr->out_size : NULL;
+    nn_status s = nn_train_step(r->t, r->n, &a, &r->res, err);
+    if (!s)
+        batch_metric(tr, r->res.output, tr->cur, r->off, r->n, &tr->rep_metric[j]);
+    return s;
+}
+
+/* This rank's metric sum so far (its replicas in order). */
+static double local_metric(const trainer *tr)
+{
+    double m = 0;
+    for (int j = 0; j < tr->n_rep; j++)
+        m += tr->rep_metric[j];
+    return m;
+}
+
+/* Replica 0's state (parameters with batch-norm running statistics, optimizer state and steps:
+ * what main shares, checkpoints and resumes) to the other local replicas. */
+static void copy_replica_state(trainer *tr)
+{
+    for (int j = 1; j < tr->n_rep; j++) {
+        tr_replica *r = &tr->rep[j];
+        memcpy(r->m->params, tr->m->params, tr->m->g.n_param_floats * sizeof *tr->m->params);
+        memcpy(nn_train_opt_host(r->t), tr->opt_mem, tr->n_state * sizeof *tr->opt_mem);
+        nn_train_set_opt_steps(r->t, nn_train_opt_steps(tr->t));
+        nn_train_set_step(r->t, nn_train_get_step(tr->t));
+    }
+}
+
+/* Each local replica's input: its samples of batch b, shifted when augmentation.shift is on. */
+static void fill_inputs(trainer *tr, const ds_batch *b, int epoch, size_t img)
+{
+    const train_config *cfg = tr->cfg;
+    const ds_info *info = ds_get_info(tr->ds);
+    for (int j = 0; j < tr->n_rep; j++) {
+        const tr_replica *rp = &tr->rep[j];
+        const float *src = b->images + (size_t)rp->off * img;
+        if (cfg->aug_shift <= 0) {
+            memcpy(nn_train_input(rp->t), src, (size_t)rp->n * img * sizeof(float));
+            continue;
+        }
+        for (int r = 0; r < rp->n; r++) { /* idx digits: each item moved by its own seeded draw (shift.h) */
+            int dy, dx;
+            shift_draw((uint64_t)cfg->seed, epoch, b->items[rp->off + r], cfg->aug_shift, &dy, &dx);
+            shift_image(nn_train_input(rp->t) + (size_t)r * img, src + (size_t)r * img, info->h, info->w, info->c, dy,
+                        dx, tr->xf.offset);
+        }
+    }
+}
+
 nn_status tr_train_epoch(trainer *tr, int epoch, tm_row *row, nn_err *err)
 {
     const train_config *cfg = tr->cfg;
@@ -253,16 +365,22 @@ nn_status tr_train_epoch(trainer *tr, int epoch, tm_row *row, nn_err *err)
     if (s)
         return s;
     /* the host copies are authoritative between epochs (checkpoints, --resume) */
-    if ((s = nn_train_sync(tr->t, true, err))) {
+    copy_replica_state(tr);
+    for (int j = 0; j < tr->n_rep; j++) {
+        tr->rep_metric[j] = 0;
+        if (!s)
+            s = nn_train_sync(tr->rep[j].t, true, err);
+    }
+    if (s) {
         ds_loader_free(l);
         return s;
     }
     const nn_loss_kind loss_kind = tr->classify                      ? NN_LOSS_CE
                                    : cfg->loss_kind == TC_LOSS_HUBER ? NN_LOSS_HUBER
                                                                      : NN_LOSS_MSE;
-    nn_step_args sa = {.loss = loss_kind, .delta = (float)cfg->huber_delta,
-                       .max_norm = cfg->grad_clip > 0 ? (float)cfg->grad_clip : INFINITY};
-    double loss_sum = 0, metric_sum = 0, lr = 0;
+    tr->sa = (nn_step_args){.loss = loss_kind, .delta = (float)cfg->huber_delta,
+                            .max_norm = cfg->grad_clip > 0 ? (float)cfg->grad_clip : INFINITY};
+    double loss_sum = 0, lr = 0;
     size_t seen = 0, i = 0;
     uint64_t t0 = tr_now_ns(), last_draw = 0;
     for (;; i++) {
@@ -270,23 +388,13 @@ nn_status tr_train_epoch(trainer *tr, int epoch, tm_row *row, nn_err *err)
         s = ds_loader_next(l, &b, err);
         if (s || !b)
             break;
-        if (cfg->aug_shift > 0) { /* idx digits: each item moved by its own seeded draw (shift.h) */
-            for (int r = 0; r < b->n; r++) {
-                int dy, dx;
-                shift_draw((uint64_t)cfg->seed, epoch, b->items[r], cfg->aug_shift, &dy, &dx);
-                shift_image(nn_train_input(tr->t) + (size_t)r * img, b->images + (size_t)r * img, info->h, info->w,
-                            info->c, dy, dx, tr->xf.offset);
-            }
-        } else {
-            memcpy(nn_train_input(tr->t), b->images, (size_t)b->n * img * sizeof(float));
-        }
+        fill_inputs(tr, b, epoch, img);
         lr = lr_at(&tr->sched, nn_train_opt_steps(tr->t));
-        sa.labels = b->labels, sa.targets = b->targets, sa.lr = lr;
-        nn_step_result res;
-        if ((s = nn_train_step(tr->t, b->n, &sa, &res, err)))
+        tr->cur = b, tr->sa.lr = lr;
+        if ((s = tr->group ? tr_replicas_run(tr->group, step_job, tr, err) : step_job(tr, 0, err)))
             break;
+        const nn_step_result res = tr->rep[0].res; /* the global batch's loss and norm: every replica's */
         const double loss = res.loss;
-        batch_metric(tr, res.output, b, &metric_sum);
         if (!isfinite(loss)) {
             snprintf(tr->diverged, sizeof tr->diverged, "epoch %d, batch %zu: loss is %s (learning rate %g)",
                      epoch + 1, i + 1, isnan(loss) ? "NaN" : "Inf", lr);
@@ -310,19 +418,22 @@ nn_status tr_train_epoch(trainer *tr, int epoch, tm_row *row, nn_err *err)
         uint64_t now = tr_now_ns();
         if (tr->tty && now - last_draw > 250000000ull) {
             last_draw = now;
-            progress(tr, epoch, i, loss_sum / (double)(i + 1) / cfg->batch_size, metric_sum / (double)seen,
+            progress(tr, epoch, i, loss_sum / (double)(i + 1) / cfg->batch_size, local_metric(tr) / (double)seen,
                      (i + 1) * (size_t)cfg->batch_size, (now - t0) * 1e-9);
         }
     }
     ds_loader_free(l);
     if (tr->tty)
         fputs("\r\033[K", stderr);
-    if (!s) /* parameters (and batch-norm running statistics) and the optimizer state back to the host */
-        s = nn_train_sync(tr->t, false, err);
+    for (int j = 0; j < tr->n_rep && !s; j++) /* parameters (and batch-norm running statistics) and the
+                                                 optimizer state back to the host */
+        s = nn_train_sync(tr->rep[j].t, false, err);
     if (s)
         return s;
-    double sums[2] = {metric_sum, (double)seen}; /* every rank's slices */
+    double sums[2] = {local_metric(tr), (double)seen}; /* every rank's slices */
     tr_comm_sum_f64(tr->comm, sums, 2);
+    if (tr->group) /* all V replicas' metrics in replica order: the same for any N */
+        tr_replicas_fold_f64(tr->group, tr->rep_metric, 1, &sums[0]);
     double secs = (double)(tr_now_ns() - t0) * 1e-9;
     row->epoch = epoch + 1;
     row->train_loss = loss_sum / sums[1];
@@ -332,31 +443,23 @@ nn_status tr_train_epoch(trainer *tr, int epoch, tm_row *row, nn_err *err)
     return NN_OK;
 }
 
-nn_status tr_evaluate(trainer *tr, ds_dataset *ds, const size_t *idx, size_t n, double *loss, double *metric,
-                      nn_err *err)
+/* Loss, metric and item sums of idx[0..n) through ctx into sums[3] (one loader, its batches). */
+static nn_status eval_block(trainer *tr, nn_infer *ctx, ds_dataset *ds, const size_t *idx, size_t n, double *sums,
+                            nn_err *err)
 {
     const train_config *cfg = tr->cfg;
     const ds_info *info = ds_get_info(ds);
     size_t img = (size_t)info->h * (size_t)info->w * (size_t)info->c;
-    nn_infer *ctx;
-    /* evaluation runs where training does (the GPU's inference engine for backend cuda) */
-    const nn_infer_opts io = {.max_batch = cfg->batch_size, .threads = cfg->threads,
-                              .backend = nn_train_backend(tr->t)};
-    nn_status s = nn_infer_create_opts(&ctx, tr->m, &io, err);
-    if (s)
-        return s;
-    const size_t lo_i = n * (size_t)tr->comm->rank / (size_t)tr->comm->size;
-    const size_t hi_i = n * (size_t)(tr->comm->rank + 1) / (size_t)tr->comm->size;
+    sums[0] = sums[1] = sums[2] = 0;
+    if (!n)
+        return NN_OK;
     ds_loader_opts lo = {.batch_size = cfg->batch_size, .queue_depth = cfg->queue_depth, .shuffle = false,
                          .drop_last = false, .xf = tr->xf, .seed = 0};
-    ds_loader *l = NULL;
-    if (hi_i > lo_i && (s = ds_loader_create(&l, ds, idx + lo_i, hi_i - lo_i, &lo, err))) {
-        nn_infer_free(ctx);
+    ds_loader *l;
+    nn_status s = ds_loader_create(&l, ds, idx, n, &lo, err);
+    if (s)
         return s;
-    }
-    double loss_sum = 0, metric_sum = 0;
-    size_t seen = 0;
-    for (; l;) {
+    for (;;) {
         const ds_batch *b;
         s = ds_loader_next(l, &b, err);
         if (s || !b)
@@ -365,15 +468,40 @@ nn_status tr_evaluate(trainer *tr, ds_dataset *ds, const size_t *idx, size_t n, 
         s = nn_infer_run(ctx, b->n, err);
         if (s)
             break;
-        loss_sum += batch_loss(tr, nn_infer_output(ctx), tr->softmax_out, b, &metric_sum) * b->n;
-        seen += (size_t)b->n;
+        sums[0] += batch_loss(tr, nn_infer_output(ctx), tr->softmax_out, b, &sums[1]) * b->n;
+        sums[2] += (double)b->n;
     }
     ds_loader_free(l);
+    return s;
+}
+
+nn_status tr_evaluate(trainer *tr, ds_dataset *ds, const size_t *idx, size_t n, double *loss, double *metric,
+                      nn_err *err)
+{
+    const train_config *cfg = tr->cfg;
+    nn_infer *ctx;
+    /* evaluation runs where training does (the GPU's inference engine for backend cuda) */
+    const nn_infer_opts io = {.max_batch = cfg->batch_size, .threads = cfg->threads,
+                              .backend = nn_train_backend(tr->t)};
+    nn_status s = nn_infer_create_opts(&ctx, tr->m, &io, err);
+    if (s)
+        return s;
+    /* the items in blocks: one per rank, or (replicas) one per replica, this rank's n_rep of them,
+     * whose sums are then folded in replica order (the same for any rank count) */
+    const size_t blocks = tr->group ? (size_t)tr->cfg->replicas : (size_t)tr->comm->size;
+    const size_t first = tr->group ? (size_t)tr_replicas_first(tr->group) : (size_t)tr->comm->rank;
+    for (int j = 0; j < tr->n_rep && !s; j++) {
+        const size_t lo_i = n * (first + (size_t)j) / blocks, hi_i = n * (first + (size_t)j + 1) / blocks;
+        s = eval_block(tr, ctx, ds, idx + lo_i, hi_i - lo_i, tr->eval_sums + 3 * (size_t)j, err);
+    }
     nn_infer_free(ctx);
     if (s)
         return s;
-    double sums[3] = {loss_sum, metric_sum, (double)seen}; /* every rank's block */
-    tr_comm_sum_f64(tr->comm, sums, 3);
+    double sums[3] = {tr->eval_sums[0], tr->eval_sums[1], tr->eval_sums[2]};
+    if (tr->group)
+        tr_replicas_fold_f64(tr->group, tr->eval_sums, 3, sums);
+    else
+        tr_comm_sum_f64(tr->comm, sums, 3); /* every rank's block */
     *loss = sums[2] > 0 ? sums[0] / sums[2] : NAN;
     *metric = sums[2] > 0 ? sums[1] / sums[2] : NAN;
     return NN_OK;

@@ -8,7 +8,10 @@
  * [B r / N, B (r+1) / N) of every batch (its loader decodes only those items: the epoch's order is
  * the same on every rank), the engine sums batch-norm statistics, the loss and the gradients
  * over the ranks (nn_train_shard), and an evaluation splits its items into N contiguous blocks
- * whose sums are added. One rank computes what one process does, to float summation order. */
+ * whose sums are added. One rank computes what one process does, to float summation order.
+ * With `replicas: V` (replicas.h) the batch is cut into V fixed slices instead, each trained by
+ * its own one-thread context (V / N per rank, on threads), their sums folded in replica order:
+ * the weights are then the same bit for bit for any N that divides V. */
 #ifndef STEERD_TRAIN_TRAINER_H
 #define STEERD_TRAIN_TRAINER_H
 
@@ -23,13 +26,29 @@
 #include "train/comm.h"
 #include "train/dataset.h"
 #include "train/metrics.h"
+#include "train/replicas.h"
 #include "nn/optim.h"
 #include "train/train_config.h"
+
+/* One local replica (replicas off: the one context). */
+typedef struct {
+    nn_train *t;
+    nn_model *m;               /* replica 0: the trainer's model; the others their own copy */
+    int off, n;                /* its samples [off, off + n) of this rank's slice */
+    nn_step_result res;        /* its last step */
+} tr_replica;
 
 typedef struct {
     const train_config *cfg;
     nn_model *m;
-    nn_train *t;
+    nn_train *t;               /* rep[0].t: the state main checkpoints and shares */
+    tr_replica *rep;           /* [n_rep] this rank's replicas (replicas off: 1) */
+    int n_rep;
+    tr_replicas *group;        /* replicas on: their threads and sums (NULL: off) */
+    double *rep_metric;        /* [n_rep] the epoch's correct predictions / absolute-error sum per replica */
+    double *eval_sums;         /* [n_rep][3] an evaluation's loss, metric and item sums per block */
+    const ds_batch *cur;       /* the batch the replicas' step job trains */
+    nn_step_args sa;
     ds_dataset *ds;
     size_t *train_idx, *val_idx;
     size_t n_train, n_val;
@@ -56,7 +75,6 @@ typedef struct {
     int slice_lo, slice_n;     /* this rank's samples [slice_lo, slice_lo + slice_n) of every batch */
     size_t *order;             /* [n_train] the epoch's order (scratch) */
     size_t *rank_items;        /* [batches_per_epoch * slice_n] this rank's items of the epoch, batch by batch */
-    nn_train_shard shard;      /* the engine's view of the ranks (size > 1) */
     FILE *steps;               /* log_steps: `epoch,batch,step,loss,lr` per step (NULL = off; main owns it);
                                   the host copies (m->params, opt_mem) are current at epoch boundaries */
 } trainer;
@@ -70,7 +88,7 @@ void tr_free(trainer *tr);
  * loss or gradient returns NN_E_ARG with tr->diverged set (parameters are then unusable). */
 nn_status tr_train_epoch(trainer *tr, int epoch, tm_row *row, nn_err *err);
 /* Mean loss and accuracy / MAE of items idx[0..n) of ds through nn_infer (each rank its block of
- * them; every rank gets the totals). */
+ * them, or with replicas its replicas' blocks, folded in replica order; every rank gets the totals). */
 nn_status tr_evaluate(trainer *tr, ds_dataset *ds, const size_t *idx, size_t n, double *loss, double *metric,
                       nn_err *err);
 /* Checks that a dataset fits the model and task: image shape, classes or targets. */
