@@ -23,6 +23,7 @@ static const char usage[] =
     "                                         per-layer time, latency median/p99, GMAC/s vs SGEMM peak\n"
     "  bench MODEL.yaml --train [--weights W] [--threads N] [--batch B] [--runs R] [--json]\n"
     "                                         training step (forward, loss, backward, Adam): images/s\n"
+    "  import MODEL.onnx --out DIR [--name NAME]   ONNX model -> DIR/NAME.yaml + .safetensors\n"
 #ifdef STEERD_HAVE_REPLAY
     "  replay LOG --model M.yaml --weights W.safetensors [--rate recorded|max] [--publish EP]\n"
     "         [--output CSV] [--threads N]\n"
@@ -69,6 +70,8 @@ int main(int argc, char **argv)
         return cmd_explain(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
         return cmd_bench(argc - 1, argv + 1);
+    if (strcmp(cmd, "import") == 0)
+        return cmd_import(argc - 1, argv + 1);
 #ifdef STEERD_HAVE_REPLAY
     if (strcmp(cmd, "replay") == 0)
         return cmd_replay(argc - 1, argv + 1);

@@ -1,0 +1,18 @@
+/* import.h — model importers (`steerctl import`): ONNX (onnx_import.c, built with libprotobuf-c)
+ * into an imp_model (imodel.h), which imp_write turns into the zoo's YAML + safetensors. */
+#ifndef STEERD_IMPORT_IMPORT_H
+#define STEERD_IMPORT_IMPORT_H
+
+#include <stddef.h>
+
+#include "import/imodel.h"
+
+/* Largest model file read (bytes). */
+#define IMP_MAX_FILE ((size_t)2 << 30)
+
+/* Reads an ONNX model from buf[0..len) (`src` names it in messages) into m (imp_init'ed). */
+nn_status imp_onnx_parse(imp_model *m, const uint8_t *buf, size_t len, nn_err *err);
+/* Reads the ONNX file m->src. NN_E_UNSUPPORTED when this build has no ONNX support. */
+nn_status imp_onnx_read(imp_model *m, nn_err *err);
+
+#endif
