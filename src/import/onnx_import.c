@@ -180,8 +180,12 @@ static nn_status weight_in(ox_ctx *c, size_t i, const char *what, int ndim, cons
     nn_status s;
     ox_val *v = in(c, i);
     ox_const *k = konst(c, v, &s);
+    char q[IMP_QUOTE_LEN];
     if (s)
         return s;
+    if (!v && i < c->node->n_input && c->node->input[i][0])
+        return fail(c, NN_E_PARSE, "%s %s (input %zu) is missing: no initializer, Constant or node produces it",
+                    what, imp_quote(q, c->node->input[i]), i);
     if (!k || !k->is_float)
         return fail(c, NN_E_UNSUPPORTED, "%s (input %zu) must be a float initializer or Constant", what, i);
     bool ok = k->ndim == ndim;
@@ -192,8 +196,10 @@ static nn_status weight_in(ox_ctx *c, size_t i, const char *what, int ndim, cons
         for (int d = 0, u = 0; d < k->ndim && d < 6; d++)
             u += snprintf(got + u, sizeof got - (size_t)u, "%s%lld", d ? "x" : "", (long long)k->dims[d]);
         for (int d = 0, u = 0; d < ndim; d++)
-            u += snprintf(want + u, sizeof want - (size_t)u, "%s%lld", d ? "x" : "", (long long)dims[d]);
-        return fail(c, NN_E_SHAPE, "%s %s has shape %s, expected %s", what, v->name, got[0] ? got : "scalar", want);
+            u += dims[d] < 0 ? snprintf(want + u, sizeof want - (size_t)u, "%s?", d ? "x" : "")
+                             : snprintf(want + u, sizeof want - (size_t)u, "%s%lld", d ? "x" : "", (long long)dims[d]);
+        return fail(c, NN_E_SHAPE, "%s %s has shape %s, expected %s", what, imp_quote(q, v->name),
+                    got[0] ? got : "scalar", want);
     }
     *out = k;
     if (val)
@@ -862,6 +868,8 @@ static nn_status op_pad(ox_ctx *c)
     if (x->padded && x->padv != v)
         return fail(c, NN_E_UNSUPPORTED, "a second Pad with another value");
     int add[4] = {(int)p[hy], (int)p[hy + 4], (int)p[wx], (int)p[wx + 4]};
+    if (!add[0] && !add[1] && !add[2] && !add[3])
+        return alias(c, x, OV_SPATIAL); /* a zero pad (PyTorch's pooling exports one) */
     ox_val *r = result(c, x, OV_SPATIAL, NULL);
     if (!r)
         return nn_fail(c->err, NN_E_NOMEM, "%s: out of memory", c->src);

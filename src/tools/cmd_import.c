@@ -19,12 +19,15 @@ static const char import_help[] =
     "or pattern the engine cannot represent is one error naming the node, and nothing is written.\n"
     "NAME defaults to the model file's name without its extension. Supported operators and what they\n"
     "become: docs/FORMATS.md, section 5. Keras .h5 files are not supported by this build.\n"
-    "Exit status: 0 done, 64 usage, 66 MODEL or DIR missing, 65 malformed model file, 78 a model\n"
+    "Exit status: 0 done, 64 usage, 66 MODEL or DIR missing, 65 malformed model (bad protobuf,\n"
+    "missing initializer, shapes that do not fit), 78 a model\n"
     "the engine cannot represent (or ONNX support not built), 1 other errors.\n";
 
 static int exit_for(nn_status s)
 {
-    return s == NN_E_UNSUPPORTED ? EX_CONFIG : s == NN_E_PARSE ? EX_DATAERR : 1;
+    if (s == NN_E_UNSUPPORTED)
+        return EX_CONFIG;
+    return s == NN_E_PARSE || s == NN_E_SHAPE || s == NN_E_WEIGHTS || s == NN_E_SPEC ? EX_DATAERR : 1;
 }
 
 /* NAME from the file name: its base without extension, other characters than [A-Za-z0-9_.-] as '_'. */
