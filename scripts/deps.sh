@@ -10,6 +10,10 @@ build_pkgs=(gcc pkg-config meson ninja-build libyaml-dev zlib1g-dev libgstreamer
 test_pkgs=(libcmocka-dev dataset-fashion-mnist python3 python3-numpy python3-yaml python3-torch python3-zmq valgrind systemd gstreamer1.0-tools)
 bench_pkgs=(python3 python3-numpy python3-yaml python3-torch libopenblas0-pthread)
 fuzz_pkgs=(clang libclang-rt-dev)
+# steerctl import: ONNX (libprotobuf-c, protoc-c compiles src/import/onnx.proto); its test builds ONNX files.
+build_pkgs+=(libprotobuf-c-dev protobuf-c-compiler)
+test_pkgs+=(python3-onnx)
+fuzz_pkgs+=(libprotobuf-c-dev protobuf-c-compiler)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in

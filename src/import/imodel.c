@@ -166,7 +166,7 @@ static nn_status write_yaml(const imp_model *m, const char *path, const char *na
     const char *base = strrchr(m->src, '/') ? strrchr(m->src, '/') + 1 : m->src;
     char q[IMP_QUOTE_LEN];
     fprintf(f, "# %s — imported by `steerctl import` from the %s file %s.\n", name, m->format, imp_quote(q, base));
-    fputs("# Layers are the engine's primitives (docs/FORMATS.md, section 5); weights in the .safetensors\n"
+    fputs("# Layers are the engine's primitives (docs/FORMATS.md, section 9); weights in the .safetensors\n"
           "# beside this file. Set `preprocess` (pixel scale/offset, crop) and `output` (classes with labels,\n"
           "# or steering with scale_deg) to what the model was trained with.\n", f);
     fprintf(f, "name: %s\n", name);

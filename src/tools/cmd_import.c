@@ -18,7 +18,7 @@ static const char import_help[] =
     "written only after the engine has loaded them and passed its self-check; an operator, attribute\n"
     "or pattern the engine cannot represent is one error naming the node, and nothing is written.\n"
     "NAME defaults to the model file's name without its extension. Supported operators and what they\n"
-    "become: docs/FORMATS.md, section 5. Keras .h5 files are not supported by this build.\n"
+    "become: docs/FORMATS.md, section 9. Keras .h5 files are not supported by this build.\n"
     "Exit status: 0 done, 64 usage, 66 MODEL or DIR missing, 65 malformed model (bad protobuf,\n"
     "missing initializer, shapes that do not fit), 78 a model\n"
     "the engine cannot represent (or ONNX support not built), 1 other errors.\n";
