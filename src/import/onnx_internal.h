@@ -74,4 +74,48 @@ const Onnx__AttributeProto *ox_attr(const Onnx__NodeProto *n, const char *name);
 int64_t ox_attr_i(const Onnx__NodeProto *n, const char *name, int64_t def);
 float ox_attr_f(const Onnx__NodeProto *n, const char *name, float def);
 
+typedef struct {
+    const char *src;
+    imp_model *m;
+    nn_err *err;
+    ox_val *v;
+    size_t n_v, cap_v;
+    int64_t opset;
+    int64_t batch;                 /* the input's static batch size, 0 when dynamic */
+    const Onnx__NodeProto *node;
+    char who[320];                 /* "model.onnx: node '/conv1/Conv' (Conv)" */
+} ox_ctx;
+
+/* onnx_import.c: the walk's helpers (inputs are the current node's). */
+nn_status ox_fail(ox_ctx *c, nn_status s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+ox_val *ox_find(ox_ctx *c, const char *name);
+ox_val *ox_add_val(ox_ctx *c, const char *name);
+ox_const *ox_konst(ox_ctx *c, ox_val *v, nn_status *s);
+ox_val *ox_in(ox_ctx *c, size_t i);
+nn_status ox_emit(ox_ctx *c, const ox_val *weight, const char *type, ox_val *const *ins, int n, imp_layer **out);
+ox_val *ox_result(ox_ctx *c, const ox_val *like, ox_kind kind, const imp_layer *l);
+nn_status ox_resolve_input(ox_ctx *c, ox_val *v, bool nhwc);
+nn_status ox_tensor_in_pad(ox_ctx *c, size_t i, bool flat_ok, bool nhwc_ok, bool pad_ok, ox_val **out);
+nn_status ox_tensor_in(ox_ctx *c, size_t i, bool flat_ok, bool nhwc_ok, ox_val **out);
+nn_status ox_weight_in(ox_ctx *c, size_t i, const char *what, int ndim, const int64_t *dims, ox_const **out,
+                       ox_val **val);
+nn_status ox_add_tensor(ox_ctx *c, const imp_layer *l, const char *suffix, const ox_const *k, int ndim,
+                        const int *dims, const int *perm_cols);
+
+/* onnx_ops.c: one function per operator (or family), reading c->node. */
+nn_status ox_alias(ox_ctx *c, ox_val *x, ox_kind kind);
+nn_status ox_op_conv(ox_ctx *c);
+nn_status ox_op_pool(ox_ctx *c, bool max);
+nn_status ox_op_batchnorm(ox_ctx *c);
+nn_status ox_op_act(ox_ctx *c, const char *op);
+nn_status ox_op_softmax(ox_ctx *c);
+nn_status ox_op_global_pool(ox_ctx *c, bool reduce);
+nn_status ox_op_flatten(ox_ctx *c);
+nn_status ox_op_shape(ox_ctx *c);
+nn_status ox_op_reshape(ox_ctx *c);
+nn_status ox_op_transpose(ox_ctx *c);
+nn_status ox_op_merge(ox_ctx *c, bool add);
+nn_status ox_op_dense(ox_ctx *c, bool gemm);
+nn_status ox_op_pad(ox_ctx *c);
+
 #endif
