@@ -10,9 +10,10 @@ build_pkgs=(gcc pkg-config meson ninja-build libyaml-dev zlib1g-dev libgstreamer
 test_pkgs=(libcmocka-dev dataset-fashion-mnist python3 python3-numpy python3-yaml python3-torch python3-zmq valgrind systemd gstreamer1.0-tools)
 bench_pkgs=(python3 python3-numpy python3-yaml python3-torch libopenblas0-pthread)
 fuzz_pkgs=(clang libclang-rt-dev)
-# steerctl import: ONNX (libprotobuf-c, protoc-c compiles src/import/onnx.proto); its test builds ONNX files.
-build_pkgs+=(libprotobuf-c-dev protobuf-c-compiler)
-test_pkgs+=(python3-onnx)
+# steerctl import: ONNX (libprotobuf-c, protoc-c compiles src/import/onnx.proto) and Keras .h5 (libhdf5);
+# its tests build ONNX and .h5 files.
+build_pkgs+=(libprotobuf-c-dev protobuf-c-compiler libhdf5-dev)
+test_pkgs+=(python3-onnx python3-h5py)
 fuzz_pkgs+=(libprotobuf-c-dev protobuf-c-compiler)
 
 want=("${build_pkgs[@]}")

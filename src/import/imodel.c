@@ -172,6 +172,9 @@ static nn_status write_yaml(const imp_model *m, const char *path, const char *na
     fprintf(f, "name: %s\n", name);
     fprintf(f, "description: \"imported from %s\"\n", m->format);
     fprintf(f, "input: {height: %d, width: %d, channels: %d}\n", m->in_h, m->in_w, m->in_c);
+    if (m->crop)
+        fprintf(f, "preprocess:\n  source: {height: %d, width: %d}\n  crop: {top: %d, bottom: %d, left: %d, right: %d}\n",
+                m->src_h, m->src_w, m->top, m->bottom, m->left, m->right);
     fputs("output: {kind: values}\nlayers:\n", f);
     for (int i = 0; i < m->n_l; i++)
         write_layer(f, &m->l[i], i ? m->l[i - 1].name : "input");

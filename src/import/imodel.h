@@ -30,6 +30,8 @@ typedef struct {
     const char *src;                        /* the file imported (messages, the YAML's header) */
     const char *format;                     /* "ONNX", "Keras .h5" */
     int in_h, in_w, in_c;
+    bool crop;                              /* preprocess crop (a Keras Cropping2D on the input) */
+    int src_h, src_w, top, bottom, left, right;
     imp_layer *l;
     int n_l, cap_l;
     imp_tensor *t;

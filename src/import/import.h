@@ -1,5 +1,5 @@
 /* import.h — model importers (`steerctl import`): ONNX (onnx_import.c, built with libprotobuf-c)
- * into an imp_model (imodel.h), which imp_write turns into the zoo's YAML + safetensors. */
+ * and Keras 2 .h5 (keras_import.c, built with libhdf5) into an imp_model (imodel.h), which imp_write turns into the zoo's YAML + safetensors. */
 #ifndef STEERD_IMPORT_IMPORT_H
 #define STEERD_IMPORT_IMPORT_H
 
@@ -14,5 +14,9 @@
 nn_status imp_onnx_parse(imp_model *m, const uint8_t *buf, size_t len, nn_err *err);
 /* Reads the ONNX file m->src. NN_E_UNSUPPORTED when this build has no ONNX support. */
 nn_status imp_onnx_read(imp_model *m, nn_err *err);
+
+/* Reads a Keras 2 .h5 (model.save) from buf[0..len) into m; keras_import.c, built with libhdf5. */
+nn_status imp_keras_parse(imp_model *m, const uint8_t *buf, size_t len, nn_err *err);
+nn_status imp_keras_read(imp_model *m, nn_err *err);
 
 #endif

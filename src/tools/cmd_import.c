@@ -1,6 +1,7 @@
 /* cmd_import.c — `steerctl import MODEL.onnx --out DIR [--name NAME]`: a model from another
  * framework (src/import) written as DIR/NAME.yaml + DIR/NAME.safetensors, then its info table. */
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,15 +11,17 @@
 #include "tools/steerctl.h"
 
 static const char import_help[] =
-    "usage: steerctl import MODEL.onnx --out DIR [--name NAME]\n"
+    "usage: steerctl import MODEL.onnx|MODEL.h5 --out DIR [--name NAME]\n"
     "\n"
-    "Converts an ONNX model (opsets 7-18: PyTorch's torch.onnx.export, tf2onnx) into the zoo's\n"
+    "Converts an ONNX model (opsets 7-18: PyTorch's torch.onnx.export, tf2onnx) or a Keras 2 .h5\n"
+    "(model.save; Sequential or functional) into the zoo's\n"
     "format: DIR/NAME.yaml (the architecture as primitive layers, editable) and DIR/NAME.safetensors\n"
     "(PyTorch names and layouts), then prints `steerctl model info` of the result. Both files are\n"
     "written only after the engine has loaded them and passed its self-check; an operator, attribute\n"
     "or pattern the engine cannot represent is one error naming the node, and nothing is written.\n"
     "NAME defaults to the model file's name without its extension. Supported operators and what they\n"
-    "become: docs/FORMATS.md, section 9. Keras .h5 files are not supported by this build.\n"
+    "become: docs/FORMATS.md, section 9. A Keras Lambda layer is refused (declare a normalisation\n"
+    "as the YAML's preprocess scale/offset instead).\n"
     "Exit status: 0 done, 64 usage, 66 MODEL or DIR missing, 65 malformed model (bad protobuf,\n"
     "missing initializer, shapes that do not fit), 78 a model\n"
     "the engine cannot represent (or ONNX support not built), 1 other errors.\n";
@@ -83,17 +86,29 @@ int cmd_import(int argc, char **argv)
         return EX_NOINPUT;
     }
     size_t n = strlen(model);
-    if (n > 3 && (strcmp(model + n - 3, ".h5") == 0 || (n > 5 && strcmp(model + n - 5, ".hdf5") == 0))) {
-        fprintf(stderr, "steerctl: import: %s: Keras .h5 import is not supported by this build (export the model "
-                "to ONNX, e.g. with tf2onnx)\n", model);
-        return EX_CONFIG;
-    }
-#ifdef STEERD_HAVE_ONNX
+    bool h5 = (n > 3 && strcmp(model + n - 3, ".h5") == 0) || (n > 5 && strcmp(model + n - 5, ".hdf5") == 0) ||
+              (n > 6 && strcmp(model + n - 6, ".keras") == 0);
     imp_model m;
-    imp_init(&m, model, "ONNX");
+    imp_init(&m, model, h5 ? "Keras .h5" : "ONNX");
     nn_err err;
     char yaml[1024];
-    nn_status s = imp_onnx_read(&m, &err);
+    nn_status s;
+#ifdef STEERD_HAVE_HDF5
+    if (h5)
+        s = imp_keras_read(&m, &err);
+#else
+    if (h5)
+        s = nn_fail(&err, NN_E_UNSUPPORTED, "%s: this steerctl was built without Keras .h5 support (needs libhdf5: "
+                    "scripts/deps.sh, then meson setup -Dhdf5=enabled)", model);
+#endif
+#ifdef STEERD_HAVE_ONNX
+    if (!h5)
+        s = imp_onnx_read(&m, &err);
+#else
+    if (!h5)
+        s = nn_fail(&err, NN_E_UNSUPPORTED, "%s: this steerctl was built without ONNX support (needs libprotobuf-c "
+                    "and protoc-c: scripts/deps.sh, then meson setup -Donnx=enabled)", model);
+#endif
     if (!s)
         s = imp_write(&m, out, name, yaml, sizeof yaml, &err);
     imp_free(&m);
@@ -103,9 +118,4 @@ int cmd_import(int argc, char **argv)
     }
     char *info[] = {(char *)"model", (char *)"info", yaml, NULL};
     return cmd_model(3, info);
-#else
-    fprintf(stderr, "steerctl: import: %s: this steerctl was built without ONNX support (needs libprotobuf-c and "
-            "protoc-c: scripts/deps.sh, then meson setup -Donnx=enabled)\n", model);
-    return EX_CONFIG;
-#endif
 }

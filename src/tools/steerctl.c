@@ -23,7 +23,8 @@ static const char usage[] =
     "                                         per-layer time, latency median/p99, GMAC/s vs SGEMM peak\n"
     "  bench MODEL.yaml --train [--weights W] [--threads N] [--batch B] [--runs R] [--json]\n"
     "                                         training step (forward, loss, backward, Adam): images/s\n"
-    "  import MODEL.onnx --out DIR [--name NAME]   ONNX model -> DIR/NAME.yaml + .safetensors\n"
+    "  import MODEL.onnx|MODEL.h5 --out DIR [--name NAME]\n"
+    "                                         ONNX / Keras model -> DIR/NAME.yaml + .safetensors\n"
 #ifdef STEERD_HAVE_REPLAY
     "  replay LOG --model M.yaml --weights W.safetensors [--rate recorded|max] [--publish EP]\n"
     "         [--output CSV] [--threads N]\n"
