@@ -7,7 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "import/imodel.h"
+#include "common/file_read.h"
+#include "import/import.h"
 #include "nn/format/safetensors.h"
 #include "nn/limits.h"
 
@@ -235,4 +236,16 @@ nn_status imp_write(const imp_model *m, const char *dir, const char *name, char 
     }
     snprintf(yaml_path, cap, "%s", fy);
     return NN_OK;
+}
+
+nn_status imp_read(imp_model *m, imp_parse_fn parse, nn_err *err)
+{
+    char *buf;
+    size_t len;
+    nn_status s = cm_read_regular(m->src, IMP_MAX_FILE, &buf, &len, err);
+    if (s)
+        return s;
+    s = parse(m, (const uint8_t *)buf, len, err);
+    free(buf);
+    return s;
 }

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/file_read.h"
 #include "import/import.h"
 #include "import/keras_h5.h"
 #include "import/kjson.h"
@@ -628,17 +627,5 @@ nn_status imp_keras_parse(imp_model *m, const uint8_t *buf, size_t len, nn_err *
     kj_free(root);
     free(cfg);
     kh5_close(&h);
-    return s;
-}
-
-nn_status imp_keras_read(imp_model *m, nn_err *err)
-{
-    char *buf;
-    size_t len;
-    nn_status s = cm_read_regular(m->src, IMP_MAX_FILE, &buf, &len, err);
-    if (s)
-        return s;
-    s = imp_keras_parse(m, (const uint8_t *)buf, len, err);
-    free(buf);
     return s;
 }

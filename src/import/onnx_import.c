@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/file_read.h"
 #include "import/import.h"
 #include "import/onnx_internal.h"
 #include "nn/limits.h"
@@ -394,17 +393,5 @@ nn_status imp_onnx_parse(imp_model *m, const uint8_t *buf, size_t len, nn_err *e
         ox_const_free(c.v[i].k);
     free(c.v);
     onnx__model_proto__free_unpacked(mp, NULL);
-    return s;
-}
-
-nn_status imp_onnx_read(imp_model *m, nn_err *err)
-{
-    char *buf;
-    size_t len;
-    nn_status s = cm_read_regular(m->src, IMP_MAX_FILE, &buf, &len, err);
-    if (s)
-        return s;
-    s = imp_onnx_parse(m, (const uint8_t *)buf, len, err);
-    free(buf);
     return s;
 }

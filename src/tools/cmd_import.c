@@ -95,7 +95,7 @@ int cmd_import(int argc, char **argv)
     nn_status s;
 #ifdef STEERD_HAVE_HDF5
     if (h5)
-        s = imp_keras_read(&m, &err);
+        s = imp_read(&m, imp_keras_parse, &err);
 #else
     if (h5)
         s = nn_fail(&err, NN_E_UNSUPPORTED, "%s: this steerctl was built without Keras .h5 support (needs libhdf5: "
@@ -103,7 +103,7 @@ int cmd_import(int argc, char **argv)
 #endif
 #ifdef STEERD_HAVE_ONNX
     if (!h5)
-        s = imp_onnx_read(&m, &err);
+        s = imp_read(&m, imp_onnx_parse, &err);
 #else
     if (!h5)
         s = nn_fail(&err, NN_E_UNSUPPORTED, "%s: this steerctl was built without ONNX support (needs libprotobuf-c "

@@ -29,13 +29,12 @@ Last line: `N passed, N failed`; exit 1 on any failure, 77 without h5py/torch or
 import argparse
 import json
 import os
-import shutil
-import subprocess
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "oracle"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 try:
     import h5py
     import torch
@@ -43,11 +42,10 @@ try:
 except ImportError as e:  # meson: skipped
     print(f"skipped: {e} (install python3-h5py python3-torch)")
     sys.exit(77)
-import st  # noqa: E402
 import torchmodel as tm  # noqa: E402
+from import_common import Results, check_refusal, check_run, run  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-TOL = 1e-5
 
 
 def save_h5(path, layers, weights, functional=None):
@@ -151,47 +149,6 @@ def keras_from_spec(net, tensors):
     return layers, weights
 
 
-def run(cmd):
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-
-
-def check_run(steerctl, work, name, path, hwc, ref_fn, rng, want_in_yaml=()):
-    out = os.path.join(work, name)
-    shutil.rmtree(out, ignore_errors=True)
-    os.makedirs(out)
-    p = run(steerctl + ["import", path, "--name", "m", "--out", out])
-    if p.returncode != 0:
-        return f"import exit {p.returncode}: {p.stderr.strip()[:300]}"
-    text = open(os.path.join(out, "m.yaml")).read()
-    for w in want_in_yaml:
-        if w not in text:
-            return f"m.yaml lacks {w!r}"
-    x = rng.standard_normal((2,) + tuple(hwc)).astype(np.float32)
-    st.save_npy(os.path.join(out, "x.npy"), x)
-    p = run(steerctl + ["model", "run", os.path.join(out, "m.yaml"), os.path.join(out, "m.safetensors"), "--input",
-                        os.path.join(out, "x.npy"), "--output", os.path.join(out, "y.npy")])
-    if p.returncode != 0:
-        return f"model run exit {p.returncode}: {p.stderr.strip()[:300]}"
-    y, ref = st.load_npy(os.path.join(out, "y.npy")), ref_fn(x)
-    if y.shape != ref.shape:
-        return f"output shape {y.shape} != reference {ref.shape}"
-    err = float(np.max(np.abs(y - ref)) / max(1e-3, float(np.max(np.abs(ref)))))
-    return None if err <= TOL else f"relative error {err:.3g} > {TOL}"
-
-
-def check_refusal(steerctl, work, name, path, words):
-    out = os.path.join(work, "bad-" + name)
-    shutil.rmtree(out, ignore_errors=True)
-    os.makedirs(out)
-    p = run(steerctl + ["import", path, "--out", out])
-    lines = p.stderr.strip().splitlines()
-    if p.returncode not in (65, 78):
-        return f"exit {p.returncode} (want 65 or 78): {p.stderr.strip()[:300]}"
-    if len(lines) != 1 or not all(w in lines[0] for w in words):
-        return f"stderr {lines!r} does not name {words}"
-    return f"files left: {os.listdir(out)}" if os.listdir(out) else None
-
-
 def functional_case(path, rng):
     r = lambda *s: (rng.standard_normal(s) * 0.3).astype(np.float32)  # noqa: E731
     dk, pk, pb = r(3, 3, 4, 2), r(1, 1, 8, 6), r(6)
@@ -249,12 +206,8 @@ def main():
         return 77
     os.makedirs(a.workdir, exist_ok=True)
     rng = np.random.default_rng(3)
-    results = []
-
-    def record(name, msg):
-        results.append((name, msg))
-        if msg:
-            print(f"FAIL {name}: {msg}")
+    res = Results()
+    record = res.record
 
     for m in ("seed-mnist-baseline", "seed-mnist-effnet", "seed-steering-baseline", "seed-steering-effnet"):
         if a.filter not in m:
@@ -301,9 +254,7 @@ def main():
         path = os.path.join(a.workdir, "truncated.h5")
         open(path, "wb").write(data[: len(data) // 2])
         record("bad-truncated", check_refusal(steerctl, a.workdir, "truncated", path, ["truncated.h5"]))
-    failed = sum(1 for _, m in results if m)
-    print(f"{len(results) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    return res.finish()
 
 
 if __name__ == "__main__":

@@ -15,14 +15,13 @@ Usage: check_onnx.py --steerctl PATH [--workdir DIR] [--filter SUBSTR]
 import argparse
 import glob
 import os
-import shutil
-import subprocess
 import sys
 import warnings
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "oracle"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 try:
     import torch
     import torch.nn as nn
@@ -31,11 +30,10 @@ try:
 except ImportError as e:  # meson: skipped
     print(f"skipped: {e} (install python3-torch python3-onnx)")
     sys.exit(77)
-import st  # noqa: E402
 import torchmodel as tm  # noqa: E402
+from import_common import Results, check_refusal, check_run, run  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-TOL = 1e-5
 warnings.filterwarnings("ignore")
 
 
@@ -180,10 +178,6 @@ def refusals():
 
 # ---------------------------------------------------------------- running
 
-def run(cmd):
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-
-
 def f16_initializers(path, out_path):
     m = onnx.load(path)
     for t in m.graph.initializer:
@@ -203,44 +197,6 @@ def typed_initializers(path, out_path):
     onnx.save(m, out_path)
 
 
-def check_forward(steerctl, work, name, onnx_path, hwc, ref_fn, rng):
-    out = os.path.join(work, name)
-    os.makedirs(out, exist_ok=True)
-    p = run(steerctl + ["import", onnx_path, "--name", "m", "--out", out])
-    if p.returncode != 0:
-        return f"import exit {p.returncode}: {p.stderr.strip()[:300]}"
-    x = rng.standard_normal((2,) + tuple(hwc)).astype(np.float32)
-    st.save_npy(os.path.join(out, "x.npy"), x)
-    p = run(steerctl + ["model", "run", os.path.join(out, "m.yaml"), os.path.join(out, "m.safetensors"), "--input",
-                        os.path.join(out, "x.npy"), "--output", os.path.join(out, "y.npy")])
-    if p.returncode != 0:
-        return f"model run exit {p.returncode}: {p.stderr.strip()[:300]}"
-    y = st.load_npy(os.path.join(out, "y.npy"))
-    ref = ref_fn(x)
-    if y.shape != ref.shape:
-        return f"output shape {y.shape} != torch {ref.shape}"
-    err = float(np.max(np.abs(y - ref)) / max(1e-3, float(np.max(np.abs(ref)))))
-    return None if err <= TOL else f"relative error {err:.3g} > {TOL}"
-
-
-def check_refusal(steerctl, work, name, data, words):
-    out = os.path.join(work, "bad-" + name)
-    shutil.rmtree(out, ignore_errors=True)
-    os.makedirs(out)
-    path = os.path.join(work, name + ".onnx")
-    with open(path, "wb") as f:
-        f.write(data if isinstance(data, bytes) else data.SerializeToString())
-    p = run(steerctl + ["import", path, "--out", out])
-    lines = p.stderr.strip().splitlines()
-    if p.returncode not in (65, 78):
-        return f"exit {p.returncode} (want 65 or 78): {p.stderr.strip()[:200]}"
-    if len(lines) != 1 or not all(w in lines[0] for w in words):
-        return f"stderr {lines!r} does not name {words}"
-    if os.listdir(out):
-        return f"files left in --out: {os.listdir(out)}"
-    return None
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steerctl", required=True)
@@ -255,12 +211,8 @@ def main():
     os.makedirs(a.workdir, exist_ok=True)
     torch.manual_seed(0)
     rng = np.random.default_rng(1)
-    results = []
-
-    def record(name, msg):
-        results.append((name, msg))
-        if msg:
-            print(f"FAIL {name}: {msg}")
+    res = Results()
+    record = res.record
 
     cases = []
     for path in sorted(glob.glob(os.path.join(REPO, "models", "*.yaml"))):
@@ -285,34 +237,33 @@ def main():
             path = os.path.join(a.workdir, cname + ".onnx")
             x = torch.zeros((2, hwc[2], hwc[0], hwc[1]))
             export(mod, x, path, opset)
-            record(cname, check_forward(steerctl, a.workdir, cname, path, hwc, ref, rng))
+            record(cname, check_run(steerctl, a.workdir, cname, path, hwc, ref, rng))
             if opset == 13 and name in ("zoo-seed-steering-effnet", "op-linear_bn1d", "op-conv_groups"):
                 typed = path[:-5] + "-typed.onnx"
                 typed_initializers(path, typed)
-                record(cname + "-typed", check_forward(steerctl, a.workdir, cname + "-typed", typed, hwc, ref, rng))
-    if a.filter in "f16":  # float16 initializers: the reference uses the same rounded weights
+                record(cname + "-typed", check_run(steerctl, a.workdir, cname + "-typed", typed, hwc, ref, rng))
+    if a.filter in "f16":  # float16 initializers; the reference uses the same rounded weights
         net = tm.build(os.path.join(REPO, "models", "seed-mnist-effnet.yaml"))
         w = {k: v.astype(np.float16).astype(np.float32) for k, v in tm.random_weights(net, rng).items()}
         tm.load_weights(net, w)
         path = os.path.join(a.workdir, "f16-full.onnx")
         export(net, torch.zeros((2, 1, 28, 28)), path, 13)
         f16_initializers(path, path[:-5] + "-f16.onnx")
-        ref = (lambda x: tm.reference(net, w, x)) if "running" not in "".join(w) else None
-        # BN folded into conv by the exporter rounds differently: the seed-mnist-effnet head's BN is
-        # standalone (after a dense layer), the block convolutions have no BN, so the rounding matches.
-        record("f16-initializers", check_forward(steerctl, a.workdir, "f16", path[:-5] + "-f16.onnx", (28, 28, 1),
-                                                 lambda x: tm.reference(net, w, x), rng))
-        del ref
+        # No BN is folded into a convolution here (the blocks have none; the head's BN follows a dense
+        # layer), so every exported initializer is one of the rounded weights, exact in float16.
+        record("f16-initializers", check_run(steerctl, a.workdir, "f16", path[:-5] + "-f16.onnx", (28, 28, 1),
+                                             lambda x: tm.reference(net, w, x), rng))
     if a.filter in "keras-style":
         path = os.path.join(a.workdir, "keras-style.onnx")
         hwc, ref = keras_style(path, rng)
-        record("keras-style", check_forward(steerctl, a.workdir, "keras-style", path, hwc, ref, rng))
+        record("keras-style", check_run(steerctl, a.workdir, "keras-style", path, hwc, ref, rng))
     for name, data, words in refusals():
         if a.filter in "bad-" + name:
-            record("bad-" + name, check_refusal(steerctl, a.workdir, name, data, words))
-    failed = sum(1 for _, m in results if m)
-    print(f"{len(results) - failed} passed, {failed} failed")
-    return 1 if failed else 0
+            path = os.path.join(a.workdir, name + ".onnx")
+            with open(path, "wb") as f:
+                f.write(data if isinstance(data, bytes) else data.SerializeToString())
+            record("bad-" + name, check_refusal(steerctl, a.workdir, name, path, words))
+    return res.finish()
 
 
 if __name__ == "__main__":
