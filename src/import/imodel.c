@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/file_read.h"
+#include "common/quote.h"
 #include "import/import.h"
 #include "nn/format/safetensors.h"
 #include "nn/limits.h"
@@ -34,8 +35,8 @@ const char *imp_quote(char buf[IMP_QUOTE_LEN], const char *s)
 {
     size_t n = s ? strlen(s) : 0;
     bool ok = s && n <= IMP_QUOTE_LEN - 4;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\'' && s[i] != '\\';
+    for (size_t i = 0; ok && i < n; i++) /* identifier characters, and '/' ':' of exporters' names */
+        ok = cm_quote_char((unsigned char)s[i]) || s[i] == '/' || s[i] == ':';
     if (!s)
         snprintf(buf, IMP_QUOTE_LEN, "<none>");
     else if (ok)

@@ -58,8 +58,8 @@ int imp_find(const imp_model *m, const char *name);
  * its self-check; on any failure neither file exists afterwards (nor any temp file). */
 nn_status imp_write(const imp_model *m, const char *dir, const char *name, char *yaml_path, size_t cap, nn_err *err);
 
-/* A token from an imported file for a message: 'text' when printable ASCII (no quote, at most 96
- * bytes), else <N bytes, not shown>. */
+/* A token from an imported file for a message (common/quote.h's rule, widened for exporters' node
+ * names): 'text' when made of [A-Za-z0-9_.+-/:] and at most 96 bytes, else <N bytes, not shown>. */
 #define IMP_QUOTE_LEN 100
 const char *imp_quote(char buf[IMP_QUOTE_LEN], const char *s);
 

@@ -56,6 +56,9 @@ static int read_strings(hid_t obj, const char *name, char ***out, int *n)
     if (t >= 0 && H5Tget_class(t) == H5T_STRING && cnt >= 1 && cnt <= 100000) {
         char **v = calloc((size_t)cnt, sizeof *v);
         hid_t mt = H5Tcopy(H5T_C_S1);
+        /* Variable-length strings (h5py 3 writes the scalar model_config so) come from HDF5's global
+         * heap, whose reader in libhdf5 1.10.8 copies out of bounds on some damaged files (found by
+         * fuzz_h5, inside H5HG_read): a known limit, docs/FORMATS.md §9. */
         if (v && mt >= 0 && H5Tis_variable_str(t) > 0) {
             H5Tset_size(mt, H5T_VARIABLE);
             char **raw = calloc((size_t)cnt, sizeof *raw);

@@ -134,9 +134,10 @@ nn_status ox_resolve_input(ox_ctx *c, ox_val *v, bool nhwc)
 nn_status ox_tensor_in_pad(ox_ctx *c, size_t i, bool flat_ok, bool nhwc_ok, bool pad_ok, ox_val **out)
 {
     ox_val *v = ox_in(c, i);
+    char q[IMP_QUOTE_LEN];
     if (!v || v->kind == OV_UNSET)
         return ox_fail(c, NN_E_PARSE, "input %zu %s is missing (no initializer, graph input or earlier node "
-                    "produces it)", i, i < c->node->n_input ? c->node->input[i] : "");
+                       "produces it)", i, imp_quote(q, i < c->node->n_input ? c->node->input[i] : NULL));
     if (v->kind == OV_INPUT)
         ox_resolve_input(c, v, false);
     if (v->padded && !pad_ok)
@@ -285,6 +286,7 @@ static nn_status fold_node(ox_ctx *c, bool *done)
 static nn_status graph_input(ox_ctx *c, const Onnx__GraphProto *g)
 {
     const Onnx__ValueInfoProto *vi = NULL;
+    char q[IMP_QUOTE_LEN];
     for (size_t i = 0; i < g->n_input; i++) {
         bool init = false;
         for (size_t j = 0; j < g->n_initializer && !init; j++)
@@ -293,7 +295,7 @@ static nn_status graph_input(ox_ctx *c, const Onnx__GraphProto *g)
             continue;
         if (vi)
             return nn_fail(c->err, NN_E_UNSUPPORTED, "%s: graph input %s: the engine takes one input", c->src,
-                           g->input[i]->name ? g->input[i]->name : "?");
+                           imp_quote(q, g->input[i]->name));
         vi = g->input[i];
     }
     if (!vi || !vi->name)
@@ -301,7 +303,6 @@ static nn_status graph_input(ox_ctx *c, const Onnx__GraphProto *g)
     const Onnx__TypeProto *tp = vi->type;
     const Onnx__TensorShapeProto *sh = tp && tp->value_case == ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE && tp->tensor_type
                                            ? tp->tensor_type->shape : NULL;
-    char q[IMP_QUOTE_LEN];
     if (!sh || (sh->n_dim != 4 && sh->n_dim != 2) || tp->tensor_type->elem_type != 1)
         return nn_fail(c->err, NN_E_UNSUPPORTED, "%s: graph input %s: expected a float32 tensor of rank 4 "
                        "[N, C, H, W] / [N, H, W, C] or rank 2 [N, F]", c->src, imp_quote(q, vi->name));

@@ -22,8 +22,8 @@ static const char import_help[] =
     "NAME defaults to the model file's name without its extension. Supported operators and what they\n"
     "become: docs/FORMATS.md, section 9. A Keras Lambda layer is refused (declare a normalisation\n"
     "as the YAML's preprocess scale/offset instead).\n"
-    "Exit status: 0 done, 64 usage, 66 MODEL or DIR missing, 65 malformed model (bad protobuf,\n"
-    "missing initializer, shapes that do not fit), 78 a model\n"
+    "Exit status: 0 done, 64 usage, 66 MODEL or DIR missing, 73 DIR not writable, 65 malformed model\n"
+    "(bad protobuf / HDF5, missing initializer or weight, shapes that do not fit), 78 a model\n"
     "the engine cannot represent (or ONNX support not built), 1 other errors.\n";
 
 static int exit_for(nn_status s)
@@ -109,12 +109,13 @@ int cmd_import(int argc, char **argv)
         s = nn_fail(&err, NN_E_UNSUPPORTED, "%s: this steerctl was built without ONNX support (needs libprotobuf-c "
                     "and protoc-c: scripts/deps.sh, then meson setup -Donnx=enabled)", model);
 #endif
-    if (!s)
+    bool read = !s;
+    if (read)
         s = imp_write(&m, out, name, yaml, sizeof yaml, &err);
     imp_free(&m);
     if (s) {
         fprintf(stderr, "steerctl: import: %s\n", err.msg);
-        return s == NN_E_IO ? EX_NOINPUT : exit_for(s);
+        return s != NN_E_IO ? exit_for(s) : read ? EX_CANTCREAT : EX_NOINPUT;
     }
     char *info[] = {(char *)"model", (char *)"info", yaml, NULL};
     return cmd_model(3, info);
