@@ -92,7 +92,7 @@ int cmd_import(int argc, char **argv)
     imp_init(&m, model, h5 ? "Keras .h5" : "ONNX");
     nn_err err;
     char yaml[1024];
-    nn_status s;
+    nn_status s = NN_OK;
 #ifdef STEERD_HAVE_HDF5
     if (h5)
         s = imp_read(&m, imp_keras_parse, &err);
