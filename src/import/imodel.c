@@ -80,7 +80,7 @@ nn_status imp_add(imp_model *m, const char *base, const char *type, const char *
         m->l = l;
         m->cap_l = cap;
     }
-    char nm[NN_NAME_LEN - 8];
+    char nm[NN_NAME_LEN - 12]; /* room for "_<int>" */
     size_t k = 0;
     for (const char *p = base; *p && k + 1 < sizeof nm; p++) {
         char c = isalnum((unsigned char)*p) ? *p : '_';

@@ -403,7 +403,7 @@ nn_status ox_op_reshape(ox_ctx *c)
     if (!k || k->is_float || k->ndim != 1 || k->n < 1 || k->n > 5)
         return ox_fail(c, NN_E_UNSUPPORTED, "input shape must be a constant (or a foldable Shape chain) of 1 to 5 "
                     "integers");
-    int64_t d[OX_MAX_DIMS], t[5];
+    int64_t d[OX_MAX_DIMS] = {0}, t[5] = {0};
     int nd = onnx_dims(x, d), nt = (int)k->n, infer = -1;
     long long per = 1, known = 1;
     for (int i = 1; i < nd; i++)
