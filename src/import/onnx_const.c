@@ -95,10 +95,12 @@ nn_status ox_const_decode(ox_const **out, const Onnx__TensorProto *t, const char
         return nn_fail(err, NN_E_UNSUPPORTED, "%s: tensor %s: %zu dimensions (at most %d)", src, imp_quote(q, what),
                        t->n_dims, OX_MAX_DIMS);
     bool is_float = dt == 1 || dt == 10 || dt == 11;
-    ox_const *k = ox_const_new(is_float, (int)t->n_dims, t->dims);
-    if (!k)
+    long long dl[OX_MAX_DIMS];
+    size_t n, have;
+    for (size_t i = 0; i < t->n_dims; i++)
+        dl[i] = t->dims[i];
+    if (!imp_count(dl, (int)t->n_dims, &n))
         return nn_fail(err, NN_E_WEIGHTS, "%s: tensor %s: bad or too large shape", src, imp_quote(q, what));
-    size_t n = k->n, have;
     if (t->has_raw_data && t->raw_data.len)
         have = t->raw_data.len / (size_t)size + (t->raw_data.len % (size_t)size ? 1 : 0) * (SIZE_MAX / 2);
     else if (dt == 1)
@@ -111,11 +113,12 @@ nn_status ox_const_decode(ox_const **out, const Onnx__TensorProto *t, const char
         have = t->n_uint64_data;
     else
         have = t->n_int32_data;
-    if (have != n) {
-        ox_const_free(k);
+    if (have != n) /* checked before anything of that size is allocated */
         return nn_fail(err, NN_E_WEIGHTS, "%s: tensor %s: %zu values for its shape of %zu elements", src,
                        imp_quote(q, what), have > SIZE_MAX / 4 ? (size_t)0 : have, n);
-    }
+    ox_const *k = ox_const_new(is_float, (int)t->n_dims, t->dims);
+    if (!k)
+        return nn_fail(err, NN_E_NOMEM, "%s: tensor %s: out of memory", src, imp_quote(q, what));
     const uint8_t *raw = t->has_raw_data && t->raw_data.len ? t->raw_data.data : NULL;
     for (size_t i = 0; i < n; i++) {
         if (dt == 10) {
@@ -181,7 +184,20 @@ bool ox_foldable(const char *op)
     return false;
 }
 
-static ox_const *like(const ox_const *k, int ndim, const int64_t *dims) { return ox_const_new(k->is_float, ndim, dims); }
+/* A folded constant: at most OX_MAX_FOLD elements (shape arithmetic is small; a ConstantOfShape
+ * asking for more is refused rather than allocated). */
+#define OX_MAX_FOLD ((size_t)1 << 24)
+static ox_const *fold_new(bool is_float, int ndim, const int64_t *dims)
+{
+    long long d[OX_MAX_DIMS];
+    size_t n;
+    for (int i = 0; i < ndim && i < OX_MAX_DIMS; i++)
+        d[i] = dims[i];
+    return ndim <= OX_MAX_DIMS && imp_count(d, ndim, &n) && n <= OX_MAX_FOLD ? ox_const_new(is_float, ndim, dims)
+                                                                              : NULL;
+}
+
+static ox_const *like(const ox_const *k, int ndim, const int64_t *dims) { return fold_new(k->is_float, ndim, dims); }
 
 static void copy_el(ox_const *dst, size_t di, const ox_const *src, size_t si)
 {
@@ -367,7 +383,7 @@ nn_status ox_fold(ox_const **out, const Onnx__NodeProto *n, ox_const *const *in,
         o = fold_walk(d, d->ndim, d->dims, NULL, NULL, NULL);
     } else if (strcmp(op, "Cast") == 0) {
         int64_t to = ox_attr_i(n, "to", 1);
-        if ((o = ox_const_new(to == 1 || to == 10 || to == 11, d->ndim, d->dims)))
+        if ((o = fold_new(to == 1 || to == 10 || to == 11, d->ndim, d->dims)))
             for (size_t e = 0; e < o->n; e++)
                 copy_el(o, e, d, e);
     } else if (strcmp(op, "Shape") == 0) {
@@ -457,7 +473,7 @@ nn_status ox_fold(ox_const **out, const Onnx__NodeProto *n, ox_const *const *in,
         if (a && a->t && (s = ox_const_decode(&val, a->t, who, "value", err)))
             return s;
         if (!d->is_float && d->ndim == 1 && d->n <= OX_MAX_DIMS &&
-            (o = ox_const_new(val ? val->is_float : true, (int)d->n, d->i)))
+            (o = fold_new(val ? val->is_float : true, (int)d->n, d->i)))
             for (size_t e = 0; val && val->n && e < o->n; e++)
                 copy_el(o, e, val, 0);
         ox_const_free(val);
