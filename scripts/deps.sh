@@ -19,6 +19,11 @@ cross_pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
 cross=0
 # data-parallel steer-train (mpirun -np N, -Dmpi=auto): MPI to build it, mpirun to run it and its tests
 build_pkgs+=(libopenmpi-dev openmpi-bin)
+# steerctl import: ONNX (libprotobuf-c, protoc-c compiles src/import/onnx.proto) and Keras .h5 (libhdf5);
+# its tests build ONNX and .h5 files.
+build_pkgs+=(libprotobuf-c-dev protobuf-c-compiler libhdf5-dev)
+test_pkgs+=(python3-onnx python3-h5py)
+fuzz_pkgs+=(libprotobuf-c-dev protobuf-c-compiler)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in

@@ -22,6 +22,8 @@ static const char usage[] =
     "                                         per-layer time, latency median/p99, GMAC/s vs SGEMM peak\n"
     "  bench MODEL.yaml --train [--weights W] [--threads N] [--batch B] [--runs R] [--json]\n"
     "                                         training step (forward, loss, backward, Adam): images/s\n"
+    "  import MODEL.onnx|MODEL.h5 --out DIR [--name NAME]\n"
+    "                                         ONNX / Keras model -> DIR/NAME.yaml + .safetensors\n"
 #ifdef STEERD_HAVE_REPLAY
     "  replay LOG --model M.yaml --weights W.safetensors [--rate recorded|max] [--publish EP]\n"
     "         [--output CSV] [--threads N]\n"
@@ -57,6 +59,7 @@ static const opts_sub commands[] = {
     {"model", cmd_model},
     {"explain", cmd_explain},
     {"bench", cmd_bench},
+    {"import", cmd_import},
 #ifdef STEERD_HAVE_REPLAY
     {"replay", cmd_replay},
 #endif

@@ -8,6 +8,7 @@
 int cmd_model(int argc, char **argv);   /* model info | init | run */
 int cmd_explain(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_import(int argc, char **argv);  /* import MODEL.onnx: to the zoo's YAML + safetensors (cmd_import.c) */
 int cmd_bench_train(int argc, char **argv); /* bench --train: training throughput (cmd_bench_train.c) */
 #ifdef STEERD_HAVE_REPLAY
 int cmd_replay(int argc, char **argv);  /* replay LOG: a recorded drive through the daemon's engine path */

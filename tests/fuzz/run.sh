@@ -44,12 +44,23 @@ else
     done
 fi
 shopt -u nullglob
+extra=()
+if [ "$target" = onnx ]; then # the ONNX importer: onnx.proto compiled by protoc-c, libprotobuf-c
+    mkdir -p "$out/gen"
+    protoc-c --c_out="$out/gen" --proto_path=src/import src/import/onnx.proto
+    srcs+=(src/import/imodel.c src/import/onnx_const.c src/import/onnx_import.c src/import/onnx_ops.c "$out/gen/onnx.pb-c.c")
+    extra=(-I"$out/gen" -lprotobuf-c)
+fi
+if [ "$target" = h5 ]; then # the Keras .h5 importer: libhdf5 (Debian's serial build)
+    srcs+=(src/import/imodel.c src/import/kjson.c src/import/keras_h5.c src/import/keras_import.c)
+    extra=(-I/usr/include/hdf5/serial -L/usr/lib/x86_64-linux-gnu/hdf5/serial -lhdf5)
+fi
 
 bin=$out/fuzz_$target
 echo "run.sh: building $bin from $harness + ${#srcs[@]} sources" >&2
 ${CC_FUZZ:-clang} -std=c11 -g -O1 -fno-omit-frame-pointer \
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -Isrc -D_GNU_SOURCE "$harness" "${srcs[@]}" -lyaml -lz -lpthread -lm -o "$bin"
+    -Isrc -D_GNU_SOURCE "$harness" "${srcs[@]}" "${extra[@]}" -lyaml -lz -lpthread -lm -o "$bin"
 
 dict=()
 [ -f "tests/fuzz/$target.dict" ] && dict=(-dict="tests/fuzz/$target.dict")

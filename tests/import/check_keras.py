@@ -1,0 +1,261 @@
+#!/usr/bin/python3
+"""check_keras.py — `steerctl import` of Keras 2 `.h5` files, through the real steerctl.
+
+The files are written with h5py in Keras 2's model.save layout (keras/saving/hdf5_format.py,
+save_model_to_hdf5 + save_weights_to_hdf5_group, Keras 2.4-2.11): root attributes
+`model_config` (the JSON of model.get_config() under {"class_name", "config"}), `keras_version`
+and `backend` (byte strings); group `model_weights` with attributes `layer_names`, `backend`,
+`keras_version`; per layer a group `model_weights/<layer>` with attribute `weight_names`
+(byte strings such as `conv1/kernel:0`) and each weight at `model_weights/<layer>/<weight name>`
+(so `model_weights/conv1/conv1/kernel:0`). Keras layouts: Conv2D kernel HWIO [kh, kw, in, out],
+DepthwiseConv2D [kh, kw, C, dm], SeparableConv2D depthwise [kh, kw, C, dm] + pointwise
+[1, 1, C*dm, F], Dense [in, out] with `in` in channels_last (H, W, C) order after a Flatten,
+BatchNormalization gamma, beta, moving_mean, moving_variance.
+
+Cases:
+  seed models  models/seed-*.yaml (the seed's MNIST and steering EffNets and baseline CNNs) as
+               Sequential Keras models with random weights; expected output: the float64
+               PyTorch reference (tests/oracle/torchmodel.py) with the same weights in PyTorch
+               layouts; `steerctl model run` within 1e-5 relative;
+  functional   a hand-written functional graph (ZeroPadding2D, SeparableConv2D, Add,
+               Concatenate, GlobalAveragePooling2D, Dense softmax) whose reference is computed
+               in PyTorch directly from the Keras weights with Keras conventions ('same'
+               padding, HWIO, depthwise [kh, kw, C, dm]);
+  crop         Cropping2D on the input becomes the YAML's preprocess crop;
+  refusals     Lambda (the message says how to declare preprocessing), sigmoid activation,
+               a truncated file, a missing weight: one line, exit 65/78, nothing written.
+Last line: `N passed, N failed`; exit 1 on any failure, 77 without h5py/torch or .h5 support.
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "oracle"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+try:
+    import h5py
+    import torch
+    import torch.nn.functional as F
+except ImportError as e:  # meson: skipped
+    print(f"skipped: {e} (install python3-h5py python3-torch)")
+    sys.exit(77)
+import torchmodel as tm  # noqa: E402
+from import_common import Results, check_refusal, check_run, run  # noqa: E402
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+def save_h5(path, layers, weights, functional=None):
+    """layers: Keras layer dicts {class_name, config[, inbound_nodes]}; weights: {layer: [(wname, array)]}."""
+    if functional:
+        cfg = {"class_name": "Functional", "config": {"name": "m", "layers": layers, **functional}}
+    else:
+        cfg = {"class_name": "Sequential", "config": {"name": "m", "layers": layers}}
+    with h5py.File(path, "w") as f:
+        f.attrs["keras_version"] = b"2.11.0"
+        f.attrs["backend"] = b"tensorflow"
+        f.attrs["model_config"] = json.dumps(cfg).encode("utf8")
+        mw = f.create_group("model_weights")
+        names = [l["config"]["name"] for l in layers]
+        mw.attrs["layer_names"] = np.array([n.encode() for n in names])
+        mw.attrs["backend"] = b"tensorflow"
+        mw.attrs["keras_version"] = b"2.11.0"
+        for n in names:
+            g = mw.create_group(n)
+            ws = weights.get(n, [])
+            g.attrs["weight_names"] = np.array([f"{n}/{w}".encode() for w, _ in ws], dtype="S")
+            for w, a in ws:
+                g.create_dataset(f"{n}/{w}", data=np.asarray(a, np.float32))
+
+
+def pads_of(pad):
+    return pad if isinstance(pad, list) else None
+
+
+def keras_from_spec(net, tensors):
+    """Sequential Keras layers + weights for a steerd model (torchmodel prims, PyTorch weights)."""
+    h, w, c = net.in_hwc
+    layers = [{"class_name": "InputLayer", "config": {"name": "input_1", "batch_input_shape": [None, h, w, c],
+                                                      "dtype": "float32"}}]
+    weights = {}
+    for p in net.prims:
+        name = p.name.replace(".", "_")
+        cfg = {"name": name}
+        t = p.type
+        k = lambda s: tensors[f"{p.name}.{s}"]  # noqa: E731
+        ins = net.shapes[p.inputs[0]]
+        if t in ("conv2d", "depthwise_conv2d"):
+            pad = p.cfg["padding"]
+            if isinstance(pad, list):
+                layers.append({"class_name": "ZeroPadding2D", "config": {"name": name + "_pad",
+                               "padding": [[pad[0], pad[1]], [pad[2], pad[3]]]}})
+                pad = "valid"
+            cfg.update(kernel_size=list(p.cfg["kernel"]), strides=list(p.cfg["stride"]), padding=pad,
+                       data_format="channels_last", dilation_rate=[1, 1], activation="linear",
+                       use_bias=p.cfg["bias"])
+            wt = k("weight")
+            if t == "conv2d":
+                cfg.update(filters=p.cfg["filters"], groups=p.cfg["groups"])
+                ws = [("kernel:0", wt.transpose(2, 3, 1, 0))]
+                cls = "Conv2D"
+            else:
+                dm = p.cfg["depth_multiplier"]
+                cfg.update(depth_multiplier=dm)
+                ws = [("depthwise_kernel:0", wt.reshape(ins.c, dm, *wt.shape[2:]).transpose(2, 3, 0, 1))]
+                cls = "DepthwiseConv2D"
+            if p.cfg["bias"]:
+                ws.append(("bias:0", k("bias")))
+            weights[name] = ws
+        elif t in ("max_pool2d", "avg_pool2d"):
+            cls = "MaxPooling2D" if t == "max_pool2d" else "AveragePooling2D"
+            assert not isinstance(p.cfg["padding"], list)
+            cfg.update(pool_size=list(p.cfg["pool"]), strides=list(p.cfg["stride"]), padding=p.cfg["padding"],
+                       data_format="channels_last")
+        elif t == "batch_norm":
+            cls = "BatchNormalization"
+            cfg.update(axis=-1, epsilon=p.cfg["eps"], momentum=1 - p.cfg["momentum"], center=True, scale=True)
+            weights[name] = [("gamma:0", k("weight")), ("beta:0", k("bias")), ("moving_mean:0", k("running_mean")),
+                             ("moving_variance:0", k("running_var"))]
+        elif t == "relu":
+            cls, cfg["activation"] = "Activation", "relu"
+        elif t == "softmax":
+            cls, cfg["activation"] = "Activation", "softmax"
+        elif t == "leaky_relu":
+            cls, cfg["alpha"] = "LeakyReLU", p.cfg["alpha"]
+        elif t == "dropout":
+            cls, cfg["rate"] = "Dropout", p.cfg["rate"]
+        elif t == "flatten":
+            cls, cfg["data_format"] = "Flatten", "channels_last"
+        elif t == "global_avg_pool":
+            cls, cfg["data_format"] = "GlobalAveragePooling2D", "channels_last"
+        elif t == "dense":
+            if not ins.flat:
+                layers.append({"class_name": "Flatten", "config": {"name": name + "_flatten"}})
+            wt = k("weight")
+            src = ins.src if ins.flat else (ins.c, ins.h, ins.w)
+            if src is not None and src[1] * src[2] > 1:  # Keras rows in H, W, C order
+                kern = wt.reshape(wt.shape[0], *src).transpose(2, 3, 1, 0).reshape(-1, wt.shape[0])
+            else:
+                kern = wt.T
+            cls = "Dense"
+            cfg.update(units=p.cfg["units"], activation="linear", use_bias=p.cfg["bias"])
+            weights[name] = [("kernel:0", kern)] + ([("bias:0", k("bias"))] if p.cfg["bias"] else [])
+        else:
+            raise ValueError(f"no Keras layer for {t}")
+        layers.append({"class_name": cls, "config": cfg})
+    return layers, weights
+
+
+def functional_case(path, rng):
+    r = lambda *s: (rng.standard_normal(s) * 0.3).astype(np.float32)  # noqa: E731
+    dk, pk, pb = r(3, 3, 4, 2), r(1, 1, 8, 6), r(6)
+    ck, cb = r(3, 3, 4, 6), r(6)
+    dw2 = r(2, 2, 12, 1)
+    fk, fb = r(12, 5), r(5)
+    L = lambda cls, name, ins, **cfg: {"class_name": cls, "config": {"name": name, **cfg},  # noqa: E731
+                                       "inbound_nodes": [[[i, 0, 0, {}] for i in ins]] if ins else []}
+    layers = [L("InputLayer", "in", [], batch_input_shape=[None, 9, 8, 4]),
+              L("ZeroPadding2D", "zp", ["in"], padding=[[1, 1], [1, 1]]),
+              L("SeparableConv2D", "sep", ["zp"], kernel_size=[3, 3], strides=[1, 1], padding="valid",
+                depth_multiplier=2, activation="relu", use_bias=True),
+              L("Conv2D", "conv", ["in"], filters=6, kernel_size=[3, 3], strides=[1, 1], padding="same",
+                activation="linear", use_bias=True, dilation_rate=[1, 1]),
+              L("Add", "add", ["sep", "conv"]),
+              L("Concatenate", "cat", ["add", "conv"], axis=-1),
+              L("DepthwiseConv2D", "dw", ["cat"], kernel_size=[2, 2], strides=[2, 2], padding="same",
+                depth_multiplier=1, activation="linear", use_bias=False),
+              L("GlobalAveragePooling2D", "gap", ["dw"]),
+              L("Dense", "fc", ["gap"], units=5, activation="softmax", use_bias=True)]
+    weights = {"sep": [("depthwise_kernel:0", dk), ("pointwise_kernel:0", pk), ("bias:0", pb)],
+               "conv": [("kernel:0", ck), ("bias:0", cb)], "dw": [("depthwise_kernel:0", dw2)],
+               "fc": [("kernel:0", fk), ("bias:0", fb)]}
+    save_h5(path, layers, weights, {"input_layers": [["in", 0, 0]], "output_layers": [["fc", 0, 0]]})
+
+    def T(a):
+        return torch.from_numpy(np.asarray(a, np.float64))
+
+    def same(x, k, s):  # TensorFlow 'same': the extra cell at the bottom / right
+        hh, ww = x.shape[2], x.shape[3]
+        ph = max((-(-hh // s) - 1) * s + k[0] - hh, 0)
+        pw = max((-(-ww // s) - 1) * s + k[1] - ww, 0)
+        return F.pad(x, (pw // 2, pw - pw // 2, ph // 2, ph - ph // 2))
+
+    def ref(x_nhwc):
+        x = T(x_nhwc).permute(0, 3, 1, 2)
+        d = F.conv2d(F.pad(x, (1, 1, 1, 1)), T(dk).permute(2, 3, 0, 1).reshape(8, 1, 3, 3), groups=4)
+        sep = F.relu(F.conv2d(d, T(pk).permute(3, 2, 0, 1), T(pb)))
+        conv = F.conv2d(same(x, (3, 3), 1), T(ck).permute(3, 2, 0, 1), T(cb))
+        cat = torch.cat([sep + conv, conv], 1)
+        dw = F.conv2d(same(cat, (2, 2), 2), T(dw2).permute(2, 3, 0, 1).reshape(12, 1, 2, 2), stride=2, groups=12)
+        return torch.softmax(dw.mean((2, 3)) @ T(fk) + T(fb), 1).numpy()
+    return (9, 8, 4), ref
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steerctl", required=True)
+    ap.add_argument("--workdir", default="/tmp/steerd-import-keras")
+    ap.add_argument("--filter", default="")
+    a = ap.parse_args()
+    steerctl = [a.steerctl]
+    if "h5" not in run(steerctl + ["import", "--help"]).stdout:
+        print("steerctl import without .h5 support: skipped")
+        return 77
+    os.makedirs(a.workdir, exist_ok=True)
+    rng = np.random.default_rng(3)
+    res = Results()
+    record = res.record
+
+    for m in ("seed-mnist-baseline", "seed-mnist-effnet", "seed-steering-baseline", "seed-steering-effnet"):
+        if a.filter not in m:
+            continue
+        net = tm.build(os.path.join(REPO, "models", m + ".yaml"))
+        w = tm.random_weights(net, rng)
+        layers, weights = keras_from_spec(net, w)
+        path = os.path.join(a.workdir, m + ".h5")
+        save_h5(path, layers, weights)
+        record(m, check_run(steerctl, a.workdir, m, path, net.in_hwc, lambda x, net=net, w=w: tm.reference(net, w, x),
+                            rng))
+    if a.filter in "functional":
+        path = os.path.join(a.workdir, "functional.h5")
+        hwc, ref = functional_case(path, rng)
+        record("functional", check_run(steerctl, a.workdir, "functional", path, hwc, ref, rng))
+    if a.filter in "crop":
+        k, b = (rng.standard_normal((7 * 9 * 3, 2)) * 0.1).astype(np.float32), np.float32([0.1, -0.2])
+        path = os.path.join(a.workdir, "crop.h5")
+        save_h5(path, [{"class_name": "Cropping2D", "config": {"name": "crop", "batch_input_shape": [None, 10, 12, 3],
+                                                                "cropping": [[2, 1], [0, 3]]}},
+                       {"class_name": "Flatten", "config": {"name": "flat"}},
+                       {"class_name": "Dense", "config": {"name": "fc", "units": 2, "activation": "linear"}}],
+                {"fc": [("kernel:0", k), ("bias:0", b)]})
+        record("crop", check_run(steerctl, a.workdir, "crop", path, (7, 9, 3),
+                                 lambda x: x.reshape(2, -1).astype(np.float64) @ k + b, rng,
+                                 ["crop: {top: 2, bottom: 9, left: 0, right: 9}", "input: {height: 7, width: 9"]))
+    bad = []
+    inp = {"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [None, 8, 8, 3]}}
+    lam = {"class_name": "Lambda", "config": {"name": "norm", "function": ["4wEAAAAAAAAA", None, None]}}
+    bad.append(("lambda", [inp, lam], {}, ["'norm'", "Lambda", "preprocess", "scale"]))
+    sig = {"class_name": "Conv2D", "config": {"name": "c", "filters": 2, "kernel_size": [1, 1], "padding": "valid",
+                                              "activation": "sigmoid", "use_bias": False}}
+    bad.append(("sigmoid", [inp, sig], {"c": [("kernel:0", np.ones((1, 1, 3, 2)))]}, ["'c'", "Conv2D", "sigmoid"]))
+    sig2 = dict(sig, config=dict(sig["config"], activation="relu"))
+    bad.append(("missing_weight", [inp, sig2], {}, ["'c'", "kernel:0", "missing"]))
+    for name, layers, weights, words in bad:
+        if a.filter in "bad-" + name:
+            path = os.path.join(a.workdir, name + ".h5")
+            save_h5(path, layers, weights)
+            record("bad-" + name, check_refusal(steerctl, a.workdir, name, path, words))
+    if a.filter in "bad-truncated":
+        src = os.path.join(a.workdir, "sigmoid.h5")
+        data = open(src, "rb").read()
+        path = os.path.join(a.workdir, "truncated.h5")
+        open(path, "wb").write(data[: len(data) // 2])
+        record("bad-truncated", check_refusal(steerctl, a.workdir, "truncated", path, ["truncated.h5"]))
+    return res.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

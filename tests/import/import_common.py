@@ -1,0 +1,76 @@
+"""import_common.py — what the import checkers (check_onnx.py, check_keras.py) share: running
+steerctl, an import + `model run` judged against a float64 reference (max|steerd - ref| /
+max(1e-3, max|ref|) <= 1e-5), and a refusal judged as exit 65 or 78, exactly one stderr line
+holding the given words, and nothing left in --out."""
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "oracle"))
+import st  # noqa: E402
+
+TOL = 1e-5
+
+
+def run(cmd):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+def fresh(path):
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    return path
+
+
+def check_run(steerctl, work, name, path, hwc, ref_fn, rng, want_in_yaml=()):
+    """Imports path as m into work/name, runs a random batch of 2 NHWC inputs, compares with ref_fn(x)."""
+    out = fresh(os.path.join(work, name))
+    p = run(steerctl + ["import", path, "--name", "m", "--out", out])
+    if p.returncode != 0:
+        return f"import exit {p.returncode}: {p.stderr.strip()[:300]}"
+    text = open(os.path.join(out, "m.yaml")).read()
+    for w in want_in_yaml:
+        if w not in text:
+            return f"m.yaml lacks {w!r}"
+    x = rng.standard_normal((2,) + tuple(hwc)).astype(np.float32)
+    st.save_npy(os.path.join(out, "x.npy"), x)
+    p = run(steerctl + ["model", "run", os.path.join(out, "m.yaml"), os.path.join(out, "m.safetensors"), "--input",
+                        os.path.join(out, "x.npy"), "--output", os.path.join(out, "y.npy")])
+    if p.returncode != 0:
+        return f"model run exit {p.returncode}: {p.stderr.strip()[:300]}"
+    y, ref = st.load_npy(os.path.join(out, "y.npy")), ref_fn(x)
+    if y.shape != ref.shape:
+        return f"output shape {y.shape} != reference {ref.shape}"
+    err = float(np.max(np.abs(y - ref)) / max(1e-3, float(np.max(np.abs(ref)))))
+    return None if err <= TOL else f"relative error {err:.3g} > {TOL}"
+
+
+def check_refusal(steerctl, work, name, path, words):
+    out = fresh(os.path.join(work, "bad-" + name))
+    p = run(steerctl + ["import", path, "--out", out])
+    lines = p.stderr.strip().splitlines()
+    if p.returncode not in (65, 78):
+        return f"exit {p.returncode} (want 65 or 78): {p.stderr.strip()[:300]}"
+    if len(lines) != 1 or not all(w in lines[0] for w in words):
+        return f"stderr {lines!r} does not name {words}"
+    return f"files left in --out: {os.listdir(out)}" if os.listdir(out) else None
+
+
+class Results:
+    """Collects (case, failure or None); prints failures as they come and the summary line."""
+
+    def __init__(self):
+        self.items = []
+
+    def record(self, name, msg):
+        self.items.append((name, msg))
+        if msg:
+            print(f"FAIL {name}: {msg}")
+
+    def finish(self):
+        failed = sum(1 for _, m in self.items if m)
+        print(f"{len(self.items) - failed} passed, {failed} failed")
+        return 1 if failed else 0
