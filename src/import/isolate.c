@@ -23,9 +23,10 @@
 #define ISO_MAGIC "SDIMP01"
 #define ISO_MAX_LAYERS 65536
 #define ISO_MAX_TENSORS 131072
-/* Address space the child may add to what it has at the fork: the library's copy of the file
- * image (<= IMP_MAX_FILE) and the weights as float32 (<= 2x a file of float16 weights). */
-#define ISO_HEADROOM ((rlim_t)3 * IMP_MAX_FILE)
+/* Address space the child may add to what it has at the fork (which holds the file): libhdf5's two
+ * copies of the file image (the property list's, the core driver's; <= IMP_MAX_FILE each) and the
+ * weights as float32 (<= 2x a file of float16 weights). A damaged size field asks for far more. */
+#define ISO_HEADROOM ((rlim_t)4 * IMP_MAX_FILE)
 /* CPU seconds: importing the seed's steering EffNet takes well under 1 s, a 2 GiB file of weights
  * some 20 s under ASan; past 60 s the library is looping on a damaged file (SIGXCPU, then KILL). */
 #define ISO_CPU_S 60
