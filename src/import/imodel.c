@@ -98,7 +98,7 @@ nn_status imp_add(imp_model *m, const char *base, const char *type, const char *
     snprintf(l->name, sizeof l->name, "%s", nm);
     for (int i = 2; imp_find(m, l->name) >= 0 || strcmp(l->name, "input") == 0; i++)
         snprintf(l->name, sizeof l->name, "%s_%d", nm, i);
-    l->type = type;
+    snprintf(l->type, sizeof l->type, "%s", type);
     l->bias = -1;
     l->n_inputs = n;
     for (int i = 0; i < n; i++)

@@ -12,7 +12,7 @@
 
 typedef struct {
     char name[NN_NAME_LEN];
-    const char *type;                       /* YAML type, e.g. "conv2d" */
+    char type[32];                          /* YAML type, e.g. "conv2d" */
     char keys[192];                         /* further YAML keys, ", filters: 8, kernel: [3, 3]" */
     char inputs[NN_MAX_INPUTS][NN_NAME_LEN]; /* layer names ("input": the model's input) */
     int n_inputs;

@@ -19,5 +19,10 @@ nn_status imp_keras_parse(imp_model *m, const uint8_t *buf, size_t len, nn_err *
 /* Reads the file m->src (a regular file of at most IMP_MAX_FILE bytes) and hands it to parse. */
 typedef nn_status (*imp_parse_fn)(imp_model *m, const uint8_t *buf, size_t len, nn_err *err);
 nn_status imp_read(imp_model *m, imp_parse_fn parse, nn_err *err);
+/* As imp_read, but parse runs in a forked child under limits on address space and CPU time
+ * (isolate.c), for a library that may crash on a damaged file: the parsed model comes back over a
+ * pipe, bounds-checked; a child that dies (signal, limit, ASan report) is NN_E_PARSE naming `lib`
+ * and the signal or exit status. */
+nn_status imp_read_isolated(imp_model *m, imp_parse_fn parse, const char *lib, nn_err *err);
 
 #endif

@@ -92,7 +92,7 @@ int cmd_import(int argc, char **argv)
     nn_status s = NN_OK;
 #ifdef STEERD_HAVE_HDF5
     if (h5)
-        s = imp_read(&m, imp_keras_parse, &err);
+        s = imp_read_isolated(&m, imp_keras_parse, "HDF5", &err); /* libhdf5 crashes on damaged files */
 #else
     if (h5)
         s = nn_fail(&err, NN_E_UNSUPPORTED, "%s: this steerctl was built without Keras .h5 support (needs libhdf5: "

@@ -23,12 +23,17 @@ Cases:
                padding, HWIO, depthwise [kh, kw, C, dm]);
   crop         Cropping2D on the input becomes the YAML's preprocess crop;
   refusals     Lambda (the message says how to declare preprocessing), sigmoid activation,
-               a truncated file, a missing weight: one line, exit 65/78, nothing written.
+               a truncated file, a missing weight: one line, exit 65/78, nothing written;
+  bad-gheap    the global-heap object holding `model_config` claims 1 GiB (what tests/fuzz/fuzz_h5
+               found): libhdf5 1.10.8's H5HG_read copies that much and crashes (SIGSEGV; under
+               ASan a report and exit 1); steerctl parses .h5 files in a child process and says so
+               in one line, exit 65, nothing written.
 Last line: `N passed, N failed`; exit 1 on any failure, 77 without h5py/torch or .h5 support.
 """
 import argparse
 import json
 import os
+import struct
 import sys
 
 import numpy as np
@@ -254,7 +259,35 @@ def main():
         path = os.path.join(a.workdir, "truncated.h5")
         open(path, "wb").write(data[: len(data) // 2])
         record("bad-truncated", check_refusal(steerctl, a.workdir, "truncated", path, ["truncated.h5"]))
+    if a.filter in "bad-gheap":
+        src, path = os.path.join(a.workdir, "gheap-src.h5"), os.path.join(a.workdir, "gheap.h5")
+        save_h5(src, [inp, sig2], {"c": [("kernel:0", np.ones((1, 1, 3, 2)))]})
+        record("bad-gheap", corrupt_global_heap(src, path) or
+               check_refusal(steerctl, a.workdir, "gheap", path,
+                             ["gheap.h5: the HDF5 library failed reading this file (", "): the file is damaged or "
+                              "not a Keras .h5"]))
     return res.finish()
+
+
+def corrupt_global_heap(src, path):
+    """Copies src with the size of its global-heap object holding model_config (a variable-length
+    string, starting with '{') set to 1 GiB. HDF5 global heap collection: "GCOL", version, 3
+    reserved, 8-byte collection size; objects: 2-byte index, 2-byte refcount, 4 reserved, 8-byte
+    size, data padded to 8 (HDF5 file format spec, III.E). None when done, else why not."""
+    d = bytearray(open(src, "rb").read())
+    g = d.find(b"GCOL")
+    if g < 0:
+        return f"{src}: no global heap collection"
+    end = g + struct.unpack_from("<Q", d, g + 8)[0]
+    p = g + 16
+    while p + 16 <= min(end, len(d)):
+        idx, size = struct.unpack_from("<H", d, p)[0], struct.unpack_from("<Q", d, p + 8)[0]
+        if idx and d[p + 16:p + 17] == b"{":
+            struct.pack_into("<Q", d, p + 8, 1 << 30)
+            open(path, "wb").write(d)
+            return None
+        p += 16 + (size + 7) // 8 * 8
+    return f"{src}: model_config not found in the global heap"
 
 
 if __name__ == "__main__":
