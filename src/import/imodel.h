@@ -29,6 +29,9 @@ typedef struct {
 typedef struct {
     const char *src;                        /* the file imported (messages, the YAML's header) */
     const char *format;                     /* "ONNX", "Keras .h5" */
+    const char *config;                     /* Keras: the architecture JSON given apart from the weights
+                                               (--config, NUL-terminated), NULL: the file's model_config */
+    const char *config_src;                 /* the file config came from (messages) */
     int in_h, in_w, in_c;
     bool crop;                              /* preprocess crop (a Keras Cropping2D on the input) */
     int src_h, src_w, top, bottom, left, right;

@@ -9,6 +9,8 @@
 
 /* Largest model file read (bytes). */
 #define IMP_MAX_FILE ((size_t)2 << 30)
+/* Largest Keras architecture JSON given apart (--config; the seed's models take some 20 KiB). */
+#define IMP_MAX_CONFIG ((size_t)64 << 20)
 
 /* Reads an ONNX model from buf[0..len) (`src` names it in messages) into m (imp_init'ed). */
 nn_status imp_onnx_parse(imp_model *m, const uint8_t *buf, size_t len, nn_err *err);

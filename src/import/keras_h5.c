@@ -103,7 +103,7 @@ static int read_strings(hid_t obj, const char *name, char ***out, int *n)
     return rc;
 }
 
-static void free_strings(char **v, int n)
+void kh5_free_names(char **v, int n)
 {
     for (int i = 0; i < n; i++)
         free(v[i]);
@@ -116,13 +116,49 @@ nn_status kh5_root_attr(kh5 *h, const char *name, char **out, nn_err *err)
     int n;
     if (read_strings((hid_t)h->file, name, &v, &n) != 0 || n != 1) {
         if (v)
-            free_strings(v, n);
+            kh5_free_names(v, n);
         return nn_fail(err, NN_E_PARSE, "%s: no string attribute '%s' at the root (not a Keras 2 model.save file)",
                        h->src, name);
     }
     *out = v[0];
     free(v);
     return NN_OK;
+}
+
+int kh5_root_has(kh5 *h, const char *name)
+{
+    return H5Aexists((hid_t)h->file, name) > 0;
+}
+
+void kh5_weighted_layers(kh5 *h, char ***names, int *n)
+{
+    *names = NULL;
+    *n = 0;
+    hid_t g = H5Gopen2((hid_t)h->file, h->weights_root[0] ? h->weights_root : "/", H5P_DEFAULT);
+    char **all = NULL;
+    int na = 0;
+    if (g < 0 || read_strings(g, "layer_names", &all, &na) != 0) {
+        if (g >= 0)
+            H5Gclose(g);
+        return;
+    }
+    int k = 0;
+    for (int i = 0; i < na; i++) {
+        char **w = NULL;
+        int nw = 0;
+        hid_t lg = !strchr(all[i], '/') && H5Lexists(g, all[i], H5P_DEFAULT) > 0 ? H5Gopen2(g, all[i], H5P_DEFAULT) : -1;
+        if (lg >= 0 && read_strings(lg, "weight_names", &w, &nw) == 0 && nw > 0)
+            all[k++] = all[i], all[i] = NULL;
+        else
+            free(all[i]), all[i] = NULL;
+        if (w)
+            kh5_free_names(w, nw);
+        if (lg >= 0)
+            H5Gclose(lg);
+    }
+    H5Gclose(g);
+    *names = all;
+    *n = k;
 }
 
 /* The full path of the weight of `layer` ending with "/suffix", or "" when none. */
@@ -143,7 +179,7 @@ static void weight_path(kh5 *h, const char *layer, const char *suffix, char *pat
             if (l >= sl && strcmp(names[i] + l - sl, suffix) == 0 && (l == sl || names[i][l - sl - 1] == '/'))
                 snprintf(path, cap, "%s/%s", grp, names[i]);
         }
-        free_strings(names, n);
+        kh5_free_names(names, n);
     }
     if (g >= 0)
         H5Gclose(g);
@@ -164,8 +200,8 @@ nn_status kh5_weight(kh5 *h, const char *layer, const char *suffix, float **data
     hid_t d = path[0] && H5Lexists((hid_t)h->file, path, H5P_DEFAULT) > 0 ? H5Dopen2((hid_t)h->file, path, H5P_DEFAULT)
                                                                           : -1;
     if (d < 0)
-        return nn_fail(err, NN_E_WEIGHTS, "%s: layer %s: weight '%s' is missing (model_weights/<layer>/<layer>/%s)",
-                       h->src, imp_quote(q, layer), suffix, suffix);
+        return nn_fail(err, NN_E_WEIGHTS, "%s: layer %s: weight '%s' is missing (%s<layer>/<layer>/%s)", h->src,
+                       imp_quote(q, layer), suffix, h->weights_root[0] ? "model_weights/" : "", suffix);
     hid_t sp = H5Dget_space(d), t = H5Dget_type(d);
     int r = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
     hsize_t hd[4];

@@ -32,6 +32,7 @@ typedef struct {
     int n_v, cap_v;
     const char *lname, *lclass;  /* the layer being converted */
     const kj *cfg;
+    char where[300];             /* the architecture's source: "<file>: model_config" or the --config file */
 } kx;
 
 static nn_status kfail(kx *c, nn_status s, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -133,6 +134,21 @@ static nn_status weight(kx *c, const char *suffix, int rank, float **f, int dims
     return s;
 }
 
+/* A weight's shape d[0..r) against the one the config and the layer's input give (want[i] = 0:
+ * not given): a config and weights from different models fail here naming both shapes. */
+static nn_status fits(kx *c, const char *wname, const int *d, const int *want, int r)
+{
+    char a[64] = "", b[64] = "";
+    bool bad = false;
+    for (int i = 0; i < r; i++) {
+        bad |= want[i] > 0 && d[i] != want[i];
+        snprintf(a + strlen(a), sizeof a - strlen(a), "%s%d", i ? "x" : "", d[i]);
+        snprintf(b + strlen(b), sizeof b - strlen(b), want[i] > 0 ? "%s%d" : "%s?", i ? "x" : "", want[i]);
+    }
+    return bad ? kfail(c, NN_E_WEIGHTS, "weight '%s' is %s, the config and the layer's input give %s", wname, a, b)
+               : NN_OK;
+}
+
 /* conv / pooling window keys appended to l; output size into o. */
 static nn_status window(kx *c, const kv *x, int kh, int kw, imp_layer *l, bool pool, kv *o)
 {
@@ -205,6 +221,13 @@ static nn_status conv(kx *c, kv *x, const char *cls)
         const kj *gv = kj_get(c->cfg, "groups");
         g = gv ? (int)kj_num(gv, 1) : 1;
     }
+    int want[4] = {0, 0, g >= 1 && x->c % g == 0 ? x->c / g : 0,
+                   (int)kj_num(kj_get(c->cfg, dw || sep ? "depth_multiplier" : "filters"), dw || sep ? 1 : 0)};
+    pair(kj_get(c->cfg, "kernel_size"), &want[0], &want[1]);
+    if ((s = fits(c, dw || sep ? "depthwise_kernel:0" : "kernel:0", d, want, 4))) {
+        free(k);
+        return s;
+    }
     if (d[2] * g != x->c || (dw || sep ? 0 : d[3] % g)) {
         free(k);
         return kfail(c, NN_E_WEIGHTS, "kernel %dx%dx%dx%d does not fit %d input channels", d[0], d[1], d[2], d[3], x->c);
@@ -250,8 +273,13 @@ static nn_status conv(kx *c, kv *x, const char *cls)
     o.c = cout;
     if (sep) { /* then the pointwise 1x1 convolution with the bias */
         l->bias = 0;
+        int pw[4] = {1, 1, cout, (int)kj_num(kj_get(c->cfg, "filters"), 0)};
         if ((s = weight(c, "pointwise_kernel:0", 4, &k, d)))
             return s;
+        if ((s = fits(c, "pointwise_kernel:0", d, pw, 4))) {
+            free(k);
+            return s;
+        }
         if (d[0] != 1 || d[1] != 1 || d[2] != cout) {
             free(k);
             return kfail(c, NN_E_WEIGHTS, "pointwise_kernel %dx%dx%dx%d does not fit %d channels", d[0], d[1], d[2],
@@ -311,6 +339,11 @@ static nn_status dense(kx *c, kv *x)
     nn_status s = weight(c, "kernel:0", 2, &k, d);
     if (s)
         return s;
+    int want[2] = {x->c, (int)kj_num(kj_get(c->cfg, "units"), 0)};
+    if ((s = fits(c, "kernel:0", d, want, 2))) {
+        free(k);
+        return s;
+    }
     if (d[0] != x->c) {
         free(k);
         return kfail(c, NN_E_WEIGHTS, "kernel %dx%d does not fit %d input features", d[0], d[1], x->c);
@@ -561,15 +594,15 @@ static nn_status walk(kx *c, const kj *root)
     char q[IMP_QUOTE_LEN];
     if (!cls || (!seq && strcmp(cls, "Functional") != 0 && strcmp(cls, "Model") != 0) || !layers ||
         layers->kind != KJ_ARR)
-        return nn_fail(c->err, NN_E_UNSUPPORTED, "%s: model_config: class %s with a layer list expected (Sequential, "
-                       "Functional or Model)", c->m->src, imp_quote(q, cls ? cls : "?"));
+        return nn_fail(c->err, NN_E_UNSUPPORTED, "%s: class %s with a layer list expected (Sequential, Functional or "
+                       "Model)", c->where, imp_quote(q, cls ? cls : "?"));
     for (int i = 0; i < layers->n; i++) {
         const kj *L = layers->items[i];
         c->lclass = kj_str(kj_get(L, "class_name"));
         c->cfg = kj_get(L, "config");
         c->lname = kj_str(kj_get(c->cfg, "name"));
         if (!c->lclass || !c->lname)
-            return nn_fail(c->err, NN_E_PARSE, "%s: model_config: layer %d has no class_name or name", c->m->src, i);
+            return nn_fail(c->err, NN_E_PARSE, "%s: layer %d has no class_name or name", c->where, i);
         nn_status s;
         if (strcmp(c->lclass, "InputLayer") == 0) {
             if ((s = input_layer(c, kj_get(c->cfg, "batch_input_shape"), c->lname)))
@@ -599,13 +632,41 @@ static nn_status walk(kx *c, const kj *root)
     if (!seq) {
         const kj *ol = kj_get(cfg, "output_layers");
         if (!ol || ol->n != 1 || !(out = kj_str(kj_at(kj_at(ol, 0), 0))))
-            return nn_fail(c->err, NN_E_UNSUPPORTED, "%s: model_config: one output layer expected", c->m->src);
+            return nn_fail(c->err, NN_E_UNSUPPORTED, "%s: one output layer expected", c->where);
     }
     kv *o = out ? kfind(c, out) : c->n_v ? &c->v[c->n_v - 1] : NULL;
     if (!o || !c->m->n_l || o->padded || strcmp(o->layer, c->m->l[c->m->n_l - 1].name) != 0)
         return nn_fail(c->err, NN_E_UNSUPPORTED, "%s: the model's output is not the last layer made (no layers, or "
                        "a side branch)", c->m->src);
     return NN_OK;
+}
+
+/* ---- the architecture: the file's model_config, or a JSON file given apart (save_weights) ---- */
+
+/* The {"class_name", "config"} object inside what model.to_json() or a tfjs model.json holds:
+ * the object itself, {"modelTopology": it} (tfjs-layers' model.save) or {"modelTopology":
+ * {"model_config": it}} (the tfjs converter's model.json; also a model_config key at the top). */
+static const kj *model_object(const kj *j)
+{
+    for (int i = 0; i < 3 && j && !kj_get(j, "class_name"); i++)
+        j = kj_get(j, "modelTopology") ? kj_get(j, "modelTopology") : kj_get(j, "model_config");
+    return j && j->kind == KJ_OBJ ? j : NULL;
+}
+
+/* Every layer holding weights in the file is one of the config's: else the config describes
+ * another model (Keras' own load_weights would refuse it or load the wrong layers). */
+static nn_status all_weights_used(kx *c)
+{
+    char **names, q[IMP_QUOTE_LEN];
+    int n;
+    nn_status s = NN_OK;
+    kh5_weighted_layers(c->h5, &names, &n);
+    for (int i = 0; i < n && !s; i++)
+        if (!kfind(c, names[i]))
+            s = nn_fail(c->err, NN_E_WEIGHTS, "%s: layer %s has weights in the file but is not in %s (a config of "
+                        "another model?)", c->m->src, imp_quote(q, names[i]), c->where);
+    kh5_free_names(names, n);
+    return s;
 }
 
 nn_status imp_keras_parse(imp_model *m, const uint8_t *buf, size_t len, nn_err *err)
@@ -615,15 +676,25 @@ nn_status imp_keras_parse(imp_model *m, const uint8_t *buf, size_t len, nn_err *
     if (s)
         return s;
     char *cfg = NULL, why[160];
-    kj *root = NULL;
-    if (!(s = kh5_root_attr(&h, "model_config", &cfg, err)) &&
-        !(root = kj_parse(cfg, strlen(cfg), why, sizeof why)))
-        s = nn_fail(err, NN_E_PARSE, "%s: model_config is not valid JSON: %s", m->src, why);
-    if (!s) {
-        kx c = {.m = m, .h5 = &h, .err = err};
-        s = walk(&c, root);
-        free(c.v);
-    }
+    kx c = {.m = m, .h5 = &h, .err = err};
+    snprintf(c.where, sizeof c.where, "%s%s", m->config ? m->config_src : m->src, m->config ? "" : ": model_config");
+    if (!m->config && !kh5_root_has(&h, "model_config") && kh5_root_has(&h, "layer_names"))
+        s = nn_fail(err, NN_E_ARG, "%s has no model_config: a save_weights file; give its architecture with --config "
+                    "MODEL.json", m->src);
+    else if (!m->config)
+        s = kh5_root_attr(&h, "model_config", &cfg, err);
+    const char *text = m->config ? m->config : cfg;
+    kj *root = s ? NULL : kj_parse(text, strlen(text), why, sizeof why);
+    const kj *top = model_object(root);
+    if (!s && !root)
+        s = nn_fail(err, NN_E_PARSE, "%s is not valid JSON: %s", c.where, why);
+    else if (!s && !top)
+        s = nn_fail(err, NN_E_PARSE, "%s: no Keras model config: expected {\"class_name\": \"Sequential\" (or "
+                    "\"Functional\", \"Model\"), \"config\": ...} as model.to_json() writes it, or a tfjs model.json",
+                    c.where);
+    if (!s && !(s = walk(&c, top)))
+        s = all_weights_used(&c);
+    free(c.v);
     kj_free(root);
     free(cfg);
     kh5_close(&h);

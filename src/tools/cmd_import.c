@@ -1,17 +1,22 @@
-/* cmd_import.c — `steerctl import MODEL.onnx --out DIR [--name NAME]`: a model from another
- * framework (src/import) written as DIR/NAME.yaml + DIR/NAME.safetensors, then its info table. */
+/* cmd_import.c — `steerctl import MODEL.onnx|MODEL.h5 --out DIR [--name NAME] [--config MODEL.json]`:
+ * a model from another framework (src/import) written as DIR/NAME.yaml + DIR/NAME.safetensors,
+ * then its info table. */
 #include <ctype.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdlib.h>
 #include <sysexits.h>
+
+#include "common/file_read.h"
 
 #include "import/import.h"
 #include "tools/steerctl.h"
 
 static const char import_help[] =
     "usage: steerctl import MODEL.onnx|MODEL.h5 --out DIR [--name NAME]\n"
+    "       steerctl import WEIGHTS.h5 --config MODEL.json --out DIR [--name NAME]\n"
     "\n"
     "Converts an ONNX model (opsets 7-18: PyTorch's torch.onnx.export, tf2onnx) or a Keras 2 .h5\n"
     "(model.save; Sequential or functional) into the zoo's\n"
@@ -22,6 +27,10 @@ static const char import_help[] =
     "NAME defaults to the model file's name without its extension. Supported operators and what they\n"
     "become: docs/FORMATS.md, section 9. A Keras Lambda layer is refused (declare a normalisation\n"
     "as the YAML's preprocess scale/offset instead).\n"
+    "--config MODEL.json gives the architecture of a Keras .h5 apart from its weights: for a\n"
+    "model.save_weights file (which has none), the JSON of model.to_json() or a TensorFlow.js\n"
+    "model.json (its modelTopology); with a model.save file it replaces the file's own model_config\n"
+    "(e.g. with a Lambda layer removed). Weights are matched to layers by name.\n"
     "Exit status: 0 done, 64 usage, 66 MODEL or DIR missing, 73 DIR not writable, 65 malformed model\n"
     "(bad protobuf / HDF5, missing initializer or weight, shapes that do not fit), 78 a model\n"
     "the engine cannot represent (or ONNX support not built), 1 other errors.\n";
@@ -49,8 +58,8 @@ static void default_name(const char *path, char *name, size_t cap)
 int cmd_import(int argc, char **argv)
 {
     static const struct option opts[] = {{"out", required_argument, 0, 'o'}, {"name", required_argument, 0, 'n'},
-                                         {0, 0, 0, 0}};
-    const char *model = NULL, *out = NULL, *name_arg = NULL;
+                                         {"config", required_argument, 0, 'c'}, {0, 0, 0, 0}};
+    const char *model = NULL, *out = NULL, *name_arg = NULL, *config = NULL;
     opts_parser p;
     opts_start(&p, "steerctl", "import", argc, argv, "", opts);
     for (int c; (c = opts_next(&p)) != OPTS_END;) {
@@ -58,6 +67,8 @@ int cmd_import(int argc, char **argv)
             out = p.arg;
         else if (c == 'n')
             name_arg = p.arg;
+        else if (c == 'c')
+            config = p.arg;
         else if (!opts_positional(&p, c, &model, 1))
             return opts_default(&p, c, import_help);
     }
@@ -75,7 +86,7 @@ int cmd_import(int argc, char **argv)
     else
         default_name(model, name, sizeof name);
     int rc = opts_input(&p, NULL, model);
-    if (rc)
+    if (rc || (rc = opts_input(&p, "--config", config)))
         return rc;
     struct stat st;
     if (stat(out, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -85,11 +96,20 @@ int cmd_import(int argc, char **argv)
     size_t n = strlen(model);
     bool h5 = (n > 3 && strcmp(model + n - 3, ".h5") == 0) || (n > 5 && strcmp(model + n - 5, ".hdf5") == 0) ||
               (n > 6 && strcmp(model + n - 6, ".keras") == 0);
+    if (config && !h5)
+        return opts_usage(&p, "--config: only for a Keras .h5 (an ONNX file holds its architecture)");
     imp_model m;
     imp_init(&m, model, h5 ? "Keras .h5" : "ONNX");
     nn_err err;
-    char yaml[1024];
-    nn_status s = NN_OK;
+    char yaml[1024], *cfg = NULL;
+    size_t cfg_len;
+    nn_status s = config ? cm_read_regular(config, IMP_MAX_CONFIG, &cfg, &cfg_len, &err) : NN_OK;
+    if (s) {
+        fprintf(stderr, "steerctl: import: --config %s\n", err.msg);
+        return EX_NOINPUT;
+    }
+    m.config = cfg;
+    m.config_src = config;
 #ifdef STEERD_HAVE_HDF5
     if (h5)
         s = imp_read_isolated(&m, imp_keras_parse, "HDF5", &err); /* libhdf5 crashes on damaged files */
@@ -110,8 +130,11 @@ int cmd_import(int argc, char **argv)
     if (read)
         s = imp_write(&m, out, name, yaml, sizeof yaml, &err);
     imp_free(&m);
+    free(cfg);
     if (s) {
         fprintf(stderr, "steerctl: import: %s\n", err.msg);
+        if (s == NN_E_ARG)
+            return EXIT_USAGE; /* a save_weights file without --config */
         return s != NN_E_IO ? exit_for(s) : read ? EX_CANTCREAT : EX_NOINPUT;
     }
     char *info[] = {(char *)"model", (char *)"info", yaml, NULL};

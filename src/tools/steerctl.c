@@ -22,7 +22,7 @@ static const char usage[] =
     "                                         per-layer time, latency median/p99, GMAC/s vs SGEMM peak\n"
     "  bench MODEL.yaml --train [--weights W] [--threads N] [--batch B] [--runs R] [--json]\n"
     "                                         training step (forward, loss, backward, Adam): images/s\n"
-    "  import MODEL.onnx|MODEL.h5 --out DIR [--name NAME]\n"
+    "  import MODEL.onnx|MODEL.h5 --out DIR [--name NAME] [--config MODEL.json]\n"
     "                                         ONNX / Keras model -> DIR/NAME.yaml + .safetensors\n"
 #ifdef STEERD_HAVE_REPLAY
     "  replay LOG --model M.yaml --weights W.safetensors [--rate recorded|max] [--publish EP]\n"
