@@ -24,6 +24,19 @@ build_pkgs+=(libopenmpi-dev openmpi-bin)
 build_pkgs+=(libprotobuf-c-dev protobuf-c-compiler libhdf5-dev)
 test_pkgs+=(python3-onnx python3-h5py)
 fuzz_pkgs+=(libprotobuf-c-dev protobuf-c-compiler)
+# The Keras oracle of the import tests (tests/import/check_keras_tfjs.py): TensorFlow.js' tfjs-layers
+# under node, pinned by tests/import/keras-oracle/package-lock.json, installed into its node_modules/
+# (ignored by git) by keras_oracle below; quick when that lock file is already installed.
+test_pkgs+=(nodejs)
+command -v npm >/dev/null || test_pkgs+=(npm) # NodeSource's nodejs has npm inside and conflicts with Debian's
+keras_oracle() {
+  [ "${1:-build}" = test ] || return 0
+  local d; d="$(cd "$(dirname "$0")/../tests/import/keras-oracle" && pwd)"
+  cmp -s "$d/package-lock.json" "$d/node_modules/.steerd-installed" && return 0
+  echo "deps: installing the Keras oracle (npm ci in $d)" >&2
+  (cd "$d" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null) &&
+    cp "$d/package-lock.json" "$d/node_modules/.steerd-installed"
+}
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
@@ -58,13 +71,14 @@ for p in "${want[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+[ ${#missing[@]} -eq 0 ] && { keras_oracle "${1:-build}"; exit 0; }
 
 if [ "$(id -u)" -eq 0 ]; then
   echo "deps: installing ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  keras_oracle "${1:-build}"
 else
   echo "deps: missing Debian packages; run:" >&2
   echo "  sudo apt-get install -y ${missing[*]}" >&2

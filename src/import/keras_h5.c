@@ -147,10 +147,12 @@ void kh5_weighted_layers(kh5 *h, char ***names, int *n)
         char **w = NULL;
         int nw = 0;
         hid_t lg = !strchr(all[i], '/') && H5Lexists(g, all[i], H5P_DEFAULT) > 0 ? H5Gopen2(g, all[i], H5P_DEFAULT) : -1;
+        char *keep = all[i];
+        all[i] = NULL;
         if (lg >= 0 && read_strings(lg, "weight_names", &w, &nw) == 0 && nw > 0)
-            all[k++] = all[i], all[i] = NULL;
+            all[k++] = keep;
         else
-            free(all[i]), all[i] = NULL;
+            free(keep);
         if (w)
             kh5_free_names(w, nw);
         if (lg >= 0)

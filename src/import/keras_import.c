@@ -221,8 +221,9 @@ static nn_status conv(kx *c, kv *x, const char *cls)
         const kj *gv = kj_get(c->cfg, "groups");
         g = gv ? (int)kj_num(gv, 1) : 1;
     }
+    /* an absent depth_multiplier is not checked: tfjs-layers' SeparableConv2D config omits it */
     int want[4] = {0, 0, g >= 1 && x->c % g == 0 ? x->c / g : 0,
-                   (int)kj_num(kj_get(c->cfg, dw || sep ? "depth_multiplier" : "filters"), dw || sep ? 1 : 0)};
+                   (int)kj_num(kj_get(c->cfg, dw || sep ? "depth_multiplier" : "filters"), 0)};
     pair(kj_get(c->cfg, "kernel_size"), &want[0], &want[1]);
     if ((s = fits(c, dw || sep ? "depthwise_kernel:0" : "kernel:0", d, want, 4))) {
         free(k);

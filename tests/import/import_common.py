@@ -1,6 +1,6 @@
 """import_common.py — what the import checkers (check_onnx.py, check_keras.py) share: running
 steerctl, an import + `model run` judged against a float64 reference (max|steerd - ref| /
-max(1e-3, max|ref|) <= 1e-5), and a refusal judged as exit 65 or 78, exactly one stderr line
+max(1e-3, max|ref|) <= 1e-5), and a refusal judged as exit 65 or 78 (or the codes given), exactly one stderr line
 holding the given words, and nothing left in --out."""
 import os
 import shutil
@@ -25,17 +25,19 @@ def fresh(path):
     return path
 
 
-def check_run(steerctl, work, name, path, hwc, ref_fn, rng, want_in_yaml=()):
-    """Imports path as m into work/name, runs a random batch of 2 NHWC inputs, compares with ref_fn(x)."""
+def check_run(steerctl, work, name, path, hwc, ref_fn, rng, want_in_yaml=(), extra=(), x=None):
+    """Imports path as m into work/name (extra: more import arguments), runs x (default: a random
+    batch of 2 NHWC inputs), compares with ref_fn(x)."""
     out = fresh(os.path.join(work, name))
-    p = run(steerctl + ["import", path, "--name", "m", "--out", out])
+    p = run(steerctl + ["import", path, "--name", "m", "--out", out] + list(extra))
     if p.returncode != 0:
         return f"import exit {p.returncode}: {p.stderr.strip()[:300]}"
     text = open(os.path.join(out, "m.yaml")).read()
     for w in want_in_yaml:
         if w not in text:
             return f"m.yaml lacks {w!r}"
-    x = rng.standard_normal((2,) + tuple(hwc)).astype(np.float32)
+    if x is None:
+        x = rng.standard_normal((2,) + tuple(hwc)).astype(np.float32)
     st.save_npy(os.path.join(out, "x.npy"), x)
     p = run(steerctl + ["model", "run", os.path.join(out, "m.yaml"), os.path.join(out, "m.safetensors"), "--input",
                         os.path.join(out, "x.npy"), "--output", os.path.join(out, "y.npy")])
@@ -48,12 +50,12 @@ def check_run(steerctl, work, name, path, hwc, ref_fn, rng, want_in_yaml=()):
     return None if err <= TOL else f"relative error {err:.3g} > {TOL}"
 
 
-def check_refusal(steerctl, work, name, path, words):
+def check_refusal(steerctl, work, name, path, words, extra=(), codes=(65, 78)):
     out = fresh(os.path.join(work, "bad-" + name))
-    p = run(steerctl + ["import", path, "--out", out])
+    p = run(steerctl + ["import", path, "--out", out] + list(extra))
     lines = p.stderr.strip().splitlines()
-    if p.returncode not in (65, 78):
-        return f"exit {p.returncode} (want 65 or 78): {p.stderr.strip()[:300]}"
+    if p.returncode not in codes:
+        return f"exit {p.returncode} (want {' or '.join(map(str, codes))}): {p.stderr.strip()[:300]}"
     if len(lines) != 1 or not all(w in lines[0] for w in words):
         return f"stderr {lines!r} does not name {words}"
     return f"files left in --out: {os.listdir(out)}" if os.listdir(out) else None
