@@ -48,7 +48,7 @@ except ImportError as e:  # meson: skipped
     print(f"skipped: {e} (install python3-h5py python3-torch)")
     sys.exit(77)
 import torchmodel as tm  # noqa: E402
-from import_common import Results, check_refusal, check_run, run  # noqa: E402
+from import_common import Results, check_refusal, check_run, run, write_weight_groups  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 
@@ -63,17 +63,7 @@ def save_h5(path, layers, weights, functional=None):
         f.attrs["keras_version"] = b"2.11.0"
         f.attrs["backend"] = b"tensorflow"
         f.attrs["model_config"] = json.dumps(cfg).encode("utf8")
-        mw = f.create_group("model_weights")
-        names = [l["config"]["name"] for l in layers]
-        mw.attrs["layer_names"] = np.array([n.encode() for n in names])
-        mw.attrs["backend"] = b"tensorflow"
-        mw.attrs["keras_version"] = b"2.11.0"
-        for n in names:
-            g = mw.create_group(n)
-            ws = weights.get(n, [])
-            g.attrs["weight_names"] = np.array([f"{n}/{w}".encode() for w, _ in ws], dtype="S")
-            for w, a in ws:
-                g.create_dataset(f"{n}/{w}", data=np.asarray(a, np.float32))
+        write_weight_groups(f.create_group("model_weights"), [l["config"]["name"] for l in layers], weights)
 
 
 def pads_of(pad):

@@ -41,7 +41,7 @@ try:
 except ImportError as e:  # meson: skipped
     print(f"skipped: {e} (install python3-h5py)")
     sys.exit(77)
-from import_common import Results, check_refusal, check_run, run  # noqa: E402
+from import_common import Results, check_refusal, check_run, run, write_weight_groups  # noqa: E402
 
 MODULES = os.path.join(HERE, "keras-oracle", "node_modules")
 
@@ -58,19 +58,6 @@ def weights_of(doc):
     return w
 
 
-def write_groups(g, layers, weights, version):
-    """Keras 2 save_weights_to_hdf5_group into h5py group g."""
-    g.attrs["layer_names"] = np.array([n.encode() for n in layers], dtype="S")
-    g.attrs["backend"] = b"tensorflow"
-    g.attrs["keras_version"] = version
-    for n in layers:
-        lg = g.create_group(n)
-        ws = weights.get(n, [])
-        lg.attrs["weight_names"] = np.array([f"{n}/{w}".encode() for w, _ in ws], dtype="S")
-        for w, a in ws:
-            lg.create_dataset(f"{n}/{w}", data=np.asarray(a, np.float32))
-
-
 def layer_names(cfg):
     return [l["config"]["name"] if "name" not in l else l["name"] for l in cfg["config"]["layers"]]
 
@@ -81,12 +68,12 @@ def save_full(path, cfg, weights):
         f.attrs["keras_version"] = version
         f.attrs["backend"] = b"tensorflow"
         f.attrs["model_config"] = json.dumps({"class_name": cfg["class_name"], "config": cfg["config"]}).encode()
-        write_groups(f.create_group("model_weights"), layer_names(cfg), weights, version)
+        write_weight_groups(f.create_group("model_weights"), layer_names(cfg), weights, version)
 
 
 def save_weights(path, cfg, weights):
     with h5py.File(path, "w") as f:
-        write_groups(f, layer_names(cfg), weights, cfg.get("keras_version", "2.11.0").encode())
+        write_weight_groups(f, layer_names(cfg), weights, cfg.get("keras_version", "2.11.0").encode())
 
 
 def tensors(path):

@@ -3,7 +3,7 @@
 drives in `steerctl sim drive` exactly like the zoo one with the same weights.
 
 The zoo's models/seed-steering-effnet.{yaml,safetensors} are written as a Keras 2 model.save .h5
-(check_keras.py's keras_from_spec + save_h5: the inverse of the importer's mapping, HWIO kernels,
+(make_keras_h5.py: the inverse of the importer's mapping, HWIO kernels,
 depthwise [kh, kw, C, dm], Dense rows in channels_last order after the Flatten), imported with
 `steerctl import`, and the imported YAML given the zoo's preprocess and output blocks (in the seed
 the normalisation was a Lambda layer, which the importer refuses: README "Bring your own model").
@@ -26,10 +26,8 @@ REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REPO, "tests", "oracle"))
 try:
-    import numpy as np
-    import check_keras as ck  # h5py, torch
+    import make_keras_h5  # h5py, torch
     import st
-    import torchmodel as tm
 except ImportError as e:
     print(f"skipped: {e} (install python3-h5py python3-torch)")
     sys.exit(77)
@@ -57,11 +55,9 @@ def main():
     shutil.rmtree(a.workdir, ignore_errors=True)
     os.makedirs(a.workdir)
     spec, weights = (os.path.join(REPO, "models", MODEL + e) for e in (".yaml", ".safetensors"))
-    net = tm.build(spec)
     zoo, _ = st.load(weights)
-    layers, kw = ck.keras_from_spec(net, zoo)
     h5 = os.path.join(a.workdir, MODEL + ".h5")
-    ck.save_h5(h5, layers, kw)
+    make_keras_h5.write(spec, weights, h5)
     out = os.path.join(a.workdir, "imported")
     os.makedirs(out)
     p = run([a.steerctl, "import", h5, "--name", "seed", "--out", out])

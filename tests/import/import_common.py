@@ -1,7 +1,8 @@
-"""import_common.py — what the import checkers (check_onnx.py, check_keras.py) share: running
+"""import_common.py — what the import checkers (check_onnx.py, check_keras*.py) share: running
 steerctl, an import + `model run` judged against a float64 reference (max|steerd - ref| /
-max(1e-3, max|ref|) <= 1e-5), and a refusal judged as exit 65 or 78 (or the codes given), exactly one stderr line
-holding the given words, and nothing left in --out."""
+max(1e-3, max|ref|) <= 1e-5), a refusal judged as exit 65 or 78 (or the codes given), exactly
+one stderr line holding the given words, and nothing left in --out; and Keras 2's layout of a
+model's weights in an HDF5 group (write_weight_groups)."""
 import os
 import shutil
 import subprocess
@@ -59,6 +60,22 @@ def check_refusal(steerctl, work, name, path, words, extra=(), codes=(65, 78)):
     if len(lines) != 1 or not all(w in lines[0] for w in words):
         return f"stderr {lines!r} does not name {words}"
     return f"files left in --out: {os.listdir(out)}" if os.listdir(out) else None
+
+
+def write_weight_groups(g, layers, weights, version=b"2.11.0"):
+    """Keras 2 save_weights_to_hdf5_group (keras/saving/hdf5_format.py) into the h5py group g (the
+    file's root for model.save_weights, model_weights/ for model.save): attributes layer_names,
+    backend, keras_version; per layer a group with attribute weight_names ("<layer>/kernel:0"...)
+    and each weight at <layer>/<layer>/<w>. layers: all layer names; weights: {layer: [(w, array)]}."""
+    g.attrs["layer_names"] = np.array([n.encode() for n in layers], dtype="S")
+    g.attrs["backend"] = b"tensorflow"
+    g.attrs["keras_version"] = version
+    for n in layers:
+        lg = g.create_group(n)
+        ws = weights.get(n, [])
+        lg.attrs["weight_names"] = np.array([f"{n}/{w}".encode() for w, _ in ws], dtype="S")
+        for w, a in ws:
+            lg.create_dataset(f"{n}/{w}", data=np.asarray(a, np.float32))
 
 
 class Results:
