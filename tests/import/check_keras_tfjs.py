@@ -11,8 +11,9 @@ weights, an input batch and tfjs' output. Here each model becomes, with h5py:
   weights   a model.save_weights file (keras/saving/hdf5_format.py save_weights_to_hdf5_group:
             root attributes layer_names, backend, keras_version; <layer>/<layer>/<w>:0, each group
             with weight_names) imported with --config MODEL.json, the toJSON text as
-            model.to_json() writes it (the coverage model: wrapped as a tfjs model.json,
-            {"modelTopology": ..., "weightsManifest": []});
+            model.to_json() writes it (the coverage model wrapped as tfjs-layers' model.json,
+            {"modelTopology": ...}; the MNIST EffNet as the tfjs converter's,
+            {"modelTopology": {"model_config": ...}});
 both imported, run with `steerctl model run` on the oracle's input (cropped as the model's
 Cropping2D says: the crop becomes the YAML's preprocess) and compared with tfjs' output
 (max|steerd - tfjs| / max(1e-3, max|tfjs|) <= 1e-5); the two imports' safetensors must be equal.
@@ -102,8 +103,11 @@ def check_model(steerctl, work, doc, rng):
     save_full(full, cfg, w)
     save_weights(sw, cfg, w)
     js = os.path.join(work, name + ".json")
-    with open(js, "w") as f:  # model.to_json(); the coverage model as a tfjs model.json
-        json.dump({"modelTopology": cfg, "weightsManifest": []} if name == "coverage" else cfg, f)
+    wrap = {"coverage": {"modelTopology": cfg, "weightsManifest": []},  # tfjs-layers' model.save
+            "seed-mnist-effnet": {"format": "layers-model", "modelTopology": {  # the tfjs converter's
+                "keras_version": cfg["keras_version"], "backend": cfg["backend"], "model_config": cfg}}}
+    with open(js, "w") as f:  # model.to_json(), or one of the model.json forms
+        json.dump(wrap.get(name, cfg), f)
     hwc = x.shape[1:]
     r1 = check_run(steerctl, work, name, full, hwc, lambda _: y, rng, x=x)
     r2 = check_run(steerctl, work, name + "-weights", sw, hwc, lambda _: y, rng, extra=["--config", js], x=x)
