@@ -91,10 +91,15 @@ function seedMnistBaseline() {
     m.add(L.maxPooling2d({ name: `pool${i + 1}`, poolSize: 2 }));
     m.add(L.dropout({ name: `drop${i + 1}`, rate: rates[i] }));
   });
+  return mnistHead(m, 'drop5');
+}
+
+// Both MNIST models end so: flatten, dense 128 relu, batch norm, dropout, dense 10 softmax.
+function mnistHead(m, drop) {
   m.add(L.flatten({ name: 'flatten' }));
   m.add(L.dense({ name: 'dense1', units: 128, activation: 'relu' }));
   m.add(L.batchNormalization({ name: 'bn1' }));
-  m.add(L.dropout({ name: 'drop5', rate: 0.25 }));
+  m.add(L.dropout({ name: drop, rate: 0.25 }));
   m.add(L.dense({ name: 'dense2', units: 10, activation: 'softmax' }));
   return [m, [28, 28, 1]];
 }
@@ -103,12 +108,7 @@ function seedMnistEffnet() {
   const m = tfl.sequential({ name: 'seed_mnist_effnet' });
   m.add(L.inputLayer({ name: 'input_1', inputShape: [28, 28, 1] }));
   [[16, 32], [32, 64], [32, 64], [64, 128]].forEach(([mid, out], i) => effnetBlock(m, `b${i + 1}`, mid, out, 'relu'));
-  m.add(L.flatten({ name: 'flatten' }));
-  m.add(L.dense({ name: 'dense1', units: 128, activation: 'relu' }));
-  m.add(L.batchNormalization({ name: 'bn1' }));
-  m.add(L.dropout({ name: 'drop1', rate: 0.25 }));
-  m.add(L.dense({ name: 'dense2', units: 10, activation: 'softmax' }));
-  return [m, [28, 28, 1]];
+  return mnistHead(m, 'drop1');
 }
 
 function seedSteeringBaseline() {
