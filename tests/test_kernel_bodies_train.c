@@ -88,6 +88,29 @@ static void expect_near(const char *cs, const char *what, double got, double wan
 }
 
 /* ------------------------------------------------------------------ batch norm */
+/* The CPU's batch-norm training forward of case c (scalar code): output [out_n], saved mean and
+ * 1/std [2][C], running mean and variance [C] moved from the case's; new buffers. */
+typedef struct {
+    float *y, *saved, *rm, *rv;
+} bn_ref;
+
+static bn_ref bn_cpu_forward(const lcase *c)
+{
+    const nn_layer *l = c->l;
+    const size_t C = (size_t)l->in.c;
+    bn_ref r = {calloc(c->out_n, sizeof(float)), calloc(2 * C, sizeof(float)), dup(c->p[2], C), dup(c->p[3], C)};
+    float *scratch = calloc(cpu_bn_train_scratch_floats(l, c->batch, 1), sizeof *scratch);
+    cpu_fwd_args a = {.l = l, .out = r.y, .batch = c->batch, .scratch = scratch, .isa = NN_CPU_ISA_SCALAR};
+    a.in[0] = c->in[0];
+    for (int k = 0; k < 4; k++)
+        a.p[k] = c->p[k];
+    cpu_batchnorm_forward_train(&a, r.rm, r.rv, r.saved, NULL);
+    free(scratch);
+    return r;
+}
+
+static void bn_ref_free(bn_ref *r) { free(r->y), free(r->saved), free(r->rm), free(r->rv); }
+
 static void check_bn(const char *name, int h, int w, int ch, const char *layers, int batch)
 {
     lcase c;
@@ -107,14 +130,8 @@ static void check_bn(const char *name, int h, int w, int ch, const char *layers,
         free(want), free(got);
     }
     /* training forward: the CPU's, then the bodies over chan_sums' emulation */
-    float *y = calloc(n, sizeof *y), *saved = calloc(2 * (size_t)C, sizeof *saved);
-    float *rm = dup(c.p[2], (size_t)C), *rv = dup(c.p[3], (size_t)C);
-    float *scratch = calloc(cpu_bn_train_scratch_floats(l, batch, 1), sizeof *scratch);
-    cpu_fwd_args a = {.l = l, .out = y, .batch = batch, .scratch = scratch, .isa = NN_CPU_ISA_SCALAR};
-    a.in[0] = c.in[0];
-    for (int k = 0; k < 4; k++)
-        a.p[k] = c.p[k];
-    cpu_batchnorm_forward_train(&a, rm, rv, saved, NULL);
+    bn_ref ref = bn_cpu_forward(&c);
+    float *y = ref.y, *saved = ref.saved, *rm = ref.rm, *rv = ref.rv;
     double *tot = calloc(2 * (size_t)C, sizeof *tot);
     sum_ctx s = {.x = c.in[0], .g = c.dy, .tot = tot, .n = (double)M, .C = C};
     chan_sums_emul(term_col, &s, M, C, 1, tot);
@@ -144,7 +161,8 @@ static void check_bn(const char *name, int h, int w, int ch, const char *layers,
     expect(name, "batch norm gamma gradient", dg, dp[0], (size_t)C, 1e-5);
     expect(name, "batch norm beta gradient", db, dp[1], (size_t)C, 1e-5);
     expect(name, "batch norm input gradient", gx, dx[0], n, 1e-5);
-    free(y), free(saved), free(rm), free(rv), free(scratch), free(tot), free(gy), free(gsaved), free(grm), free(grv);
+    bn_ref_free(&ref);
+    free(tot), free(gy), free(gsaved), free(grm), free(grv);
     free(k3), free(dg), free(db), free(gx);
     for (int k = 0; k < 4; k++)
         free(dx[k]), free(dp[k]);
@@ -167,14 +185,8 @@ static void check_bn_sharded(const char *name, int h, int w, int ch, const char 
     const size_t n = c.out_n;
     const int first[2] = {0, f}, rows[2] = {f, batch - f};
     /* the CPU, whole batch */
-    float *y = calloc(n, sizeof *y), *saved = calloc(2 * (size_t)C, sizeof *saved);
-    float *rm = dup(c.p[2], (size_t)C), *rv = dup(c.p[3], (size_t)C);
-    float *scratch = calloc(cpu_bn_train_scratch_floats(l, batch, 1), sizeof *scratch);
-    cpu_fwd_args a = {.l = l, .out = y, .batch = batch, .scratch = scratch, .isa = NN_CPU_ISA_SCALAR};
-    a.in[0] = c.in[0];
-    for (int k = 0; k < 4; k++)
-        a.p[k] = c.p[k];
-    cpu_batchnorm_forward_train(&a, rm, rv, saved, NULL);
+    bn_ref ref = bn_cpu_forward(&c);
+    float *y = ref.y, *saved = ref.saved, *rm = ref.rm, *rv = ref.rv;
     float *dx[NN_MAX_INPUTS] = {0}, *dp[4] = {0};
     cpu_bwd(&c, y, dx, dp, saved);
     /* the slices: forward */
@@ -221,7 +233,8 @@ static void check_bn_sharded(const char *name, int h, int w, int ch, const char 
     expect(name, "sharded batch norm gamma gradient", dg, dp[0], (size_t)C, 1e-5);
     expect(name, "sharded batch norm beta gradient", db, dp[1], (size_t)C, 1e-5);
     expect(name, "sharded batch norm input gradient", gx, dx[0], n, 1e-5);
-    free(y), free(saved), free(rm), free(rv), free(scratch), free(tot), free(part), free(gy), free(gsaved);
+    bn_ref_free(&ref);
+    free(tot), free(part), free(gy), free(gsaved);
     free(grm), free(grv), free(dg), free(db), free(gx), free(k3);
     for (int k = 0; k < 4; k++)
         free(dx[k]), free(dp[k]);
