@@ -272,6 +272,11 @@ static void test_mse_3(void **state)
 
 static void no_sum_f64(void *ctx, double *v, size_t n) { (void)ctx, (void)v, (void)n; }
 static void no_sum_f32(void *ctx, float *v, size_t n) { (void)ctx, (void)v, (void)n; }
+static nn_status no_dev_sum_f64(void *ctx, double *v, size_t n, void *stream, nn_err *err)
+{
+    (void)ctx, (void)v, (void)n, (void)stream, (void)err;
+    return NN_OK;
+}
 
 static void test_refused(void **state)
 {
@@ -285,6 +290,10 @@ static void test_refused(void **state)
     s.first = 0, s.sum_f32 = NULL;
     assert_int_equal(nn_train_set_shard(t, &s, &err), NN_E_ARG);
     s.first = 2, s.global_batch = 5, s.sum_f32 = no_sum_f32;
+    s.sum_dev_f64 = no_dev_sum_f64; /* one device sum without the other */
+    assert_int_equal(nn_train_set_shard(t, &s, &err), NN_E_ARG);
+    assert_non_null(strstr(err.msg, "both device sums"));
+    s.sum_dev_f64 = NULL;
     assert_int_equal(nn_train_set_shard(t, &s, &err), NN_OK);
     const opt_config oc = opt_defaults(OPT_SGD);
     if (nn_train_opt_setup(t, &oc, &err)) fail_msg("%s", err.msg);
