@@ -172,6 +172,16 @@ static nn_status cuda_train_sync_opt(void *x, float *host, bool to_device, nn_er
     return nn_cuda_train_opt_state(((cuda_train *)x)->cu, host, to_device, err);
 }
 
+static nn_status cuda_train_set_shard(void *x, const nn_train_shard *s, nn_err *err)
+{
+    return nn_cuda_train_set_shard(((cuda_train *)x)->cu, s, err);
+}
+
+static nn_status cuda_train_sum_grads(void *x, nn_err *err)
+{
+    return nn_cuda_train_sum_grads(((cuda_train *)x)->cu, err);
+}
+
 const nn_train_ops nn_cuda_train_ops = {
     .create = cuda_train_create,
     .free = cuda_train_free,
@@ -188,4 +198,6 @@ const nn_train_ops nn_cuda_train_ops = {
     .opt_step = cuda_train_opt_step,
     .sync_params = cuda_train_sync_params,
     .sync_opt = cuda_train_sync_opt,
+    .set_shard = cuda_train_set_shard,   /* data parallelism: one GPU per replica (train_cuda.cu) */
+    .sum_grads = cuda_train_sum_grads,
 };

@@ -8,6 +8,10 @@
  *   backward (xh = (x - mean) * istd, sums in double):
  *     dbeta += sum dy,  dgamma += sum dy*xh,
  *     dx += s*dy - s*(sum dy / n) - xh * s*(sum dy*xh / n),  s = gamma*istd.
+ * In a data-parallel slice (cu_shard) n is the whole batch's pixel count and each per-channel
+ * sum (forward: sum x, then sum (x - mean)^2 around the whole batch's mean; backward: sum dy,
+ * sum dy*xh) is added across the replicas before it is used; the backward's parameter
+ * gradients take the slice's own sums (summed later with every gradient), as the CPU's.
  * Float steps rounded one by one (no FMA contraction), as the CPU's scalar code; the per-element
  * and per-channel bodies are body/norm.h's.
  * Scratch (env->ws): cu_chan_scratch_bytes(n, C, 2). */
@@ -48,18 +52,22 @@ __global__ static void k_bn_norm(float *y, const float *x, const float *saved, c
 }
 
 nn_status cu_batchnorm_forward_train(const cu_fwd_args *a, float *running_mean, float *running_var, float *saved,
-                                     nn_err *err)
+                                     const cu_shard *sh, nn_err *err)
 {
     const nn_layer *l = a->l;
     const int C = l->in.c;
     const int M = a->batch * l->in.h * l->in.w;
+    const double n = cu_shard_bn_count(sh, l, a->batch);
     const cu_env *env = a->env;
     double *tot = chan_tot(env->ws), *part = chan_part(env->ws, C, 2), *tot2 = tot + C;
-    /* pass 1 into tot[0..C), pass 2 into tot[C..2C) (the partials' space is reused) */
+    /* pass 1 into tot[0..C), pass 2 into tot[C..2C) (the partials' space is reused), each summed
+     * over the replicas of a data-parallel batch */
     nn_status s = chan_sums(env, sum_x{a->in[0], C}, M, C, 1, part, tot, err);
-    if (!s) s = chan_sums(env, sum_dev2{a->in[0], tot, (double)M, C}, M, C, 1, part, tot2, err);
+    if (!s) s = cu_shard_sum_f64(env, sh, tot, (size_t)C, err);
+    if (!s) s = chan_sums(env, sum_dev2{a->in[0], tot, n, C}, M, C, 1, part, tot2, err);
+    if (!s) s = cu_shard_sum_f64(env, sh, tot2, (size_t)C, err);
     if (s) return s;
-    k_bn_stats<<<cu_blocks((size_t)C, 256), 256, 0, env->stream>>>(tot, tot2, C, (double)M, l->eps, l->momentum, saved,
+    k_bn_stats<<<cu_blocks((size_t)C, 256), 256, 0, env->stream>>>(tot, tot2, C, n, l->eps, l->momentum, saved,
                                                               running_mean, running_var);
     CU_LAUNCHED();
     const size_t total = (size_t)M * C;
@@ -81,19 +89,32 @@ __global__ static void k_bn_bwd_dx(float *dx, const float *x, const float *g, co
     GRID_STRIDE(i, total) bn_bwd_dx_at(dx, x, g, mean, istd, k, i, C);
 }
 
+__global__ static void k_bn_grad_share(const double *tot, int C, float *dgamma, float *dbeta)
+{
+    GRID_STRIDE(c, (size_t)C) bn_grad_share_at(dgamma, dbeta, tot, c, C);
+}
+
 nn_status cu_batchnorm_backward(const cu_bwd_args *a, nn_err *err)
 {
     const nn_layer *l = a->l;
     const int C = l->in.c;
     const int M = a->batch * l->in.h * l->in.w;
     const cu_env *env = a->env;
+    const cu_shard *sh = a->shard && a->shard->s ? a->shard : NULL;
+    const double n = cu_shard_bn_count(sh, l, a->batch);
     const float *mean = a->aux, *istd = a->aux + C;
     double *tot = chan_tot(env->ws), *part = chan_part(env->ws, C, 2);
     nn_status s = chan_sums(env, sum_bwd{a->in[0], a->dy, mean, istd, C}, M, C, 2, part, tot, err);
     if (s) return s;
+    float *dgamma = a->d_p[0], *dbeta = a->d_p[1];
+    if (sh) { /* this slice's share of the parameter gradients, then the whole batch's sums */
+        k_bn_grad_share<<<cu_blocks((size_t)C, 256), 256, 0, env->stream>>>(tot, C, dgamma, dbeta);
+        CU_LAUNCHED();
+        if ((s = cu_shard_sum_f64(env, sh, tot, 2 * (size_t)C, err))) return s;
+        dgamma = dbeta = NULL;
+    }
     float *k = (float *)part; /* the partials are consumed: 3C floats fit in their 2*R*C doubles */
-    k_bn_bwd_coef<<<cu_blocks((size_t)C, 256), 256, 0, env->stream>>>(tot, C, (double)M, a->p[0], istd, a->d_p[0],
-                                                                 a->d_p[1], k);
+    k_bn_bwd_coef<<<cu_blocks((size_t)C, 256), 256, 0, env->stream>>>(tot, C, n, a->p[0], istd, dgamma, dbeta, k);
     CU_LAUNCHED();
     const size_t total = (size_t)M * C;
     k_bn_bwd_dx<<<cu_blocks(total, 256), 256, 0, env->stream>>>(a->d_in[0], a->in[0], a->dy, mean, istd, k, total, C);

@@ -77,9 +77,13 @@ typedef struct {
     int batch;
     int in_c[NN_MAX_INPUTS];
     cu_plan *plan;
+    const struct cu_shard *shard;      /* training: batch norm sums over a data-parallel batch
+                                          (cuda_train.h); NULL: this batch */
 } cu_bwd_args;
 
 extern "C" bool nn_cuda_probe(char *why, size_t why_len); /* device.cu */
+extern "C" int nn_cuda_device_count(void);                     /* device.cu */
+extern "C" nn_status nn_cuda_set_device(int index, nn_err *err); /* device.cu */
 
 /* ---- backend_cuda.cu: the per-engine environment ---- */
 /* Creates a non-blocking stream and cuDNN / cuBLAS handles bound to it (cuBLAS: default float32

@@ -33,21 +33,39 @@ nn_status cu_conv2d_forward_train(const cu_fwd_args *a, cu_conv_train *c, nn_err
 /* d_in += dconv, dW += (engine layout), db += column sums; uses the KRSC copy of the forward. */
 nn_status cu_conv2d_backward(const cu_bwd_args *a, cu_conv_train *c, nn_err *err);
 
+/* ---- data parallelism (shard.cu): sums across the replicas of a shard (train.h) ----
+ * With the shard's device sums, in place on the device (env->stream); without them staged
+ * through pinned host memory (copy down, the host sum, copy up; waits). Either way the sum is
+ * complete (or queued ahead of every later launch) when the call returns. */
+typedef struct cu_shard {
+    const nn_train_shard *s;    /* NULL: not sharded (the sums are no-ops) */
+    double *h_f64;              /* pinned staging, f64_cap doubles */
+    float *h_f32;               /* pinned staging, f32_cap floats */
+    size_t f64_cap, f32_cap;
+} cu_shard;
+nn_status cu_shard_sum_f64(const cu_env *env, const cu_shard *sh, double *dev, size_t n, nn_err *err);
+nn_status cu_shard_sum_f32(const cu_env *env, const cu_shard *sh, float *dev, size_t n, nn_err *err);
+/* Pixels per channel a batch norm normalises over: this batch's, or the data-parallel batch's. */
+double cu_shard_bn_count(const cu_shard *sh, const nn_layer *l, int batch);
+
 /* ---- training-mode forwards ---- */
 /* batchnorm_bwd.cu: batch statistics (biased variance) normalise the batch; saved = mean [C],
  * 1/sqrt(var + eps) [C]; running mean/var move by l->momentum towards the batch mean and the
- * unbiased variance (PyTorch), exactly as cpu_batchnorm_forward_train. */
+ * unbiased variance (PyTorch), exactly as cpu_batchnorm_forward_train. sh (NULL or not sharded:
+ * this batch alone): the statistics of the whole data-parallel batch (both passes' per-channel
+ * sums added across the replicas). */
 nn_status cu_batchnorm_forward_train(const cu_fwd_args *a, float *running_mean, float *running_var, float *saved,
-                                     nn_err *err);
-/* merge_bwd.cu: dropout mask from the CPU's counter hash of (seed, element): identical masks. */
-nn_status cu_dropout_forward_train(const cu_fwd_args *a, uint64_t seed, float *mask, nn_err *err);
+                                     const cu_shard *sh, nn_err *err);
+/* merge_bwd.cu: dropout mask from the CPU's counter hash of (seed, base + element): identical
+ * masks (base: the first element's index in the whole data-parallel batch, else 0). */
+nn_status cu_dropout_forward_train(const cu_fwd_args *a, uint64_t seed, uint64_t base, float *mask, nn_err *err);
 
 /* ---- backward launchers (one file per layer type) ---- */
 nn_status cu_depthwise_backward(const cu_bwd_args *a, nn_err *err);      /* depthwise_bwd.cu */
 nn_status cu_maxpool_backward(const cu_bwd_args *a, nn_err *err);        /* pool_bwd.cu (first maximum) */
 nn_status cu_avgpool_backward(const cu_bwd_args *a, nn_err *err);        /* pool_bwd.cu */
 nn_status cu_global_avgpool_backward(const cu_bwd_args *a, nn_err *err); /* pool_bwd.cu */
-nn_status cu_batchnorm_backward(const cu_bwd_args *a, nn_err *err);      /* batchnorm_bwd.cu */
+nn_status cu_batchnorm_backward(const cu_bwd_args *a, nn_err *err);      /* batchnorm_bwd.cu (a->shard) */
 nn_status cu_relu_backward(const cu_bwd_args *a, nn_err *err);           /* activation_bwd.cu */
 nn_status cu_leaky_relu_backward(const cu_bwd_args *a, nn_err *err);     /* activation_bwd.cu */
 nn_status cu_softmax_backward(const cu_bwd_args *a, nn_err *err);        /* activation_bwd.cu */
@@ -69,16 +87,18 @@ size_t cu_chan_scratch_bytes(int M, int C, int nz);
 /* d[c] += (float)(sum over rows of x[r*C + c]) for an [M][C] matrix (bias gradients). */
 nn_status cu_col_sums_add(const cu_env *env, float *d, const float *x, int M, int C, nn_err *err);
 
-/* ---- losses (loss.cu): same semantics as src/nn/cpu/loss.c ----
- * Each writes d (gradient, [batch][n]) and the mean loss as a double into *loss_dev (device);
- * a bad label makes it NaN. scratch: cu_loss_scratch_bytes(batch, n) bytes. */
+/* ---- losses (loss.cu): same semantics as src/nn/cpu/loss.c (cpu_loss_*, with denom) ----
+ * Each writes d (gradient, [batch][n]) and the loss as a double into *loss_dev (device): the
+ * sum over this batch divided by denom (batch: the mean; a data-parallel slice: the global
+ * batch, its share of the mean); a bad label makes it NaN. scratch: cu_loss_scratch_bytes(batch,
+ * n) bytes. */
 size_t cu_loss_scratch_bytes(int batch, int n);
 nn_status cu_loss_softmax_ce(const cu_env *env, const float *y, bool y_is_prob, const int *labels, int batch,
-                             int classes, float *d, double *loss_dev, void *scratch, nn_err *err);
-nn_status cu_loss_mse(const cu_env *env, const float *y, const float *target, int batch, int n, float *d,
+                             int classes, int denom, float *d, double *loss_dev, void *scratch, nn_err *err);
+nn_status cu_loss_mse(const cu_env *env, const float *y, const float *target, int batch, int n, int denom, float *d,
                       double *loss_dev, void *scratch, nn_err *err);
-nn_status cu_loss_huber(const cu_env *env, const float *y, const float *target, int batch, int n, float delta,
-                        float *d, double *loss_dev, void *scratch, nn_err *err);
+nn_status cu_loss_huber(const cu_env *env, const float *y, const float *target, int batch, int n, int denom,
+                        float delta, float *d, double *loss_dev, void *scratch, nn_err *err);
 
 /* ---- optimizers (optim.cu): same float operations as src/nn/optim.c (opt_config: optim.h) ---- */
 /* One step over the n floats where mask[i] != 0: state = [n] (sgd momentum) or [2][n] (adam). */

@@ -1,5 +1,6 @@
 /* device.cu — is there a usable CUDA device? One probe shared by the engine (backend auto), the
- * daemon and the GPU tests ("skipped: no CUDA device"). */
+ * daemon and the GPU tests ("skipped: no CUDA device"); the device count and the choice of the
+ * device a process's contexts run on (one GPU per rank of a data-parallel run). */
 #include <stdio.h>
 
 #include "cuda.h"
@@ -32,4 +33,27 @@ extern "C" bool nn_cuda_probe(char *why, size_t why_len)
         (void)cudaGetLastError();
     }
     return true;
+}
+
+extern "C" int nn_cuda_device_count(void)
+{
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return n;
+}
+
+extern "C" nn_status nn_cuda_set_device(int index, nn_err *err)
+{
+    const int n = nn_cuda_device_count();
+    if (index < 0 || index >= n)
+        return nn_fail(err, NN_E_DEVICE, "CUDA device %d: this process sees %d device(s)", index, n);
+    cudaError_t e = cudaSetDevice(index);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        return nn_fail(err, NN_E_DEVICE, "CUDA device %d: cudaSetDevice: %s", index, cudaGetErrorString(e));
+    }
+    return NN_OK;
 }

@@ -4,7 +4,8 @@
  *   concat:  d_in[k] += its channel slice of dy (one launch per input, so aliases never race)
  *   flatten: d_in += dy
  *   dropout: training forward y = x * mask, mask = 0 with probability rate else 1/(1-rate), the
- *            uniform draw the CPU's counter hash of (seed, element index): GPU and CPU masks are
+ *            uniform draw the CPU's counter hash of (seed, element index; a data-parallel
+ *            slice's elements by their index in the whole batch): GPU and CPU masks are
  *            identical; backward d_in += dy * mask. */
 #include "body/eltwise.h"
 #include "reduce.cuh"
@@ -59,20 +60,21 @@ nn_status cu_concat_backward(const cu_bwd_args *a, nn_err *err)
     return NN_OK;
 }
 
-__global__ static void k_dropout_fwd(float *y, float *mask, const float *x, size_t n, uint64_t key, float rate,
-                                     float keep)
+__global__ static void k_dropout_fwd(float *y, float *mask, const float *x, size_t n, uint64_t base, uint64_t key,
+                                     float rate, float keep)
 {
-    GRID_STRIDE(i, n) dropout_fwd_at(y, mask, x, i, key, rate, keep);
+    GRID_STRIDE(i, n) dropout_fwd_at(y, mask, x, i, base, key, rate, keep);
 }
 
-nn_status cu_dropout_forward_train(const cu_fwd_args *a, uint64_t seed, float *mask, nn_err *err)
+nn_status cu_dropout_forward_train(const cu_fwd_args *a, uint64_t seed, uint64_t base, float *mask, nn_err *err)
 {
     const nn_layer *l = a->l;
     const size_t n = (size_t)a->batch * nn_shape_size(l->out);
     const float rate = l->rate, keep = rate < 1.0f ? 1.0f / (1.0f - rate) : 0.0f;
     /* the host computes the key exactly as the CPU: mix64(seed + golden) */
     const uint64_t key = body_mix64(seed + 0x9e3779b97f4a7c15ull);
-    k_dropout_fwd<<<cu_blocks(n, 256), 256, 0, a->env->stream>>>(a->out, mask, a->in[0], n, key, rate, keep);
+    k_dropout_fwd<<<cu_blocks(n, 256), 256, 0, a->env->stream>>>(a->out, mask, a->in[0], n, base, key, rate,
+                                                                       keep);
     CU_LAUNCHED();
     return NN_OK;
 }

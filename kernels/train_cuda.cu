@@ -15,11 +15,16 @@
  * training forward (conv2d: conv2d_bwd.cu on engine-layout weights; batch norm with batch
  * statistics; dropout with the CPU's masks; the rest: the inference launchers, cu_forward,
  * whose unfused forms are the training forms), download the output. Backward: zero the
- * gradients of the activations, seed the top one, cu_backward from the top layer down. */
+ * gradients of the activations, seed the top one, cu_backward from the top layer down.
+ * Data parallelism (nn_cuda_train_set_shard, train.h): batch norm sums its statistics across the
+ * replicas (shard.cu), dropout draws by global element index, the loss divides by the global
+ * batch, and nn_cuda_train_sum_grads adds the whole gradient buffer [Pd] across them (one sum;
+ * staged through h_stage when the shard has no device sums; h_sums: the batch norms' staging). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "body/loss.h"
 #include "cuda_train.h"
 #include "nn/train_cuda.h"
 
@@ -60,6 +65,9 @@ struct nn_cuda_train {
     int *h_labels;
     double *h_loss;
     bool out_pending;
+    nn_train_shard shard;         /* nn_cuda_train_set_shard's copy; sh.s points at it when set */
+    cu_shard sh;
+    double *h_sums;               /* pinned [2 x the widest batch norm's channels] (first set_shard) */
 };
 
 static float *fptr(const nn_cuda_train *c, size_t off) { return (float *)(c->arena + off); }
@@ -213,6 +221,7 @@ extern "C" void nn_cuda_train_free(nn_cuda_train *c)
     cudaFreeHost(c->h_loss);
     cudaFreeHost(c->h_norm);
     cudaFreeHost(c->h_stage);
+    cudaFreeHost(c->h_sums);
     if (c->env_ok) cu_env_free(&c->env);
     nn_dev_params_free(&c->dp);
     free(c);
@@ -245,9 +254,10 @@ static nn_status layer_forward(nn_cuda_train *c, int i, int batch, uint64_t seed
     switch (l->op) {
     case NN_OP_CONV2D: return cu_conv2d_forward_train(&a, t->conv, err);
     case NN_OP_BATCHNORM:
-        return cu_batchnorm_forward_train(&a, param(c, l, 2), param(c, l, 3), fptr(c, t->aux), err);
-    case NN_OP_DROPOUT:
-        return cu_dropout_forward_train(&a, nn_train_dropout_seed(seed, step, i), fptr(c, t->aux), err);
+        return cu_batchnorm_forward_train(&a, param(c, l, 2), param(c, l, 3), fptr(c, t->aux), &c->sh, err);
+    case NN_OP_DROPOUT: /* masks by the element's index in the whole (data-parallel) batch */
+        return cu_dropout_forward_train(&a, nn_train_dropout_seed(seed, step, i),
+                                        c->sh.s ? (uint64_t)c->sh.s->first * t->size : 0, fptr(c, t->aux), err);
     default: return cu_forward(&a, err);
     }
 }
@@ -294,19 +304,20 @@ extern "C" nn_status nn_cuda_train_loss(nn_cuda_train *c, nn_loss_kind kind, con
     const float *y = fptr(c, c->layers[c->n - 1].act);
     nn_status s = wait_output(c, err); /* the pinned staging below may not race a pending copy */
     if (s) return s;
+    const int denom = loss_divisor(batch, c->sh.s ? c->sh.s->global_batch : 0);
     if (kind == NN_LOSS_CE) {
         memcpy(c->h_labels, labels, (size_t)batch * sizeof(int));
         CU_TRY(cudaMemcpyAsync(c->labels, c->h_labels, (size_t)batch * sizeof(int), cudaMemcpyHostToDevice, st));
-        s = cu_loss_softmax_ce(&c->env, y, y_is_prob, c->labels, batch, c->out_size, c->dloss, c->loss_dev,
+        s = cu_loss_softmax_ce(&c->env, y, y_is_prob, c->labels, batch, c->out_size, denom, c->dloss, c->loss_dev,
                                c->loss_scratch, err);
     } else {
         const size_t n = (size_t)batch * c->out_size;
         memcpy(c->h_targets, targets, n * sizeof(float));
         CU_TRY(cudaMemcpyAsync(c->targets, c->h_targets, n * sizeof(float), cudaMemcpyHostToDevice, st));
-        s = kind == NN_LOSS_HUBER ? cu_loss_huber(&c->env, y, c->targets, batch, c->out_size, delta, c->dloss,
-                                                  c->loss_dev, c->loss_scratch, err)
-                                  : cu_loss_mse(&c->env, y, c->targets, batch, c->out_size, c->dloss, c->loss_dev,
-                                                c->loss_scratch, err);
+        s = kind == NN_LOSS_HUBER ? cu_loss_huber(&c->env, y, c->targets, batch, c->out_size, denom, delta,
+                                                  c->dloss, c->loss_dev, c->loss_scratch, err)
+                                  : cu_loss_mse(&c->env, y, c->targets, batch, c->out_size, denom, c->dloss,
+                                                c->loss_dev, c->loss_scratch, err);
     }
     if (s) return s;
     CU_TRY(cudaMemcpyAsync(c->h_loss, c->loss_dev, sizeof(double), cudaMemcpyDeviceToHost, st));
@@ -338,6 +349,7 @@ extern "C" nn_status nn_cuda_train_backward(nn_cuda_train *c, int batch, int top
         a.out = fptr(c, t->act);
         a.aux = fptr(c, t->aux);
         a.batch = batch;
+        a.shard = &c->sh;
         for (int k = 0; k < l->n_inputs; k++) {
             const cu_tlayer *src = &c->layers[l->inputs[k]];
             a.d_in[k] = fptr(c, src->dact);
@@ -450,4 +462,29 @@ extern "C" nn_status nn_cuda_train_opt_step(nn_cuda_train *c, int64_t step, doub
 {
     if (!c->opt_ready) return nn_fail(err, NN_E_ARG, "optimizer step before nn_train_opt_setup");
     return cu_opt_step(&c->env, &c->opt, step, lr, weight_decay, c->params, c->grads, c->state, c->mask, c->Pd, err);
+}
+
+extern "C" nn_status nn_cuda_train_set_shard(nn_cuda_train *c, const nn_train_shard *s, nn_err *err)
+{
+    c->sh.s = NULL;
+    if (!s) return NN_OK;
+    if (!c->h_sums) { /* set-up time: the host staging of the batch norms' sums (the gradients use h_stage) */
+        size_t cmax = 1;
+        for (int i = 0; i < c->n; i++)
+            if (c->layers[i].l.op == NN_OP_BATCHNORM && (size_t)c->layers[i].l.in.c > cmax)
+                cmax = (size_t)c->layers[i].l.in.c;
+        CU_TRY(cudaMallocHost((void **)&c->h_sums, 2 * cmax * sizeof(double)));
+        c->sh.f64_cap = 2 * cmax;
+    }
+    c->shard = *s;
+    c->sh.s = &c->shard;
+    c->sh.h_f64 = c->h_sums;
+    c->sh.h_f32 = c->h_stage;
+    c->sh.f32_cap = c->Pd;
+    return NN_OK;
+}
+
+extern "C" nn_status nn_cuda_train_sum_grads(nn_cuda_train *c, nn_err *err)
+{
+    return cu_shard_sum_f32(&c->env, &c->sh, c->grads, c->Pd, err);
 }

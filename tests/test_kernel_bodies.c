@@ -319,10 +319,28 @@ static void check_eltwise(const lcase *c)
         a.in[0] = c->in[0];
         cpu_dropout_forward_train(&a, seed, 0, mask_cpu);
         const float keep = l->rate < 1.0f ? 1.0f / (1.0f - l->rate) : 0.0f;
+        const uint64_t key = body_mix64(seed + 0x9e3779b97f4a7c15ull);
         for (size_t i = 0; i < c->out_n; i++)
-            dropout_fwd_at(got, mask, c->in[0], i, body_mix64(seed + 0x9e3779b97f4a7c15ull), l->rate, keep);
+            dropout_fwd_at(got, mask, c->in[0], i, 0, key, l->rate, keep);
         expect(c->name, "dropout mask", mask, mask_cpu, c->out_n, 0);
         expect(c->name, "dropout forward", got, want, c->out_n, 0);
+        /* a data-parallel slice from sample `first` (its elements from 0, base = first * size)
+         * draws the whole batch's rows, as the CPU's slice does */
+        const size_t size = c->out_n / (size_t)B;
+        for (int first = 1; first < B; first++) {
+            const size_t base = (size_t)first * size, n = c->out_n - base;
+            float *smask = calloc(n, sizeof *smask), *sy = calloc(n, sizeof *sy), *cmask = calloc(n, sizeof *cmask);
+            float *cy = calloc(n, sizeof *cy);
+            for (size_t i = 0; i < n; i++)
+                dropout_fwd_at(sy, smask, c->in[0] + base, i, base, key, l->rate, keep);
+            cpu_fwd_args sa = {.l = l, .out = cy, .batch = B - first, .isa = NN_CPU_ISA_SCALAR};
+            sa.in[0] = c->in[0] + base;
+            cpu_dropout_forward_train(&sa, seed, base, cmask);
+            expect(c->name, "sharded dropout mask (the whole batch's rows)", smask, mask_cpu + base, n, 0);
+            expect(c->name, "sharded dropout mask (the CPU slice's)", smask, cmask, n, 0);
+            expect(c->name, "sharded dropout forward", sy, want + base, n, 0);
+            free(smask), free(sy), free(cmask), free(cy);
+        }
         cpu_bwd(c, want, dx, dp, mask_cpu);
         for (size_t i = 0; i < c->out_n; i++)
             dropout_bwd_at(gx[0], c->dy, mask, i);

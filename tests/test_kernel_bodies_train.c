@@ -4,7 +4,8 @@
  * statistics and running averages; backward) on the GPU parity tests' cases plus one whose
  * per-channel sums span several blocks; the dense bias gradient (column sums); the losses and
  * their gradients; the gradient norm and clipping; SGD / Adam / AdamW steps with a mask; the
- * frame preprocessing. The device's reductions run in their order: chan_sums' blocks
+ * frame preprocessing; batch norm and the losses in a data-parallel step of two slices (the
+ * slices' sums added, against the whole batch). The device's reductions run in their order: chan_sums' blocks
  * (body_check.c) and the one-block tree sums of loss.cu and optim.cu (block_sum below).
  * Element-wise results that claim the CPU's rounding compare bit for bit (batch-norm inference,
  * loss gradients, optimizer steps, preprocessing); sums in another order within 1e-5 of the
@@ -87,6 +88,29 @@ static void expect_near(const char *cs, const char *what, double got, double wan
 }
 
 /* ------------------------------------------------------------------ batch norm */
+/* The CPU's batch-norm training forward of case c (scalar code): output [out_n], saved mean and
+ * 1/std [2][C], running mean and variance [C] moved from the case's; new buffers. */
+typedef struct {
+    float *y, *saved, *rm, *rv;
+} bn_ref;
+
+static bn_ref bn_cpu_forward(const lcase *c)
+{
+    const nn_layer *l = c->l;
+    const size_t C = (size_t)l->in.c;
+    bn_ref r = {calloc(c->out_n, sizeof(float)), calloc(2 * C, sizeof(float)), dup(c->p[2], C), dup(c->p[3], C)};
+    float *scratch = calloc(cpu_bn_train_scratch_floats(l, c->batch, 1), sizeof *scratch);
+    cpu_fwd_args a = {.l = l, .out = r.y, .batch = c->batch, .scratch = scratch, .isa = NN_CPU_ISA_SCALAR};
+    a.in[0] = c->in[0];
+    for (int k = 0; k < 4; k++)
+        a.p[k] = c->p[k];
+    cpu_batchnorm_forward_train(&a, r.rm, r.rv, r.saved, NULL);
+    free(scratch);
+    return r;
+}
+
+static void bn_ref_free(bn_ref *r) { free(r->y), free(r->saved), free(r->rm), free(r->rv); }
+
 static void check_bn(const char *name, int h, int w, int ch, const char *layers, int batch)
 {
     lcase c;
@@ -106,14 +130,8 @@ static void check_bn(const char *name, int h, int w, int ch, const char *layers,
         free(want), free(got);
     }
     /* training forward: the CPU's, then the bodies over chan_sums' emulation */
-    float *y = calloc(n, sizeof *y), *saved = calloc(2 * (size_t)C, sizeof *saved);
-    float *rm = dup(c.p[2], (size_t)C), *rv = dup(c.p[3], (size_t)C);
-    float *scratch = calloc(cpu_bn_train_scratch_floats(l, batch, 1), sizeof *scratch);
-    cpu_fwd_args a = {.l = l, .out = y, .batch = batch, .scratch = scratch, .isa = NN_CPU_ISA_SCALAR};
-    a.in[0] = c.in[0];
-    for (int k = 0; k < 4; k++)
-        a.p[k] = c.p[k];
-    cpu_batchnorm_forward_train(&a, rm, rv, saved, NULL);
+    bn_ref ref = bn_cpu_forward(&c);
+    float *y = ref.y, *saved = ref.saved, *rm = ref.rm, *rv = ref.rv;
     double *tot = calloc(2 * (size_t)C, sizeof *tot);
     sum_ctx s = {.x = c.in[0], .g = c.dy, .tot = tot, .n = (double)M, .C = C};
     chan_sums_emul(term_col, &s, M, C, 1, tot);
@@ -143,8 +161,81 @@ static void check_bn(const char *name, int h, int w, int ch, const char *layers,
     expect(name, "batch norm gamma gradient", dg, dp[0], (size_t)C, 1e-5);
     expect(name, "batch norm beta gradient", db, dp[1], (size_t)C, 1e-5);
     expect(name, "batch norm input gradient", gx, dx[0], n, 1e-5);
-    free(y), free(saved), free(rm), free(rv), free(scratch), free(tot), free(gy), free(gsaved), free(grm), free(grv);
+    bn_ref_free(&ref);
+    free(tot), free(gy), free(gsaved), free(grm), free(grv);
     free(k3), free(dg), free(db), free(gx);
+    for (int k = 0; k < 4; k++)
+        free(dx[k]), free(dp[k]);
+    case_close(&c);
+}
+
+/* Batch norm in a data-parallel step of two slices, samples [0, f) and [f, batch), as
+ * batchnorm_bwd.cu runs it with a cu_shard: each slice's per-channel sums over its own rows
+ * (chan_sums), added across the slices in rank order before use (forward: sum x, then sum
+ * (x - mean)^2 around the whole batch's mean; backward: sum dy, sum dy*xh), n = bn_pixels of the
+ * whole batch, the parameter gradients from each slice's own sums (bn_grad_share_at, then summed
+ * with the gradients). Against the CPU over the whole batch at once: the same statistics, running
+ * averages, outputs and gradients (sums in another order: 1e-5). */
+static void check_bn_sharded(const char *name, int h, int w, int ch, const char *layers, int batch, int f)
+{
+    lcase c;
+    case_open(&c, name, h, w, ch, layers, "bn", batch);
+    const nn_layer *l = c.l;
+    const int C = l->in.c, HW = l->in.h * l->in.w;
+    const size_t n = c.out_n;
+    const int first[2] = {0, f}, rows[2] = {f, batch - f};
+    /* the CPU, whole batch */
+    bn_ref ref = bn_cpu_forward(&c);
+    float *y = ref.y, *saved = ref.saved, *rm = ref.rm, *rv = ref.rv;
+    float *dx[NN_MAX_INPUTS] = {0}, *dp[4] = {0};
+    cpu_bwd(&c, y, dx, dp, saved);
+    /* the slices: forward */
+    double *tot = calloc(2 * (size_t)C, sizeof *tot), *part = calloc(2 * (size_t)C, sizeof *part);
+    const double nn = bn_pixels(rows[1], batch, l->in.h, l->in.w);
+    sum_ctx s[2];
+    for (int k = 0; k < 2; k++) /* pass 1: sum x */
+        s[k] = (sum_ctx){.x = c.in[0] + (size_t)first[k] * HW * C, .g = c.dy + (size_t)first[k] * HW * C, .tot = tot,
+                         .n = nn, .C = C};
+    for (int pass = 0; pass < 2; pass++)
+        for (int k = 0; k < 2; k++) { /* rank order: slice 0's sums, then slice 1's added */
+            chan_sums_emul(pass ? term_dev2 : term_col, &s[k], rows[k] * HW, C, 1, part);
+            for (int i = 0; i < C; i++)
+                tot[pass * C + i] = (k ? tot[pass * C + i] : 0.0) + part[i];
+        }
+    float *gy = calloc(n, sizeof *gy), *gsaved = calloc(2 * (size_t)C, sizeof *gsaved);
+    float *grm = dup(c.p[2], (size_t)C), *grv = dup(c.p[3], (size_t)C);
+    for (size_t i = 0; i < (size_t)C; i++)
+        bn_stats_at(gsaved, grm, grv, tot, tot + C, i, C, nn, l->eps, l->momentum);
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < (size_t)rows[k] * HW * C; i++)
+            bn_norm_at(gy + (size_t)first[k] * HW * C, s[k].x, gsaved, c.p[0], c.p[1], i, C);
+    expect(name, "sharded batch norm mean", gsaved, saved, (size_t)C, 1e-6);
+    expect(name, "sharded batch norm 1/std", gsaved + C, saved + C, (size_t)C, 1e-5);
+    expect(name, "sharded batch norm running mean", grm, rm, (size_t)C, 1e-6);
+    expect(name, "sharded batch norm running variance", grv, rv, (size_t)C, 1e-5);
+    expect(name, "sharded batch norm training forward", gy, y, n, 1e-5);
+    /* backward: each slice's sums give its gradient share; the whole batch's give dx */
+    float *dg = dup(c.dp0[0], (size_t)C), *db = dup(c.dp0[1], (size_t)C), *gx = dup(c.dx0[0], n);
+    float *k3 = calloc(3 * (size_t)C, sizeof *k3);
+    for (int k = 0; k < 2; k++) {
+        s[k].mean = gsaved, s[k].istd = gsaved + C;
+        chan_sums_emul(term_bwd, &s[k], rows[k] * HW, C, 2, part);
+        for (size_t i = 0; i < (size_t)C; i++)
+            bn_grad_share_at(dg, db, part, i, C);
+        for (int i = 0; i < 2 * C; i++)
+            tot[i] = (k ? tot[i] : 0.0) + part[i];
+    }
+    for (size_t i = 0; i < (size_t)C; i++)
+        bn_bwd_coef_at(k3, NULL, NULL, tot, i, C, nn, c.p[0], gsaved + C);
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < (size_t)rows[k] * HW * C; i++)
+            bn_bwd_dx_at(gx + (size_t)first[k] * HW * C, s[k].x, s[k].g, gsaved, gsaved + C, k3, i, C);
+    expect(name, "sharded batch norm gamma gradient", dg, dp[0], (size_t)C, 1e-5);
+    expect(name, "sharded batch norm beta gradient", db, dp[1], (size_t)C, 1e-5);
+    expect(name, "sharded batch norm input gradient", gx, dx[0], n, 1e-5);
+    bn_ref_free(&ref);
+    free(tot), free(part), free(gy), free(gsaved);
+    free(grm), free(grv), free(dg), free(db), free(gx), free(k3);
     for (int k = 0; k < 4; k++)
         free(dx[k]), free(dp[k]);
     case_close(&c);
@@ -181,6 +272,9 @@ static void test_batchnorm(void **state)
     check_bn("bn_n1", 1, 1, 3, "  - {name: bn, type: batch_norm}\n", 1); /* n = 1: biased = unbiased */
     check_bn("bn_relu_infer_case", 5, 6, 7, "  - {name: bn, type: batch_norm}\n", 3);
     check_bn("bn_several_blocks", 9, 11, 40, bn, 3); /* 297 rows, 2 channel blocks: R = 5 partials */
+    check_bn_sharded("bn_sharded_after_conv", 5, 4, 4, bn, 3, 1);
+    check_bn_sharded("bn_sharded_after_dense", 1, 1, 5, "  - {name: bn, type: batch_norm}\n", 6, 4);
+    check_bn_sharded("bn_sharded_several_blocks", 9, 11, 40, bn, 4, 2); /* 198 rows per slice, R = 4 */
     check_dense_bias("dense_bias_b3", 3);
     check_dense_bias("dense_bias_b130", 130); /* 2 row blocks */
     if (body_failures())
@@ -229,6 +323,59 @@ static void check_loss(const char *name, int kind, int batch, int n, float delta
     free(y), free(t), free(d), free(gd), free(lab), free(term);
 }
 
+/* The losses of a data-parallel step of two slices [0, f) and [f, batch) (loss.cu with a shard):
+ * each slice divides by the whole batch (loss_divisor), so its gradient rows equal the whole
+ * batch's bit for bit (and the CPU slice's, cpu_loss_* with denom), and the slices' loss shares
+ * add up to the whole batch's mean (1e-12). */
+static void check_loss_sharded(const char *name, int kind, int batch, int n, float delta, int f)
+{
+    const size_t N = (size_t)batch * n;
+    float *y = rnd(N), *t = rnd(N), *d = calloc(N, sizeof *d), *gd = calloc(N, sizeof *gd);
+    float *cd = calloc(N, sizeof *cd);
+    int *lab = calloc((size_t)batch, sizeof *lab);
+    double *term = calloc(N, sizeof *term), want, got = 0.0;
+    for (int b = 0; b < batch; b++)
+        lab[b] = (int)((frand() + 1.0f) * 0.5f * (float)n) % n;
+    for (size_t i = 0; i < N; i++)
+        y[i] *= 3.0f;
+    want = kind == 0 ? nn_loss_softmax_ce(y, false, lab, batch, n, d)
+           : kind == 2 ? nn_loss_mse(y, t, batch, n, d)
+                       : nn_loss_huber(y, t, batch, n, delta, d);
+    const int first[2] = {0, f}, rows[2] = {f, batch - f};
+    if (loss_divisor(batch, 0) != batch || loss_divisor(f, batch) != batch) {
+        printf("FAIL case %s: loss_divisor(%d, 0) = %d, (%d, %d) = %d\n", name, batch, loss_divisor(batch, 0), f, batch,
+               loss_divisor(f, batch));
+        body_fail();
+    }
+    for (int k = 0; k < 2; k++) {
+        const int denom = loss_divisor(rows[k], batch);
+        const size_t o = (size_t)first[k] * n, Nk = (size_t)rows[k] * n, M = (size_t)denom * n;
+        double share;
+        if (kind == 0) {
+            for (size_t b = 0; b < (size_t)rows[k]; b++)
+                ce_at(gd + o, term, y + o, false, lab + first[k], n, 1.0 / denom, b);
+            share = block_sum(term, 0, SUM_THREADS, (size_t)rows[k], 0) * (1.0 / denom);
+            cpu_loss_softmax_ce(y + o, false, lab + first[k], rows[k], n, denom, cd + o);
+        } else {
+            for (size_t i = 0; i < Nk; i++)
+                if (kind == 2)
+                    mse_at(gd + o, term, y + o, t + o, M, i);
+                else
+                    huber_at(gd + o, term, y + o, t + o, M, delta, i);
+            share = block_sum(term, 0, SUM_THREADS, Nk, 0) * (1.0 / (double)M);
+            if (kind == 2)
+                cpu_loss_mse(y + o, t + o, rows[k], n, denom, cd + o);
+            else
+                cpu_loss_huber(y + o, t + o, rows[k], n, delta, denom, cd + o);
+        }
+        got += share; /* the host sum of the loss over the ranks, in rank order */
+    }
+    expect_near(name, "sharded loss (the slices' shares added)", got, want, 1e-12);
+    expect(name, "sharded loss gradient (the whole batch's rows)", gd, d, N, 0);
+    expect(name, "sharded loss gradient (the CPU slices')", gd, cd, N, 0);
+    free(y), free(t), free(d), free(gd), free(cd), free(lab), free(term);
+}
+
 static void test_losses(void **state)
 {
     (void)state;
@@ -239,6 +386,9 @@ static void test_losses(void **state)
     check_loss("mse", 2, 3, 3, 0, 0);
     check_loss("mse_b300", 2, 300, 3, 0, 0);
     check_loss("huber", 3, 300, 3, 0.5f, 0);
+    check_loss_sharded("ce_logits_sharded", 0, 7, 5, 0, 3);
+    check_loss_sharded("mse_sharded_b300", 2, 300, 3, 0, 150);
+    check_loss_sharded("huber_sharded", 3, 9, 2, 0.5f, 4);
     if (body_failures())
         fail_msg("%d body checks failed (see FAIL lines above)", body_failures());
 }

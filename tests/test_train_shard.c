@@ -7,7 +7,13 @@
  * relative (float summation order); the losses match within 1e-6, the dropout masks of each
  * slice equal the whole batch's rows exactly (drawn by global element index). Bad shards and a
  * slice overrunning the global batch are refused. The convolutions have no bias: before a batch
- * norm its gradient is zero but for rounding, which Adam scales to full steps of noise. */
+ * norm its gradient is zero but for rounding, which Adam scales to full steps of noise.
+ * `test_train_shard cuda` (suite gpu) runs the same on the CUDA backend: R = 2 contexts on one
+ * GPU, their sums by the same meeting point, once staged through the host sums and once (CUDA
+ * builds, STEERD_TEST_CUDART) through device sums that copy down, meet and copy up; the bound is
+ * then 1e-4 relative for the parameters and 1e-5 for the losses (cuDNN's and the device's sums
+ * in another order at batch 7 than at 3 and 4); the dropout masks and the replicas' parameters
+ * stay exact. Without a CUDA device it prints "skipped: ..." and exits 77. */
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -21,6 +27,9 @@
 
 #include "nn/graph.h"
 #include "nn/train.h"
+#ifdef STEERD_TEST_CUDART
+#include <cuda_runtime.h>
+#endif
 
 #include "yaml_model.h"
 
@@ -73,6 +82,38 @@ static void meet_sum(replica_ctx *c, void *v, bool dbl, size_t n)
 static void sum_f64(void *ctx, double *v, size_t n) { meet_sum(ctx, v, true, n); }
 static void sum_f32(void *ctx, float *v, size_t n) { meet_sum(ctx, v, false, n); }
 
+/* The run's backend and bounds: the CPU's, or (main's `cuda`) the CUDA backend's. */
+static struct {
+    nn_backend backend;
+    bool dev_sums;        /* the shards get device sums (CUDA builds) */
+    double param_tol, loss_tol;
+} cfg = {NN_BACKEND_CPU, false, 1e-5, 1e-6};
+
+#ifdef STEERD_TEST_CUDART
+/* Device sums: the backend's stream finished, a copy down, the meeting, a copy up (n <= SLOT). */
+static nn_status dev_sum(void *ctx, void *v, bool dbl, size_t n, void *stream, nn_err *err)
+{
+    static _Thread_local double buf[SLOT]; /* one per replica thread */
+    const size_t bytes = n * (dbl ? sizeof(double) : sizeof(float));
+    if (n > SLOT) return nn_fail(err, NN_E_ARG, "device sum of %zu values (the test holds %d)", n, SLOT);
+    cudaError_t e = cudaStreamSynchronize((cudaStream_t)stream);
+    if (e == cudaSuccess) e = cudaMemcpy(buf, v, bytes, cudaMemcpyDeviceToHost);
+    if (e != cudaSuccess) return nn_fail(err, NN_E_DEVICE, "device sum: %s", cudaGetErrorString(e));
+    meet_sum(ctx, buf, dbl, n);
+    if ((e = cudaMemcpy(v, buf, bytes, cudaMemcpyHostToDevice)) != cudaSuccess)
+        return nn_fail(err, NN_E_DEVICE, "device sum: %s", cudaGetErrorString(e));
+    return NN_OK;
+}
+static nn_status dev_sum_f64(void *ctx, double *v, size_t n, void *stream, nn_err *err)
+{
+    return dev_sum(ctx, v, true, n, stream, err);
+}
+static nn_status dev_sum_f32(void *ctx, float *v, size_t n, void *stream, nn_err *err)
+{
+    return dev_sum(ctx, v, false, n, stream, err);
+}
+#endif
+
 /* The same inputs, labels and targets for every run. */
 typedef struct {
     float x[STEPS][GB * 72];
@@ -107,7 +148,7 @@ static void *run_steps(void *arg)
     run *u = arg;
     nn_err err;
     u->m = load(u->yaml);
-    if (nn_train_create(&u->t, u->m, u->n, 1, 17, &err)) fail_msg("%s", err.msg);
+    if (nn_train_create_on(&u->t, u->m, u->n, 1, 17, cfg.backend, &err)) fail_msg("%s", err.msg);
     if (u->sharded && nn_train_set_shard(u->t, &u->shard, &err)) fail_msg("%s", err.msg);
     const opt_config oc = opt_defaults(OPT_ADAM);
     if (nn_train_opt_setup(u->t, &oc, &err)) fail_msg("%s", err.msg);
@@ -169,6 +210,11 @@ static void check(const char *yaml, nn_loss_kind kind, int R)
     }
     for (int r = 0; r < R; r++) {
         part[r].shard.ctx = &part[r].rc;
+#ifdef STEERD_TEST_CUDART
+        if (cfg.dev_sums)
+            part[r].shard.sum_dev_f64 = dev_sum_f64, part[r].shard.sum_dev_f32 = dev_sum_f32,
+            part[r].shard.dev_ctx = &part[r].rc;
+#endif
         assert_int_equal(pthread_create(&th[r], NULL, run_steps, &part[r]), 0);
     }
     for (int r = 0; r < R; r++) pthread_join(th[r], NULL);
@@ -179,7 +225,7 @@ static void check(const char *yaml, nn_loss_kind kind, int R)
         if (memcmp(part[r].m->params, part[0].m->params, P * sizeof(float)) != 0)
             fail_msg("%d replicas: replica %d's parameters differ from replica 0's", R, r);
         for (int s = 0; s < STEPS; s++)
-            if (fabs(part[r].loss[s] - whole.loss[s]) > 1e-6 * fabs(whole.loss[s]))
+            if (fabs(part[r].loss[s] - whole.loss[s]) > cfg.loss_tol * fabs(whole.loss[s]))
                 fail_msg("%d replicas, step %d: loss %.9g, whole batch %.9g", R, s, part[r].loss[s], whole.loss[s]);
         if (whole.mask && memcmp(part[r].mask, whole.mask + (size_t)part[r].first * whole.mask_size,
                                  (size_t)part[r].n * whole.mask_size * sizeof(float)) != 0)
@@ -196,9 +242,12 @@ static void check(const char *yaml, nn_loss_kind kind, int R)
         }
         const double rel = amax > 0 ? dmax / amax : dmax;
         worst = fmax(worst, rel);
-        if (!(rel <= 1e-5)) fail_msg("%d replicas: parameter %d differs by %.3g relative", R, p, rel);
+        if (!(rel <= cfg.param_tol))
+            fail_msg("%d replicas on %s: parameter %d differs by %.3g relative (bound %g)", R,
+                     nn_backend_name(cfg.backend), p, rel, cfg.param_tol);
     }
-    print_message("%d replicas: parameters within %.2g relative of the whole batch's\n", R, worst);
+    print_message("%d replicas on %s%s: parameters within %.2g relative of the whole batch's\n", R,
+                  nn_backend_name(cfg.backend), cfg.dev_sums ? " (device sums)" : "", worst);
     run_free(&whole);
     for (int r = 0; r < R; r++) run_free(&part[r]);
 }
@@ -223,6 +272,11 @@ static void test_mse_3(void **state)
 
 static void no_sum_f64(void *ctx, double *v, size_t n) { (void)ctx, (void)v, (void)n; }
 static void no_sum_f32(void *ctx, float *v, size_t n) { (void)ctx, (void)v, (void)n; }
+static nn_status no_dev_sum_f64(void *ctx, double *v, size_t n, void *stream, nn_err *err)
+{
+    (void)ctx, (void)v, (void)n, (void)stream, (void)err;
+    return NN_OK;
+}
 
 static void test_refused(void **state)
 {
@@ -236,6 +290,10 @@ static void test_refused(void **state)
     s.first = 0, s.sum_f32 = NULL;
     assert_int_equal(nn_train_set_shard(t, &s, &err), NN_E_ARG);
     s.first = 2, s.global_batch = 5, s.sum_f32 = no_sum_f32;
+    s.sum_dev_f64 = no_dev_sum_f64; /* one device sum without the other */
+    assert_int_equal(nn_train_set_shard(t, &s, &err), NN_E_ARG);
+    assert_non_null(strstr(err.msg, "both device sums"));
+    s.sum_dev_f64 = NULL;
     assert_int_equal(nn_train_set_shard(t, &s, &err), NN_OK);
     const opt_config oc = opt_defaults(OPT_SGD);
     if (nn_train_opt_setup(t, &oc, &err)) fail_msg("%s", err.msg);
@@ -248,8 +306,37 @@ static void test_refused(void **state)
     nn_model_free(m);
 }
 
-int main(void)
+/* CUDA: 2 contexts on one GPU, sums staged through the host, then (CUDA builds) device sums. */
+static void test_cuda_ce_2(void **state)
 {
+    (void)state;
+    check(CE_MODEL, NN_LOSS_CE, 2);
+#ifdef STEERD_TEST_CUDART
+    cfg.dev_sums = true;
+    check(CE_MODEL, NN_LOSS_CE, 2);
+    cfg.dev_sums = false;
+#endif
+}
+
+static void test_cuda_mse_2(void **state)
+{
+    (void)state;
+    check(MSE_MODEL, NN_LOSS_MSE, 2);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "cuda") == 0) {
+        char why[256];
+        if (!nn_cuda_available(why, sizeof why)) {
+            printf("skipped: needs a CUDA device: %s\n", why);
+            return 77;
+        }
+        setenv("STEERD_CUDA_PIN_GEMM", "1", 0); /* cuDNN's GEMM family, as the GPU parity tests */
+        cfg.backend = NN_BACKEND_CUDA, cfg.param_tol = 1e-4, cfg.loss_tol = 1e-5;
+        const struct CMUnitTest gpu[] = {cmocka_unit_test(test_cuda_ce_2), cmocka_unit_test(test_cuda_mse_2)};
+        return cmocka_run_group_tests(gpu, NULL, NULL);
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ce_2),
         cmocka_unit_test(test_ce_3),

@@ -93,10 +93,14 @@ static NN_HD uint64_t body_mix64(uint64_t z)
 }
 
 /* Training dropout of element i: mask 0 with probability rate (the CPU's counter hash of the
- * key and i), else keep = 1/(1-rate); y = x * mask. key = body_mix64(seed + golden ratio). */
-static NN_HD void dropout_fwd_at(float *y, float *mask, const float *x, size_t i, uint64_t key, float rate, float keep)
+ * key and the element's global index base + i), else keep = 1/(1-rate); y = x * mask. key =
+ * body_mix64(seed + golden ratio); base: 0, or in a data-parallel slice first * (floats per
+ * sample), so that a slice draws the whole batch's mask rows (src/nn/cpu/merge.c drop_body). */
+static NN_HD void dropout_fwd_at(float *y, float *mask, const float *x, size_t i, uint64_t base, uint64_t key,
+                                 float rate, float keep)
 {
-    const double u = (double)(body_mix64(key ^ ((uint64_t)i * 0x9e3779b97f4a7c15ull + 1)) >> 11) * 0x1.0p-53;
+    const uint64_t g = base + (uint64_t)i;
+    const double u = (double)(body_mix64(key ^ (g * 0x9e3779b97f4a7c15ull + 1)) >> 11) * 0x1.0p-53;
     const float m = u < (double)rate ? 0.0f : keep;
     mask[i] = m;
     y[i] = x[i] * m;

@@ -5,11 +5,19 @@
  *   training   the statistics' sum terms (sum x by col_term, then sum (x - mean)^2; backward
  *              sum dy and sum dy*xh), the per-channel steps after the sums (saved mean / istd
  *              and running statistics; the backward's coefficients and parameter gradients) and
- *              the element-wise passes. */
+ *              the element-wise passes; in a data-parallel slice the pixel count of the whole
+ *              batch and the slice's share of the parameter gradients. */
 #ifndef STEERD_KERNELS_BODY_NORM_H
 #define STEERD_KERNELS_BODY_NORM_H
 
 #include "body.h"
+
+/* Pixels per channel the training statistics are over: n = B*H*W with B this batch, or in a
+ * data-parallel slice (global_batch > 0) the whole batch (src/nn/cpu/batchnorm.c bn_count). */
+static NN_HD double bn_pixels(int batch, int global_batch, int h, int w)
+{
+    return (double)(global_batch > 0 ? global_batch : batch) * h * w;
+}
 
 /* y[i] (may alias x) with the running statistics, C channels, then the fused activation. */
 static NN_HD void bn_infer_at(float *y, const float *x, size_t i, int C, const float *gamma, const float *beta,
@@ -75,6 +83,15 @@ static NN_HD void bn_bwd_coef_at(float *k, float *dgamma, float *dbeta, const do
     k[c] = s;
     k[C + c] = NN_MUL_RN(s, (float)(sdy / n));
     k[2 * C + c] = NN_MUL_RN(s, (float)(sdx / n));
+}
+
+/* A data-parallel slice's share of the parameter gradients from its own sums tot [2][C] (sum dy,
+ * sum dy*xh): dgamma += sum dy*xh, dbeta += sum dy (either may be NULL); the shares are summed
+ * with the other gradients, and bn_bwd_coef_at then runs on the whole batch's sums without them. */
+static NN_HD void bn_grad_share_at(float *dgamma, float *dbeta, const double *tot, size_t c, int C)
+{
+    if (dgamma) dgamma[c] += (float)tot[C + c];
+    if (dbeta) dbeta[c] += (float)tot[c];
 }
 
 /* dx[i] += k1*dy - k2 - xh*k3 (the CPU's order). */

@@ -77,6 +77,24 @@ bool nn_backend_usable(nn_backend b, char *why, size_t n)
 bool nn_cuda_available(char *why, size_t n) { return nn_backend_usable(NN_BACKEND_CUDA, why, n); }
 bool nn_cuda_built(void) { return nn_backend_table(NN_BACKEND_CUDA) != NULL; }
 
+int nn_cuda_devices(void)
+{
+#ifdef NN_HAVE_CUDA
+    return nn_cuda_device_count();
+#else
+    return 0;
+#endif
+}
+
+nn_status nn_cuda_use_device(int index, nn_err *err)
+{
+#ifdef NN_HAVE_CUDA
+    return nn_cuda_set_device(index, err);
+#else
+    return nn_fail(err, NN_E_UNSUPPORTED, "CUDA device %d: this build has no CUDA backend", index);
+#endif
+}
+
 nn_status nn_backend_pick(nn_backend want, const nn_backend_ops **out, nn_err *err)
 {
     *out = NULL;

@@ -92,6 +92,9 @@ typedef struct {
     /* Optional (NULL: NN_E_UNSUPPORTED): data parallelism (train.h nn_train_shard; s NULL clears;
      * s outlives its use): forward, loss and backward then work on the slice of a global batch. */
     nn_status (*set_shard)(void *x, const nn_train_shard *s, nn_err *err);
+    /* With set_shard: sums the parameter gradients in place across the replicas (the shard's
+     * sum_f32, or on a device its sum_dev_f32 / staging), before the clip. */
+    nn_status (*sum_grads)(void *x, nn_err *err);
 } nn_train_ops;
 
 /* ---- the registry (backend.c) ---- */

@@ -20,6 +20,10 @@ typedef struct nn_cuda_exec nn_cuda_exec;
 
 /* Is there a usable CUDA device? why: "N CUDA device(s)" or "no CUDA device (reason)" (device.cu). */
 bool nn_cuda_probe(char *why, size_t why_len);
+/* device.cu: the CUDA devices this process sees (0 when none); makes `index` the calling
+ * thread's current device (nn.h nn_cuda_use_device). */
+int nn_cuda_device_count(void);
+nn_status nn_cuda_set_device(int index, nn_err *err);
 
 /* Does not keep p: copies what it needs. in_h/in_w/in_c and pre: the model input and its
  * preprocessing (for nn_cuda_exec_frame). eager: no graphs. profile: per-step events (eager).

@@ -101,6 +101,12 @@ bool nn_backend_parse(const char *s, nn_backend *out);
 bool nn_cuda_available(char *why, size_t n);
 /* True when this build has the CUDA backend compiled in (whether or not a device is present). */
 bool nn_cuda_built(void);
+/* The CUDA devices this process sees (0 without the CUDA backend or a device). */
+int nn_cuda_devices(void);
+/* Makes CUDA device `index` (0 .. nn_cuda_devices()-1) the calling thread's device: the CUDA
+ * contexts it creates afterwards run there (one GPU per rank of a data-parallel steer-train).
+ * NN_E_DEVICE when there is no such device, NN_E_UNSUPPORTED without the CUDA backend. */
+nn_status nn_cuda_use_device(int index, nn_err *err);
 /* Input buffer [max_batch, H, W, C] (host memory; pinned on the CUDA backend); fill the first
  * `batch` images, then call nn_infer_run. */
 float *nn_infer_input(nn_infer *ctx);

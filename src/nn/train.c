@@ -150,6 +150,8 @@ nn_status nn_train_set_shard(nn_train *t, const nn_train_shard *s, nn_err *err)
     if (s && (!s->sum_f64 || !s->sum_f32 || s->first < 0 || s->global_batch < 1 || s->first >= s->global_batch))
         return nn_fail(err, NN_E_ARG, "shard: first %d of global batch %d (and both sums) expected", s ? s->first : 0,
                        s ? s->global_batch : 0);
+    if (s && !s->sum_dev_f64 != !s->sum_dev_f32)
+        return nn_fail(err, NN_E_ARG, "shard: both device sums (f64 and f32) or neither expected");
     if (s) t->shard = *s;
     nn_status st = t->ops->set_shard(t->x, s ? &t->shard : NULL, err);
     t->sharded = !st && s;
@@ -261,7 +263,8 @@ nn_status nn_train_step(nn_train *t, int batch, const nn_step_args *a, nn_step_r
      * relu/softmax clamps could hide NaN parameters behind a finite loss */
     if ((s = nn_train_backward(t, batch, NULL, err)))
         return s;
-    if (t->sharded) t->shard.sum_f32(t->shard.ctx, nn_train_grads(t), nn_train_param_floats(t));
+    if (t->sharded && (s = t->ops->sum_grads(t->x, err))) /* the replicas' gradients, before the clip */
+        return s;
     if ((s = nn_train_clip_grad_norm(t, a->max_norm, &r->grad_norm, err)))
         return s;
     if (!isfinite(r->grad_norm)) return NN_OK;

@@ -152,14 +152,29 @@ nn_status nn_train_step(nn_train *t, int batch, const nn_step_args *a, nn_step_r
  * engine calls sum_f64 / sum_f32 to add n values element-wise across all replicas, in place;
  * every replica makes the same calls in the same order (batch-norm sums forward and backward,
  * the loss, the gradients). The transport is the caller's (src/train/comm.h: MPI), so the engine
- * links none; a failing sum must stop the process (MPI's fatal error handler does). ---- */
+ * links none; a failing sum must stop the process (MPI's fatal error handler does).
+ * A device backend (CUDA) sums device buffers: with sum_dev_f64 / sum_dev_f32 set it hands them
+ * the device address and its stream (a cudaStream_t) and they add in place across the replicas
+ * (src/train/comm_nccl.h: ncclAllReduce), finished when they return; a failure returns its
+ * status with err filled and the engine returns it. Left NULL, the backend stages every sum
+ * through the host ones (copy down into pinned memory it allocated at set_shard, sum_f64 /
+ * sum_f32, copy up), so an MPI-only build also trains on GPUs. The CPU backend never calls them.
+ * The CUDA backend's sums per step: per batch norm 2 x C doubles forward (the mean, then the
+ * squared deviations from the whole batch's mean: its two-pass statistics), 2 x C backward; the
+ * loss (one double, host); the gradients (one sum over its whole device gradient buffer, padding
+ * included). ---- */
 typedef struct {
     int first, global_batch;    /* 0 <= first, first + batch <= global_batch */
     void (*sum_f64)(void *ctx, double *v, size_t n);
     void (*sum_f32)(void *ctx, float *v, size_t n);
     void *ctx;
+    /* optional, device backends (see above): v is a device address, stream the backend's */
+    nn_status (*sum_dev_f64)(void *dev_ctx, double *v, size_t n, void *stream, nn_err *err);
+    nn_status (*sum_dev_f32)(void *dev_ctx, float *v, size_t n, void *stream, nn_err *err);
+    void *dev_ctx;
 } nn_train_shard;
-/* Sets (s NULL: clears) the shard; NN_E_UNSUPPORTED on a backend without it (CPU only for now). */
+/* Sets (s NULL: clears) the shard (copied); both host sums are required, the device sums both or
+ * neither; NN_E_UNSUPPORTED on a backend without data parallelism. Set-up time (it may allocate). */
 nn_status nn_train_set_shard(nn_train *t, const nn_train_shard *s, nn_err *err);
 
 /* ---- losses (src/nn/cpu/loss.c): mean over the batch, gradient written to d (may not alias) ----

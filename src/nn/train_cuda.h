@@ -51,6 +51,12 @@ nn_status nn_cuda_train_opt_setup(nn_cuda_train *c, const opt_config *o, size_t 
 nn_status nn_cuda_train_opt_state(nn_cuda_train *c, float *host, bool to_device, nn_err *err);
 nn_status nn_cuda_train_clip(nn_cuda_train *c, float max_norm, float *norm, nn_err *err);
 nn_status nn_cuda_train_opt_step(nn_cuda_train *c, int64_t step, double lr, double weight_decay, nn_err *err);
+/* Data parallelism (train.h nn_train_shard; NULL clears): copies *s; the first call allocates the
+ * pinned staging of the batch norms' sums. Then the forward, loss and backward compute the slice
+ * of the global batch, and sum_grads adds the device gradients across the replicas (waits when
+ * staged through the host). */
+nn_status nn_cuda_train_set_shard(nn_cuda_train *c, const nn_train_shard *s, nn_err *err);
+nn_status nn_cuda_train_sum_grads(nn_cuda_train *c, nn_err *err);
 
 #ifdef __cplusplus
 }

@@ -12,9 +12,11 @@
 #ifndef STEERD_TRAIN_COMM_H
 #define STEERD_TRAIN_COMM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "nn/nn.h"
+#include "nn/train.h"
 
 typedef struct {
     const char *name;                                   /* "single", "mpi" */
@@ -56,6 +58,22 @@ static inline void tr_comm_abort(const tr_comm *c, int code) { c->ops->abort(c->
 /* The sums as the engine's shard callbacks (ctx = the tr_comm). */
 void tr_comm_shard_f64(void *comm, double *v, size_t n);
 void tr_comm_shard_f32(void *comm, float *v, size_t n);
+
+/* ---- one GPU per rank (comm_gpu.c): backend cuda with several ranks ----
+ * This rank's place on its node: OMPI_COMM_WORLD_LOCAL_RANK / _LOCAL_SIZE (Open MPI), else
+ * MPI_LOCALRANKID / MPI_LOCALNRANKS (MPICH), else SLURM_LOCALID / SLURM_NTASKS_PER_NODE; 0 of 1
+ * when none is set. */
+void tr_comm_local(int *rank, int *size);
+/* Whether the GPU sums go through NCCL: a build with it, unless STEERD_NCCL=0. */
+bool tr_comm_gpu_nccl(void);
+/* Before the rank's CUDA context: makes device local rank % GPUs current (nn_cuda_use_device);
+ * with NCCL more ranks on a node than GPUs fail with one line (NCCL refuses two ranks on one
+ * GPU; without it they share, staged through MPI). No GPU: NN_OK (the context says why). */
+nn_status tr_comm_gpu_pick(const tr_comm *c, int *device, nn_err *err);
+/* After it: with NCCL, opens the communicator over c (collective) into *nccl and sets sh's device
+ * sums to it; without, leaves them NULL (the engine stages through sh's host sums). */
+nn_status tr_comm_gpu_sums(const tr_comm *c, int device, nn_train_shard *sh, void **nccl, nn_err *err);
+void tr_comm_gpu_close(void *nccl);
 
 #ifdef STEERD_HAVE_MPI
 /* comm_mpi.c */

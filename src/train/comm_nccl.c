@@ -65,3 +65,13 @@ nn_status tr_nccl_sum_f64(tr_nccl *n, double *v, size_t count, void *stream, nn_
 {
     return sum(n, v, count, ncclFloat64, stream, err);
 }
+
+nn_status tr_nccl_shard_f32(void *nccl, float *v, size_t count, void *stream, nn_err *err)
+{
+    return tr_nccl_sum_f32(nccl, v, count, stream, err);
+}
+
+nn_status tr_nccl_shard_f64(void *nccl, double *v, size_t count, void *stream, nn_err *err)
+{
+    return tr_nccl_sum_f64(nccl, v, count, stream, err);
+}

@@ -20,5 +20,8 @@ void tr_nccl_close(tr_nccl *n);
  * `stream` (a cudaStream_t; NULL: the default stream) and waited for. */
 nn_status tr_nccl_sum_f32(tr_nccl *n, float *v, size_t count, void *stream, nn_err *err);
 nn_status tr_nccl_sum_f64(tr_nccl *n, double *v, size_t count, void *stream, nn_err *err);
+/* The same as the engine's device shard sums (train.h nn_train_shard; dev_ctx = the tr_nccl). */
+nn_status tr_nccl_shard_f32(void *nccl, float *v, size_t count, void *stream, nn_err *err);
+nn_status tr_nccl_shard_f64(void *nccl, double *v, size_t count, void *stream, nn_err *err);
 
 #endif

@@ -72,9 +72,9 @@ static nn_status init_replicas(trainer *tr, nn_err *err)
     if (v > cfg->batch_size)
         return tc_error(cfg, TC_REPLICAS, err, NN_E_ARG, "%d is more than batch_size %d: every replica needs a "
                         "share of each batch", v, cfg->batch_size);
-    if (v > 0 && cfg->backend != NN_BACKEND_CPU)
-        return tc_error(cfg, TC_REPLICAS, err, NN_E_UNSUPPORTED, "needs backend cpu (got '%s')",
-                        tc_enum_name(TC_BACKEND, cfg->backend));
+    if (v > 0 && cfg->backend != NN_BACKEND_CPU) /* replicas are one-thread CPU contexts */
+        return tc_error(cfg, TC_REPLICAS, err, NN_E_UNSUPPORTED, "needs backend cpu (got '%s'); on GPUs run one rank "
+                        "per GPU instead (mpirun -np <GPUs>, replicas 0)", tc_enum_name(TC_BACKEND, cfg->backend));
     tr->n_rep = v > 0 ? v / comm->size : 1;
     tr->rep = calloc((size_t)tr->n_rep, sizeof *tr->rep);
     tr->rep_metric = calloc((size_t)tr->n_rep, sizeof *tr->rep_metric);
@@ -82,6 +82,11 @@ static nn_status init_replicas(trainer *tr, nn_err *err)
     if (!tr->rep || !tr->rep_metric || !tr->eval_sums)
         return nn_fail(err, NN_E_NOMEM, "out of memory");
     nn_status s = NN_OK;
+    /* several ranks on GPUs: one device per rank, chosen before the context is made on it */
+    const bool gpu_ranks = v == 0 && comm->size > 1 && cfg->backend != NN_BACKEND_CPU && nn_cuda_devices() > 0;
+    int device = 0;
+    if (gpu_ranks && (s = tr_comm_gpu_pick(comm, &device, err)))
+        return s;
     if (v > 0) { /* the largest sum: the gradients (floats) or batch-norm statistics (2 doubles per
                   * channel; every channel has at least 4 parameter floats) */
         const size_t floats = tr->m->g.n_param_floats;
@@ -108,6 +113,8 @@ static nn_status init_replicas(trainer *tr, nn_err *err)
                              .sum_f32 = tr_replicas_sum_f32, .ctx = v > 0 ? tr_replicas_ctx(tr->group, j) : NULL};
         if (!s && v == 0 && comm->size > 1) /* the ranks' sums by MPI_Allreduce */
             sh.sum_f64 = tr_comm_shard_f64, sh.sum_f32 = tr_comm_shard_f32, sh.ctx = (void *)comm;
+        if (!s && gpu_ranks && nn_train_backend(r->t) == NN_BACKEND_CUDA) /* device sums: NCCL, if built */
+            s = tr_comm_gpu_sums(comm, device, &sh, &tr->nccl, err);
         if (!s && (v > 0 || comm->size > 1))
             s = nn_train_set_shard(r->t, &sh, err);
     }
@@ -208,6 +215,7 @@ void tr_free(trainer *tr)
     free(tr->rep_metric);
     free(tr->eval_sums);
     tr_replicas_free(tr->group);
+    tr_comm_gpu_close(tr->nccl);
     free(tr->train_idx);
     free(tr->val_idx);
     free(tr->dloss);

@@ -11,7 +11,9 @@
  * whose sums are added. One rank computes what one process does, to float summation order.
  * With `replicas: V` (replicas.h) the batch is cut into V fixed slices instead, each trained by
  * its own one-thread context (V / N per rank, on threads), their sums folded in replica order:
- * the weights are then the same bit for bit for any N that divides V. */
+ * the weights are then the same bit for bit for any N that divides V. On the CUDA backend each
+ * rank trains on one GPU (local rank modulo the GPUs it sees, comm_gpu.c) and the sums run on
+ * the device by NCCL, or through MPI on the host in a build without NCCL; replicas stay CPU-only. */
 #ifndef STEERD_TRAIN_TRAINER_H
 #define STEERD_TRAIN_TRAINER_H
 
@@ -45,6 +47,7 @@ typedef struct {
     tr_replica *rep;           /* [n_rep] this rank's replicas (replicas off: 1) */
     int n_rep;
     tr_replicas *group;        /* replicas on: their threads and sums (NULL: off) */
+    void *nccl;                /* backend cuda over several ranks with NCCL: its communicator (comm_gpu.c) */
     double *rep_metric;        /* [n_rep] the epoch's correct predictions / absolute-error sum per replica */
     double *eval_sums;         /* [n_rep][3] an evaluation's loss, metric and item sums per block */
     const ds_batch *cur;       /* the batch the replicas' step job trains */

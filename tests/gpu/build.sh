@@ -25,7 +25,7 @@ fi
 # drop every CUDA object older than the newest header it may include.
 newest=$(ls -t kernels/*.h kernels/*.cuh kernels/body/*.h src/nn/*.h src/nn/*/*.h 2>/dev/null | head -1)
 [ -d "$B/kernels" ] && find "$B/kernels" -name '*.cu.o' ! -newer "$newest" -delete
-targets="steerctl steer-train tests/test_cuda_infer kernels/bench/bench-infer-models"
+targets="steerctl steer-train tests/test_cuda_infer tests/test_train_shard kernels/bench/bench-infer-models"
 # The GPU-training parity test, when this tree has it (its own helper's work).
 if ninja -C "$B" -t query tests/test_cuda_train >/dev/null 2>&1; then targets="$targets tests/test_cuda_train"; fi
 if ninja -C "$B" -t query kernels/bench/bench-train-step >/dev/null 2>&1; then
@@ -33,7 +33,8 @@ if ninja -C "$B" -t query kernels/bench/bench-train-step >/dev/null 2>&1; then
 fi
 PKG_CONFIG_LIBDIR="$pc" ninja -C "$B" $targets
 mkdir -p "$B/lib"
-for exe in "$B/steerctl" "$B/tests/test_cuda_infer" "$B/tests/test_cuda_train" "$B/kernels/bench/bench-infer-models" \
+for exe in "$B/steerctl" "$B/tests/test_cuda_infer" "$B/tests/test_cuda_train" "$B/tests/test_train_shard" \
+    "$B/kernels/bench/bench-infer-models" \
     "$B/kernels/bench/bench-train-step"; do
     [ -f "$exe" ] || continue
     ldd "$exe" | awk '/libyaml|libcmocka|libcudart/ {print $3}' | while read -r so; do cp -L "$so" "$B/lib/"; done

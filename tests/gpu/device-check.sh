@@ -12,7 +12,8 @@
 #      preprocessing; cuDNN pinned to its GEMM family) and backend selection;
 #   3. the two steering models: CUDA graph and eager, batch 1 and 256 (and every conv2d through
 #      cuDNN), all in one process (bench-infer-models), and the PyTorch eager peer for the same two;
-#   4. training parity (tests/test_cuda_train);
+#   4. training parity (tests/test_cuda_train); data-parallel training on one GPU (tests/test_train_shard
+#      cuda: a 2-way shard of two contexts against the whole batch);
 #   5. training throughput (steerd's GPU trainer: kernels/bench/bench-train-step, and PyTorch,
 #      batch 128);
 #   6. compute-sanitizer memcheck of one small model's forward (the kernels carry -lineinfo);
@@ -117,7 +118,8 @@ done
 export LD_LIBRARY_PATH="$LIBDIRS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
 missing=0
-for exe in "$B/kernels/bench/bench-infer-models" "$B/tests/test_cuda_infer" "$B/tests/test_cuda_train" "$B/steerctl"; do
+for exe in "$B/kernels/bench/bench-infer-models" "$B/tests/test_cuda_infer" "$B/tests/test_cuda_train" "$B/tests/test_train_shard" \
+    "$B/steerctl"; do
     [ -x "$exe" ] || { echo "FAIL: $exe missing"; missing=1; continue; }
     if ldd "$exe" | grep "not found"; then
         echo "FAIL: $exe: a shared library is not found (above)"
@@ -148,6 +150,7 @@ step steer-torch-eager 75 "$PY" tests/gpu/peer_torch.py $STEER --weights-dir "$W
 
 section "4. training parity (test_cuda_train; cuDNN pinned to GEMM)"
 step train-parity 120 "$B/tests/test_cuda_train" models
+step train-shard 45 "$B/tests/test_train_shard" cuda
 
 section "5. training throughput (batch 128)"
 TRAIN="seed-mnist-effnet seed-steering-effnet"

