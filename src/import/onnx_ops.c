@@ -76,8 +76,8 @@ static nn_status window(ox_ctx *c, const ox_val *x, int kh, int kw, imp_layer *l
     if (ceil && x->h + p[0] + p[1] >= kh && x->w + p[2] + p[3] >= kw)
         *ceiled = ceil_pad(x->h, p[0], &p[1], kh, st[0]) + ceil_pad(x->w, p[2], &p[3], kw, st[1]) > 0;
     if (pool && (p[0] >= kh || p[1] >= kh || p[2] >= kw || p[3] >= kw))
-        return ox_fail(c, NN_E_UNSUPPORTED, "padding [%lld, %lld, %lld, %lld] (top, bottom, left, right) is not smaller "
-                    "than the %dx%d window", p[0], p[1], p[2], p[3], kh, kw);
+        return ox_fail(c, NN_E_UNSUPPORTED, "padding [%lld, %lld, %lld, %lld] (top, bottom, left, right%s) is not "
+                    "smaller than the %dx%d window", p[0], p[1], p[2], p[3], ceil ? ", with ceil_mode's" : "", kh, kw);
     if (p[0] || p[1] || p[2] || p[3])
         imp_keys(l, ", padding: [%lld, %lld, %lld, %lld]", p[0], p[1], p[2], p[3]);
     long long sh = x->h + p[0] + p[1] - kh, sw = x->w + p[2] + p[3] - kw;
@@ -174,8 +174,8 @@ nn_status ox_op_pool(ox_ctx *c, bool max)
         (s = window(c, x, (int)ks[0], (int)ks[1], l, true, &oh, &ow, &ceiled)))
         return s;
     if (counted && ceiled)
-        return ox_fail(c, NN_E_UNSUPPORTED, "attribute ceil_mode 1 with counted padding (count_include_pad 1 or a Pad): "
-                    "the last window overhangs the padding, which the engine's count_pad would count");
+        return ox_fail(c, NN_E_UNSUPPORTED, "attribute ceil_mode 1 with counted padding (count_include_pad 1 or a "
+                    "Pad): the last window overhangs the padding, which the engine's count_pad would count");
     if (counted)
         imp_keys(l, ", count_pad: true");
     ox_val *r = ox_result(c, x, OV_SPATIAL, l);
