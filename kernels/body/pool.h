@@ -1,8 +1,8 @@
 /* pool.h — per-element bodies of the pooling kernels (pool.cu, pool_bwd.cu), NHWC, the CPU's
  * semantics (src/nn/cpu/pool.c): max ignores padded cells; avg divides by the real cells, or with
  * count_pad by the window's cells inside the padded input (summed in window order, then times
- * 1/divisor); backward gathered per input element in the CPU's (oh, ow)
- * order (max: the first maximal cell of each window gets the gradient); global average pool.
+ * 1/divisor); backward gathered per input element in the CPU's (oh, ow) order (max: the first
+ * maximal cell of each window gets the gradient); global average pool.
  *   x, dx [B][IH][IW][C]   y, dy [B][OH][OW][C]. */
 #ifndef STEERD_KERNELS_BODY_POOL_H
 #define STEERD_KERNELS_BODY_POOL_H
@@ -14,11 +14,11 @@ typedef struct {
     int pb, pr, count_pad; /* trailing padding and avg_pool's count_pad (the divisor) */
 } pool_dims;
 
+/* The dims of a max_pool2d / avg_pool2d layer (host side: the launches and the CPU test). */
 static inline pool_dims pool_dims_of(const nn_layer *l)
 {
-    const pool_dims d = {l->in.h,       l->in.w,         l->in.c, l->out.h, l->out.w,
-                         l->kh,         l->kw,           l->sh,   l->sw,    l->pad_top,
-                         l->pad_left,   l->pad_bottom,   l->pad_right,      l->count_pad ? 1 : 0};
+    const pool_dims d = {l->in.h, l->in.w, l->in.c, l->out.h, l->out.w, l->kh, l->kw, l->sh, l->sw, l->pad_top,
+                         l->pad_left, l->pad_bottom, l->pad_right, l->count_pad ? 1 : 0};
     return d;
 }
 
