@@ -1,7 +1,8 @@
 /* pool.cu — pooling forward (CUDA), NHWC (the CPU backend's semantics, src/nn/cpu/pool.c):
  *   max/avg pool: in [batch][IH][IW][C] -> out [batch][OH][OW][C], window kh x kw (2x1 too),
  *     stride sh x sw, explicit padding; max ignores padded cells, avg divides by the number of
- *     real cells (summed in window order, then multiplied by 1/cells, as the CPU does);
+ *     real cells, or with count_pad by the window's cells inside the padded input (summed in
+ *     window order, then multiplied by 1/divisor, as the CPU does);
  *   global avg pool: in [batch][H][W][C] -> out [batch][C], the pixels summed in order, times 1/(H*W).
  * One thread per output element; channels fastest, so neighbouring threads read neighbouring
  * floats. */
@@ -18,8 +19,7 @@ __global__ void k_pool(float *__restrict__ y, const float *__restrict__ x, size_
 static nn_status pool_forward(const cu_fwd_args *a, bool is_max, nn_err *err)
 {
     const nn_layer *l = a->l;
-    pool_dims d = {l->in.h, l->in.w, l->in.c, l->out.h, l->out.w, l->kh, l->kw, l->sh, l->sw, l->pad_top,
-                   l->pad_left};
+    const pool_dims d = pool_dims_of(l);
     size_t total = (size_t)a->batch * nn_shape_size(l->out);
     if (is_max)
         k_pool<true><<<cu_blocks(total, 256), 256, 0, a->env->stream>>>(a->out, a->in[0], total, d);

@@ -2,7 +2,8 @@
  *   max:  each output's gradient goes to the first maximal in-bounds cell of its window
  *         (row-major window order: the window's first in-bounds cell, replaced only by a
  *         strictly larger one, as PyTorch on the -inf padded input);
- *   avg:  dy / (real cells of the window) to every real cell;
+ *   avg:  dy / (the window's divisor: its real cells, or with count_pad its cells inside the
+ *         padded input) to every real cell;
  *   global avg: dy[b][c] / (H*W) to every pixel.
  * Gathered per input element (one thread each, no atomics): the windows that contain it are
  * visited in the CPU's (oh, ow) order and summed onto the old value in that order, so the
@@ -19,8 +20,7 @@ __global__ static void k_pool_bwd(float *d, const float *x, const float *g, size
 static nn_status pool_backward(const cu_bwd_args *a, bool is_max, nn_err *err)
 {
     const nn_layer *l = a->l;
-    const pool_dims p = {l->in.h, l->in.w, l->in.c, l->out.h, l->out.w, l->kh, l->kw, l->sh, l->sw, l->pad_top,
-                         l->pad_left};
+    const pool_dims p = pool_dims_of(l);
     const size_t total = (size_t)a->batch * nn_shape_size(l->in);
     if (is_max)
         k_pool_bwd<true><<<cu_blocks(total, 256), 256, 0, a->env->stream>>>(a->d_in[0], a->in[0], a->dy, total, p);

@@ -186,17 +186,18 @@ static int dw_case(int batch, int ih, int iw, int C, int dm, int kh, int kw, int
     return check_case(&c);
 }
 
-static int pool_case(nn_op op, int batch, int ih, int iw, int C, int kh, int kw, int sh, int sw, int pt, int pb, int pl,
-                     int pr)
+static int pool_case(nn_op op, bool count_pad, int batch, int ih, int iw, int C, int kh, int kw, int sh, int sw, int pt,
+                     int pb, int pl, int pr)
 {
     bcase c = {0};
     nn_layer *l = &c.l;
     *l = (nn_layer){.op = op, .n_inputs = 1, .kh = kh, .kw = kw, .sh = sh, .sw = sw, .pad_top = pt, .pad_bottom = pb,
-                    .pad_left = pl, .pad_right = pr};
+                    .pad_left = pl, .pad_right = pr, .count_pad = count_pad};
     l->in = (nn_shape){ih, iw, C, 0, 0, 0};
     l->out = (nn_shape){out_dim(ih, kh, sh, pt, pb), out_dim(iw, kw, sw, pl, pr), C, 0, 0, 0};
     snprintf(c.cfg, sizeof c.cfg, "%s batch=%d in=%dx%dx%d k=%dx%d s=%dx%d pad=%d,%d,%d,%d",
-             op == NN_OP_MAXPOOL ? "maxpool" : "avgpool", batch, ih, iw, C, kh, kw, sh, sw, pt, pb, pl, pr);
+             op == NN_OP_MAXPOOL ? "maxpool" : count_pad ? "avgpool count_pad" : "avgpool", batch, ih, iw, C, kh, kw, sh,
+             sw, pt, pb, pl, pr);
     setup(&c, batch, 0, 0, 0);
     return check_case(&c);
 }
@@ -273,12 +274,13 @@ static void test_pool(void **state)
 {
     (void)state;
     int failed = 0;
-    failed += pool_case(NN_OP_MAXPOOL, 3, 8, 9, 16, 2, 1, 2, 1, 0, 0, 0, 0); /* EffNet: tiles */
-    failed += pool_case(NN_OP_MAXPOOL, 2, 8, 8, 70, 2, 2, 2, 2, 0, 0, 0, 0); /* tiles, > 64 channels */
-    failed += pool_case(NN_OP_MAXPOOL, 2, 7, 9, 5, 3, 3, 2, 2, 1, 1, 1, 1);  /* overlap + padding */
-    failed += pool_case(NN_OP_MAXPOOL, 2, 7, 9, 5, 2, 2, 2, 2, 0, 0, 0, 0);  /* leftover row/column */
-    failed += pool_case(NN_OP_AVGPOOL, 3, 8, 9, 16, 2, 1, 2, 1, 0, 0, 0, 0);
-    failed += pool_case(NN_OP_AVGPOOL, 2, 7, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1);
+    failed += pool_case(NN_OP_MAXPOOL, false, 3, 8, 9, 16, 2, 1, 2, 1, 0, 0, 0, 0); /* EffNet: tiles */
+    failed += pool_case(NN_OP_MAXPOOL, false, 2, 8, 8, 70, 2, 2, 2, 2, 0, 0, 0, 0); /* tiles, > 64 channels */
+    failed += pool_case(NN_OP_MAXPOOL, false, 2, 7, 9, 5, 3, 3, 2, 2, 1, 1, 1, 1);  /* overlap + padding */
+    failed += pool_case(NN_OP_MAXPOOL, false, 2, 7, 9, 5, 2, 2, 2, 2, 0, 0, 0, 0);  /* leftover row/column */
+    failed += pool_case(NN_OP_AVGPOOL, false, 3, 8, 9, 16, 2, 1, 2, 1, 0, 0, 0, 0);
+    failed += pool_case(NN_OP_AVGPOOL, false, 2, 7, 9, 5, 3, 3, 1, 1, 1, 1, 1, 1);
+    failed += pool_case(NN_OP_AVGPOOL, true, 2, 7, 9, 5, 3, 3, 2, 2, 1, 0, 2, 1);  /* count_pad, asymmetric */
     if (failed) fail_msg("%d pooling backward configurations failed (see above)", failed);
 }
 

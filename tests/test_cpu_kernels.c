@@ -432,10 +432,10 @@ static void test_depthwise(void **state)
 
 /* ---------------- pooling ---------------- */
 
-static void pool_case(nn_op op, int batch, int ih, int iw, int c, int kh, int kw, int sh, int sw, int pt, int pb, int pl,
-                      int pr)
+static void pool_case(nn_op op, bool count_pad, int batch, int ih, int iw, int c, int kh, int kw, int sh, int sw, int pt,
+                      int pb, int pl, int pr)
 {
-    nn_layer l = {.op = op, .n_inputs = 1};
+    nn_layer l = {.op = op, .n_inputs = 1, .count_pad = count_pad};
     l.kh = kh, l.kw = kw, l.sh = sh, l.sw = sw, l.pad_top = pt, l.pad_bottom = pb, l.pad_left = pl, l.pad_right = pr;
     const int oh = (ih + pt + pb - kh) / sh + 1, ow = (iw + pl + pr - kw) / sw + 1;
     l.in = (nn_shape){ih, iw, c, 0, 0, 0};
@@ -452,7 +452,10 @@ static void pool_case(nn_op op, int batch, int ih, int iw, int c, int kh, int kw
                     for (int a = 0; a < kh; a++)
                         for (int b = 0; b < kw; b++) {
                             int iy = y * sh - pt + a, ix = xo * sw - pl + b;
-                            if (iy < 0 || iy >= ih || ix < 0 || ix >= iw) continue;
+                            if (iy < 0 || iy >= ih || ix < 0 || ix >= iw) {
+                                cnt += count_pad; /* a padded cell counts in the divisor */
+                                continue;
+                            }
                             double v = x[(((size_t)n * ih + iy) * iw + ix) * c + ch];
                             s += v, cnt++, m = v > m ? v : m;
                         }
@@ -460,7 +463,7 @@ static void pool_case(nn_op op, int batch, int ih, int iw, int c, int kh, int kw
                 }
     char cfg[256];
     snprintf(cfg, sizeof cfg, "%s batch=%d in=%dx%dx%d k=%dx%d s=%dx%d pad(t,b,l,r)=%d,%d,%d,%d",
-             op == NN_OP_MAXPOOL ? "max_pool" : "avg_pool", batch, ih, iw, c, kh, kw, sh, sw, pt, pb, pl, pr);
+             op == NN_OP_MAXPOOL ? "max_pool" : count_pad ? "avg_pool count_pad" : "avg_pool", batch, ih, iw, c, kh, kw, sh, sw, pt, pb, pl, pr);
     const float *in[1] = {x};
     const float *p[4] = {0};
     run_layer(&l, in, 1, p, batch, ref, NULL, cfg);
@@ -470,17 +473,18 @@ static void pool_case(nn_op op, int batch, int ih, int iw, int c, int kh, int kw
 static void test_pool(void **state)
 {
     (void)state;
-    for (int op = 0; op < 2; op++) {
-        nn_op o = op ? NN_OP_AVGPOOL : NN_OP_MAXPOOL;
-        pool_case(o, 2, 8, 8, 16, 2, 2, 2, 2, 0, 0, 0, 0);
-        pool_case(o, 1, 9, 7, 5, 2, 2, 2, 2, 0, 1, 0, 1);
-        pool_case(o, 3, 10, 6, 33, 2, 1, 2, 1, 0, 0, 0, 0);
-        pool_case(o, 2, 11, 11, 8, 3, 3, 2, 2, 1, 1, 1, 1);
-        pool_case(o, 1, 12, 12, 3, 3, 3, 2, 2, 0, 1, 0, 1);
-        pool_case(o, 2, 7, 9, 17, 3, 3, 1, 1, 1, 1, 1, 1);
-        pool_case(o, 1, 5, 5, 4, 5, 5, 3, 3, 2, 2, 2, 2);
-        pool_case(o, 4, 32, 32, 64, 2, 2, 2, 2, 0, 0, 0, 0);
-        pool_case(o, 2, 6, 8, 2, 1, 2, 1, 2, 0, 0, 1, 0);
+    for (int op = 0; op < 3; op++) { /* max, avg, avg with count_pad */
+        const nn_op o = op ? NN_OP_AVGPOOL : NN_OP_MAXPOOL;
+        const bool cp = op == 2;
+        pool_case(o, cp, 2, 8, 8, 16, 2, 2, 2, 2, 0, 0, 0, 0);
+        pool_case(o, cp, 1, 9, 7, 5, 2, 2, 2, 2, 0, 1, 0, 1);
+        pool_case(o, cp, 3, 10, 6, 33, 2, 1, 2, 1, 0, 0, 0, 0);
+        pool_case(o, cp, 2, 11, 11, 8, 3, 3, 2, 2, 1, 1, 1, 1);
+        pool_case(o, cp, 1, 12, 12, 3, 3, 3, 2, 2, 0, 1, 0, 1);
+        pool_case(o, cp, 2, 7, 9, 17, 3, 3, 1, 1, 1, 1, 1, 1);
+        pool_case(o, cp, 1, 5, 5, 4, 5, 5, 3, 3, 2, 2, 2, 2);
+        pool_case(o, cp, 4, 32, 32, 64, 2, 2, 2, 2, 0, 0, 0, 0);
+        pool_case(o, cp, 2, 6, 8, 2, 1, 2, 1, 2, 0, 0, 1, 0);
     }
     /* global average pool */
     const int shapes[][4] = {{1, 1, 1, 3}, {2, 7, 5, 17}, {3, 8, 8, 64}, {32, 4, 4, 128}};

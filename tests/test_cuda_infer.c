@@ -261,6 +261,8 @@ static const layer_case layer_cases[] = {
     {"maxpool_3_s2_same", 9, 10, 5, "  - {name: p, type: max_pool2d, pool: 3, stride: 2, padding: same}\n"},
     {"avgpool_3_s2_same", 9, 10, 5, "  - {name: p, type: avg_pool2d, pool: 3, stride: 2, padding: same}\n"},
     {"avgpool_2", 8, 6, 3, "  - {name: p, type: avg_pool2d, pool: 2}\n"},
+    {"avgpool_3_s2_count_pad", 7, 6, 3,
+     "  - {name: p, type: avg_pool2d, pool: 3, stride: 2, padding: [1, 0, 2, 1], count_pad: true}\n"},
     {"global_avgpool", 7, 5, 9, "  - {name: g, type: global_avg_pool}\n"},
     {"batchnorm_relu", 5, 6, 7, "  - {name: bn, type: batch_norm}\n  - {name: r, type: relu}\n"},
     {"relu", 4, 5, 6, "  - {name: r, type: relu}\n"},

@@ -212,6 +212,8 @@ static void test_pool(void **s)
     check_layers(HDR(6, 6, 2) "  - {name: p, type: max_pool2d, pool: 3, stride: 1, padding: same}\n", 2, false, true);
     check_layers(HDR(7, 6, 3) "  - {name: p, type: avg_pool2d, pool: 3, stride: 2, padding: [1, 0, 2, 1]}\n", 2,
                  false, false);
+    check_layers(HDR(7, 6, 3) "  - {name: p, type: avg_pool2d, pool: 3, stride: 2, padding: [1, 0, 2, 1], "
+                              "count_pad: true}\n", 2, false, false);
     check_layers(HDR(5, 4, 3) "  - {name: g, type: global_avg_pool}\n", 3, false, false);
 }
 

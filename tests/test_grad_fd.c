@@ -147,6 +147,8 @@ static void test_pooling(void **s)
     check_model_x(HDR(6, 6, 3) "  - {name: p, type: max_pool2d, pool: [2, 1]}\n", 2, 2, false, true);
     check_model(HDR(7, 6, 3) "  - {name: p, type: avg_pool2d, pool: 3, stride: 2, padding: [1, 0, 2, 1]}\n", 2, 1,
                 false);
+    check_model(HDR(7, 6, 3) "  - {name: p, type: avg_pool2d, pool: 3, stride: 2, padding: [1, 0, 2, 1], "
+                "count_pad: true}\n", 2, 1, false);
     check_model(HDR(5, 4, 3) "  - {name: g, type: global_avg_pool}\n", 3, 2, false);
 }
 

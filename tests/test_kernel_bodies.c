@@ -191,8 +191,7 @@ static void check_pool(const lcase *c)
             gap_bwd_at(gx, c->dy, e, HW, l->in.c, 1.0f / (float)HW);
         expect(c->name, "global average pool forward", got, want, c->out_n, 1e-6);
     } else {
-        const pool_dims d = {l->in.h, l->in.w, l->in.c, l->out.h, l->out.w, l->kh, l->kw, l->sh, l->sw, l->pad_top,
-                             l->pad_left};
+        const pool_dims d = pool_dims_of(l);
         const int is_max = l->op == NN_OP_MAXPOOL;
         for (size_t e = 0; e < c->out_n; e++)
             pool_fwd_at(got, c->in[0], e, &d, is_max);
@@ -394,6 +393,12 @@ static const body_case cases[] = {
     {"avgpool_3_s2_asym", 7, 6, 3, "  - {name: p, type: avg_pool2d, pool: 3, stride: 2, padding: [1, 0, 2, 1]}\n",
      "p"},
     {"avgpool_2", 8, 6, 3, "  - {name: p, type: avg_pool2d, pool: 2}\n", "p"},
+    {"avgpool_3_s2_count_pad", 7, 7, 5,
+     "  - {name: p, type: avg_pool2d, pool: 3, stride: 2, padding: [1, 1, 1, 1], count_pad: true}\n", "p"},
+    {"avgpool_3_s2_asym_count_pad", 7, 6, 3,
+     "  - {name: p, type: avg_pool2d, pool: 3, stride: 2, padding: [1, 0, 2, 1], count_pad: true}\n", "p"},
+    {"avgpool_2_s1_same_count_pad", 5, 6, 4,
+     "  - {name: p, type: avg_pool2d, pool: 2, stride: 1, padding: same, count_pad: true}\n", "p"},
     {"global_avgpool", 7, 5, 9, "  - {name: g, type: global_avg_pool}\n", "g"},
     {"relu", 4, 5, 6, "  - {name: r, type: relu}\n", "r"},
     {"leaky_relu", 4, 5, 6, "  - {name: r, type: leaky_relu, alpha: 0.1}\n", "r"},

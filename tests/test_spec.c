@@ -134,6 +134,26 @@ static void test_explicit_padding_and_multi_input(void **state)
     nn_graph_free(&g);
 }
 
+/* avg_pool2d's count_pad: false unless asked (every earlier model unchanged). */
+static void test_avg_pool_count_pad(void **state)
+{
+    (void)state;
+    char text[512];
+    snprintf(text, sizeof text,
+             HEADER "  - {name: a, type: avg_pool2d, pool: 3, stride: 2, padding: [1, 1, 1, 1], count_pad: true}\n"
+                    "  - {name: b, type: avg_pool2d, pool: 2, padding: same, input: input}\n"
+                    "  - {name: c, type: avg_pool2d, pool: 2, count_pad: false, input: input}\n",
+             5, 6, 2);
+    nn_graph g;
+    nn_err err;
+    assert_int_equal(parse(&g, &err, text), NN_OK);
+    assert_true(layer(&g, "a")->count_pad);
+    assert_int_equal(layer(&g, "a")->out.h, 3);
+    assert_false(layer(&g, "b")->count_pad);
+    assert_false(layer(&g, "c")->count_pad);
+    nn_graph_free(&g);
+}
+
 typedef struct {
     const char *what;
     const char *layers;
@@ -173,6 +193,9 @@ static void test_bad_specs(void **state)
         {"malformed", "  - {name: c, type: relu\n", NN_E_PARSE, "malformed YAML"},
         {"block key", "  - {name: b, type: effnet_block, ch_mid: 2, ch_out: 4, kernel: 3}\n", NN_E_SPEC,
          "b: unknown key 'kernel'"},
+        {"count_pad on max", "  - {name: p, type: max_pool2d, pool: 2, count_pad: true}\n", NN_E_SPEC,
+         "p: unknown key 'count_pad'"},
+        {"count_pad not bool", "  - {name: p, type: avg_pool2d, pool: 2, count_pad: 2}\n", NN_E_SPEC, "count_pad"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char text[1024];
@@ -437,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_block_batch_norm_names),
         cmocka_unit_test(test_dense_flatten_order_and_costs),
         cmocka_unit_test(test_explicit_padding_and_multi_input),
+        cmocka_unit_test(test_avg_pool_count_pad),
         cmocka_unit_test(test_bad_specs),
         cmocka_unit_test(test_bad_top_level),
         cmocka_unit_test(test_missing_file),

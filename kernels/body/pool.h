@@ -1,7 +1,8 @@
 /* pool.h — per-element bodies of the pooling kernels (pool.cu, pool_bwd.cu), NHWC, the CPU's
- * semantics (src/nn/cpu/pool.c): max ignores padded cells; avg divides by the real cells (summed
- * in window order, then times 1/cells); backward gathered per input element in the CPU's (oh, ow)
- * order (max: the first maximal cell of each window gets the gradient); global average pool.
+ * semantics (src/nn/cpu/pool.c): max ignores padded cells; avg divides by the real cells, or with
+ * count_pad by the window's cells inside the padded input (summed in window order, then times
+ * 1/divisor); backward gathered per input element in the CPU's (oh, ow) order (max: the first
+ * maximal cell of each window gets the gradient); global average pool.
  *   x, dx [B][IH][IW][C]   y, dy [B][OH][OW][C]. */
 #ifndef STEERD_KERNELS_BODY_POOL_H
 #define STEERD_KERNELS_BODY_POOL_H
@@ -10,7 +11,27 @@
 
 typedef struct {
     int IH, IW, C, OH, OW, kh, kw, sh, sw, pt, pl;
+    int pb, pr, count_pad; /* trailing padding and avg_pool's count_pad (the divisor) */
 } pool_dims;
+
+/* The dims of a max_pool2d / avg_pool2d layer (host side: the launches and the CPU test). */
+static inline pool_dims pool_dims_of(const nn_layer *l)
+{
+    const pool_dims d = {l->in.h, l->in.w, l->in.c, l->out.h, l->out.w, l->kh, l->kw, l->sh, l->sw, l->pad_top,
+                         l->pad_left, l->pad_bottom, l->pad_right, l->count_pad ? 1 : 0};
+    return d;
+}
+
+/* The average's divisor for the window at (ih0, iw0) whose real cells are [kh0, kh1) x [kw0, kw1):
+ * those cells, or with count_pad the window's cells inside the padded input (PyTorch's
+ * count_include_pad; kh x kw unless the window overhangs the trailing padding). */
+static NN_HD int pool_divisor(const pool_dims *d, int ih0, int iw0, int kh0, int kh1, int kw0, int kw1)
+{
+    if (!d->count_pad) return (kh1 - kh0) * (kw1 - kw0);
+    const int he = ih0 + d->kh < d->IH + d->pb ? ih0 + d->kh : d->IH + d->pb;
+    const int we = iw0 + d->kw < d->IW + d->pr ? iw0 + d->kw : d->IW + d->pr;
+    return (he - ih0) * (we - iw0);
+}
 
 /* y[e] for output e < B*OH*OW*C. */
 static NN_HD void pool_fwd_at(float *y, const float *x, size_t e, const pool_dims *d, int is_max)
@@ -21,7 +42,7 @@ static NN_HD void pool_fwd_at(float *y, const float *x, size_t e, const pool_dim
     const int ih0 = oh * d->sh - d->pt, iw0 = ow * d->sw - d->pl;
     const int kh0 = ih0 < 0 ? -ih0 : 0, kh1 = ih0 + d->kh > d->IH ? d->IH - ih0 : d->kh;
     const int kw0 = iw0 < 0 ? -iw0 : 0, kw1 = iw0 + d->kw > d->IW ? d->IW - iw0 : d->kw;
-    const int cells = (kh1 - kh0) * (kw1 - kw0);
+    const int cells = (kh1 - kh0) * (kw1 - kw0), div = pool_divisor(d, ih0, iw0, kh0, kh1, kw0, kw1);
     if (cells <= 0) {
         y[e] = 0.0f;
         return;
@@ -34,7 +55,7 @@ static NN_HD void pool_fwd_at(float *y, const float *x, size_t e, const pool_dim
             const float t = img[((size_t)(ih0 + kh) * d->IW + (size_t)(iw0 + kw)) * d->C];
             v = is_max ? fmaxf(v, t) : v + t;
         }
-    if (!is_max && cells > 1) v *= 1.0f / (float)cells;
+    if (!is_max && div > 1) v *= 1.0f / (float)div;
     y[e] = v;
 }
 
@@ -63,8 +84,8 @@ static NN_HD void pool_bwd_at(float *dx, const float *x, const float *dy, size_t
                     }
                 if (bh == ih && bw == iw) acc += gv;
             } else {
-                const int cells = (kh1 - kh0) * (kw1 - kw0);
-                acc = NN_ADD_RN(acc, NN_MUL_RN(gv, 1.0f / (float)cells)); /* the CPU's rounding */
+                const int div = pool_divisor(p, y0, x0, kh0, kh1, kw0, kw1);
+                acc = NN_ADD_RN(acc, NN_MUL_RN(gv, 1.0f / (float)div)); /* the CPU's rounding */
             }
         }
     }

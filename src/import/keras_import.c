@@ -458,8 +458,9 @@ static nn_status layer(kx *c, const char *cls, kv **ins, int n)
     char keys[64];
     bool convlike = strcmp(cls, "Conv2D") == 0 || strcmp(cls, "DepthwiseConv2D") == 0 ||
                     strcmp(cls, "SeparableConv2D") == 0;
-    if (x->padded && !convlike)
-        return kfail(c, NN_E_UNSUPPORTED, "reads a ZeroPadding2D, which only a convolution can take as its padding");
+    if (x->padded && !convlike && strcmp(cls, "AveragePooling2D") != 0)
+        return kfail(c, NN_E_UNSUPPORTED, "reads a ZeroPadding2D, which only a convolution or an average pooling can "
+                     "take as its padding");
     if (convlike)
         return conv(c, x, cls);
     if (strcmp(cls, "Dense") == 0)
@@ -475,6 +476,8 @@ static nn_status layer(kx *c, const char *cls, kv **ins, int n)
         nn_status s = add_layer(c, cls[0] == 'M' ? "max_pool2d" : "avg_pool2d", &x, 1, &l);
         if (s || (s = window(c, x, kh, kw, l, true, &o)))
             return s;
+        if (x->padded) /* the ZeroPadding2D's zeros are cells the average counts */
+            imp_keys(l, ", count_pad: true");
         snprintf(o.layer, sizeof o.layer, "%s", l->name);
         return kout(c, &o, NULL) ? NN_OK : nn_fail(c->err, NN_E_NOMEM, "%s: out of memory", c->m->src);
     }

@@ -45,7 +45,7 @@ typedef struct {
     int sh, sw, sc;            /* flat of a spatial tensor: its shape (for HWC <-> CHW orders) */
     bool nhwc;                 /* spatial seen by the graph as N,H,W,C (behind a [0,2,3,1] Transpose) */
     bool hwc;                  /* flat whose features are in H,W,C order (flattened while NHWC) */
-    bool padded;               /* a Pad the next Conv / MaxPool takes: pad[] top, bottom, left, right */
+    bool padded;               /* a Pad the next Conv / pooling takes: pad[] top, bottom, left, right */
     int pad[4];
     float padv;
     int groups;                /* OV_SHUF5* */

@@ -14,9 +14,26 @@ static const int64_t *ints_attr(const Onnx__NodeProto *n, const char *name, size
     return a && a->n_ints == want ? a->ints : a && a->n_ints ? NULL : def;
 }
 
-/* kernel / strides / pads / auto_pad / dilations of Conv and pooling, plus a pending Pad; keys
- * appended to l. */
-static nn_status window(ox_ctx *c, const ox_val *x, int kh, int kw, imp_layer *l, bool pool, int *oh, int *ow)
+/* ceil_mode 1 on one axis (input n, padding *before / *after, window k, stride s): the output size
+ * rounded up, without a last window that would start in the trailing padding (PyTorch's rule),
+ * made by padding the end further (cells that max and avg ignore). Returns the padding added. */
+static long long ceil_pad(long long n, long long before, long long *after, long long k, long long s)
+{
+    const long long span = n + before + *after - k;
+    long long out = (span + s - 1) / s + 1;
+    if ((out - 1) * s >= n + before)
+        out--;
+    const long long extra = (out - 1) * s + k - (n + before + *after);
+    if (extra <= 0)
+        return 0;
+    *after += extra;
+    return extra;
+}
+
+/* kernel / strides / pads / auto_pad / dilations of Conv and pooling (and ceil_mode: *ceiled says
+ * whether it padded the end further), plus a pending Pad; keys appended to l. */
+static nn_status window(ox_ctx *c, const ox_val *x, int kh, int kw, imp_layer *l, bool pool, int *oh, int *ow,
+                        bool *ceiled)
 {
     static const int64_t ones[2] = {1, 1}, zeros[4] = {0, 0, 0, 0};
     const Onnx__NodeProto *n = c->node;
@@ -33,8 +50,9 @@ static nn_status window(ox_ctx *c, const ox_val *x, int kh, int kw, imp_layer *l
     char mode[16] = "NOTSET";
     if (ap && ap->has_s)
         snprintf(mode, sizeof mode, "%.*s", (int)(ap->s.len < 15 ? ap->s.len : 15), (const char *)ap->s.data);
-    if (pool && ox_attr_i(n, "ceil_mode", 0))
-        return ox_fail(c, NN_E_UNSUPPORTED, "attribute ceil_mode 1: the engine's pooling rounds the output size down");
+    const bool ceil = pool && ox_attr_i(n, "ceil_mode", 0);
+    if (ceil && strcmp(mode, "NOTSET") != 0)
+        return ox_fail(c, NN_E_UNSUPPORTED, "attribute ceil_mode 1 with auto_pad %s", mode);
     imp_keys(l, ", %s: [%d, %d], stride: [%lld, %lld]", pool ? "pool" : "kernel", kh, kw, (long long)st[0],
              (long long)st[1]);
     if (strcmp(mode, "SAME_UPPER") == 0 || strcmp(mode, "VALID") == 0) {
@@ -55,9 +73,11 @@ static nn_status window(ox_ctx *c, const ox_val *x, int kh, int kw, imp_layer *l
         if (p[i] < 0 || p[i] > 4096)
             return ox_fail(c, NN_E_UNSUPPORTED, "attribute pads: %lld is out of range [0, 4096]", p[i]);
     }
+    if (ceil && x->h + p[0] + p[1] >= kh && x->w + p[2] + p[3] >= kw)
+        *ceiled = ceil_pad(x->h, p[0], &p[1], kh, st[0]) + ceil_pad(x->w, p[2], &p[3], kw, st[1]) > 0;
     if (pool && (p[0] >= kh || p[1] >= kh || p[2] >= kw || p[3] >= kw))
-        return ox_fail(c, NN_E_UNSUPPORTED, "padding [%lld, %lld, %lld, %lld] (top, bottom, left, right) is not smaller "
-                    "than the %dx%d window", p[0], p[1], p[2], p[3], kh, kw);
+        return ox_fail(c, NN_E_UNSUPPORTED, "padding [%lld, %lld, %lld, %lld] (top, bottom, left, right%s) is not "
+                    "smaller than the %dx%d window", p[0], p[1], p[2], p[3], ceil ? ", with ceil_mode's" : "", kh, kw);
     if (p[0] || p[1] || p[2] || p[3])
         imp_keys(l, ", padding: [%lld, %lld, %lld, %lld]", p[0], p[1], p[2], p[3]);
     long long sh = x->h + p[0] + p[1] - kh, sw = x->w + p[2] + p[3] - kw;
@@ -104,7 +124,7 @@ nn_status ox_op_conv(ox_ctx *c)
     if (!dw && g > 1)
         imp_keys(l, ", groups: %lld", (long long)g);
     int oh, ow;
-    if ((s = window(c, x, (int)w->dims[2], (int)w->dims[3], l, false, &oh, &ow)))
+    if ((s = window(c, x, (int)w->dims[2], (int)w->dims[3], l, false, &oh, &ow, NULL)))
         return s;
     l->bias = b != NULL;
     int dims[4] = {(int)o, (int)w->dims[1], (int)w->dims[2], (int)w->dims[3]}, bdims[1] = {(int)o};
@@ -134,21 +154,30 @@ nn_status ox_op_pool(ox_ctx *c, bool max)
         return ox_fail(c, NN_E_UNSUPPORTED, "attribute kernel_shape: expected two sizes in [1, 4096]");
     if (c->node->n_output > 1 && c->node->output[1][0])
         return ox_fail(c, NN_E_UNSUPPORTED, "output Indices is not supported");
-    if (x->padded && (max ? !(isinf(x->padv) && x->padv < 0) : true))
-        return ox_fail(c, NN_E_UNSUPPORTED, "reads a Pad with value %g (the engine's %s ignores padded cells)",
-                    x->padv, max ? "max pooling" : "average pooling");
+    if (x->padded && (max ? !(isinf(x->padv) && x->padv < 0) : x->padv != 0))
+        return ox_fail(c, NN_E_UNSUPPORTED, "reads a Pad with value %g (the engine's %s pads with %s)", x->padv,
+                    max ? "max pooling" : "average pooling", max ? "-inf" : "zeros");
     const Onnx__AttributeProto *pa = ox_attr(c->node, "pads");
     bool pads = false;
     for (size_t i = 0; pa && i < pa->n_ints; i++)
         pads |= pa->ints[i] != 0;
-    if (!max && pads && ox_attr_i(c->node, "count_include_pad", 0))
-        return ox_fail(c, NN_E_UNSUPPORTED, "attribute count_include_pad 1 with padding: the engine's average pooling "
-                    "divides by the real cells only");
+    /* average: a Pad's zeros are real cells, the node's pads count with count_include_pad 1; the
+     * engine's count_pad counts all of its padding or none */
+    const bool counted = !max && (ox_attr_i(c->node, "count_include_pad", 0) ? pads || x->padded : x->padded);
+    if (counted && x->padded && pads && !ox_attr_i(c->node, "count_include_pad", 0))
+        return ox_fail(c, NN_E_UNSUPPORTED, "attribute pads after a Pad with count_include_pad 0: the engine's average "
+                    "pooling counts all of its padding or none");
     imp_layer *l;
     int oh, ow;
+    bool ceiled = false;
     if ((s = ox_emit(c, NULL, max ? "max_pool2d" : "avg_pool2d", &x, 1, &l)) ||
-        (s = window(c, x, (int)ks[0], (int)ks[1], l, true, &oh, &ow)))
+        (s = window(c, x, (int)ks[0], (int)ks[1], l, true, &oh, &ow, &ceiled)))
         return s;
+    if (counted && ceiled)
+        return ox_fail(c, NN_E_UNSUPPORTED, "attribute ceil_mode 1 with counted padding (count_include_pad 1 or a "
+                    "Pad): the last window overhangs the padding, which the engine's count_pad would count");
+    if (counted)
+        imp_keys(l, ", count_pad: true");
     ox_val *r = ox_result(c, x, OV_SPATIAL, l);
     if (!r)
         return nn_fail(c->err, NN_E_NOMEM, "%s: out of memory", c->src);

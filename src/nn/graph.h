@@ -76,6 +76,7 @@ typedef struct {
     /* conv2d / depthwise / pooling */
     int kh, kw, sh, sw;
     int pad_top, pad_bottom, pad_left, pad_right;
+    bool count_pad;              /* avg_pool: padded cells count in the divisor (PyTorch count_include_pad) */
     int groups;                  /* conv2d groups, channel_shuffle groups */
     int depth_multiplier;
     int units;                   /* conv2d filters, dense units */

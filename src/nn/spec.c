@@ -453,7 +453,7 @@ static const prim_type prim_types[] = {
     {"depthwise_conv2d", NN_OP_DEPTHWISE,
      {COMMON_KEYS, "kernel", "stride", "padding", "depth_multiplier", "bias", "activation", "alpha", NULL}},
     {"max_pool2d", NN_OP_MAXPOOL, {COMMON_KEYS, "pool", "stride", "padding", NULL}},
-    {"avg_pool2d", NN_OP_AVGPOOL, {COMMON_KEYS, "pool", "stride", "padding", NULL}},
+    {"avg_pool2d", NN_OP_AVGPOOL, {COMMON_KEYS, "pool", "stride", "padding", "count_pad", NULL}},
     {"global_avg_pool", NN_OP_GLOBAL_AVGPOOL, {COMMON_KEYS, NULL}},
     {"batch_norm", NN_OP_BATCHNORM, {COMMON_KEYS, "eps", "momentum", NULL}},
     {"relu", NN_OP_RELU, {COMMON_KEYS, NULL}},
@@ -511,6 +511,9 @@ static nn_status parse_primitive(spec_builder *b, const yd_node *n, const prim_t
     case NN_OP_MAXPOOL:
     case NN_OP_AVGPOOL:
         if ((s = read_window(b, n, "pool", &p)))
+            return s;
+        if (t->op == NN_OP_AVGPOOL &&
+            (s = yd_bool(d, yd_get(n, "count_pad"), "count_pad", false, false, &p.l.count_pad, err)))
             return s;
         break;
     case NN_OP_BATCHNORM:

@@ -21,6 +21,9 @@ Cases:
                Concatenate, GlobalAveragePooling2D, Dense softmax) whose reference is computed
                in PyTorch directly from the Keras weights with Keras conventions ('same'
                padding, HWIO, depthwise [kh, kw, C, dm]);
+  pooling      AveragePooling2D 'same' (TensorFlow's average divides by the real cells, the extra
+               padding at the bottom / right), ZeroPadding2D before AveragePooling2D (its zeros
+               count: the YAML's count_pad), MaxPooling2D 'same';
   crop         Cropping2D on the input becomes the YAML's preprocess crop;
   refusals     Lambda (the message says how to declare preprocessing), sigmoid activation,
                a truncated file, a missing weight: one line, exit 65/78, nothing written;
@@ -189,6 +192,33 @@ def functional_case(path, rng):
     return (9, 8, 4), ref
 
 
+def pooling_case(path, rng):
+    """AveragePooling2D 'same' (TensorFlow divides by the real cells), ZeroPadding2D then
+    AveragePooling2D (its zeros count), MaxPooling2D 'same', Flatten, Dense."""
+    fk, fb = (rng.standard_normal((3 * 2 * 3, 2)) * 0.3).astype(np.float32), np.float32([0.1, -0.2])
+    layers = [{"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [None, 9, 8, 3]}},
+              {"class_name": "AveragePooling2D", "config": {"name": "ap_same", "pool_size": [3, 3], "strides": [2, 2],
+                                                            "padding": "same", "data_format": "channels_last"}},
+              {"class_name": "ZeroPadding2D", "config": {"name": "zp", "padding": [[1, 0], [0, 1]]}},
+              {"class_name": "AveragePooling2D", "config": {"name": "ap_zp", "pool_size": [2, 2], "strides": [1, 1],
+                                                            "padding": "valid", "data_format": "channels_last"}},
+              {"class_name": "MaxPooling2D", "config": {"name": "mp_same", "pool_size": [2, 2], "strides": [2, 2],
+                                                        "padding": "same", "data_format": "channels_last"}},
+              {"class_name": "Flatten", "config": {"name": "flat"}},
+              {"class_name": "Dense", "config": {"name": "fc", "units": 2, "activation": "linear"}}]
+    save_h5(path, layers, {"fc": [("kernel:0", fk), ("bias:0", fb)]})
+
+    def ref(x_nhwc):
+        x = torch.from_numpy(x_nhwc).double().permute(0, 3, 1, 2)  # 9x8
+        pads = (0, 1, 1, 1)  # 'same' 3x3 stride 2: rows 1 + 1, columns 0 + 1 (the extra one after)
+        sums = F.avg_pool2d(F.pad(x, pads), 3, 2, divisor_override=1)
+        x = sums / F.avg_pool2d(F.pad(torch.ones(1, 1, 9, 8, dtype=torch.float64), pads), 3, 2, divisor_override=1)
+        x = F.avg_pool2d(F.pad(x, (0, 1, 1, 0)), 2, 1)  # 5x4 -> 6x5 -> 5x4, zeros counted
+        x = F.max_pool2d(F.pad(x, (0, 0, 0, 1), value=-np.inf), 2, 2)  # 'same': 3x2
+        return x.permute(0, 2, 3, 1).reshape(x.shape[0], -1).numpy() @ fk.astype(np.float64) + fb
+    return (9, 8, 3), ref
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steerctl", required=True)
@@ -218,6 +248,10 @@ def main():
         path = os.path.join(a.workdir, "functional.h5")
         hwc, ref = functional_case(path, rng)
         record("functional", check_run(steerctl, a.workdir, "functional", path, hwc, ref, rng))
+    if a.filter in "pooling":
+        path = os.path.join(a.workdir, "pooling.h5")
+        hwc, ref = pooling_case(path, rng)
+        record("pooling", check_run(steerctl, a.workdir, "pooling", path, hwc, ref, rng, ["count_pad: true"]))
     if a.filter in "crop":
         k, b = (rng.standard_normal((7 * 9 * 3, 2)) * 0.1).astype(np.float32), np.float32([0.1, -0.2])
         path = os.path.join(a.workdir, "crop.h5")

@@ -97,6 +97,14 @@ def single_ops():
         ("maxpool_pad", Seq(nn.MaxPool2d(3, 2, padding=1)), (3, 9, 9)),
         ("avgpool", Seq(nn.AvgPool2d(2)), (3, 8, 6)),
         ("avgpool_pad_exclude", Seq(nn.AvgPool2d(3, 2, padding=1, count_include_pad=False)), (3, 9, 9)),
+        ("avgpool_pad_include", Seq(nn.AvgPool2d(3, 2, padding=1, count_include_pad=True)), (3, 9, 9)),
+        ("avgpool_pad_include_even", Seq(nn.AvgPool2d(3, 2, padding=1, count_include_pad=True)), (3, 8, 7)),
+        ("avgpool_zeropad_asym", Seq(nn.ZeroPad2d((0, 1, 1, 0)), nn.AvgPool2d(2, 1)), (3, 6, 5)),
+        ("avgpool_ceil_exclude", Seq(nn.AvgPool2d(3, 2, padding=1, ceil_mode=True, count_include_pad=False)),
+         (3, 8, 8)),
+        ("maxpool_ceil", Seq(nn.MaxPool2d(2, 2, ceil_mode=True)), (3, 9, 7)),
+        ("maxpool_ceil_pad", Seq(nn.MaxPool2d(3, 2, padding=1, ceil_mode=True)), (3, 8, 8)),
+        ("maxpool_ceil_last_dropped", Seq(nn.MaxPool2d(2, 2, padding=1, ceil_mode=True)), (3, 5, 5)),
         ("global_avgpool", Seq(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3)), (3, 7, 7)),
         ("flatten_gemm_softmax", Seq(nn.Flatten(), nn.Linear(48, 10), nn.Dropout(0.5), nn.Softmax(1)), (3, 4, 4)),
         ("linear_bn1d", Seq(nn.Flatten(), nn.Linear(48, 6), nn.ReLU(), nn.BatchNorm1d(6), nn.Linear(6, 2)), (3, 4, 4)),
@@ -134,6 +142,22 @@ def keras_style(path, rng):
     return (5, 6, 2), ref
 
 
+def avg_asym(path, include):
+    """AveragePool 3x3 stride 2 with pads top 1, left 0, bottom 0, right 1 and count_include_pad 0 / 1."""
+    node = helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 0, 0, 1],
+                            count_include_pad=include, name="ap")
+    onnx.save(graph([node], {}, in_shape=("N", 3, 8, 7)), path)
+
+    def ref(x_nhwc):
+        F = torch.nn.functional
+        sums = F.avg_pool2d(F.pad(torch.from_numpy(x_nhwc).double().permute(0, 3, 1, 2), (0, 1, 1, 0)), 3, 2,
+                            divisor_override=1)
+        cells = F.avg_pool2d(F.pad(torch.ones(1, 1, 8, 7, dtype=torch.float64), (0, 1, 1, 0)), 3, 2,
+                             divisor_override=1)
+        return rows(sums / (9 if include else cells))
+    return (8, 7, 3), ref
+
+
 def graph(nodes, inits, in_shape=("N", 3, 6, 6), out="y", opset=13):
     g = helper.make_graph(nodes, "bad", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(in_shape))],
                           [helper.make_tensor_value_info(out, TensorProto.FLOAT, None)],
@@ -156,9 +180,15 @@ def refusals():
                 ["'relu6'", "Clip", "ReLU6"]))
     out.append(("dilation", graph([helper.make_node("Conv", ["x", "w"], ["y"], dilations=[2, 2], name="dil")],
                                   {"w": W}), ["'dil'", "dilations"]))
-    out.append(("avg_include_pad", graph([helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[3, 3],
-                                                           pads=[1, 1, 1, 1], count_include_pad=1, name="ap")], {}),
-                ["'ap'", "count_include_pad"]))
+    out.append(("avg_include_pad_ceil", graph([helper.make_node(
+        "AveragePool", ["x"], ["y"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1], count_include_pad=1,
+        ceil_mode=1, name="ap")], {}), ["'ap'", "ceil_mode", "count_include_pad"]))
+    pad = helper.make_node("Pad", ["x", "pads"], ["p"], mode="constant", name="pad")
+    pads = np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64)
+    mixed = graph([pad, helper.make_node("AveragePool", ["p"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+                                         name="ap")], {})
+    mixed.graph.initializer.append(numpy_helper.from_array(pads, "pads"))
+    out.append(("avg_pad_then_pads_exclude", mixed, ["'ap'", "pads after a Pad", "count_include_pad 0"]))
     out.append(("transpose_perm", graph([helper.make_node("Transpose", ["x"], ["y"], perm=[0, 1, 3, 2],
                                                           name="tr")], {}), ["'tr'", "perm"]))
     out.append(("unknown_op", graph([helper.make_node("LRN", ["x"], ["y"], size=3, name="lrn")], {}),
@@ -253,6 +283,12 @@ def main():
         # layer), so every exported initializer is one of the rounded weights, exact in float16.
         record("f16-initializers", check_run(steerctl, a.workdir, "f16", path[:-5] + "-f16.onnx", (28, 28, 1),
                                              lambda x: tm.reference(net, w, x), rng))
+    for include in (0, 1):
+        cname = f"avgpool-asym-include{include}"
+        if a.filter in cname:
+            path = os.path.join(a.workdir, cname + ".onnx")
+            hwc, ref = avg_asym(path, include)
+            record(cname, check_run(steerctl, a.workdir, cname, path, hwc, ref, rng))
     if a.filter in "keras-style":
         path = os.path.join(a.workdir, "keras-style.onnx")
         hwc, ref = keras_style(path, rng)

@@ -10,7 +10,7 @@ torchmodel.py straight from docs/FORMATS.md:
 
 Coverage: conv2d (kernels 1x1 3x3 5x5 1x3 3x1 2x1 2x2 x strides (1,1) (2,2) (1,2) (2,1) x padding
 valid/same/explicit asymmetric x groups 1 2 4, bias and activation none/relu/leaky_relu drawn per
-case), depthwise (dm 1 and 2), max/avg pooling (incl. TF "same", explicit padding), global
+case), depthwise (dm 1 and 2), max/avg pooling (incl. TF "same", explicit padding, avg count_pad), global
 average pooling, batch norm (after conv, dense, flatten), relu, leaky_relu, softmax, dense (flat
 and spatial input), flatten, dropout, channel_shuffle, add/concat graphs, the composite blocks,
 odd spatial sizes. Plus bad inputs that steerctl must reject cleanly: non-zero exit (not a
@@ -120,6 +120,15 @@ def pool_cases():
                     layer["stride"] = stride
                 name = f"{kind} pool={pool} stride={stride} pad={pad_str(pad)} in={h}x{w}x3"
                 yield oc.Case(name, model([layer], (h, w, 3)))
+    # avg_pool2d count_pad: padded zeros count in the divisor (PyTorch count_include_pad=True)
+    for pool, stride, pad in [(3, 2, [1, 1, 1, 1]), (3, 1, [1, 1, 1, 1]), (2, None, [1, 0, 1, 0]),
+                              (3, 2, [0, 2, 1, 2]), (3, 2, "same"), ([2, 3], [1, 2], [1, 0, 0, 2])]:
+        for h, w in [(7, 9), (6, 5)]:
+            layer = {"name": "p", "type": "avg_pool2d", "pool": pool, "padding": pad, "count_pad": True}
+            if stride is not None:
+                layer["stride"] = stride
+            name = f"avg_pool2d count_pad pool={pool} stride={stride} pad={pad_str(pad)} in={h}x{w}x3"
+            yield oc.Case(name, model([layer], (h, w, 3)))
     # pooling after a conv and chained pools
     layers = [{"name": "c", "type": "conv2d", "filters": 5, "kernel": 3, "padding": "same"},
               {"name": "p1", "type": "max_pool2d", "pool": 2, "padding": "same"},

@@ -129,12 +129,14 @@ def _depthwise(x, wt, bias, k, s, pad, dm):
     return y if bias is None else y + bias
 
 
-def _pool(x, k, s, pad, kind):
+def _pool(x, k, s, pad, kind, count_pad=False):
     n, h, w, c = x.shape
     pads = _pads(pad, h, w, k, s)
     if kind == "max":
         return np.max(np.stack([v for _, _, v in _window(x, k, s, pads, -np.inf)]), axis=0)
     sums = sum(v for _, _, v in _window(x, k, s, pads, 0.0))
+    if count_pad:  # padded cells count: the window's size
+        return sums / (k[0] * k[1])
     cnt = sum(v for _, _, v in _window(np.ones((1, h, w, 1)), k, s, pads, 0.0))
     return sums / cnt
 
@@ -160,7 +162,7 @@ def forward(net, W, x):
         elif p.type == "depthwise_conv2d":
             y = _depthwise(a, wt, b, c["kernel"], c["stride"], c["padding"], c["depth_multiplier"])
         elif p.type in ("max_pool2d", "avg_pool2d"):
-            y = _pool(a, c["pool"], c["stride"], c["padding"], p.type[:3])
+            y = _pool(a, c["pool"], c["stride"], c["padding"], p.type[:3], c.get("count_pad", False))
         elif p.type == "global_avg_pool":
             y = a.mean(axis=(1, 2), keepdims=True)
         elif p.type == "batch_norm":

@@ -44,7 +44,7 @@ LAYER_KEYS = {
     "depthwise_conv2d": {"kernel": REQ, "stride": 1, "padding": "valid", "depth_multiplier": 1,
                          "bias": True, **ACT},
     "max_pool2d": {"pool": REQ, "stride": None, "padding": "valid"},
-    "avg_pool2d": {"pool": REQ, "stride": None, "padding": "valid"},
+    "avg_pool2d": {"pool": REQ, "stride": None, "padding": "valid", "count_pad": False},
     "global_avg_pool": {},
     "batch_norm": {"eps": 1e-5, "momentum": 0.1},
     "relu": {},
@@ -369,8 +369,15 @@ class SteerNet(nn.Module):
         pads, oh, ow = self._spatial_window(p, s, c["pool"], c["stride"], c["padding"])
         k, st = c["pool"], c["stride"]
 
+        l, r, t, b = pads
+        if t == b and l == r and 2 * t <= k[0] and 2 * l <= k[1]:  # PyTorch's own padding
+            return (lambda xs: F.avg_pool2d(_to4d(xs[0]), k, st, padding=(t, l),
+                                            count_include_pad=c["count_pad"])), Shape(s.c, oh, ow)
+
         def f(xs):
             x = _to4d(xs[0])
+            if c["count_pad"]:  # zeros padded in: every window divides by its size
+                return F.avg_pool2d(F.pad(x, pads), k, st)
             sums = F.avg_pool2d(F.pad(x, pads), k, st, divisor_override=1)
             return sums / _pool_counts(s.h, s.w, pads, k, st, x)
         return f, Shape(s.c, oh, ow)

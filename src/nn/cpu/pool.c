@@ -1,6 +1,7 @@
 /* pool.c — pooling forward, NHWC:
  *   max/avg pool: in [batch][IH][IW][C] -> out [batch][OH][OW][C], window kh x kw, stride sh x sw,
- *     explicit padding; max ignores padded cells, avg divides by the number of real cells.
+ *     explicit padding; max ignores padded cells, avg divides by the number of real cells or,
+ *     with count_pad, by the window's cells inside the padded input (PyTorch's count_include_pad).
  *   global avg pool: in [batch][H][W][C] -> out [batch][1][1][C].
  * Each output pixel visits only its in-bounds window cells; the per-channel inner loops are
  * contiguous and compiled twice (AVX-512 and baseline) so the compiler vectorises them for the
@@ -23,6 +24,17 @@
 #define POOL_NEON 0
 #endif
 #define INLINE static inline __attribute__((always_inline))
+
+/* The average's divisor for the window at (ih0, iw0) with `cells` real cells: those, or with
+ * count_pad the window's cells inside the padded input (kh x kw unless the window overhangs the
+ * trailing padding). kernels/body/pool.h's pool_divisor is the device's copy. */
+INLINE int avg_divisor(const nn_layer *l, int ih0, int iw0, int cells)
+{
+    if (!l->count_pad) return cells;
+    const int he = ih0 + l->kh < l->in.h + l->pad_bottom ? ih0 + l->kh : l->in.h + l->pad_bottom;
+    const int we = iw0 + l->kw < l->in.w + l->pad_right ? iw0 + l->kw : l->in.w + l->pad_right;
+    return (he - ih0) * (we - iw0);
+}
 
 typedef struct {
     const cpu_fwd_args *a;
@@ -59,8 +71,9 @@ INLINE void pool_row(const pool_ctx *p, int b, int oh)
                 else
                     for (int c = 0; c < C; c++) o[c] += x[c];
             }
-        if (!p->is_max && cells > 1) {
-            const float inv = 1.0f / (float)cells;
+        const int div = p->is_max ? 1 : avg_divisor(l, ih0, iw0, cells);
+        if (div > 1) {
+            const float inv = 1.0f / (float)div;
             for (int c = 0; c < C; c++) o[c] *= inv;
         }
     }
@@ -83,7 +96,8 @@ T512 static void pool_row_512(const pool_ctx *p, int b, int oh)
         const int iw0 = ow * l->sw - l->pad_left;
         const int kw0 = iw0 < 0 ? -iw0 : 0, kw1 = iw0 + l->kw > IW ? IW - iw0 : l->kw;
         const int cells = (kh1 - kh0) * (kw1 - kw0);
-        const __m512 inv = _mm512_set1_ps(!is_max && cells > 0 ? 1.0f / (float)cells : 0.0f);
+        const __m512 inv =
+            _mm512_set1_ps(!is_max && cells > 0 ? 1.0f / (float)avg_divisor(l, ih0, iw0, cells) : 0.0f);
         const float *x0 = img + ((size_t)(ih0 + kh0) * IW + (size_t)(iw0 + kw0)) * C;
         float *o = orow + (size_t)ow * C;
         for (int c0 = 0; c0 < C; c0 += 16) {
@@ -109,7 +123,7 @@ T512 static void pool_row_512(const pool_ctx *p, int b, int oh)
 
 #if POOL_NEON
 /* pool_row with NEON: 4 channels a step (n lanes at the tail), the window reduced in registers;
- * max keeps the scalar select (x > v ? x : v), avg multiplies by 1/cells as the scalar path. */
+ * max keeps the scalar select (x > v ? x : v), avg multiplies by 1/divisor as the scalar path. */
 static void pool_row_neon(const pool_ctx *p, int b, int oh)
 {
     const nn_layer *l = p->a->l;
@@ -128,7 +142,8 @@ static void pool_row_neon(const pool_ctx *p, int b, int oh)
             memset(o, 0, (size_t)C * sizeof(float));
             continue;
         }
-        const float inv = 1.0f / (float)cells;
+        const int div = is_max ? 1 : avg_divisor(l, ih0, iw0, cells);
+        const float inv = 1.0f / (float)div;
         const float *x0 = img + ((size_t)(ih0 + kh0) * IW + (size_t)(iw0 + kw0)) * C;
         for (int c0 = 0; c0 < C; c0 += 4) {
             const int n = C - c0 < 4 ? C - c0 : 4;
@@ -140,7 +155,7 @@ static void pool_row_neon(const pool_ctx *p, int b, int oh)
                     v = is_max ? vbslq_f32(vcgtq_f32(x, v), x, v) : vaddq_f32(v, x);
                 }
             }
-            if (!is_max && cells > 1) v = vmulq_n_f32(v, inv);
+            if (div > 1) v = vmulq_n_f32(v, inv);
             neon_st(o + c0, v, n);
         }
     }
@@ -258,7 +273,7 @@ void cpu_global_avgpool_forward(const cpu_fwd_args *a)
 
 /* ---------------------------------------------------------------------------- backward
  * max: each output's gradient goes to the first maximal in-bounds cell of its window (row-major
- *   window order, as PyTorch on the -inf padded input); avg: spread evenly over the real cells;
+ *   window order, as PyTorch on the -inf padded input); avg: dy / divisor to each real cell;
  * global avg: dy[b][c] / (H*W) to every pixel. Threads split the samples (windows of one sample
  * may overlap, samples never do). On AArch64 the NEON flavour handles each window 4 channels a
  * step in registers. */
@@ -274,7 +289,7 @@ enum { POOL_CB = 64 }; /* channels per block of the max-pool backward (stack arr
 #if POOL_NEON
 /* pool_bwd_pixel (below) with NEON, 4 channels a step (n lanes at the tail): max finds each
  * lane's first maximal cell in registers (strict >, as the scalar path) and hands dy to it with
- * a compare-and-mask per cell; avg adds dy * (1/cells) to every cell. Bit-identical to scalar. */
+ * a compare-and-mask per cell; avg adds dy * (1/divisor) to every cell. Bit-identical to scalar. */
 NEON_INLINE void pool_bwd_pixel_neon(const pool_bctx *p, const float *img, float *dimg, const float *g, int ih0,
                                      int iw0, int kh0, int kh1, int kw0, int kw1, const bool assign)
 {
@@ -283,7 +298,7 @@ NEON_INLINE void pool_bwd_pixel_neon(const pool_bctx *p, const float *img, float
     const size_t rs = (size_t)IW * C, off = ((size_t)(ih0 + kh0) * IW + (size_t)(iw0 + kw0)) * C;
     const float *x0 = img + off;
     float *d0 = dimg + off;
-    const float inv = 1.0f / (float)((kh1 - kh0) * (kw1 - kw0));
+    const float inv = 1.0f / (float)avg_divisor(l, ih0, iw0, (kh1 - kh0) * (kw1 - kw0));
     for (int c0 = 0; c0 < C; c0 += 4) {
         const int n = C - c0 < 4 ? C - c0 : 4;
         const float32x4_t gv = neon_ld(g + c0, n);
@@ -320,7 +335,7 @@ NEON_INLINE void pool_bwd_pixel_neon(const pool_bctx *p, const float *img, float
 
 /* One output pixel's window: cells [kh0, kh1) x [kw0, kw1) of the window at (ih0, iw0).
  * max: per channel the first maximal cell in row-major window order (a strict > keeps the first)
- * gets dy; avg: every cell gets dy / cells. Channel loops are branch-free over restrict
+ * gets dy; avg: every cell gets dy / divisor. Channel loops are branch-free over restrict
  * pointers, so they vectorise. */
 INLINE void pool_bwd_pixel(const pool_bctx *p, const float *img, float *dimg, const float *g, int ih0, int iw0,
                            int kh0, int kh1, int kw0, int kw1, const bool assign)
@@ -334,7 +349,7 @@ INLINE void pool_bwd_pixel(const pool_bctx *p, const float *img, float *dimg, co
     }
 #endif
     if (!p->is_max) {
-        const float inv = 1.0f / (float)cells;
+        const float inv = 1.0f / (float)avg_divisor(l, ih0, iw0, cells);
         for (int kh = kh0; kh < kh1; kh++)
             for (int kw = kw0; kw < kw1; kw++) {
                 float *restrict d = dimg + ((size_t)(ih0 + kh) * IW + (size_t)(iw0 + kw)) * C;
