@@ -59,7 +59,7 @@ typedef struct {
     char cfg[200];
     nn_layer l;
     int batch;
-    float *x, *dy, *p[4], *aux;
+    float *x, *dy, *p[4], *aux, *y; /* y: the forward's output (sigmoid / tanh backward), or NULL */
     size_t nin, nout, np[4];
     int n_p;          /* params with gradients (weight, bias) */
 } bcase;
@@ -75,7 +75,7 @@ static void run_bwd(const bcase *c, nn_cpu_isa isa, int threads, bool overwrite,
     *din = dup(din0, c->nin);
     if (overwrite)
         for (size_t i = 0; i < c->nin; i++) (*din)[i] = NAN;
-    cpu_bwd_args a = {.l = &c->l, .dy = c->dy, .aux = c->aux, .batch = c->batch, .scratch = scratch,
+    cpu_bwd_args a = {.l = &c->l, .dy = c->dy, .out = c->y, .aux = c->aux, .batch = c->batch, .scratch = scratch,
                       .pool = g_pools[threads], .overwrite = overwrite, .isa = isa};
     a.in[0] = c->x;
     a.d_in[0] = *din;
@@ -135,7 +135,7 @@ static int check_case(bcase *c)
     free(ref);
     free(din0);
     for (int r = 0; r < 4; r++) free(ref_p[r]), free(dp0[r]);
-    free(c->x), free(c->dy), free(c->aux);
+    free(c->x), free(c->dy), free(c->aux), free(c->y);
     for (int r = 0; r < 4; r++) free(c->p[r]);
     return failed;
 }
@@ -207,7 +207,8 @@ static int ew_case(nn_op op, int batch, int h, int w, int C)
 {
     bcase c = {0};
     nn_layer *l = &c.l;
-    *l = (nn_layer){.op = op, .n_inputs = 1, .alpha = 0.3f, .rate = 0.5f, .eps = 1e-5f, .momentum = 0.1f};
+    *l = (nn_layer){.op = op, .n_inputs = 1, .alpha = 0.3f, .rate = 0.5f, .eps = 1e-5f, .momentum = 0.1f,
+                    .lo = -0.4f, .hi = 0.5f};
     l->in = (nn_shape){h, w, C, 0, 0, 0};
     l->out = l->in;
     snprintf(c.cfg, sizeof c.cfg, "%s batch=%d in=%dx%dx%d", nn_op_name(op), batch, h, w, C);
@@ -226,6 +227,11 @@ static int ew_case(nn_op op, int batch, int h, int w, int C)
             c.aux = rnd(c.nout);
             for (size_t i = 0; i < c.nout; i++) c.aux[i] = c.aux[i] < 0 ? 0.0f : 2.0f;
         }
+        c.y = malloc(c.nout * sizeof(float)); /* the scalar forward's output, for sigmoid / tanh */
+        assert_non_null(c.y);
+        cpu_fwd_args f = {.l = l, .out = c.y, .batch = batch, .isa = NN_CPU_ISA_SCALAR};
+        f.in[0] = c.x;
+        cpu_forward(&f);
     }
     return check_case(&c);
 }
@@ -333,7 +339,8 @@ static void test_elementwise(void **state)
 {
     (void)state;
     int failed = 0;
-    const nn_op ops[] = {NN_OP_RELU, NN_OP_LEAKY_RELU, NN_OP_DROPOUT, NN_OP_FLATTEN, NN_OP_BATCHNORM};
+    const nn_op ops[] = {NN_OP_RELU, NN_OP_LEAKY_RELU, NN_OP_DROPOUT, NN_OP_FLATTEN, NN_OP_BATCHNORM,
+                         NN_OP_SIGMOID, NN_OP_TANH, NN_OP_ELU, NN_OP_CLIP};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         failed += ew_case(ops[i], 3, 9, 10, 17);
         failed += ew_case(ops[i], 4, 16, 16, 16);

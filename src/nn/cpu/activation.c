@@ -1,5 +1,6 @@
 /* activation.c — element-wise activations and softmax, forward:
  *   relu, leaky_relu: in/out [n] (out may alias in)
+ *   sigmoid, tanh, elu, clip: in/out [n] (out may alias in), as PyTorch (see pw_body below)
  *   softmax over channels: in/out [batch][H][W][C], per pixel y = exp(x - max) / sum exp(x - max).
  * Threads split the elements (or pixels) when there are enough of them. */
 #include <math.h>
@@ -106,6 +107,52 @@ static void act_run(ew_isa isa, float *y, const float *x, size_t n, bool leaky, 
     act_base(y, x, n, leaky, alpha);
 }
 
+/* sigmoid: 1 / (1 + exp(-x)); tanh; elu: x > 0 ? x : alpha * expm1(x); clip: x < lo ? lo : x > hi ?
+ * hi : x (a NaN passes, as torch.clamp). y may be x. Only clip's loop vectorises (libm calls in the
+ * others; the compiled flavours still differ only in clip). */
+INLINE void pw_body(float *y, const float *x, size_t n, const nn_layer *l)
+{
+    const float lo = l->lo, hi = l->hi, alpha = l->alpha;
+    switch (l->op) {
+    case NN_OP_CLIP:
+        if (y == x) {
+            for (size_t i = 0; i < n; i++) y[i] = y[i] < lo ? lo : y[i] > hi ? hi : y[i];
+        } else {
+            float *restrict yr = y;
+            const float *restrict xr = x;
+            for (size_t i = 0; i < n; i++) yr[i] = xr[i] < lo ? lo : xr[i] > hi ? hi : xr[i];
+        }
+        break;
+    case NN_OP_SIGMOID:
+        for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+        break;
+    case NN_OP_TANH:
+        for (size_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+        break;
+    default: /* NN_OP_ELU */
+        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : alpha * expm1f(x[i]);
+        break;
+    }
+}
+
+static void pw_base(float *y, const float *x, size_t n, const nn_layer *l) { pw_body(y, x, n, l); }
+#if ACT_X86
+T256 static void pw_256(float *y, const float *x, size_t n, const nn_layer *l) { pw_body(y, x, n, l); }
+T512 static void pw_512(float *y, const float *x, size_t n, const nn_layer *l) { pw_body(y, x, n, l); }
+#endif
+
+static bool pw_op(nn_op op) { return op == NN_OP_SIGMOID || op == NN_OP_TANH || op == NN_OP_ELU || op == NN_OP_CLIP; }
+
+static void pw_run(ew_isa isa, float *y, const float *x, size_t n, const nn_layer *l)
+{
+#if ACT_X86
+    if (isa == EW_AVX512) return pw_512(y, x, n, l);
+    if (isa == EW_AVX2) return pw_256(y, x, n, l);
+#endif
+    (void)isa; /* NEON: the portable loops */
+    pw_base(y, x, n, l);
+}
+
 typedef struct {
     const cpu_fwd_args *a;
     bool leaky;
@@ -120,7 +167,8 @@ static void act_task(void *ctx, int begin, int end, int thread)
     (void)thread;
     const act_ctx *p = ctx;
     const size_t b = p->n * (size_t)begin / (size_t)p->parts, e = p->n * (size_t)end / (size_t)p->parts;
-    act_run(p->isa, p->a->out + b, p->a->in[0] + b, e - b, p->leaky, p->alpha);
+    if (pw_op(p->a->l->op)) pw_run(p->isa, p->a->out + b, p->a->in[0] + b, e - b, p->a->l);
+    else act_run(p->isa, p->a->out + b, p->a->in[0] + b, e - b, p->leaky, p->alpha);
 }
 
 static void act_forward(const cpu_fwd_args *a, bool leaky, float alpha)
@@ -132,6 +180,7 @@ static void act_forward(const cpu_fwd_args *a, bool leaky, float alpha)
 
 void cpu_relu_forward(const cpu_fwd_args *a) { act_forward(a, false, 0.0f); }
 void cpu_leaky_relu_forward(const cpu_fwd_args *a) { act_forward(a, true, a->l->alpha); }
+void cpu_pointwise_forward(const cpu_fwd_args *a) { act_forward(a, false, 0.0f); }
 
 static void softmax_task(void *ctx, int begin, int end, int thread)
 {
@@ -188,6 +237,59 @@ T512 static void act_bwd_512(float *d, const float *x, const float *g, size_t n,
 }
 #endif
 
+/* The pointwise layers' backward, d (+)= dy * f'(...) (x: the forward's input, y: its output):
+ *   sigmoid: dy * y * (1 - y);  tanh: dy * (1 - y*y)   (from the saved output, as PyTorch)
+ *   elu:     x > 0 ? dy : dy * alpha * exp(x)        (from the saved input)
+ *   clip:    lo < x < hi ? dy : 0                    (hardtanh's rule: 0 at the bounds, like relu at 0) */
+#define PW_BWD_LOOP(expr)                                      \
+    do {                                                       \
+        if (ow)                                                \
+            for (size_t i = 0; i < n; i++) d[i] = (expr);      \
+        else                                                   \
+            for (size_t i = 0; i < n; i++) d[i] += (expr);     \
+    } while (0)
+
+INLINE void pw_bwd_body(float *restrict d, const float *restrict x, const float *restrict y, const float *restrict g,
+                        size_t n, const nn_layer *l, bool ow)
+{
+    const float lo = l->lo, hi = l->hi, alpha = l->alpha;
+    switch (l->op) {
+    case NN_OP_CLIP: PW_BWD_LOOP(x[i] > lo && x[i] < hi ? g[i] : 0.0f); break;
+    case NN_OP_SIGMOID: PW_BWD_LOOP(g[i] * (y[i] * (1.0f - y[i]))); break;
+    case NN_OP_TANH: PW_BWD_LOOP(g[i] * (1.0f - y[i] * y[i])); break;
+    default: PW_BWD_LOOP(x[i] > 0.0f ? g[i] : g[i] * (alpha * expf(x[i]))); break; /* NN_OP_ELU */
+    }
+}
+#undef PW_BWD_LOOP
+
+static void pw_bwd_base(float *d, const float *x, const float *y, const float *g, size_t n, const nn_layer *l, bool ow)
+{
+    pw_bwd_body(d, x, y, g, n, l, ow);
+}
+#if ACT_X86
+T256 static void pw_bwd_256(float *d, const float *x, const float *y, const float *g, size_t n, const nn_layer *l,
+                            bool ow)
+{
+    pw_bwd_body(d, x, y, g, n, l, ow);
+}
+T512 static void pw_bwd_512(float *d, const float *x, const float *y, const float *g, size_t n, const nn_layer *l,
+                            bool ow)
+{
+    pw_bwd_body(d, x, y, g, n, l, ow);
+}
+#endif
+
+static void pw_bwd_run(ew_isa isa, float *d, const float *x, const float *y, const float *g, size_t n,
+                       const nn_layer *l, bool ow)
+{
+#if ACT_X86
+    if (isa == EW_AVX512) return pw_bwd_512(d, x, y, g, n, l, ow);
+    if (isa == EW_AVX2) return pw_bwd_256(d, x, y, g, n, l, ow);
+#endif
+    (void)isa;
+    pw_bwd_base(d, x, y, g, n, l, ow);
+}
+
 typedef struct {
     const cpu_bwd_args *a;
     bool leaky;
@@ -205,6 +307,7 @@ static void act_bwd_task(void *ctx, int begin, int end, int thread)
     float *d = p->a->d_in[0] + b;
     const float *x = p->a->in[0] + b, *g = p->a->dy + b;
     const bool ow = p->a->overwrite;
+    if (pw_op(p->a->l->op)) return pw_bwd_run(p->isa, d, x, p->a->out + b, g, e - b, p->a->l, ow);
 #if ACT_X86
     if (p->isa == EW_AVX512) return act_bwd_512(d, x, g, e - b, p->leaky, p->alpha, ow);
     if (p->isa == EW_AVX2) return act_bwd_256(d, x, g, e - b, p->leaky, p->alpha, ow);
@@ -225,6 +328,7 @@ static void act_backward(const cpu_bwd_args *a, bool leaky, float alpha)
 /* At x == 0, as PyTorch: relu passes 0, leaky_relu passes alpha * dy. */
 void cpu_relu_backward(const cpu_bwd_args *a) { act_backward(a, false, 0.0f); }
 void cpu_leaky_relu_backward(const cpu_bwd_args *a) { act_backward(a, true, a->l->alpha); }
+void cpu_pointwise_backward(const cpu_bwd_args *a) { act_backward(a, false, 0.0f); }
 
 static void softmax_bwd_task(void *ctx, int begin, int end, int thread)
 {
