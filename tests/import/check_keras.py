@@ -207,7 +207,8 @@ def activations_case(path, rng):
     """Sequential: Conv2D sigmoid, Conv2D tanh, DepthwiseConv2D elu, SeparableConv2D relu6, ELU(0.5),
     ReLU(max_value=2.5), Flatten, Dense + Activation('relu6'), Dense elu, Activation('sigmoid');
     weights scaled so that the clips bind for 15-45% of the values. Reference: PyTorch float64 with
-    Keras' definitions (elu alpha 1 for the string, relu6 = min(max(x, 0), 6), ReLU(max_value=m) = min(max(x, 0), m))."""
+    Keras' definitions (elu alpha 1 for the string, relu6 = min(max(x, 0), 6), ReLU(max_value=m) =
+    min(max(x, 0), m))."""
     r = lambda k, *s: (rng.standard_normal(s) * k).astype(np.float32)  # noqa: E731
     k1, b1, k2, b2 = r(0.5, 3, 3, 3, 4), r(0.2, 4), r(1.0, 1, 1, 4, 6), r(0.2, 6)
     dk, db, sd, sp, sb = r(0.8, 3, 3, 6, 1), r(0.2, 6), r(1.0, 2, 2, 6, 1), r(1.5, 1, 1, 6, 5), r(1.0, 5)
