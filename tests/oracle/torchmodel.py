@@ -399,23 +399,16 @@ class SteerNet(nn.Module):
         a = c["alpha"]
         return (lambda xs: F.leaky_relu(xs[0], a)), ins[0]
 
-    def _b_sigmoid(self, p, c, ins):
-        return (lambda xs: torch.sigmoid(xs[0])), ins[0]
+    def _b_pointwise(self, p, c, ins):
+        """sigmoid, tanh, elu (alpha), clip [min, max]: F.hardtanh when both bounds are given (its
+        gradient is 0 at the bounds, as the engine's), else torch.clamp on the one bound."""
+        lo, hi, a = c.get("min"), c.get("max"), c.get("alpha")
+        fn = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "elu": lambda x: F.elu(x, a),
+              "clip": (lambda x: torch.clamp(x, min=lo, max=hi)) if lo is None or hi is None
+              else (lambda x: F.hardtanh(x, float(lo), float(hi)))}[p.type]
+        return (lambda xs: fn(xs[0])), ins[0]
 
-    def _b_tanh(self, p, c, ins):
-        return (lambda xs: torch.tanh(xs[0])), ins[0]
-
-    def _b_elu(self, p, c, ins):
-        a = c["alpha"]
-        return (lambda xs: F.elu(xs[0], a)), ins[0]
-
-    def _b_clip(self, p, c, ins):
-        """clip [min, max]: F.hardtanh when both bounds are given (its gradient is 0 at the bounds,
-        as the engine's), else torch.clamp on the one bound."""
-        lo, hi = c["min"], c["max"]
-        if lo is not None and hi is not None:
-            return (lambda xs: F.hardtanh(xs[0], float(lo), float(hi))), ins[0]
-        return (lambda xs: torch.clamp(xs[0], min=lo, max=hi)), ins[0]
+    _b_sigmoid = _b_tanh = _b_elu = _b_clip = _b_pointwise
 
     def _b_softmax(self, p, c, ins):
         return (lambda xs: F.softmax(xs[0], dim=1)), ins[0]
