@@ -1,7 +1,7 @@
-/* eltwise.h — per-element bodies of the element-wise and gather kernels: activations and the
- * bias + activation epilogue, sigmoid / tanh / elu / clip (activation.cu, activation_bwd.cu), channel shuffle (shuffle.cu,
- * shuffle_bwd.cu), add / concat / dropout (merge.cu, merge_bwd.cu), softmax backward per pixel.
- * NHWC float32; C = channels of the tensor indexed. */
+/* eltwise.h — per-element bodies of the element-wise and gather kernels: activations, the bias +
+ * activation epilogue and sigmoid / tanh / elu / clip (activation.cu, activation_bwd.cu), channel
+ * shuffle (shuffle.cu, shuffle_bwd.cu), add / concat / dropout (merge.cu, merge_bwd.cu), softmax
+ * backward per pixel. NHWC float32; C = channels of the tensor indexed. */
 #ifndef STEERD_KERNELS_BODY_ELTWISE_H
 #define STEERD_KERNELS_BODY_ELTWISE_H
 
