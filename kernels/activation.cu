@@ -2,6 +2,7 @@
  * over channels, forward (CUDA):
  *   bias_act:       x[i] = act(x[i] + bias[i % c])                 (conv2d / dense epilogue)
  *   relu, leaky:    out[i] = act(in[i]), out may alias in           [batch * size]
+ *   sigmoid, tanh, elu, clip: out[i] = f(in[i]) (body/eltwise.h pw_at), out may alias in
  *   softmax:        per pixel over C: y = exp(x - max) / sum exp(x - max)   [batch*H*W][C]
  * One thread per element (grid-stride); softmax: one warp per pixel. */
 #include "body/eltwise.h"
@@ -42,6 +43,20 @@ nn_status cu_relu_forward(const cu_fwd_args *a, nn_err *err) { return act_forwar
 nn_status cu_leaky_relu_forward(const cu_fwd_args *a, nn_err *err)
 {
     return act_forward(a, NN_ACT_LEAKY, a->l->alpha, err);
+}
+
+__global__ void k_pw(float *y, const float *x, size_t n, body_pw f)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        pw_at(y, x, i, f);
+}
+
+nn_status cu_pointwise_forward(const cu_fwd_args *a, nn_err *err)
+{
+    size_t n = (size_t)a->batch * nn_shape_size(a->l->out);
+    k_pw<<<cu_blocks(n, 256), 256, 0, a->env->stream>>>(a->out, a->in[0], n, body_pw_of(a->l));
+    CU_LAUNCHED();
+    return NN_OK;
 }
 
 /* One warp per pixel: max, then sum of exp, then the scaled write. y may alias x (each lane

@@ -24,6 +24,10 @@ nn_status cu_backward(const cu_bwd_args *a, cu_conv_train *conv, nn_err *err)
     case NN_OP_CHANNEL_SHUFFLE: return cu_channel_shuffle_backward(a, err);
     case NN_OP_ADD: return cu_add_backward(a, err);
     case NN_OP_CONCAT: return cu_concat_backward(a, err);
+    case NN_OP_SIGMOID:
+    case NN_OP_TANH:
+    case NN_OP_ELU:
+    case NN_OP_CLIP: return cu_pointwise_backward(a, err);
     case NN_OP_COUNT: break;
     }
     return nn_fail(err, NN_E_UNSUPPORTED, "layer '%s': no CUDA backward for op %d", l->name, (int)l->op);

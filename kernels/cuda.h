@@ -104,7 +104,7 @@ void cu_plan_free(cu_plan *p);
 /* Enqueues the layer's forward (inference semantics: batch norm with running statistics, dropout
  * and flatten as copies) on env->stream, then the fused l->act epilogue where the CPU applies one
  * (conv2d, depthwise, dense, batchnorm). out may alias in[0] for element-wise layers (relu,
- * leaky_relu, batchnorm, dropout, flatten). Conv2d needs its plan; batches above the plan's
+ * leaky_relu, sigmoid, tanh, elu, clip, batchnorm, dropout, flatten). Conv2d needs its plan; batches above the plan's
  * max_batch are refused. */
 nn_status cu_forward(const cu_fwd_args *a, nn_err *err);
 
@@ -129,6 +129,7 @@ nn_status cu_batchnorm_forward(const cu_fwd_args *a, nn_err *err);      /* batch
 nn_status cu_relu_forward(const cu_fwd_args *a, nn_err *err);           /* activation.cu */
 nn_status cu_leaky_relu_forward(const cu_fwd_args *a, nn_err *err);     /* activation.cu */
 nn_status cu_softmax_forward(const cu_fwd_args *a, nn_err *err);        /* activation.cu (over channels) */
+nn_status cu_pointwise_forward(const cu_fwd_args *a, nn_err *err);      /* activation.cu: sigmoid tanh elu clip */
 nn_status cu_dense_forward(const cu_fwd_args *a, nn_err *err);          /* dense.cu (cuBLAS) */
 nn_status cu_channel_shuffle_forward(const cu_fwd_args *a, nn_err *err); /* shuffle.cu */
 nn_status cu_add_forward(const cu_fwd_args *a, nn_err *err);            /* merge.cu */

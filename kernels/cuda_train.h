@@ -69,6 +69,7 @@ nn_status cu_batchnorm_backward(const cu_bwd_args *a, nn_err *err);      /* batc
 nn_status cu_relu_backward(const cu_bwd_args *a, nn_err *err);           /* activation_bwd.cu */
 nn_status cu_leaky_relu_backward(const cu_bwd_args *a, nn_err *err);     /* activation_bwd.cu */
 nn_status cu_softmax_backward(const cu_bwd_args *a, nn_err *err);        /* activation_bwd.cu */
+nn_status cu_pointwise_backward(const cu_bwd_args *a, nn_err *err);      /* activation_bwd.cu: sigmoid tanh elu clip */
 nn_status cu_dense_backward(const cu_bwd_args *a, nn_err *err);          /* dense_bwd.cu (cuBLAS) */
 nn_status cu_channel_shuffle_backward(const cu_bwd_args *a, nn_err *err); /* shuffle_bwd.cu */
 nn_status cu_add_backward(const cu_bwd_args *a, nn_err *err);            /* merge_bwd.cu */

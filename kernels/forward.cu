@@ -34,6 +34,10 @@ nn_status cu_forward(const cu_fwd_args *a, nn_err *err)
     case NN_OP_CHANNEL_SHUFFLE: return cu_channel_shuffle_forward(a, err);
     case NN_OP_ADD: return cu_add_forward(a, err);
     case NN_OP_CONCAT: return cu_concat_forward(a, err);
+    case NN_OP_SIGMOID:
+    case NN_OP_TANH:
+    case NN_OP_ELU:
+    case NN_OP_CLIP: return cu_pointwise_forward(a, err);
     case NN_OP_COUNT: break;
     }
     return nn_fail(err, NN_E_UNSUPPORTED, "%s: layer type %d has no CUDA forward", a->l->name, (int)a->l->op);

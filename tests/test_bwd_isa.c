@@ -1,15 +1,16 @@
 /* test_bwd_isa.c — the CPU backward kernels' flavours agree: for conv2d (1x1 direct, 2x1 stride
  * (1,2) as in EffNet blocks, 3x3 padded grouped), depthwise (1x3, 3x1, 3x3, 5x5 and an odd
  * kernel; dm 1 and 2; strides; padding; bias), max/avg pooling (windows that tile the input and
- * ones that overlap or pad), batch norm (and its training forward), relu, leaky relu, dropout,
- * flatten and dense, every instruction-set flavour this CPU has (scalar, AVX2, AVX-512; NEON on
+ * ones that overlap or pad), batch norm (and its training forward), relu, leaky relu, sigmoid,
+ * tanh, elu, clip, dropout, flatten and dense, every instruction-set flavour this CPU has (scalar, AVX2, AVX-512; NEON on
  * AArch64) on 1, 2 and 3 threads, in both modes (accumulate into random d_in / d_param, and
  * overwrite: d_in starts as NaN and must come out fully written) matches the scalar accumulate
  * run to 1e-5 relative (sums over many pixels are ordered differently per thread count); the
  * largest difference seen per flavour is printed at the end. The values themselves are checked
  * against PyTorch autograd by tests/oracle/check_grads.py and by finite differences in
  * test_grad_fd.c; this test covers the flavours that those, running on one machine, only see one
- * of. Every failure prints its configuration. */
+ * of. Every failure prints its configuration. Plus the accuracy of the CPU's sigmoid / tanh /
+ * elu polynomials over their whole range in every flavour (test_pointwise_accuracy). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -59,7 +60,7 @@ typedef struct {
     char cfg[200];
     nn_layer l;
     int batch;
-    float *x, *dy, *p[4], *aux;
+    float *x, *dy, *p[4], *aux, *y; /* y: the forward's output (sigmoid / tanh backward), or NULL */
     size_t nin, nout, np[4];
     int n_p;          /* params with gradients (weight, bias) */
 } bcase;
@@ -75,7 +76,7 @@ static void run_bwd(const bcase *c, nn_cpu_isa isa, int threads, bool overwrite,
     *din = dup(din0, c->nin);
     if (overwrite)
         for (size_t i = 0; i < c->nin; i++) (*din)[i] = NAN;
-    cpu_bwd_args a = {.l = &c->l, .dy = c->dy, .aux = c->aux, .batch = c->batch, .scratch = scratch,
+    cpu_bwd_args a = {.l = &c->l, .dy = c->dy, .out = c->y, .aux = c->aux, .batch = c->batch, .scratch = scratch,
                       .pool = g_pools[threads], .overwrite = overwrite, .isa = isa};
     a.in[0] = c->x;
     a.d_in[0] = *din;
@@ -135,7 +136,7 @@ static int check_case(bcase *c)
     free(ref);
     free(din0);
     for (int r = 0; r < 4; r++) free(ref_p[r]), free(dp0[r]);
-    free(c->x), free(c->dy), free(c->aux);
+    free(c->x), free(c->dy), free(c->aux), free(c->y);
     for (int r = 0; r < 4; r++) free(c->p[r]);
     return failed;
 }
@@ -208,7 +209,8 @@ static int ew_case(nn_op op, int batch, int h, int w, int C)
 {
     bcase c = {0};
     nn_layer *l = &c.l;
-    *l = (nn_layer){.op = op, .n_inputs = 1, .alpha = 0.3f, .rate = 0.5f, .eps = 1e-5f, .momentum = 0.1f};
+    *l = (nn_layer){.op = op, .n_inputs = 1, .alpha = 0.3f, .rate = 0.5f, .eps = 1e-5f, .momentum = 0.1f,
+                    .lo = -0.4f, .hi = 0.5f};
     l->in = (nn_shape){h, w, C, 0, 0, 0};
     l->out = l->in;
     snprintf(c.cfg, sizeof c.cfg, "%s batch=%d in=%dx%dx%d", nn_op_name(op), batch, h, w, C);
@@ -227,6 +229,11 @@ static int ew_case(nn_op op, int batch, int h, int w, int C)
             c.aux = rnd(c.nout);
             for (size_t i = 0; i < c.nout; i++) c.aux[i] = c.aux[i] < 0 ? 0.0f : 2.0f;
         }
+        c.y = malloc(c.nout * sizeof(float)); /* the scalar forward's output, for sigmoid / tanh */
+        assert_non_null(c.y);
+        cpu_fwd_args f = {.l = l, .out = c.y, .batch = batch, .isa = NN_CPU_ISA_SCALAR};
+        f.in[0] = c.x;
+        cpu_forward(&f);
     }
     return check_case(&c);
 }
@@ -335,7 +342,8 @@ static void test_elementwise(void **state)
 {
     (void)state;
     int failed = 0;
-    const nn_op ops[] = {NN_OP_RELU, NN_OP_LEAKY_RELU, NN_OP_DROPOUT, NN_OP_FLATTEN, NN_OP_BATCHNORM};
+    const nn_op ops[] = {NN_OP_RELU, NN_OP_LEAKY_RELU, NN_OP_DROPOUT, NN_OP_FLATTEN, NN_OP_BATCHNORM,
+                         NN_OP_SIGMOID, NN_OP_TANH, NN_OP_ELU, NN_OP_CLIP};
     for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
         failed += ew_case(ops[i], 3, 9, 10, 17);
         failed += ew_case(ops[i], 4, 16, 16, 16);
@@ -344,6 +352,51 @@ static void test_elementwise(void **state)
     failed += dense_case(5, 3, 4, 6, 20, true);
     failed += dense_case(32, 1, 1, 256, 16, false);
     if (failed) fail_msg("%d element-wise / dense backward configurations failed (see above)", failed);
+}
+
+/* sigmoid, tanh, elu (alpha 0.7) over their whole range in every flavour against the double
+ * functions (their CPU versions are polynomials, activation.c): within 6e-7 relative (1e-37
+ * absolute for the tails below e^-86), a NaN gives NaN, +-inf the limits; the elu derivative
+ * likewise (backward with dy = 1, overwrite). */
+static void test_pointwise_accuracy(void **state)
+{
+    (void)state;
+    enum { N = 40000 + 12 };
+    float *x = malloc(N * sizeof *x), *y = malloc(N * sizeof *y);
+    float *d = malloc(N * sizeof *d), *g = malloc(N * sizeof *g);
+    assert_true(x && y && d && g);
+    for (int i = 0; i < 40000; i++) /* -100 .. 100, denser near 0: sign * 100 * u^3 */
+        x[i] = (float)((i % 2 ? 1 : -1) * 100.0 * pow((i / 2) / 20000.0, 3.0));
+    const float special[12] = {0.0f, -0.0f, 1e-30f, -1e-30f, 0.625f, -0.625f, -0.25f, 88.0f, -87.0f, INFINITY,
+                               -INFINITY, NAN};
+    memcpy(x + 40000, special, sizeof special);
+    for (size_t i = 0; i < N; i++) g[i] = 1.0f;
+    static const nn_cpu_isa all[] = {NN_CPU_ISA_SCALAR, NN_CPU_ISA_AVX2, NN_CPU_ISA_AVX512, NN_CPU_ISA_NEON};
+    const nn_op ops[] = {NN_OP_SIGMOID, NN_OP_TANH, NN_OP_ELU};
+    for (int k = 0; k < 3; k++)
+        for (int ii = 0; ii < 4; ii++) {
+            if (!nn_cpu_isa_supported(all[ii])) continue;
+            nn_layer l = {.op = ops[k], .n_inputs = 1, .alpha = 0.7f};
+            l.in = l.out = (nn_shape){1, 1, N, 0, 0, 0};
+            cpu_fwd_args a = {.l = &l, .out = y, .in = {x}, .batch = 1, .isa = all[ii]};
+            cpu_forward(&a);
+            cpu_bwd_args b = {.l = &l, .d_in = {d}, .dy = g, .in = {x}, .out = y, .batch = 1, .overwrite = true,
+                              .isa = all[ii]};
+            cpu_backward(&b);
+            for (size_t i = 0; i < N; i++) {
+                const double v = x[i], e = ops[k] == NN_OP_ELU ? (v > 0 ? 1.0 : 0.7 * exp(v)) : 0.0;
+                const double w = ops[k] == NN_OP_SIGMOID ? 1.0 / (1.0 + exp(-v))
+                                 : ops[k] == NN_OP_TANH  ? tanh(v)
+                                                         : (v > 0 ? v : 0.7 * expm1(v));
+                const bool ok = isnan(v) ? isnan(y[i]) && (ops[k] != NN_OP_ELU || isnan(d[i]))
+                                         : (y[i] == w || fabs(y[i] - w) <= 6e-7 * fabs(w) + 1e-37) &&
+                                               (ops[k] != NN_OP_ELU || d[i] == e || fabs(d[i] - e) <= 6e-7 * e + 1e-37);
+                if (!ok)
+                    fail_msg("%s isa=%s x=%.9g: y %.9g (want %.9g), elu dy/dx %.9g (want %.9g)", nn_op_name(ops[k]),
+                             isa_name(all[ii]), v, (double)y[i], w, (double)d[i], e);
+            }
+        }
+    free(x), free(y), free(d), free(g);
 }
 
 static int setup_pools(void **state)
@@ -369,6 +422,7 @@ int main(void)
         cmocka_unit_test(test_depthwise),
         cmocka_unit_test(test_pool),
         cmocka_unit_test(test_elementwise),
+        cmocka_unit_test(test_pointwise_accuracy),
         cmocka_unit_test(test_bn_forward_train),
     };
     const int rc = cmocka_run_group_tests(tests, setup_pools, free_pools);

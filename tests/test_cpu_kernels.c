@@ -583,6 +583,29 @@ static void test_activations(void **state)
             run_both_ways(&l, x, p, batch, ref, cfg);
             free(x), free(ref);
         }
+    /* sigmoid, tanh, elu (alpha 0.7), clip [-0.3, 0.4] against double references; x scaled to
+     * [-8, 8] to reach the saturated tails */
+    const nn_op pw[] = {NN_OP_SIGMOID, NN_OP_TANH, NN_OP_ELU, NN_OP_CLIP};
+    for (int s = 0; s < 3; s++)
+        for (size_t k = 0; k < sizeof pw / sizeof pw[0]; k++) {
+            const int batch = shapes[s][0], h = shapes[s][1], w = shapes[s][2], c = shapes[s][3];
+            nn_layer l = {.op = pw[k], .n_inputs = 1, .alpha = 0.7f, .lo = -0.3f, .hi = 0.4f};
+            l.in = l.out = (nn_shape){h, w, c, 0, 0, 0};
+            const size_t n = (size_t)batch * h * w * c;
+            float *x = rnd_buf(n);
+            double *ref = dbuf(n);
+            for (size_t i = 0; i < n; i++) {
+                const double v = x[i] *= pw[k] == NN_OP_CLIP ? 1.0f : 8.0f;
+                ref[i] = pw[k] == NN_OP_SIGMOID ? 1.0 / (1.0 + exp(-v)) : pw[k] == NN_OP_TANH ? tanh(v)
+                         : pw[k] == NN_OP_ELU   ? (v > 0 ? v : 0.7 * expm1(v))
+                                                : fmin(fmax(v, (double)l.lo), (double)l.hi);
+            }
+            char cfg[128];
+            snprintf(cfg, sizeof cfg, "%s batch=%d in=%dx%dx%d", nn_op_name(pw[k]), batch, h, w, c);
+            const float *p[4] = {0};
+            run_both_ways(&l, x, p, batch, ref, cfg);
+            free(x), free(ref);
+        }
     /* softmax over channels, with large logits to check the max subtraction */
     for (int s = 0; s < 3; s++) {
         const int batch = shapes[s][0], h = shapes[s][1], w = shapes[s][2], c = shapes[s][3];
@@ -758,7 +781,8 @@ static void test_dispatch_tables(void **state)
 {
     (void)state;
     nn_layer l = {0};
-    const nn_op in_place[] = {NN_OP_RELU, NN_OP_LEAKY_RELU, NN_OP_DROPOUT, NN_OP_FLATTEN, NN_OP_BATCHNORM};
+    const nn_op in_place[] = {NN_OP_RELU, NN_OP_LEAKY_RELU, NN_OP_DROPOUT, NN_OP_FLATTEN, NN_OP_BATCHNORM,
+                              NN_OP_SIGMOID, NN_OP_TANH, NN_OP_ELU, NN_OP_CLIP};
     const nn_op not_in_place[] = {NN_OP_CONV2D, NN_OP_DEPTHWISE, NN_OP_MAXPOOL, NN_OP_AVGPOOL, NN_OP_GLOBAL_AVGPOOL,
                                   NN_OP_SOFTMAX, NN_OP_DENSE, NN_OP_CHANNEL_SHUFFLE, NN_OP_ADD, NN_OP_CONCAT};
     for (size_t i = 0; i < sizeof in_place / sizeof in_place[0]; i++) {

@@ -267,6 +267,8 @@ static const layer_case layer_cases[] = {
     {"batchnorm_relu", 5, 6, 7, "  - {name: bn, type: batch_norm}\n  - {name: r, type: relu}\n"},
     {"relu", 4, 5, 6, "  - {name: r, type: relu}\n"},
     {"leaky_relu", 4, 5, 6, "  - {name: r, type: leaky_relu, alpha: 0.1}\n"},
+    {"sigmoid_tanh", 4, 5, 6, "  - {name: s, type: sigmoid}\n  - {name: t, type: tanh}\n"},
+    {"elu_clip", 4, 5, 6, "  - {name: e, type: elu, alpha: 0.7}\n  - {name: c, type: clip, min: -0.25, max: 0.5}\n"},
     {"softmax_spatial", 3, 4, 11, "  - {name: s, type: softmax}\n"},
     {"dense_flatten_bn_softmax", 4, 3, 5,
      "  - {name: bn, type: batch_norm}\n  - {name: f, type: flatten}\n"

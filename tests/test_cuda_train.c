@@ -234,6 +234,10 @@ static void test_activations(void **s)
                               "  - {name: r, type: relu}\n  - {name: l, type: leaky_relu, alpha: 0.2}\n", 2, false,
                  true);
     check_layers(HDR(3, 4, 5) "  - {name: s, type: softmax}\n", 2, true, false);
+    check_layers(HDR(4, 5, 3) "  - {name: c, type: conv2d, filters: 4, kernel: 3, padding: same}\n"
+                              "  - {name: s, type: sigmoid}\n  - {name: t, type: tanh}\n"
+                              "  - {name: e, type: elu, alpha: 0.7}\n  - {name: k, type: clip, min: -0.2, max: 0.3}\n",
+                 2, false, true);
 }
 
 static void test_dense_dropout_flatten(void **s)

@@ -278,6 +278,27 @@ static void check_eltwise(const lcase *c)
         free(b), free(w2);
         break;
     }
+    case NN_OP_SIGMOID:
+    case NN_OP_TANH:
+    case NN_OP_ELU:
+    case NN_OP_CLIP: {
+        /* the bodies call libm (expf, tanhf, expm1f; the device's own), the CPU its vectorisable
+         * polynomials: within 1e-6; clip, and the sigmoid / tanh backward from the same y, exactly */
+        const body_pw f = body_pw_of(l);
+        const double tol = l->op == NN_OP_CLIP ? 0 : 1e-6, btol = l->op == NN_OP_ELU ? 1e-6 : 0;
+        for (size_t i = 0; i < c->out_n; i++)
+            pw_at(got, c->in[0], i, f);
+        expect(c->name, "pointwise forward", got, want, c->out_n, tol);
+        memcpy(got, c->in[0], c->out_n * sizeof *got);
+        for (size_t i = 0; i < c->out_n; i++) /* in place, as the forward may run */
+            pw_at(got, got, i, f);
+        expect(c->name, "pointwise forward in place", got, want, c->out_n, tol);
+        cpu_bwd(c, want, dx, dp, NULL);
+        for (size_t i = 0; i < c->out_n; i++)
+            pw_bwd_at(gx[0], c->in[0], want, c->dy, i, f);
+        expect(c->name, "pointwise backward", gx[0], dx[0], c->in_n[0], btol);
+        break;
+    }
     case NN_OP_SOFTMAX:
         softmax_warp(got, c->in[0], pixels, C);
         expect(c->name, "softmax forward (warp emulation)", got, want, c->out_n, 1e-6);
@@ -402,6 +423,11 @@ static const body_case cases[] = {
     {"global_avgpool", 7, 5, 9, "  - {name: g, type: global_avg_pool}\n", "g"},
     {"relu", 4, 5, 6, "  - {name: r, type: relu}\n", "r"},
     {"leaky_relu", 4, 5, 6, "  - {name: r, type: leaky_relu, alpha: 0.1}\n", "r"},
+    {"sigmoid", 4, 5, 6, "  - {name: r, type: sigmoid}\n", "r"},
+    {"tanh", 4, 5, 6, "  - {name: r, type: tanh}\n", "r"},
+    {"elu", 4, 5, 6, "  - {name: r, type: elu, alpha: 0.7}\n", "r"},
+    {"clip", 4, 5, 6, "  - {name: r, type: clip, min: -0.25, max: 0.5}\n", "r"},
+    {"clip_max_only", 3, 4, 5, "  - {name: r, type: clip, max: 0.1}\n", "r"},
     {"softmax_spatial", 3, 4, 11, "  - {name: s, type: softmax}\n", "s"},
     {"softmax_wide", 1, 1, 70, "  - {name: s, type: softmax}\n", "s"},
     {"channel_shuffle", 4, 5, 12, "  - {name: s, type: channel_shuffle, groups: 3}\n", "s"},

@@ -1,5 +1,6 @@
 /* test_spec.c — the model YAML parser: block expansion, names, shapes, padding, parameter
  * layout, and one clear positioned error for every kind of bad input. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -154,6 +155,32 @@ static void test_avg_pool_count_pad(void **state)
     nn_graph_free(&g);
 }
 
+/* sigmoid, tanh, elu (alpha default 1), clip (each bound optional: absent = unbounded). */
+static void test_pointwise_activations(void **state)
+{
+    (void)state;
+    char text[768];
+    snprintf(text, sizeof text,
+             HEADER "  - {name: s, type: sigmoid}\n  - {name: t, type: tanh}\n  - {name: e, type: elu}\n"
+                    "  - {name: e2, type: elu, alpha: 0.5}\n  - {name: r6, type: clip, min: 0, max: 6}\n"
+                    "  - {name: lo, type: clip, min: -1.5}\n  - {name: hi, type: clip, max: 2}\n",
+             3, 4, 5);
+    nn_graph g;
+    nn_err err;
+    assert_int_equal(parse(&g, &err, text), NN_OK);
+    assert_int_equal(layer(&g, "s")->op, NN_OP_SIGMOID);
+    assert_int_equal(layer(&g, "t")->op, NN_OP_TANH);
+    assert_true(layer(&g, "e")->op == NN_OP_ELU && layer(&g, "e")->alpha == 1.0f);
+    assert_true(layer(&g, "e2")->alpha == 0.5f);
+    assert_true(layer(&g, "r6")->lo == 0.0f && layer(&g, "r6")->hi == 6.0f);
+    assert_true(layer(&g, "lo")->lo == -1.5f && isinf(layer(&g, "lo")->hi) && layer(&g, "lo")->hi > 0);
+    assert_true(isinf(layer(&g, "hi")->lo) && layer(&g, "hi")->lo < 0 && layer(&g, "hi")->hi == 2.0f);
+    assert_int_equal(layer(&g, "hi")->out.c, 5);
+    assert_string_equal(nn_op_name(NN_OP_CLIP), "clip");
+    assert_string_equal(nn_op_name(NN_OP_ELU), "elu");
+    nn_graph_free(&g);
+}
+
 typedef struct {
     const char *what;
     const char *layers;
@@ -191,6 +218,10 @@ static void test_bad_specs(void **state)
          "expected one of valid, same (got 'full')"},
         {"dropout rate", "  - {name: d, type: dropout, rate: 1.5}\n", NN_E_SPEC, "rate: must be in"},
         {"malformed", "  - {name: c, type: relu\n", NN_E_PARSE, "malformed YAML"},
+        {"clip unbounded", "  - {name: c, type: clip}\n", NN_E_SPEC, "a clip needs min, max or both"},
+        {"clip min > max", "  - {name: c, type: clip, min: 6, max: 0}\n", NN_E_SPEC, "max: 0 is below min 6"},
+        {"elu alpha", "  - {name: e, type: elu, alpha: -1}\n", NN_E_SPEC, "alpha: must be in"},
+        {"clip key", "  - {name: c, type: clip, alpha: 1}\n", NN_E_SPEC, "c: unknown key 'alpha'"},
         {"block key", "  - {name: b, type: effnet_block, ch_mid: 2, ch_out: 4, kernel: 3}\n", NN_E_SPEC,
          "b: unknown key 'kernel'"},
         {"count_pad on max", "  - {name: p, type: max_pool2d, pool: 2, count_pad: true}\n", NN_E_SPEC,
@@ -458,6 +489,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_effnet_block_expansion),
         cmocka_unit_test(test_block_batch_norm_names),
+        cmocka_unit_test(test_pointwise_activations),
         cmocka_unit_test(test_dense_flatten_order_and_costs),
         cmocka_unit_test(test_explicit_padding_and_multi_input),
         cmocka_unit_test(test_avg_pool_count_pad),

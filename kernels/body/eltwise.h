@@ -1,7 +1,7 @@
-/* eltwise.h — per-element bodies of the element-wise and gather kernels: activations and the
- * bias + activation epilogue (activation.cu, activation_bwd.cu), channel shuffle (shuffle.cu,
- * shuffle_bwd.cu), add / concat / dropout (merge.cu, merge_bwd.cu), softmax backward per pixel.
- * NHWC float32; C = channels of the tensor indexed. */
+/* eltwise.h — per-element bodies of the element-wise and gather kernels: activations, the bias +
+ * activation epilogue and sigmoid / tanh / elu / clip (activation.cu, activation_bwd.cu), channel
+ * shuffle (shuffle.cu, shuffle_bwd.cu), add / concat / dropout (merge.cu, merge_bwd.cu), softmax
+ * backward per pixel. NHWC float32; C = channels of the tensor indexed. */
 #ifndef STEERD_KERNELS_BODY_ELTWISE_H
 #define STEERD_KERNELS_BODY_ELTWISE_H
 
@@ -19,6 +19,41 @@ static NN_HD void bias_act_at(float *x, size_t i, int c, const float *bias, nn_a
 static NN_HD void act_bwd_at(float *d, const float *x, const float *g, size_t i, nn_act act, float alpha)
 {
     d[i] += x[i] > 0.0f ? g[i] : act == NN_ACT_LEAKY ? g[i] * alpha : 0.0f;
+}
+
+/* The pointwise activations sigmoid, tanh, elu (alpha), clip (lo, hi), as src/nn/cpu/activation.c:
+ * sigmoid 1 / (1 + exp(-x)); elu x > 0 ? x : alpha * expm1(x); clip x < lo ? lo : x > hi ? hi : x. */
+typedef struct {
+    nn_op op;
+    float alpha, lo, hi;
+} body_pw;
+
+static NN_HD body_pw body_pw_of(const nn_layer *l)
+{
+    const body_pw f = {l->op, l->alpha, l->lo, l->hi};
+    return f;
+}
+
+/* y[i] = f(x[i]) (y may alias x). */
+static NN_HD void pw_at(float *y, const float *x, size_t i, body_pw f)
+{
+    const float v = x[i];
+    if (f.op == NN_OP_CLIP) y[i] = v < f.lo ? f.lo : v > f.hi ? f.hi : v;
+    else if (f.op == NN_OP_SIGMOID) y[i] = 1.0f / (1.0f + expf(-v));
+    else if (f.op == NN_OP_TANH) y[i] = tanhf(v);
+    else y[i] = v > 0.0f ? v : f.alpha * expm1f(v);
+}
+
+/* d[i] += dy * f' (x: the forward's input, y: its output): sigmoid dy * y * (1 - y), tanh
+ * dy * (1 - y*y), elu x > 0 ? dy : dy * alpha * exp(x), clip lo < x < hi ? dy : 0. */
+static NN_HD void pw_bwd_at(float *d, const float *x, const float *y, const float *g, size_t i, body_pw f)
+{
+    float t;
+    if (f.op == NN_OP_CLIP) t = x[i] > f.lo && x[i] < f.hi ? g[i] : 0.0f;
+    else if (f.op == NN_OP_SIGMOID) t = g[i] * (y[i] * (1.0f - y[i]));
+    else if (f.op == NN_OP_TANH) t = g[i] * (1.0f - y[i] * y[i]);
+    else t = x[i] > 0.0f ? g[i] : g[i] * (f.alpha * expf(x[i]));
+    d[i] += t;
 }
 
 /* Softmax backward of pixel px (y saved): d += y * (dy - sum_c dy*y), the sum in double. */

@@ -101,22 +101,31 @@ static nn_status add_layer(kx *c, const char *type, kv *const *ins, int n, imp_l
     return imp_add(c->m, c->lname, type, names, n, l, c->err);
 }
 
-/* The `activation` key of Conv2D / Dense / Activation: none, relu, softmax, else refused. */
+/* The `activation` key of Conv2D / Dense / Activation: none, relu, softmax, and the pointwise
+ * sigmoid, tanh, elu (Keras' alpha 1), relu6 (clip [0, 6]); anything else refused. */
 static nn_status activation(kx *c, kv *x, const char *key)
 {
+    static const char *const names[][3] = {{"relu", "relu", ""},         {"softmax", "softmax", ""},
+                                           {"sigmoid", "sigmoid", ""},   {"tanh", "tanh", ""},
+                                           {"elu", "elu", ", alpha: 1"}, {"relu6", "clip", ", min: 0, max: 6"}};
     const char *a = kj_str(kj_get(c->cfg, key));
     if (!a || strcmp(a, "linear") == 0)
         return NN_OK;
-    if (strcmp(a, "relu") != 0 && strcmp(a, "softmax") != 0) {
+    size_t i = 0;
+    while (i < sizeof names / sizeof names[0] && strcmp(a, names[i][0]) != 0)
+        i++;
+    if (i == sizeof names / sizeof names[0]) {
         char q[IMP_QUOTE_LEN];
-        return kfail(c, NN_E_UNSUPPORTED, "%s %s: the engine has relu, softmax (and the LeakyReLU layer) only", key,
-                     imp_quote(q, a));
+        return kfail(c, NN_E_UNSUPPORTED, "%s %s: the engine has relu, softmax, sigmoid, tanh, elu, relu6 (and the "
+                     "LeakyReLU layer) only", key, imp_quote(q, a));
     }
-    if (a[0] == 's' && !x->flat && x->h * x->w > 1)
+    if (strcmp(a, "softmax") == 0 && !x->flat && x->h * x->w > 1)
         return kfail(c, NN_E_UNSUPPORTED, "softmax over a %dx%dx%d tensor (the engine's is over channels of a flat "
                      "or 1x1 tensor only)", x->h, x->w, x->c);
     imp_layer *l;
-    nn_status s = add_layer(c, a[0] == 'r' ? "relu" : "softmax", &x, 1, &l);
+    nn_status s = add_layer(c, names[i][1], &x, 1, &l);
+    if (!s && !imp_keys(l, "%s", names[i][2]))
+        s = nn_fail(c->err, NN_E_NOMEM, "%s: out of memory", c->m->src);
     if (!s)
         snprintf(x->layer, sizeof x->layer, "%s", l->name);
     return s;
@@ -498,12 +507,28 @@ static nn_status layer(kx *c, const char *cls, kv **ins, int n)
     if (strcmp(cls, "LeakyReLU") == 0 || strcmp(cls, "ReLU") == 0) {
         double alpha = cls[0] == 'L' ? kj_num(kj_get(c->cfg, "alpha"), 0.3) : kj_num(kj_get(c->cfg, "negative_slope"), 0);
         const kj *mx = kj_get(c->cfg, "max_value");
-        if (cls[0] == 'R' && ((mx && mx->kind != KJ_NULL) || kj_num(kj_get(c->cfg, "threshold"), 0) != 0))
-            return kfail(c, NN_E_UNSUPPORTED, "max_value / threshold: the engine has no clipped or shifted ReLU");
+        if (cls[0] == 'R' && kj_num(kj_get(c->cfg, "threshold"), 0) != 0)
+            return kfail(c, NN_E_UNSUPPORTED, "threshold %g: the engine has no shifted ReLU",
+                         kj_num(kj_get(c->cfg, "threshold"), 0));
+        if (cls[0] == 'R' && mx && mx->kind != KJ_NULL) { /* ReLU(max_value=m): clip [0, m] */
+            const double m = kj_num(mx, -1);
+            if (alpha != 0 || !(m >= 0 && m <= 1e30))
+                return kfail(c, NN_E_UNSUPPORTED, "max_value %g with negative_slope %g: the engine clips only with "
+                             "negative_slope 0 and 0 <= max_value <= 1e30", m, alpha);
+            snprintf(keys, sizeof keys, ", min: 0, max: %.9g", m);
+            return simple(c, x, "clip", keys);
+        }
         if (!(alpha >= 0 && alpha <= 1000))
             return kfail(c, NN_E_UNSUPPORTED, "alpha %g: the engine's leaky_relu takes 0 <= alpha <= 1000", alpha);
         snprintf(keys, sizeof keys, ", alpha: %.9g", alpha);
         return alpha == 0 ? simple(c, x, "relu", "") : simple(c, x, "leaky_relu", keys);
+    }
+    if (strcmp(cls, "ELU") == 0) {
+        const double alpha = kj_num(kj_get(c->cfg, "alpha"), 1.0);
+        if (!(alpha >= 0 && alpha <= 1000))
+            return kfail(c, NN_E_UNSUPPORTED, "alpha %g: the engine's elu takes 0 <= alpha <= 1000", alpha);
+        snprintf(keys, sizeof keys, ", alpha: %.9g", alpha);
+        return simple(c, x, "elu", keys);
     }
     if (strcmp(cls, "ZeroPadding2D") == 0) {
         kv o = *x;

@@ -219,7 +219,8 @@ static nn_status dispatch(ox_ctx *c)
         return ox_op_pool(c, op[0] == 'M');
     if (strcmp(op, "BatchNormalization") == 0)
         return ox_op_batchnorm(c);
-    if (strcmp(op, "Relu") == 0 || strcmp(op, "LeakyRelu") == 0 || strcmp(op, "Clip") == 0)
+    if (strcmp(op, "Relu") == 0 || strcmp(op, "LeakyRelu") == 0 || strcmp(op, "Clip") == 0 ||
+        strcmp(op, "Sigmoid") == 0 || strcmp(op, "Tanh") == 0 || strcmp(op, "Elu") == 0)
         return ox_op_act(c, op);
     if (strcmp(op, "Softmax") == 0)
         return ox_op_softmax(c);
@@ -245,12 +246,11 @@ static nn_status dispatch(ox_ctx *c)
             return ox_fail(c, NN_E_PARSE, "input 0 is missing");
         return ox_alias(c, x, x->kind);
     }
-    static const char *const known[] = {"Sigmoid", "Tanh", "Elu", "HardSigmoid", "HardSwish", "Selu", "PRelu",
-                                        "Mish", "Gelu", "Softplus", NULL};
+    static const char *const known[] = {"HardSigmoid", "HardSwish", "Selu", "PRelu", "Mish", "Gelu", "Softplus", NULL};
     for (int i = 0; known[i]; i++)
         if (strcmp(op, known[i]) == 0)
-            return ox_fail(c, NN_E_UNSUPPORTED, "the engine has no %s activation (it has relu, leaky_relu and softmax)",
-                        op);
+            return ox_fail(c, NN_E_UNSUPPORTED, "the engine has no %s activation (it has relu, leaky_relu, sigmoid, "
+                        "tanh, elu, clip and softmax)", op);
     return ox_fail(c, NN_E_UNSUPPORTED, "operator not supported by the importer (docs/FORMATS.md lists those that are)");
 }
 

@@ -230,37 +230,61 @@ nn_status ox_op_batchnorm(ox_ctx *c)
     return s;
 }
 
+/* Clip's bounds: attributes min / max before opset 11, optional constant scalar inputs 1 and 2
+ * from 11; absent (or beyond +-1e30, the engine's range) = unbounded. */
+static nn_status clip_bounds(ox_ctx *c, float *lo, float *hi)
+{
+    nn_status s = NN_OK;
+    *lo = ox_attr_f(c->node, "min", -INFINITY);
+    *hi = ox_attr_f(c->node, "max", INFINITY);
+    for (size_t i = 1; i < 3; i++) {
+        ox_const *k = ox_konst(c, ox_in(c, i), &s);
+        if (s)
+            return s;
+        if (k && k->n == 1)
+            *(i == 1 ? lo : hi) = (float)ox_at(k, 0);
+        else if (ox_in(c, i))
+            return ox_fail(c, NN_E_UNSUPPORTED, "input %s must be a constant scalar", i == 1 ? "min" : "max");
+    }
+    if (isnan(*lo) || isnan(*hi) || *lo > *hi)
+        return ox_fail(c, NN_E_UNSUPPORTED, "Clip(min %g, max %g): min must be <= max", *lo, *hi);
+    *lo = *lo < -1e30f ? -INFINITY : *lo;
+    *hi = *hi > 1e30f ? INFINITY : *hi;
+    return NN_OK;
+}
+
+/* Relu, LeakyRelu (alpha), Sigmoid, Tanh, Elu (alpha), Clip: relu when its bounds are [0, inf),
+ * dropped when it has none, else the engine's clip with the finite bounds. */
 nn_status ox_op_act(ox_ctx *c, const char *op)
 {
     ox_val *x;
     nn_status s = ox_tensor_in(c, 0, true, true, &x);
     if (s)
         return s;
-    float alpha = ox_attr_f(c->node, "alpha", 0.01f);
+    const bool elu = strcmp(op, "Elu") == 0;
+    const char *layer = op[0] == 'R' ? "relu" : op[0] == 'L' ? "leaky_relu" : op[0] == 'S' ? "sigmoid"
+                        : op[0] == 'T' ? "tanh" : elu ? "elu" : "clip";
+    float alpha = ox_attr_f(c->node, "alpha", elu ? 1.0f : 0.01f), lo = 0, hi = 0;
     if (strcmp(op, "Clip") == 0) {
-        float lo = ox_attr_f(c->node, "min", -INFINITY), hi = ox_attr_f(c->node, "max", INFINITY);
-        for (size_t i = 1; i < 3; i++) {
-            ox_const *k = ox_konst(c, ox_in(c, i), &s);
-            if (s)
-                return s;
-            if (k && k->n == 1)
-                *(i == 1 ? &lo : &hi) = (float)ox_at(k, 0);
-            else if (ox_in(c, i))
-                return ox_fail(c, NN_E_UNSUPPORTED, "input %s must be a constant scalar", i == 1 ? "min" : "max");
-        }
-        if (lo != 0 || !isinf(hi))
-            return ox_fail(c, NN_E_UNSUPPORTED, "Clip(min %g, max %g): the engine has no clipped activation (ReLU6); "
-                        "only Clip(0, inf) = Relu is supported", lo, hi);
-        op = "Relu";
+        if ((s = clip_bounds(c, &lo, &hi)))
+            return s;
+        if (isinf(lo) && isinf(hi))
+            return ox_alias(c, x, x->kind); /* Clip(-inf, inf): the identity */
+        if (lo == 0 && isinf(hi))
+            layer = "relu";
     }
-    if (strcmp(op, "LeakyRelu") == 0 && !(alpha >= 0 && alpha <= 1000))
-        return ox_fail(c, NN_E_UNSUPPORTED, "attribute alpha %g: the engine's leaky_relu takes 0 <= alpha <= 1000",
-                    alpha);
+    if ((elu || op[0] == 'L') && !(alpha >= 0 && alpha <= 1000))
+        return ox_fail(c, NN_E_UNSUPPORTED, "attribute alpha %g: the engine's %s takes 0 <= alpha <= 1000", alpha,
+                    layer);
     imp_layer *l;
-    if ((s = ox_emit(c, NULL, op[0] == 'R' ? "relu" : "leaky_relu", &x, 1, &l)))
+    if ((s = ox_emit(c, NULL, layer, &x, 1, &l)))
         return s;
-    if (op[0] == 'L')
+    if (elu || op[0] == 'L')
         imp_keys(l, ", alpha: %.9g", alpha);
+    if (strcmp(layer, "clip") == 0 && !isinf(lo))
+        imp_keys(l, ", min: %.9g", lo);
+    if (strcmp(layer, "clip") == 0 && !isinf(hi))
+        imp_keys(l, ", max: %.9g", hi);
     return ox_result(c, x, x->kind, l) ? NN_OK : nn_fail(c->err, NN_E_NOMEM, "%s: out of memory", c->src);
 }
 

@@ -30,6 +30,10 @@ typedef enum {
     NN_OP_CHANNEL_SHUFFLE,
     NN_OP_ADD,
     NN_OP_CONCAT,
+    NN_OP_SIGMOID,
+    NN_OP_TANH,
+    NN_OP_ELU,
+    NN_OP_CLIP,
     NN_OP_COUNT
 } nn_op;
 
@@ -82,7 +86,8 @@ typedef struct {
     int units;                   /* conv2d filters, dense units */
     bool has_bias;
 
-    float alpha;                 /* leaky_relu slope */
+    float alpha;                 /* leaky_relu slope, elu scale */
+    float lo, hi;                /* clip bounds: y = min(max(x, lo), hi) */
     float eps, momentum;         /* batch_norm (momentum as in PyTorch) */
     float rate;                  /* dropout */
 

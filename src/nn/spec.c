@@ -2,6 +2,7 @@
  * checked, composite blocks expanded (blocks.c), shapes propagated layer by layer, and the
  * parameters laid out with their PyTorch names and shapes. */
 #include <ctype.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@ const char *nn_op_name(nn_op op)
         [NN_OP_DENSE] = "dense",           [NN_OP_FLATTEN] = "flatten",
         [NN_OP_DROPOUT] = "dropout",       [NN_OP_CHANNEL_SHUFFLE] = "channel_shuffle",
         [NN_OP_ADD] = "add",               [NN_OP_CONCAT] = "concat",
+        [NN_OP_SIGMOID] = "sigmoid",       [NN_OP_TANH] = "tanh",
+        [NN_OP_ELU] = "elu",               [NN_OP_CLIP] = "clip",
     };
     return (op >= 0 && op < NN_OP_COUNT) ? names[op] : "?";
 }
@@ -440,6 +443,24 @@ static nn_status read_inputs(spec_builder *b, const yd_node *n, spec_prim *p, bo
     return NN_OK;
 }
 
+/* clip: min and max, each optional (absent: unbounded on that side) but not both absent, min <= max. */
+static nn_status read_clip(spec_builder *b, const yd_node *n, nn_layer *l)
+{
+    const yd_node *lo = yd_get(n, "min"), *hi = yd_get(n, "max");
+    double v[2];
+    nn_status s;
+    if ((s = yd_float(b->doc, lo, "min", false, 0.0, -1e30, 1e30, &v[0], b->err)) ||
+        (s = yd_float(b->doc, hi, "max", false, 0.0, -1e30, 1e30, &v[1], b->err)))
+        return s;
+    if (!lo && !hi)
+        return yd_error(b->err, b->doc, n, NN_E_SPEC, "min", "a clip needs min, max or both (it would do nothing)");
+    if (lo && hi && v[0] > v[1])
+        return yd_error(b->err, b->doc, hi, NN_E_SPEC, "max", "%g is below min %g", v[1], v[0]);
+    l->lo = lo ? (float)v[0] : -INFINITY;
+    l->hi = hi ? (float)v[1] : INFINITY;
+    return NN_OK;
+}
+
 typedef struct {
     const char *type;
     nn_op op;
@@ -459,6 +480,10 @@ static const prim_type prim_types[] = {
     {"relu", NN_OP_RELU, {COMMON_KEYS, NULL}},
     {"leaky_relu", NN_OP_LEAKY_RELU, {COMMON_KEYS, "alpha", NULL}},
     {"softmax", NN_OP_SOFTMAX, {COMMON_KEYS, NULL}},
+    {"sigmoid", NN_OP_SIGMOID, {COMMON_KEYS, NULL}},
+    {"tanh", NN_OP_TANH, {COMMON_KEYS, NULL}},
+    {"elu", NN_OP_ELU, {COMMON_KEYS, "alpha", NULL}},
+    {"clip", NN_OP_CLIP, {COMMON_KEYS, "min", "max", NULL}},
     {"dense", NN_OP_DENSE, {COMMON_KEYS, "units", "bias", "activation", "alpha", NULL}},
     {"flatten", NN_OP_FLATTEN, {COMMON_KEYS, NULL}},
     {"dropout", NN_OP_DROPOUT, {COMMON_KEYS, "rate", NULL}},
@@ -525,9 +550,15 @@ static nn_status parse_primitive(spec_builder *b, const yd_node *n, const prim_t
         p.l.momentum = (float)f;
         break;
     case NN_OP_LEAKY_RELU:
-        if ((s = yd_float(d, yd_get(n, "alpha"), "alpha", false, 0.01, 0.0, 1e3, &f, err)))
+    case NN_OP_ELU:
+        if ((s = yd_float(d, yd_get(n, "alpha"), "alpha", false, t->op == NN_OP_ELU ? 1.0 : 0.01, 0.0, 1e3, &f,
+                          err)))
             return s;
         p.l.alpha = (float)f;
+        break;
+    case NN_OP_CLIP:
+        if ((s = read_clip(b, n, &p.l)))
+            return s;
         break;
     case NN_OP_DENSE:
         if ((s = yd_int(d, yd_get(n, "units"), "units", true, 0, 1, 1 << 20, &v, err)) ||

@@ -25,8 +25,12 @@ Cases:
                padding at the bottom / right), ZeroPadding2D before AveragePooling2D (its zeros
                count: the YAML's count_pad), MaxPooling2D 'same';
   crop         Cropping2D on the input becomes the YAML's preprocess crop;
-  refusals     Lambda (the message says how to declare preprocessing), sigmoid activation,
-               a truncated file, a missing weight: one line, exit 65/78, nothing written;
+  activations  sigmoid / tanh / elu / relu6 as `activation` of Conv2D, DepthwiseConv2D,
+               SeparableConv2D, Dense and Activation, the ELU and ReLU(max_value) layers;
+               reference in PyTorch with Keras' definitions;
+  refusals     Lambda (the message says how to declare preprocessing), selu activation, ReLU
+               with max_value and negative_slope or a threshold, a truncated file, a missing
+               weight: one line, exit 65/78, nothing written;
   bad-gheap    the global-heap object holding `model_config` claims 1 GiB (what tests/fuzz/fuzz_h5
                found): libhdf5 1.10.8's H5HG_read copies that much and crashes (SIGSEGV; under
                ASan a report and exit 1); steerctl parses .h5 files in a child process and says so
@@ -219,6 +223,57 @@ def pooling_case(path, rng):
     return (9, 8, 3), ref
 
 
+def activations_case(path, rng):
+    """Sequential: Conv2D sigmoid, Conv2D tanh, DepthwiseConv2D elu, SeparableConv2D relu6, ELU(0.5),
+    ReLU(max_value=2.5), Flatten, Dense + Activation('relu6'), Dense elu, Activation('sigmoid');
+    weights scaled so that the clips bind for 15-45% of the values. Reference: PyTorch float64 with
+    Keras' definitions (elu alpha 1 for the string, relu6 = min(max(x, 0), 6), ReLU(max_value=m) =
+    min(max(x, 0), m))."""
+    r = lambda k, *s: (rng.standard_normal(s) * k).astype(np.float32)  # noqa: E731
+    k1, b1, k2, b2 = r(0.5, 3, 3, 3, 4), r(0.2, 4), r(1.0, 1, 1, 4, 6), r(0.2, 6)
+    dk, db, sd, sp, sb = r(0.8, 3, 3, 6, 1), r(0.2, 6), r(1.0, 2, 2, 6, 1), r(1.5, 1, 1, 6, 5), r(1.0, 5)
+    fk, fb, gk, gb = r(0.3, 60, 4), r(1.0, 4), r(0.5, 4, 3), r(0.2, 3)
+    L = lambda cls, name, **cfg: {"class_name": cls, "config": {"name": name, **cfg}}  # noqa: E731
+    conv = dict(strides=[1, 1], padding="valid", use_bias=True, dilation_rate=[1, 1])
+    layers = [L("InputLayer", "in", batch_input_shape=[None, 9, 8, 3]),
+              L("Conv2D", "c1", filters=4, kernel_size=[3, 3], activation="sigmoid", **conv),
+              L("Conv2D", "c2", filters=6, kernel_size=[1, 1], activation="tanh", **conv),
+              L("DepthwiseConv2D", "dw", kernel_size=[3, 3], depth_multiplier=1, activation="elu", **conv),
+              L("SeparableConv2D", "sep", filters=5, kernel_size=[2, 2], depth_multiplier=1, activation="relu6",
+                **conv),
+              L("ELU", "elu", alpha=0.5),
+              L("ReLU", "r", max_value=2.5, negative_slope=0.0, threshold=0.0),
+              L("Flatten", "f", data_format="channels_last"),
+              L("Dense", "fc", units=4, activation="linear", use_bias=True),
+              L("Activation", "a6", activation="relu6"),
+              L("Dense", "fc2", units=3, activation="elu", use_bias=True),
+              L("Activation", "sg", activation="sigmoid")]
+    save_h5(path, layers, {"c1": [("kernel:0", k1), ("bias:0", b1)], "c2": [("kernel:0", k2), ("bias:0", b2)],
+                           "dw": [("depthwise_kernel:0", dk), ("bias:0", db)],
+                           "sep": [("depthwise_kernel:0", sd), ("pointwise_kernel:0", sp), ("bias:0", sb)],
+                           "fc": [("kernel:0", fk), ("bias:0", fb)], "fc2": [("kernel:0", gk), ("bias:0", gb)]})
+
+    def T(a):
+        return torch.from_numpy(np.asarray(a, np.float64))
+
+    def dw_conv(x, k, b=None):  # depthwise [kh, kw, C, dm] -> [C*dm, 1, kh, kw]
+        c = k.shape[2]
+        return F.conv2d(x, T(k).permute(2, 3, 0, 1).reshape(c * k.shape[3], 1, k.shape[0], k.shape[1]),
+                        None if b is None else T(b), groups=c)
+
+    def ref(x_nhwc):
+        x = T(x_nhwc).permute(0, 3, 1, 2)
+        x = torch.sigmoid(F.conv2d(x, T(k1).permute(3, 2, 0, 1), T(b1)))
+        x = torch.tanh(F.conv2d(x, T(k2).permute(3, 2, 0, 1), T(b2)))
+        x = F.elu(dw_conv(x, dk, db), 1.0)
+        x = torch.clamp(F.conv2d(dw_conv(x, sd), T(sp).permute(3, 2, 0, 1), T(sb)), 0, 6)
+        x = torch.clamp(F.elu(x, 0.5), 0, 2.5)
+        x = x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)
+        x = torch.clamp(x @ T(fk) + T(fb), 0, 6)
+        return torch.sigmoid(F.elu(x @ T(gk) + T(gb), 1.0)).numpy()
+    return (9, 8, 3), ref
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steerctl", required=True)
@@ -263,13 +318,23 @@ def main():
         record("crop", check_run(steerctl, a.workdir, "crop", path, (7, 9, 3),
                                  lambda x: x.reshape(2, -1).astype(np.float64) @ k + b, rng,
                                  ["crop: {top: 2, bottom: 9, left: 0, right: 9}", "input: {height: 7, width: 9"]))
+    if a.filter in "activations":
+        path = os.path.join(a.workdir, "activations.h5")
+        hwc, ref = activations_case(path, rng)
+        record("activations", check_run(steerctl, a.workdir, "activations", path, hwc, ref, rng,
+                                        ["type: sigmoid", "type: tanh", "type: elu, alpha: 1", "alpha: 0.5",
+                                         "type: clip, min: 0, max: 6", "type: clip, min: 0, max: 2.5"]))
     bad = []
     inp = {"class_name": "InputLayer", "config": {"name": "in", "batch_input_shape": [None, 8, 8, 3]}}
     lam = {"class_name": "Lambda", "config": {"name": "norm", "function": ["4wEAAAAAAAAA", None, None]}}
     bad.append(("lambda", [inp, lam], {}, ["'norm'", "Lambda", "preprocess", "scale"]))
     sig = {"class_name": "Conv2D", "config": {"name": "c", "filters": 2, "kernel_size": [1, 1], "padding": "valid",
-                                              "activation": "sigmoid", "use_bias": False}}
-    bad.append(("sigmoid", [inp, sig], {"c": [("kernel:0", np.ones((1, 1, 3, 2)))]}, ["'c'", "Conv2D", "sigmoid"]))
+                                              "activation": "selu", "use_bias": False}}
+    bad.append(("selu", [inp, sig], {"c": [("kernel:0", np.ones((1, 1, 3, 2)))]}, ["'c'", "Conv2D", "selu"]))
+    relu = {"class_name": "ReLU", "config": {"name": "r", "max_value": 6.0, "negative_slope": 0.1}}
+    bad.append(("relu_max_slope", [inp, relu], {}, ["'r'", "ReLU", "max_value 6", "negative_slope 0.1"]))
+    relu = {"class_name": "ReLU", "config": {"name": "r", "threshold": 0.5}}
+    bad.append(("relu_threshold", [inp, relu], {}, ["'r'", "ReLU", "threshold 0.5"]))
     sig2 = dict(sig, config=dict(sig["config"], activation="relu"))
     bad.append(("missing_weight", [inp, sig2], {}, ["'c'", "kernel:0", "missing"]))
     for name, layers, weights, words in bad:
@@ -278,7 +343,7 @@ def main():
             save_h5(path, layers, weights)
             record("bad-" + name, check_refusal(steerctl, a.workdir, name, path, words))
     if a.filter in "bad-truncated":
-        src = os.path.join(a.workdir, "sigmoid.h5")
+        src = os.path.join(a.workdir, "selu.h5")
         data = open(src, "rb").read()
         path = os.path.join(a.workdir, "truncated.h5")
         open(path, "wb").write(data[: len(data) // 2])

@@ -2,9 +2,10 @@
 """check_onnx.py — `steerctl import` of ONNX models against PyTorch, through the real steerctl.
 
 Forward cases: a PyTorch module (every zoo model, built from its YAML by tests/oracle/torchmodel.py
-with random weights, and single-operator modules) exported by torch.onnx.export at opsets 11 and
+with random weights, and single-operator modules, the activations Sigmoid / Tanh / ELU / ReLU6 /
+Hardtanh / clamp among them) exported by torch.onnx.export at opsets 11 and
 13 with a dynamic batch; a few hand-built graphs (onnx.helper: NHWC / Keras-style transposes);
-variants whose initializers are float16 or typed float_data. Each is imported, run with
+variants whose initializers are float16 or typed float_data; Clip with opset-10 attributes. Each is imported, run with
 `steerctl model run` on a random batch of 2, and compared with the float64 PyTorch output
 (NHWC row order): max|steerd - torch| / max(1e-3, max|torch|) <= 1e-5.
 Refusal cases (unsupported operators or attributes, malformed files): exit status 65 or 78, one
@@ -87,9 +88,51 @@ class MatMulAdd(nn.Module):
         return torch.matmul(x.reshape(x.shape[0], -1), self.w) + self.b
 
 
+class Clamp(nn.Module):  # torch.clamp with one bound: Clip with an empty min or max input
+    def __init__(self, lo=None, hi=None):
+        super().__init__()
+        self.lo, self.hi = lo, hi
+
+    def forward(self, x):
+        return torch.clamp(x, min=self.lo, max=self.hi)
+
+
+def scaled(conv, k):
+    """conv with its weights times k (outputs that reach a clip's bounds)."""
+    with torch.no_grad():
+        conv.weight.mul_(k)
+    return conv
+
+
+def activation_ops():
+    """Sigmoid, Tanh, Elu and Clip (ReLU6, Hardtanh, one-bound clamps) as exported by PyTorch."""
+    return [
+        ("sigmoid", Seq(nn.Conv2d(3, 4, 3), nn.Sigmoid()), (3, 7, 6)),
+        ("tanh", Seq(nn.Conv2d(3, 4, 3, padding=1), nn.Tanh()), (3, 6, 5)),
+        ("elu", Seq(nn.Conv2d(3, 4, 3), nn.ELU(0.7)), (3, 7, 6)),
+        ("relu6", Seq(scaled(nn.Conv2d(3, 4, 3), 20.0), nn.ReLU6(), nn.Conv2d(4, 2, 1)), (3, 7, 6)),
+        ("hardtanh", Seq(nn.Hardtanh(-0.5, 0.5), nn.Conv2d(3, 4, 1)), (3, 5, 5)),
+        ("clamp_min", Seq(nn.Conv2d(3, 4, 1), Clamp(lo=-0.2)), (3, 5, 4)),
+        ("clamp_max", Seq(nn.Conv2d(3, 4, 1), Clamp(hi=0.3)), (3, 5, 4)),
+        ("clamp_relu", Seq(nn.Conv2d(3, 4, 1), Clamp(lo=0.0)), (3, 5, 4)),
+    ]
+
+
+def clip_opset10():
+    """Clip with min/max attributes (opset 10) on a convolution: (graph, input HWC, reference)."""
+    conv = helper.make_node("Conv", ["x", "w"], ["c"], name="conv")
+    clip = helper.make_node("Clip", ["c"], ["y"], min=-0.25, max=0.5, name="clip")
+    wt = torch.from_numpy(W).double()
+
+    def ref(x_nhwc):
+        c = torch.nn.functional.conv2d(torch.from_numpy(x_nhwc).double().permute(0, 3, 1, 2), wt)
+        return rows(torch.clamp(c, -0.25, 0.5))
+    return graph([conv, clip], {"w": W}, opset=10), (6, 6, 3), ref
+
+
 def single_ops():
     """(name, module, input CHW)."""
-    return [
+    return activation_ops() + [
         ("conv_groups", Seq(nn.Conv2d(4, 8, 3, stride=2, padding=1, groups=2), nn.ReLU()), (4, 9, 9)),
         ("conv_depthwise_dm2", Seq(nn.Conv2d(4, 8, (1, 3), padding=(0, 1), groups=4)), (4, 7, 6)),
         ("conv_asym_pad", Seq(nn.ZeroPad2d((0, 1, 1, 0)), nn.Conv2d(3, 5, 2, stride=2)), (3, 8, 7)),
@@ -172,12 +215,15 @@ def refusals():
     """(name, model bytes, words the message must hold)."""
     conv = helper.make_node("Conv", ["x", "w"], ["c"], name="conv")
     out = []
-    for op in ("Sigmoid", "Tanh", "Elu"):
-        out.append((op.lower(), graph([conv, helper.make_node(op, ["c"], ["y"], name="act")], {"w": W}),
-                    ["'act'", op]))
-    clip = helper.make_node("Clip", ["c", "lo", "hi"], ["y"], name="relu6")
-    out.append(("clip6", graph([conv, clip], {"w": W, "lo": np.float32(0), "hi": np.float32(6)}),
-                ["'relu6'", "Clip", "ReLU6"]))
+    out.append(("selu", graph([conv, helper.make_node("Selu", ["c"], ["y"], name="act")], {"w": W}),
+                ["'act'", "Selu", "no Selu activation"]))
+    out.append(("elu_alpha", graph([conv, helper.make_node("Elu", ["c"], ["y"], alpha=-1.0, name="e")], {"w": W}),
+                ["'e'", "Elu", "alpha -1"]))
+    clip = helper.make_node("Clip", ["c", "c"], ["y"], name="clipx")
+    out.append(("clip_tensor_min", graph([conv, clip], {"w": W}), ["'clipx'", "Clip", "input min", "constant"]))
+    clip = helper.make_node("Clip", ["c", "lo", "hi"], ["y"], name="clipr")
+    out.append(("clip_reversed", graph([conv, clip], {"w": W, "lo": np.float32(6), "hi": np.float32(0)}),
+                ["'clipr'", "Clip", "min must be <= max"]))
     out.append(("dilation", graph([helper.make_node("Conv", ["x", "w"], ["y"], dilations=[2, 2], name="dil")],
                                   {"w": W}), ["'dil'", "dilations"]))
     out.append(("avg_include_pad_ceil", graph([helper.make_node(
@@ -289,6 +335,11 @@ def main():
             path = os.path.join(a.workdir, cname + ".onnx")
             hwc, ref = avg_asym(path, include)
             record(cname, check_run(steerctl, a.workdir, cname, path, hwc, ref, rng))
+    if a.filter in "clip-opset10":
+        path = os.path.join(a.workdir, "clip-opset10.onnx")
+        model, hwc, ref = clip_opset10()
+        onnx.save(model, path)
+        record("clip-opset10", check_run(steerctl, a.workdir, "clip-opset10", path, hwc, ref, rng))
     if a.filter in "keras-style":
         path = os.path.join(a.workdir, "keras-style.onnx")
         hwc, ref = keras_style(path, rng)

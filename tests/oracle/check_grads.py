@@ -52,6 +52,11 @@ def train_cases():
         {"name": "d", "type": "dense", "units": 9}, {"name": "bn", "type": "batch_norm"},
         {"name": "r", "type": "leaky_relu", "alpha": 0.1},
         {"name": "do", "type": "dropout", "rate": 0.2}], (3, 4, 2)), batch=5)
+    yield C("train: conv -> bn -> elu -> clip -> tanh -> dense -> sigmoid", m([
+        cl._conv("c", 5, padding="same"), {"name": "bn", "type": "batch_norm"},
+        {"name": "e", "type": "elu", "alpha": 0.6}, {"name": "k", "type": "clip", "min": -0.4, "max": 0.8},
+        {"name": "t", "type": "tanh"}, {"name": "d", "type": "dense", "units": 3},
+        {"name": "s", "type": "sigmoid"}], (5, 6, 3)), batch=4)
     yield C("train: effnet_block bn+dropout batch 4", m([
         {"name": "b1", "type": "effnet_block", "ch_mid": 6, "ch_out": 8, "batch_norm": True,
          "dropout": 0.3}], (8, 9, 4)), batch=4)

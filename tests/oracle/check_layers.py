@@ -11,7 +11,8 @@ torchmodel.py straight from docs/FORMATS.md:
 Coverage: conv2d (kernels 1x1 3x3 5x5 1x3 3x1 2x1 2x2 x strides (1,1) (2,2) (1,2) (2,1) x padding
 valid/same/explicit asymmetric x groups 1 2 4, bias and activation none/relu/leaky_relu drawn per
 case), depthwise (dm 1 and 2), max/avg pooling (incl. TF "same", explicit padding, avg count_pad), global
-average pooling, batch norm (after conv, dense, flatten), relu, leaky_relu, softmax, dense (flat
+average pooling, batch norm (after conv, dense, flatten), relu, leaky_relu, sigmoid, tanh, elu,
+clip (both bounds, one bound), softmax, dense (flat
 and spatial input), flatten, dropout, channel_shuffle, add/concat graphs, the composite blocks,
 odd spatial sizes. Plus bad inputs that steerctl must reject cleanly: non-zero exit (not a
 signal) and exactly one stderr line naming the offending file.
@@ -166,6 +167,18 @@ def norm_act_cases():
     yield oc.Case("relu on input", model([{"name": "r", "type": "relu"}], (7, 9, 3)))
     yield oc.Case("leaky_relu default alpha", model([{"name": "r", "type": "leaky_relu"}], (5, 6, 3)))
     yield oc.Case("leaky_relu alpha=0.3", model([{"name": "r", "type": "leaky_relu", "alpha": 0.3}], (5, 6, 3)))
+    yield oc.Case("sigmoid on input x3", model([{"name": "s", "type": "sigmoid"}], (5, 6, 3)), x_scale=3.0)
+    yield oc.Case("tanh after conv", model([_conv("c", 5, padding="same"), {"name": "t", "type": "tanh"}], (6, 7, 3)))
+    yield oc.Case("elu default alpha on input x2", model([{"name": "e", "type": "elu"}], (5, 6, 3)), x_scale=2.0)
+    yield oc.Case("elu alpha=0.7 after dense", model([
+        {"name": "d", "type": "dense", "units": 9}, {"name": "e", "type": "elu", "alpha": 0.7}], (3, 4, 2)))
+    yield oc.Case("clip min=0 max=6 (relu6) on input x5", model([
+        {"name": "r6", "type": "clip", "min": 0, "max": 6}], (5, 6, 3)), x_scale=5.0)
+    yield oc.Case("clip min=-1 max=1 after conv -> sigmoid", model([
+        _conv("c", 4), {"name": "h", "type": "clip", "min": -1, "max": 1}, {"name": "s", "type": "sigmoid"}],
+        (6, 5, 3)))
+    yield oc.Case("clip max only, min only", model([
+        {"name": "a", "type": "clip", "max": 0.5}, {"name": "b", "type": "clip", "min": -0.25}], (4, 5, 3)))
     yield oc.Case("softmax spatial over channels", model([{"name": "s", "type": "softmax"}], (5, 6, 7)))
     yield oc.Case("softmax after conv", model([_conv("c", 5), {"name": "s", "type": "softmax"}], (6, 7, 2)))
     yield oc.Case("softmax after flatten", model([

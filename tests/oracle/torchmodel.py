@@ -50,6 +50,10 @@ LAYER_KEYS = {
     "relu": {},
     "leaky_relu": {"alpha": 0.01},
     "softmax": {},
+    "sigmoid": {},
+    "tanh": {},
+    "elu": {"alpha": 1.0},
+    "clip": {"min": None, "max": None},
     "dense": {"units": REQ, "bias": True, **ACT},
     "flatten": {},
     "dropout": {"rate": REQ},
@@ -152,6 +156,10 @@ def with_defaults(layer, where):
         raise SpecError(f"{where}: activation: unknown (got {cfg['activation']})")
     if cfg.get("activation") == "softmax" and t != "dense":
         raise SpecError(f"{where}: activation: softmax is for dense only")
+    if t == "clip" and cfg["min"] is None and cfg["max"] is None:
+        raise SpecError(f"{where}: min: a clip needs min, max or both")
+    if t == "clip" and None not in (cfg["min"], cfg["max"]) and cfg["min"] > cfg["max"]:
+        raise SpecError(f"{where}: max: below min")
     return cfg
 
 
@@ -224,7 +232,7 @@ def expand_layer(name, t, cfg):
         cfg["pool"] = pair(cfg["pool"], f"{name}: pool")
         cfg["stride"] = cfg["pool"] if cfg["stride"] is None else pair(cfg["stride"], f"{name}: stride")
         cfg["padding"] = check_padding(cfg["padding"], f"{name}: padding")
-    elif t == "leaky_relu":
+    elif t in ("leaky_relu", "elu"):
         cfg["alpha"] = alpha
     if t in ("add", "concat"):
         cfg.pop("inputs")
@@ -397,6 +405,17 @@ class SteerNet(nn.Module):
     def _b_leaky_relu(self, p, c, ins):
         a = c["alpha"]
         return (lambda xs: F.leaky_relu(xs[0], a)), ins[0]
+
+    def _b_pointwise(self, p, c, ins):
+        """sigmoid, tanh, elu (alpha), clip [min, max]: F.hardtanh when both bounds are given (its
+        gradient is 0 at the bounds, as the engine's), else torch.clamp on the one bound."""
+        lo, hi, a = c.get("min"), c.get("max"), c.get("alpha")
+        fn = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "elu": lambda x: F.elu(x, a),
+              "clip": (lambda x: torch.clamp(x, min=lo, max=hi)) if lo is None or hi is None
+              else (lambda x: F.hardtanh(x, float(lo), float(hi)))}[p.type]
+        return (lambda xs: fn(xs[0])), ins[0]
+
+    _b_sigmoid = _b_tanh = _b_elu = _b_clip = _b_pointwise
 
     def _b_softmax(self, p, c, ins):
         return (lambda xs: F.softmax(xs[0], dim=1)), ins[0]

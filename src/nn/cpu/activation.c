@@ -1,8 +1,11 @@
 /* activation.c — element-wise activations and softmax, forward:
  *   relu, leaky_relu: in/out [n] (out may alias in)
+ *   sigmoid, tanh, elu, clip: in/out [n] (out may alias in), as PyTorch (see pw_body below)
  *   softmax over channels: in/out [batch][H][W][C], per pixel y = exp(x - max) / sum exp(x - max).
  * Threads split the elements (or pixels) when there are enough of them. */
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "cpu.h"
@@ -106,6 +109,131 @@ static void act_run(ew_isa isa, float *y, const float *x, size_t n, bool leaky, 
     act_base(y, x, n, leaky, alpha);
 }
 
+/* sigmoid, tanh and elu in branch-free float arithmetic (no libm calls: expf / tanhf / expm1f
+ * cost 3-20 ns an element), so that their loops vectorise in every flavour, NEON included. The
+ * choices between two computed values are integer masks (pw_sel): a float select with arithmetic
+ * in an arm stays a branch under -ftrapping-math. test_cpu_kernels holds them to a few ulp of the
+ * double functions over their whole range; a NaN gives NaN, +-inf the limits.
+ * exp (x <= 0): x = n ln2 + r (Cody-Waite, |r| <= ln2/2), e^r by Cephes expf's degree-6
+ * polynomial, 2^n from the exponent bits (n read from the low mantissa bits of x/ln2 + 1.5 * 2^23:
+ * no float -> int conversion); x below -86 (or NaN) is taken as -86 (e^-86 = 4e-38). */
+INLINE uint32_t pw_bits(float x)
+{
+    uint32_t b;
+    memcpy(&b, &x, sizeof b);
+    return b;
+}
+
+INLINE float pw_float(uint32_t b)
+{
+    float x;
+    memcpy(&x, &b, sizeof x);
+    return x;
+}
+
+INLINE uint32_t pw_mask(bool c) { return 0u - (uint32_t)c; }
+INLINE uint32_t pw_nan(float x) { return pw_mask((pw_bits(x) & 0x7FFFFFFFu) > 0x7F800000u); }
+/* a where the mask m is all ones, else b. */
+INLINE float pw_sel(uint32_t m, float a, float b) { return pw_float((pw_bits(a) & m) | (pw_bits(b) & ~m)); }
+
+INLINE float pw_exp(float x)
+{
+    const uint32_t b = pw_bits(x);
+    const float c = pw_float(b > 0xC2AC0000u ? 0xC2AC0000u : b); /* -86.0f: negative floats grow as integers */
+    const float t = c * 1.44269504088896341f + 12582912.0f, n = t - 12582912.0f;
+    const float r = (c - n * 0.693359375f) - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * (r * r) + r + 1.0f;
+    return p * pw_float((pw_bits(t) - 0x4B400000u + 127u) << 23);
+}
+
+/* e = e^-|x|: 1 / (1 + e) for x >= 0, e / (1 + e) below (no cancellation in either tail). */
+INLINE float pw_sigmoid(float x)
+{
+    const float e = pw_exp(-fabsf(x)), s = 1.0f / (1.0f + e);
+    return pw_sel(pw_nan(x), x, pw_sel(pw_mask(pw_bits(x) >> 31), e * s, s));
+}
+
+/* Cephes tanhf: x + x^3 P(x^2) below |x| = 0.625 (0x3F200000), else (1 - e) / (1 + e), e = e^-2|x|. */
+INLINE float pw_tanh(float x)
+{
+    const float a = fabsf(x), s = x * x, e = pw_exp(-2.0f * a);
+    const float small =
+        ((((-5.70498872745e-3f * s + 2.06390887954e-2f) * s - 5.37397155531e-2f) * s + 1.33314422036e-1f) * s -
+         3.33332819422e-1f) * s * x + x;
+    const float big = copysignf((1.0f - e) / (1.0f + e), x);
+    return pw_sel(pw_nan(x), x, pw_sel(pw_mask(pw_bits(a) < 0x3F200000u), small, big));
+}
+
+/* x > 0 ? x : alpha * expm1(x), expm1 by its degree-7 Taylor series above -0.25, else e^x - 1. */
+INLINE float pw_elu(float x, float alpha)
+{
+    const uint32_t keep = pw_mask(x > 0.0f) | pw_nan(x);
+    const float v = pw_float(pw_bits(x) & ~keep); /* x <= 0, else +0 */
+    const float taylor =
+        v * (1.0f + v * (0.5f + v * (1.0f / 6 + v * (1.0f / 24 + v * (1.0f / 120 + v * (1.0f / 720 + v / 5040))))));
+    const float m = alpha * pw_sel(pw_mask(v > -0.25f), taylor, pw_exp(v) - 1.0f);
+    return pw_sel(keep, x, m);
+}
+
+/* elu's derivative: x > 0 ? 1 : alpha * e^x (NaN for a NaN x). */
+INLINE float pw_elu_grad(float x, float alpha)
+{
+    const uint32_t pos = pw_mask(x > 0.0f);
+    const float v = pw_float(pw_bits(x) & ~pos);
+    return pw_sel(pw_nan(x), x, pw_sel(pos, 1.0f, alpha * pw_exp(v)));
+}
+
+/* sigmoid, tanh, elu (above); clip: x < lo ? lo : x > hi ? hi : x (a NaN passes, as torch.clamp).
+ * y may be x. */
+INLINE void pw_body(float *y, const float *x, size_t n, const nn_layer *l)
+{
+    const float lo = l->lo, hi = l->hi, alpha = l->alpha;
+    switch (l->op) {
+    case NN_OP_CLIP:
+        if (y == x) {
+            for (size_t i = 0; i < n; i++) y[i] = y[i] < lo ? lo : y[i] > hi ? hi : y[i];
+        } else {
+            float *restrict yr = y;
+            const float *restrict xr = x;
+            for (size_t i = 0; i < n; i++) yr[i] = xr[i] < lo ? lo : xr[i] > hi ? hi : xr[i];
+        }
+        break;
+    case NN_OP_SIGMOID:
+        for (size_t i = 0; i < n; i++) y[i] = pw_sigmoid(x[i]);
+        break;
+    case NN_OP_TANH:
+        for (size_t i = 0; i < n; i++) y[i] = pw_tanh(x[i]);
+        break;
+    default: /* NN_OP_ELU */
+        for (size_t i = 0; i < n; i++) y[i] = pw_elu(x[i], alpha);
+        break;
+    }
+}
+
+static void pw_base(float *y, const float *x, size_t n, const nn_layer *l) { pw_body(y, x, n, l); }
+#if ACT_X86
+T256 static void pw_256(float *y, const float *x, size_t n, const nn_layer *l) { pw_body(y, x, n, l); }
+T512 static void pw_512(float *y, const float *x, size_t n, const nn_layer *l) { pw_body(y, x, n, l); }
+#endif
+
+static bool pw_op(nn_op op) { return op == NN_OP_SIGMOID || op == NN_OP_TANH || op == NN_OP_ELU || op == NN_OP_CLIP; }
+
+static void pw_run(ew_isa isa, float *y, const float *x, size_t n, const nn_layer *l)
+{
+#if ACT_X86
+    if (isa == EW_AVX512) return pw_512(y, x, n, l);
+    if (isa == EW_AVX2) return pw_256(y, x, n, l);
+#endif
+    (void)isa; /* NEON: the portable loops */
+    pw_base(y, x, n, l);
+}
+
 typedef struct {
     const cpu_fwd_args *a;
     bool leaky;
@@ -120,7 +248,8 @@ static void act_task(void *ctx, int begin, int end, int thread)
     (void)thread;
     const act_ctx *p = ctx;
     const size_t b = p->n * (size_t)begin / (size_t)p->parts, e = p->n * (size_t)end / (size_t)p->parts;
-    act_run(p->isa, p->a->out + b, p->a->in[0] + b, e - b, p->leaky, p->alpha);
+    if (pw_op(p->a->l->op)) pw_run(p->isa, p->a->out + b, p->a->in[0] + b, e - b, p->a->l);
+    else act_run(p->isa, p->a->out + b, p->a->in[0] + b, e - b, p->leaky, p->alpha);
 }
 
 static void act_forward(const cpu_fwd_args *a, bool leaky, float alpha)
@@ -132,6 +261,7 @@ static void act_forward(const cpu_fwd_args *a, bool leaky, float alpha)
 
 void cpu_relu_forward(const cpu_fwd_args *a) { act_forward(a, false, 0.0f); }
 void cpu_leaky_relu_forward(const cpu_fwd_args *a) { act_forward(a, true, a->l->alpha); }
+void cpu_pointwise_forward(const cpu_fwd_args *a) { act_forward(a, false, 0.0f); }
 
 static void softmax_task(void *ctx, int begin, int end, int thread)
 {
@@ -188,6 +318,59 @@ T512 static void act_bwd_512(float *d, const float *x, const float *g, size_t n,
 }
 #endif
 
+/* The pointwise layers' backward, d (+)= dy * f'(...) (x: the forward's input, y: its output):
+ *   sigmoid: dy * y * (1 - y);  tanh: dy * (1 - y*y)   (from the saved output, as PyTorch)
+ *   elu:     x > 0 ? dy : dy * alpha * exp(x)        (from the saved input)
+ *   clip:    lo < x < hi ? dy : 0                    (hardtanh's rule: 0 at the bounds, like relu at 0) */
+#define PW_BWD_LOOP(expr)                                      \
+    do {                                                       \
+        if (ow)                                                \
+            for (size_t i = 0; i < n; i++) d[i] = (expr);      \
+        else                                                   \
+            for (size_t i = 0; i < n; i++) d[i] += (expr);     \
+    } while (0)
+
+INLINE void pw_bwd_body(float *restrict d, const float *restrict x, const float *restrict y, const float *restrict g,
+                        size_t n, const nn_layer *l, bool ow)
+{
+    const float lo = l->lo, hi = l->hi, alpha = l->alpha;
+    switch (l->op) {
+    case NN_OP_CLIP: PW_BWD_LOOP(x[i] > lo && x[i] < hi ? g[i] : 0.0f); break;
+    case NN_OP_SIGMOID: PW_BWD_LOOP(g[i] * (y[i] * (1.0f - y[i]))); break;
+    case NN_OP_TANH: PW_BWD_LOOP(g[i] * (1.0f - y[i] * y[i])); break;
+    default: PW_BWD_LOOP(g[i] * pw_elu_grad(x[i], alpha)); break; /* NN_OP_ELU */
+    }
+}
+#undef PW_BWD_LOOP
+
+static void pw_bwd_base(float *d, const float *x, const float *y, const float *g, size_t n, const nn_layer *l, bool ow)
+{
+    pw_bwd_body(d, x, y, g, n, l, ow);
+}
+#if ACT_X86
+T256 static void pw_bwd_256(float *d, const float *x, const float *y, const float *g, size_t n, const nn_layer *l,
+                            bool ow)
+{
+    pw_bwd_body(d, x, y, g, n, l, ow);
+}
+T512 static void pw_bwd_512(float *d, const float *x, const float *y, const float *g, size_t n, const nn_layer *l,
+                            bool ow)
+{
+    pw_bwd_body(d, x, y, g, n, l, ow);
+}
+#endif
+
+static void pw_bwd_run(ew_isa isa, float *d, const float *x, const float *y, const float *g, size_t n,
+                       const nn_layer *l, bool ow)
+{
+#if ACT_X86
+    if (isa == EW_AVX512) return pw_bwd_512(d, x, y, g, n, l, ow);
+    if (isa == EW_AVX2) return pw_bwd_256(d, x, y, g, n, l, ow);
+#endif
+    (void)isa;
+    pw_bwd_base(d, x, y, g, n, l, ow);
+}
+
 typedef struct {
     const cpu_bwd_args *a;
     bool leaky;
@@ -205,6 +388,7 @@ static void act_bwd_task(void *ctx, int begin, int end, int thread)
     float *d = p->a->d_in[0] + b;
     const float *x = p->a->in[0] + b, *g = p->a->dy + b;
     const bool ow = p->a->overwrite;
+    if (pw_op(p->a->l->op)) return pw_bwd_run(p->isa, d, x, p->a->out + b, g, e - b, p->a->l, ow);
 #if ACT_X86
     if (p->isa == EW_AVX512) return act_bwd_512(d, x, g, e - b, p->leaky, p->alpha, ow);
     if (p->isa == EW_AVX2) return act_bwd_256(d, x, g, e - b, p->leaky, p->alpha, ow);
@@ -225,6 +409,7 @@ static void act_backward(const cpu_bwd_args *a, bool leaky, float alpha)
 /* At x == 0, as PyTorch: relu passes 0, leaky_relu passes alpha * dy. */
 void cpu_relu_backward(const cpu_bwd_args *a) { act_backward(a, false, 0.0f); }
 void cpu_leaky_relu_backward(const cpu_bwd_args *a) { act_backward(a, true, a->l->alpha); }
+void cpu_pointwise_backward(const cpu_bwd_args *a) { act_backward(a, false, 0.0f); }
 
 static void softmax_bwd_task(void *ctx, int begin, int end, int thread)
 {

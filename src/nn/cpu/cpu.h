@@ -76,6 +76,7 @@ void cpu_global_avgpool_forward(const cpu_fwd_args *a); /* pool.c */
 void cpu_batchnorm_forward(const cpu_fwd_args *a);   /* batchnorm.c (inference statistics) */
 void cpu_relu_forward(const cpu_fwd_args *a);        /* activation.c */
 void cpu_leaky_relu_forward(const cpu_fwd_args *a);  /* activation.c */
+void cpu_pointwise_forward(const cpu_fwd_args *a);   /* activation.c: sigmoid, tanh, elu, clip */
 void cpu_softmax_forward(const cpu_fwd_args *a);     /* activation.c (over channels) */
 void cpu_dense_forward(const cpu_fwd_args *a);       /* dense.c */
 void cpu_channel_shuffle_forward(const cpu_fwd_args *a); /* shuffle.c */
@@ -157,6 +158,7 @@ void cpu_global_avgpool_backward(const cpu_bwd_args *a); /* pool.c */
 void cpu_batchnorm_backward(const cpu_bwd_args *a);   /* batchnorm.c (through the batch statistics) */
 void cpu_relu_backward(const cpu_bwd_args *a);        /* activation.c */
 void cpu_leaky_relu_backward(const cpu_bwd_args *a);  /* activation.c */
+void cpu_pointwise_backward(const cpu_bwd_args *a);   /* activation.c: sigmoid, tanh, elu, clip */
 void cpu_softmax_backward(const cpu_bwd_args *a);     /* activation.c */
 void cpu_dense_backward(const cpu_bwd_args *a);       /* dense.c */
 void cpu_channel_shuffle_backward(const cpu_bwd_args *a); /* shuffle.c */

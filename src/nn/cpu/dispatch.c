@@ -23,6 +23,10 @@ bool cpu_forward_in_place(const nn_layer *l)
     switch (l->op) {
     case NN_OP_RELU:
     case NN_OP_LEAKY_RELU:
+    case NN_OP_SIGMOID:
+    case NN_OP_TANH:
+    case NN_OP_ELU:
+    case NN_OP_CLIP:
     case NN_OP_DROPOUT:
     case NN_OP_FLATTEN:
     case NN_OP_BATCHNORM:
@@ -51,6 +55,10 @@ void cpu_forward(const cpu_fwd_args *a)
     case NN_OP_CHANNEL_SHUFFLE: cpu_channel_shuffle_forward(a); break;
     case NN_OP_ADD: cpu_add_forward(a); break;
     case NN_OP_CONCAT: cpu_concat_forward(a); break;
+    case NN_OP_SIGMOID:
+    case NN_OP_TANH:
+    case NN_OP_ELU:
+    case NN_OP_CLIP: cpu_pointwise_forward(a); break;
     case NN_OP_COUNT: break;
     }
 }
@@ -108,6 +116,10 @@ bool cpu_bwd_overwrites(const nn_layer *l)
     case NN_OP_BATCHNORM:
     case NN_OP_RELU:
     case NN_OP_LEAKY_RELU:
+    case NN_OP_SIGMOID:
+    case NN_OP_TANH:
+    case NN_OP_ELU:
+    case NN_OP_CLIP:
     case NN_OP_DENSE:
     case NN_OP_FLATTEN:
     case NN_OP_DROPOUT:
@@ -148,6 +160,10 @@ void cpu_backward(const cpu_bwd_args *a)
     case NN_OP_CHANNEL_SHUFFLE: cpu_channel_shuffle_backward(a); break;
     case NN_OP_ADD: cpu_add_backward(a); break;
     case NN_OP_CONCAT: cpu_concat_backward(a); break;
+    case NN_OP_SIGMOID:
+    case NN_OP_TANH:
+    case NN_OP_ELU:
+    case NN_OP_CLIP: cpu_pointwise_backward(a); break;
     case NN_OP_COUNT: break;
     }
 }
