@@ -20,8 +20,6 @@ Cropping2D says: the crop becomes the YAML's preprocess) and compared with tfjs'
 Refusals (one line, nothing written): a save_weights file without --config (64), --config with an
 ONNX file (64), a config whose layer has another shape than its weight (65), a weight missing, a
 weight group of a layer the config lacks (65).
---pending adds the oracle's model of layers other branches bring (sigmoid, tanh, elu, ReLU 6,
-average pooling 'same'); enable by default once those are merged.
 Last line: `N passed, N failed`; exit 1 on any failure (a missing node or tfjs too: CI installs
 them), 77 without h5py or .h5 support in steerctl.
 """
@@ -159,7 +157,6 @@ def main():
     ap.add_argument("--steerctl", required=True)
     ap.add_argument("--workdir", default="/tmp/steerd-import-keras-tfjs")
     ap.add_argument("--node", default=shutil.which("node") or "node")
-    ap.add_argument("--pending", action="store_true", help="also the layers other branches add (see above)")
     a = ap.parse_args()
     steerctl = [a.steerctl]
     if "h5" not in run(steerctl + ["import", "--help"]).stdout:
@@ -170,7 +167,7 @@ def main():
         return 1
     shutil.rmtree(a.workdir, ignore_errors=True)
     oracle = os.path.join(a.workdir, "oracle")
-    p = subprocess.run([a.node, os.path.join(HERE, "keras_oracle.js"), oracle] + (["--pending"] if a.pending else []),
+    p = subprocess.run([a.node, os.path.join(HERE, "keras_oracle.js"), oracle],
                        capture_output=True, text=True, timeout=600, env=dict(os.environ, NODE_PATH=MODULES))
     if p.returncode != 0:
         print(f"FAIL: keras_oracle.js exit {p.returncode}: {p.stderr.strip()[-500:]}")
@@ -178,7 +175,7 @@ def main():
     rng = np.random.default_rng(16)
     res = Results()
     names = ["seed-mnist-baseline", "seed-mnist-effnet", "seed-steering-baseline", "seed-steering-effnet",
-             "coverage"] + (["pending"] if a.pending else [])
+             "coverage", "activations"]
     files = None
     for n in names:
         doc = json.load(open(os.path.join(oracle, n + ".json")))

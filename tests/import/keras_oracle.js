@@ -6,9 +6,9 @@
 //    "output": {"shape", "data"}}
 // with every tensor as base64 of little-endian float32 (exact). Models: the seed project's four
 // (MNIST baseline and EffNet, steering baseline and EffNet, as models/seed-*.yaml describe them)
-// and a functional layer-coverage graph; with --pending also the layers other branches add to the
-// engine (sigmoid, tanh, elu, ReLU max_value 6, AveragePooling2D same), until they are merged.
-// usage: node keras_oracle.js OUTDIR [--pending] [--only NAME]   (NODE_PATH: keras-oracle/node_modules)
+// a functional layer-coverage graph and a Sequential one of the pointwise activations and
+// same-padded average pooling (sigmoid, tanh, elu, ReLU max_value 6, AveragePooling2D same).
+// usage: node keras_oracle.js OUTDIR [--only NAME]   (NODE_PATH: keras-oracle/node_modules)
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -175,9 +175,9 @@ function coverage() {
   return [tfl.model({ name: 'coverage', inputs: x, outputs: out }), [18, 16, 3]];
 }
 
-// Layers other branches add to the engine (issue 16): enable in check_keras_tfjs.py once merged.
-function pending() {
-  const m = tfl.sequential({ name: 'pending' });
+// The pointwise activations (sigmoid, tanh, elu, ReLU(maxValue) = clip) and 'same' average pooling.
+function activations() {
+  const m = tfl.sequential({ name: 'activations' });
   m.add(L.conv2d({ name: 'c1', inputShape: [9, 8, 3], filters: 6, kernelSize: 3, padding: 'same',
     activation: 'sigmoid' }));
   m.add(L.activation({ name: 'th', activation: 'tanh' }));
@@ -192,19 +192,18 @@ function pending() {
 const MODELS = {
   'seed-mnist-baseline': seedMnistBaseline, 'seed-mnist-effnet': seedMnistEffnet,
   'seed-steering-baseline': seedSteeringBaseline, 'seed-steering-effnet': seedSteeringEffnet,
-  coverage,
+  coverage, activations,
 };
 
 async function main() {
   const argv = process.argv.slice(2);
   const outdir = argv[0];
-  if (!outdir) throw new Error('usage: node keras_oracle.js OUTDIR [--pending] [--only NAME]');
+  if (!outdir) throw new Error('usage: node keras_oracle.js OUTDIR [--only NAME]');
   const only = argv.includes('--only') ? argv[argv.indexOf('--only') + 1] : null;
-  const models = Object.assign({}, MODELS, argv.includes('--pending') ? { pending } : {});
   await tf.setBackend('cpu');
   fs.mkdirSync(outdir, { recursive: true });
   let seed = 16;
-  for (const [name, build] of Object.entries(models)) {
+  for (const [name, build] of Object.entries(MODELS)) {
     seed++;
     if (only && name !== only) continue;
     const [model, hwc] = build();
