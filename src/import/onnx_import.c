@@ -148,6 +148,9 @@ nn_status ox_tensor_in_pad(ox_ctx *c, size_t i, bool flat_ok, bool nhwc_ok, bool
     if (v->kind == OV_SHUF5 || v->kind == OV_SHUF5T)
         return ox_fail(c, NN_E_UNSUPPORTED, "reads a 5-D tensor (only the Reshape/Transpose/Reshape channel shuffle "
                     "pattern is supported)");
+    if (v->kind == OV_VEC3)
+        return ox_fail(c, NN_E_UNSUPPORTED, "reads a 3-D tensor (only Squeeze / Unsqueeze may take the [N, C] <-> "
+                       "[N, C, 1, 1] steps through 3-D)");
     if (v->kind == OV_FLAT && !flat_ok)
         return ox_fail(c, NN_E_UNSUPPORTED, "needs a 4-D [N, C, H, W] input (got a flat [N, %d] tensor)", v->c);
     if (v->kind == OV_SPATIAL && v->nhwc && !nhwc_ok)
@@ -202,7 +205,7 @@ nn_status ox_add_tensor(ox_ctx *c, const imp_layer *l, const char *suffix, const
     float *d = malloc((k->n ? k->n : 1) * sizeof *d);
     if (!d)
         return nn_fail(c->err, NN_E_NOMEM, "%s: out of memory", c->src);
-    size_t cols = ndim == 2 ? (size_t)dims[1] : 1;
+    size_t cols = (size_t)dims[ndim - 1]; /* perm_cols reorders the last dimension (1-D: the vector) */
     for (size_t e = 0; e < k->n; e++)
         d[e] = perm_cols ? k->f[(e / cols) * cols + (size_t)perm_cols[e % cols]] : k->f[e];
     return imp_tensor_add(c->m, l->name, suffix, ndim, dims, d, c->err);
@@ -239,6 +242,8 @@ static nn_status dispatch(ox_ctx *c)
         return ox_op_dense(c, op[0] == 'G');
     if (strcmp(op, "Pad") == 0)
         return ox_op_pad(c);
+    if (strcmp(op, "Squeeze") == 0 || strcmp(op, "Unsqueeze") == 0)
+        return ox_op_squeeze(c, op[0] == 'U');
     if (strcmp(op, "Identity") == 0 || strcmp(op, "Dropout") == 0) {
         ox_val *x = ox_in(c, 0);
         if (!x || x->kind == OV_UNSET)
@@ -310,7 +315,9 @@ static nn_status graph_input(ox_ctx *c, const Onnx__GraphProto *g)
     v->kind = OV_INPUT;
     v->in_rank = (int)sh->n_dim;
     const Onnx__TensorShapeProto__Dimension *d0 = sh->dim[0];
-    c->batch = d0->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ? d0->dim_value : 0;
+    /* the batch: a number, or dynamic (a name such as "N" / tf2onnx's "unk__0", no value, or < 1) */
+    c->batch = d0->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && d0->dim_value > 0
+                   ? d0->dim_value : 0;
     for (size_t i = 1; i < sh->n_dim; i++) {
         const Onnx__TensorShapeProto__Dimension *d = sh->dim[i];
         if (d->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE || d->dim_value < 1 ||

@@ -33,6 +33,8 @@ typedef enum {
     OV_CONST,     /* a constant (k, or the initializer init decoded on first use) */
     OV_SHUF5,     /* Reshape [N, g, c/g, h, w] of a spatial tensor (channel shuffle, step 1) */
     OV_SHUF5T,    /* ... then Transpose [0, 2, 1, 3, 4] (step 2; a Reshape back ends it) */
+    OV_VEC3,      /* a 1x1xC tensor seen as [N, C, 1] / [N, 1, C] (vpos: C's axis): a step between
+                   * Squeeze / Unsqueeze of [N, C] <-> 4-D one axis at a time (onnx_tf.c) */
 } ox_kind;
 
 typedef struct {
@@ -49,6 +51,7 @@ typedef struct {
     int pad[4];
     float padv;
     int groups;                /* OV_SHUF5* */
+    int vpos;                  /* OV_VEC3 */
     int bias_layer;            /* conv / dense layer without bias whose direct output this is; -1 */
     int in_d[3];               /* OV_INPUT: dims 1..3 as declared */
     int in_rank;
@@ -117,5 +120,9 @@ nn_status ox_op_transpose(ox_ctx *c);
 nn_status ox_op_merge(ox_ctx *c, bool add);
 nn_status ox_op_dense(ox_ctx *c, bool gemm);
 nn_status ox_op_pad(ox_ctx *c);
+/* ONNX dims of an engine tensor value as the graph sees them (dim 0: OX_BATCH); the rank. */
+int ox_dims(const ox_val *x, int64_t *d);
+/* onnx_tf.c: Squeeze / Unsqueeze of computed tensors (the 1x1 dims around global pooling). */
+nn_status ox_op_squeeze(ox_ctx *c, bool un);
 
 #endif

@@ -169,7 +169,7 @@ static void hwc_to_chw(const ox_val *x, int *perm, int n)
 nn_status ox_op_batchnorm(ox_ctx *c)
 {
     ox_val *x;
-    nn_status s = ox_tensor_in(c, 0, true, true, &x);
+    nn_status s = ox_tensor_in(c, 0, true, false, &x); /* ONNX normalises axis 1: not C of an NHWC tensor */
     if (s)
         return s;
     if (ox_attr_i(c->node, "training_mode", 0) || (c->node->n_output > 1 && c->node->output[1][0]))
@@ -338,7 +338,7 @@ nn_status ox_op_flatten(ox_ctx *c)
 }
 
 /* ONNX dims of an engine tensor value as the graph sees them (dim 0: the batch). */
-static int onnx_dims(const ox_val *x, int64_t *d)
+int ox_dims(const ox_val *x, int64_t *d)
 {
     d[0] = OX_BATCH;
     if (x->kind == OV_FLAT) {
@@ -352,6 +352,11 @@ static int onnx_dims(const ox_val *x, int64_t *d)
         d[3] = x->h;
         d[4] = x->w;
         return 5;
+    }
+    if (x->kind == OV_VEC3) {
+        d[1] = x->vpos == 1 ? x->c : 1;
+        d[2] = x->vpos == 1 ? 1 : x->c;
+        return 3;
     }
     if (x->kind == OV_INPUT) {
         for (int i = 0; i < x->in_rank - 1; i++)
@@ -372,7 +377,7 @@ nn_status ox_op_shape(ox_ctx *c)
     if (ox_attr(c->node, "start") || ox_attr(c->node, "end"))
         return ox_fail(c, NN_E_UNSUPPORTED, "attributes start / end are not supported");
     int64_t d[OX_MAX_DIMS];
-    int64_t n = onnx_dims(x, d);
+    int64_t n = ox_dims(x, d);
     ox_const *k = ox_const_new(false, 1, &n);
     ox_val *r = k ? ox_add_val(c, c->node->output[0]) : NULL;
     if (!r) {
@@ -404,7 +409,7 @@ nn_status ox_op_reshape(ox_ctx *c)
         return ox_fail(c, NN_E_UNSUPPORTED, "input shape must be a constant (or a foldable Shape chain) of 1 to 5 "
                     "integers");
     int64_t d[OX_MAX_DIMS] = {0}, t[5] = {0};
-    int nd = onnx_dims(x, d), nt = (int)k->n, infer = -1;
+    int nd = ox_dims(x, d), nt = (int)k->n, infer = -1;
     long long per = 1, known = 1;
     for (int i = 1; i < nd; i++)
         per *= d[i];
@@ -531,6 +536,11 @@ nn_status ox_op_merge(ox_ctx *c, bool add)
         if (xs[i]->kind != xs[0]->kind || xs[i]->nhwc != xs[0]->nhwc || xs[i]->h != xs[0]->h ||
             xs[i]->w != xs[0]->w || (add && xs[i]->c != xs[0]->c))
             return ox_fail(c, NN_E_SHAPE, "input %zu's shape or layout differs from input 0's (no broadcasting)", i);
+        /* a flat of an NHWC tensor is in H, W, C order where the engine's is C, H, W: only an Add of
+         * two such flats of the same shape keeps one order for the dense / batch norm after it */
+        if (xs[i]->hwc != xs[0]->hwc || (xs[i]->hwc && (!add || xs[i]->sh != xs[0]->sh || xs[i]->sw != xs[0]->sw)))
+            return ox_fail(c, NN_E_UNSUPPORTED, "input %zu: %s a flattened NHWC tensor (features in H, W, C order) "
+                           "with others is not supported", i, add ? "adding" : "concatenating");
     }
     int cs = 0;
     for (size_t i = 0; i < n; i++)

@@ -31,6 +31,7 @@ except ImportError as e:  # meson: skipped
     print(f"skipped: {e} (install python3-torch python3-onnx)")
     sys.exit(77)
 import torchmodel as tm  # noqa: E402
+import tf2onnx_graphs as tfg  # noqa: E402
 from import_common import Results, check_refusal, check_run, run  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -105,6 +106,49 @@ def single_ops():
         ("add", Branches("add"), (3, 6, 6)),
         ("concat", Branches("concat"), (3, 6, 6)),
     ]
+
+
+class MeanHW(nn.Module):
+    """Conv -> mean over H, W (ReduceMean, keepdims 0 or 1 + Squeeze) or pooled features unsqueezed
+    back to [N, C, 1, 1] for a 1x1 Conv -> Linear (Squeeze / Unsqueeze: axes attribute before
+    opset 13, an input from 13 on)."""
+
+    def __init__(self, form):
+        super().__init__()
+        self.form = form
+        self.conv = nn.Conv2d(3, 6, 3)
+        self.conv2 = nn.Conv2d(6, 4, 1)
+        self.fc = nn.Linear(6 if form != "unsqueeze" else 4, 3)
+
+    def forward(self, x):
+        x = self.conv(x)
+        if self.form == "mean":
+            x = x.mean((2, 3))
+        elif self.form == "keep_squeeze":
+            x = x.mean((2, 3), keepdim=True).squeeze(3).squeeze(2)
+        else:
+            x = self.conv2(x.mean((2, 3)).unsqueeze(-1).unsqueeze(-1)).flatten(1)
+        return self.fc(x)
+
+
+class ViewFlatten(nn.Module):
+    """x.reshape(x.size(0), -1): a Shape -> Gather -> Unsqueeze -> Concat -> Reshape chain; clamp(min=0):
+    Clip with inputs (opset 11+)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.fc = nn.Linear(4 * 5 * 4, 2)
+
+    def forward(self, x):
+        x = torch.clamp(self.conv(x), min=0)
+        return self.fc(x.reshape(x.size(0), -1))
+
+
+def opset_forms():
+    """Single operators whose exported form changed between opsets 11 and 17 (name, module, CHW)."""
+    return [("mean_hw", MeanHW("mean"), (3, 6, 5)), ("mean_keep_squeeze", MeanHW("keep_squeeze"), (3, 6, 5)),
+            ("unsqueeze_conv", MeanHW("unsqueeze"), (3, 6, 5)), ("view_flatten_clip", ViewFlatten(), (3, 5, 4))]
 
 
 # ---------------------------------------------------------------- hand-built graphs
@@ -221,7 +265,7 @@ def main():
         tm.load_weights(net, w)
         cases.append(("zoo-" + os.path.basename(path)[:-5], net, net.in_hwc,
                       lambda x, net=net, w=w: tm.reference(net, w, x)))
-    for name, mod, chw in single_ops():
+    for name, mod, chw in single_ops() + opset_forms():
         mod.eval()
         for m in mod.modules():
             if isinstance(m, nn.modules.batchnorm._BatchNorm):
@@ -230,7 +274,8 @@ def main():
         cases.append(("op-" + name, mod, (chw[1], chw[2], chw[0]),
                       lambda x, mod=mod: rows(mod.double()(torch.from_numpy(x).double().permute(0, 3, 1, 2)))))
     for name, mod, hwc, ref in cases:
-        for opset in (11, 13):
+        # opsets 14-17 change no operator the zoo's exports use beyond what the single operators show
+        for opset in (11, 13, 17) if name.startswith("zoo-") else (11, 13, 14, 17):
             cname = f"{name}-opset{opset}"
             if a.filter not in cname:
                 continue
@@ -257,6 +302,24 @@ def main():
         path = os.path.join(a.workdir, "keras-style.onnx")
         hwc, ref = keras_style(path, rng)
         record("keras-style", check_run(steerctl, a.workdir, "keras-style", path, hwc, ref, rng))
+    for name, model, hwc in tfg.graphs(rng):  # tf2onnx-style graphs, judged by their own evaluation
+        variants = [(name, None)] + ([(name + "-f16", f16_initializers), (name + "-typed", typed_initializers)]
+                                     if name == "tf-cnn-opset13" else [])
+        for vname, convert in variants:
+            if a.filter not in vname:
+                continue
+            path = os.path.join(a.workdir, vname + ".onnx")
+            onnx.save(model, path)
+            if convert:
+                convert(path, path)
+            stored = onnx.load(path)
+            record(vname, check_run(steerctl, a.workdir, vname, path, hwc,
+                                    lambda x, m=stored: tfg.evaluate(m, x), rng))
+    for name, model, words in tfg.refusals():
+        if a.filter in "bad-" + name:
+            path = os.path.join(a.workdir, name + ".onnx")
+            onnx.save(model, path)
+            record("bad-" + name, check_refusal(steerctl, a.workdir, name, path, words))
     for name, data, words in refusals():
         if a.filter in "bad-" + name:
             path = os.path.join(a.workdir, name + ".onnx")
