@@ -244,12 +244,8 @@ static nn_status dispatch(ox_ctx *c)
         return ox_op_pad(c);
     if (strcmp(op, "Squeeze") == 0 || strcmp(op, "Unsqueeze") == 0)
         return ox_op_squeeze(c, op[0] == 'U');
-    if (strcmp(op, "Identity") == 0 || strcmp(op, "Dropout") == 0) {
-        ox_val *x = ox_in(c, 0);
-        if (!x || x->kind == OV_UNSET)
-            return ox_fail(c, NN_E_PARSE, "input 0 is missing");
-        return ox_alias(c, x, x->kind);
-    }
+    if (strcmp(op, "Identity") == 0 || strcmp(op, "Dropout") == 0)
+        return ox_op_identity(c, op[0] == 'D');
     static const char *const known[] = {"Sigmoid", "Tanh", "Elu", "HardSigmoid", "HardSwish", "Selu", "PRelu",
                                         "Mish", "Gelu", "Softplus", NULL};
     for (int i = 0; known[i]; i++)

@@ -124,5 +124,7 @@ nn_status ox_op_pad(ox_ctx *c);
 int ox_dims(const ox_val *x, int64_t *d);
 /* onnx_tf.c: Squeeze / Unsqueeze of computed tensors (the 1x1 dims around global pooling). */
 nn_status ox_op_squeeze(ox_ctx *c, bool un);
+/* Identity, and Dropout in inference (dropped). */
+nn_status ox_op_identity(ox_ctx *c, bool dropout);
 
 #endif

@@ -1,9 +1,10 @@
 /* onnx_tf.c — the shape-only operators that tf2onnx (and PyTorch around global pooling) leave on
  * computed tensors: Squeeze of the 1x1 spatial dimensions after GlobalAveragePool / ReduceMean
- * with keepdims (4-D -> [N, C]) and Unsqueeze of [N, C] back to [N, C, 1, 1] / [N, 1, 1, C]. The
- * engine's 1x1xC tensor is both, so each is a renaming of the value, never a layer. Squeeze and
- * Unsqueeze of constants are folded (onnx_const.c); any other use is one error naming the node,
- * its operator and its axes (docs/FORMATS.md §9). */
+ * with keepdims (4-D -> [N, C]) and Unsqueeze of [N, C] back to [N, C, 1, 1] / [N, 1, 1, C], one
+ * axis at a time or both; Identity and inference Dropout. The engine's 1x1xC tensor is all of
+ * these, so each is a renaming of the value, never a layer. Squeeze and Unsqueeze of constants
+ * are folded (onnx_const.c); any other use is one error naming the node, its operator and its
+ * axes (docs/FORMATS.md §9). */
 #include <stdio.h>
 #include <string.h>
 
@@ -98,4 +99,22 @@ nn_status ox_op_squeeze(ox_ctx *c, bool un)
     o->hwc = false;
     o->sh = o->sw = o->sc = 0;
     return NN_OK;
+}
+
+nn_status ox_op_identity(ox_ctx *c, bool dropout)
+{
+    ox_val *x = ox_in(c, 0);
+    nn_status s = NN_OK;
+    if (!x || x->kind == OV_UNSET)
+        return ox_fail(c, NN_E_PARSE, "input 0 is missing");
+    if (dropout) { /* opset 12+: training_mode is input 2 (absent: false) */
+        ox_val *t = ox_in(c, 2);
+        ox_const *k = ox_konst(c, t, &s);
+        if (s)
+            return s;
+        if ((t && (!k || k->n != 1 || ox_at(k, 0) != 0)) || ox_attr_i(c->node, "is_test", 1) == 0)
+            return ox_fail(c, NN_E_UNSUPPORTED, "input training_mode: only inference Dropout (a constant false "
+                           "training_mode) is supported");
+    }
+    return ox_alias(c, x, x->kind);
 }
