@@ -299,6 +299,8 @@ static ox_const *fold_slice(const ox_const *d, const int64_t *st, const int64_t 
         int64_t dim = a < 0 ? 0 : d->dims[a], s = sp ? sp[j] : 1, b = st[j], e = en[j];
         if (a < 0 || s == 0)
             return NULL;
+        if (s > dim + 1 || s < -dim - 1) /* a step past the dimension takes one element at most */
+            s = s > 0 ? dim + 1 : -dim - 1;
         b = b < 0 ? b + dim : b;
         e = e < 0 ? e + dim : e;
         if (s > 0) {
@@ -320,9 +322,15 @@ static int64_t arith(char op, int64_t a, int64_t b, bool *ok)
 {
     if (a == OX_BATCH || b == OX_BATCH)
         return OX_BATCH;
-    if (op == '/' && b == 0)
+    int64_t r = 0;
+    if (op == '/' && (b == 0 || (a == INT64_MIN && b == -1)))
         return *ok = false, 0;
-    return op == '+' ? a + b : op == '-' ? a - b : op == '*' ? a * b : a / b;
+    if (op == '/')
+        return a / b;
+    if (op == '+' ? __builtin_add_overflow(a, b, &r) : op == '-' ? __builtin_sub_overflow(a, b, &r)
+                                                     : __builtin_mul_overflow(a, b, &r))
+        *ok = false; /* shape arithmetic out of int64's range */
+    return r;
 }
 
 static ox_const *fold_binary(char op, const ox_const *a, const ox_const *b)

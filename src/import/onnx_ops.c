@@ -51,7 +51,7 @@ static nn_status window(ox_ctx *c, const ox_val *x, int kh, int kw, imp_layer *l
                     "'same') are supported", mode);
     long long p[4] = {pd[0], pd[2], pd[1], pd[3]}; /* ONNX: top, left, bottom, right */
     for (int i = 0; i < 4; i++) {
-        p[i] += x->padded ? x->pad[i] : 0;
+        p[i] += p[i] < 0 || p[i] > 4096 || !x->padded ? 0 : x->pad[i]; /* no overflow: refused below */
         if (p[i] < 0 || p[i] > 4096)
             return ox_fail(c, NN_E_UNSUPPORTED, "attribute pads: %lld is out of range [0, 4096]", p[i]);
     }
@@ -422,16 +422,18 @@ nn_status ox_op_reshape(ox_ctx *c)
         else if (t[i] < 1)
             return ox_fail(c, NN_E_UNSUPPORTED, "input shape: dimension %d is %lld (only the batch may be dynamic)", i,
                         (long long)t[i]);
-        else
-            known *= t[i];
+        else if (t[i] > per || __builtin_mul_overflow(known, t[i], &known))
+            return ox_fail(c, NN_E_SHAPE, "input shape: dimension %d is %lld, more than the input's %lld elements "
+                           "per sample", i, (long long)t[i], per);
     }
     if (infer > 0)
         t[infer] = known && per % known == 0 ? per / known : -2;
     else if (infer == 0)
         t[0] = OX_BATCH, known = known == per ? known : -1;
     long long got = 1;
-    for (int i = 1; i < nt; i++)
-        got *= t[i];
+    for (int i = 1; i < nt; i++) /* each of t[1..] is in [1, per] or -2: got overflows to a mismatch */
+        if (__builtin_mul_overflow(got, t[i], &got))
+            got = -1;
     if (t[0] != OX_BATCH && !(c->batch && t[0] == c->batch))
         return ox_fail(c, NN_E_UNSUPPORTED, "input shape: the first dimension must stay the batch");
     if (got != per || known < 0)
@@ -659,7 +661,7 @@ nn_status ox_op_pad(ox_ctx *c)
         return s;
     int hy = x->nhwc ? 1 : 2, wx = x->nhwc ? 2 : 3, ch = x->nhwc ? 3 : 1;
     if (p[0] || p[4] || p[ch] || p[ch + 4] || p[hy] < 0 || p[wx] < 0 || p[hy + 4] < 0 || p[wx + 4] < 0 ||
-        p[hy] + p[hy + 4] > 4096 || p[wx] + p[wx + 4] > 4096 || x->nhwc)
+        p[hy] > 4096 || p[wx] > 4096 || p[hy] + p[hy + 4] > 4096 || p[wx] + p[wx + 4] > 4096 || x->nhwc)
         return ox_fail(c, NN_E_UNSUPPORTED, "input pads: only non-negative padding of height and width of an NCHW "
                     "tensor is supported");
     if (x->padded && x->padv != v)
