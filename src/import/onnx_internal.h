@@ -85,6 +85,7 @@ typedef struct {
     size_t n_v, cap_v;
     int64_t opset;
     int64_t batch;                 /* the input's static batch size, 0 when dynamic */
+    size_t fold_left;              /* values constant folding may still produce (bounds its time) */
     const Onnx__NodeProto *node;
     char who[320];                 /* "model.onnx: node '/conv1/Conv' (Conv)" */
 } ox_ctx;
