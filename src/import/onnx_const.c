@@ -187,6 +187,7 @@ bool ox_foldable(const char *op)
 /* A folded constant: at most OX_MAX_FOLD elements (shape arithmetic is small; a ConstantOfShape
  * asking for more is refused rather than allocated). */
 #define OX_MAX_FOLD ((size_t)1 << 24)
+#define OX_MAX_FILL ((size_t)1 << 20)
 static ox_const *fold_new(bool is_float, int ndim, const int64_t *dims)
 {
     long long d[OX_MAX_DIMS];
@@ -480,8 +481,13 @@ nn_status ox_fold(ox_const **out, const Onnx__NodeProto *n, ox_const *const *in,
         ox_const *val = NULL;
         if (a && a->t && (s = ox_const_decode(&val, a->t, who, "value", err)))
             return s;
-        if (!d->is_float && d->ndim == 1 && d->n <= OX_MAX_DIMS &&
-            (o = fold_new(val ? val->is_float : true, (int)d->n, d->i)))
+        long long dl[OX_MAX_DIMS];
+        size_t cnt = 0;
+        for (size_t i = 0; !d->is_float && i < d->n && i < OX_MAX_DIMS; i++)
+            dl[i] = d->i[i];
+        /* the one operator that makes many values from few: at most OX_MAX_FILL */
+        if (!d->is_float && d->ndim == 1 && d->n <= OX_MAX_DIMS && imp_count(dl, (int)d->n, &cnt) &&
+            cnt <= OX_MAX_FILL && (o = fold_new(val ? val->is_float : true, (int)d->n, d->i)))
             for (size_t e = 0; val && val->n && e < o->n; e++)
                 copy_el(o, e, val, 0);
         ox_const_free(val);

@@ -276,7 +276,7 @@ static nn_status fold_node(ox_ctx *c, bool *done)
     if (o->n > c->fold_left) {
         ox_const_free(o);
         return ox_fail(c, NN_E_UNSUPPORTED, "constant folding produced more values than the importer's limit "
-                       "(16 M plus 4 per byte of the file)");
+                       "(4 M plus 4 per byte of the file)");
     }
     c->fold_left -= o->n;
     ox_val *r = ox_add_val(c, n->output[0]);
@@ -397,7 +397,7 @@ nn_status imp_onnx_parse(imp_model *m, const uint8_t *buf, size_t len, nn_err *e
     if (!mp)
         return nn_fail(err, NN_E_PARSE, "%s: not a valid ONNX file (the protobuf message does not decode: "
                        "truncated or not ONNX)", m->src);
-    ox_ctx c = {.src = m->src, .m = m, .err = err, .fold_left = ((size_t)1 << 24) + 4 * len};
+    ox_ctx c = {.src = m->src, .m = m, .err = err, .fold_left = ((size_t)1 << 22) + 4 * len};
     nn_status s = walk(&c, mp);
     for (size_t i = 0; i < c.n_v; i++)
         ox_const_free(c.v[i].k);
