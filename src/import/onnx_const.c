@@ -187,6 +187,7 @@ bool ox_foldable(const char *op)
 /* A folded constant: at most OX_MAX_FOLD elements (shape arithmetic is small; a ConstantOfShape
  * asking for more is refused rather than allocated). */
 #define OX_MAX_FOLD ((size_t)1 << 24)
+#define OX_MAX_FILL ((size_t)1 << 20)
 static ox_const *fold_new(bool is_float, int ndim, const int64_t *dims)
 {
     long long d[OX_MAX_DIMS];
@@ -299,6 +300,8 @@ static ox_const *fold_slice(const ox_const *d, const int64_t *st, const int64_t 
         int64_t dim = a < 0 ? 0 : d->dims[a], s = sp ? sp[j] : 1, b = st[j], e = en[j];
         if (a < 0 || s == 0)
             return NULL;
+        if (s > dim + 1 || s < -dim - 1) /* a step past the dimension takes one element at most */
+            s = s > 0 ? dim + 1 : -dim - 1;
         b = b < 0 ? b + dim : b;
         e = e < 0 ? e + dim : e;
         if (s > 0) {
@@ -320,9 +323,15 @@ static int64_t arith(char op, int64_t a, int64_t b, bool *ok)
 {
     if (a == OX_BATCH || b == OX_BATCH)
         return OX_BATCH;
-    if (op == '/' && b == 0)
+    int64_t r = 0;
+    if (op == '/' && (b == 0 || (a == INT64_MIN && b == -1)))
         return *ok = false, 0;
-    return op == '+' ? a + b : op == '-' ? a - b : op == '*' ? a * b : a / b;
+    if (op == '/')
+        return a / b;
+    if (op == '+' ? __builtin_add_overflow(a, b, &r) : op == '-' ? __builtin_sub_overflow(a, b, &r)
+                                                     : __builtin_mul_overflow(a, b, &r))
+        *ok = false; /* shape arithmetic out of int64's range */
+    return r;
 }
 
 static ox_const *fold_binary(char op, const ox_const *a, const ox_const *b)
@@ -472,8 +481,13 @@ nn_status ox_fold(ox_const **out, const Onnx__NodeProto *n, ox_const *const *in,
         ox_const *val = NULL;
         if (a && a->t && (s = ox_const_decode(&val, a->t, who, "value", err)))
             return s;
-        if (!d->is_float && d->ndim == 1 && d->n <= OX_MAX_DIMS &&
-            (o = fold_new(val ? val->is_float : true, (int)d->n, d->i)))
+        long long dl[OX_MAX_DIMS];
+        size_t cnt = 0;
+        for (size_t i = 0; !d->is_float && i < d->n && i < OX_MAX_DIMS; i++)
+            dl[i] = d->i[i];
+        /* the one operator that makes many values from few: at most OX_MAX_FILL */
+        if (!d->is_float && d->ndim == 1 && d->n <= OX_MAX_DIMS && imp_count(dl, (int)d->n, &cnt) &&
+            cnt <= OX_MAX_FILL && (o = fold_new(val ? val->is_float : true, (int)d->n, d->i)))
             for (size_t e = 0; val && val->n && e < o->n; e++)
                 copy_el(o, e, val, 0);
         ox_const_free(val);

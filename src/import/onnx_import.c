@@ -56,6 +56,42 @@ ox_const *ox_konst(ox_ctx *c, ox_val *v, nn_status *s)
     return v->k;
 }
 
+static int cmp_name(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+/* The sorted list of names the graph reads, for ox_readers (a bias folded into the layer that
+ * makes a value must not reach that value's other readers). */
+static nn_status index_reads(ox_ctx *c, const Onnx__GraphProto *g)
+{
+    size_t n = g->n_output;
+    for (size_t i = 0; i < g->n_node; i++)
+        n += g->node[i]->n_input;
+    if (!(c->reads = malloc((n ? n : 1) * sizeof *c->reads)))
+        return nn_fail(c->err, NN_E_NOMEM, "%s: out of memory", c->src);
+    for (size_t i = 0; i < g->n_node; i++)
+        for (size_t j = 0; j < g->node[i]->n_input; j++)
+            if (g->node[i]->input[j] && g->node[i]->input[j][0])
+                c->reads[c->n_reads++] = g->node[i]->input[j];
+    for (size_t i = 0; i < g->n_output; i++)
+        if (g->output[i]->name && g->output[i]->name[0])
+            c->reads[c->n_reads++] = g->output[i]->name;
+    qsort(c->reads, c->n_reads, sizeof *c->reads, cmp_name);
+    return NN_OK;
+}
+
+size_t ox_readers(const ox_ctx *c, const char *name)
+{
+    size_t lo = 0, hi = c->n_reads; /* the first entry >= name */
+    while (lo < hi) {
+        const size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(c->reads[mid], name) < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    size_t n = 0;
+    while (lo + n < c->n_reads && strcmp(c->reads[lo + n], name) == 0)
+        n++;
+    return n;
+}
+
 /* Input i of the current node (NULL when absent or empty). */
 ox_val *ox_in(ox_ctx *c, size_t i) { return i < c->node->n_input ? ox_find(c, c->node->input[i]) : NULL; }
 
@@ -148,6 +184,9 @@ nn_status ox_tensor_in_pad(ox_ctx *c, size_t i, bool flat_ok, bool nhwc_ok, bool
     if (v->kind == OV_SHUF5 || v->kind == OV_SHUF5T)
         return ox_fail(c, NN_E_UNSUPPORTED, "reads a 5-D tensor (only the Reshape/Transpose/Reshape channel shuffle "
                     "pattern is supported)");
+    if (v->kind == OV_VEC3)
+        return ox_fail(c, NN_E_UNSUPPORTED, "reads a 3-D tensor (only Squeeze / Unsqueeze may take the [N, C] <-> "
+                       "[N, C, 1, 1] steps through 3-D)");
     if (v->kind == OV_FLAT && !flat_ok)
         return ox_fail(c, NN_E_UNSUPPORTED, "needs a 4-D [N, C, H, W] input (got a flat [N, %d] tensor)", v->c);
     if (v->kind == OV_SPATIAL && v->nhwc && !nhwc_ok)
@@ -202,7 +241,7 @@ nn_status ox_add_tensor(ox_ctx *c, const imp_layer *l, const char *suffix, const
     float *d = malloc((k->n ? k->n : 1) * sizeof *d);
     if (!d)
         return nn_fail(c->err, NN_E_NOMEM, "%s: out of memory", c->src);
-    size_t cols = ndim == 2 ? (size_t)dims[1] : 1;
+    size_t cols = (size_t)dims[ndim - 1]; /* perm_cols reorders the last dimension (1-D: the vector) */
     for (size_t e = 0; e < k->n; e++)
         d[e] = perm_cols ? k->f[(e / cols) * cols + (size_t)perm_cols[e % cols]] : k->f[e];
     return imp_tensor_add(c->m, l->name, suffix, ndim, dims, d, c->err);
@@ -240,12 +279,10 @@ static nn_status dispatch(ox_ctx *c)
         return ox_op_dense(c, op[0] == 'G');
     if (strcmp(op, "Pad") == 0)
         return ox_op_pad(c);
-    if (strcmp(op, "Identity") == 0 || strcmp(op, "Dropout") == 0) {
-        ox_val *x = ox_in(c, 0);
-        if (!x || x->kind == OV_UNSET)
-            return ox_fail(c, NN_E_PARSE, "input 0 is missing");
-        return ox_alias(c, x, x->kind);
-    }
+    if (strcmp(op, "Squeeze") == 0 || strcmp(op, "Unsqueeze") == 0)
+        return ox_op_squeeze(c, op[0] == 'U');
+    if (strcmp(op, "Identity") == 0 || strcmp(op, "Dropout") == 0)
+        return ox_op_identity(c, op[0] == 'D');
     static const char *const known[] = {"HardSigmoid", "HardSwish", "Selu", "PRelu", "Mish", "Gelu", "Softplus", NULL};
     for (int i = 0; known[i]; i++)
         if (strcmp(op, known[i]) == 0)
@@ -272,6 +309,12 @@ static nn_status fold_node(ox_ctx *c, bool *done)
     ox_const *o;
     if ((s = ox_fold(&o, n, ins, (int)n->n_input, c->who, c->err)))
         return s;
+    if (o->n > c->fold_left) {
+        ox_const_free(o);
+        return ox_fail(c, NN_E_UNSUPPORTED, "constant folding produced more values than the importer's limit "
+                       "(4 M plus 4 per byte of the file)");
+    }
+    c->fold_left -= o->n;
     ox_val *r = ox_add_val(c, n->output[0]);
     if (!r) {
         ox_const_free(o);
@@ -310,7 +353,9 @@ static nn_status graph_input(ox_ctx *c, const Onnx__GraphProto *g)
     v->kind = OV_INPUT;
     v->in_rank = (int)sh->n_dim;
     const Onnx__TensorShapeProto__Dimension *d0 = sh->dim[0];
-    c->batch = d0->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE ? d0->dim_value : 0;
+    /* the batch: a number, or dynamic (a name such as "N" / tf2onnx's "unk__0", no value, or < 1) */
+    c->batch = d0->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && d0->dim_value > 0
+                   ? d0->dim_value : 0;
     for (size_t i = 1; i < sh->n_dim; i++) {
         const Onnx__TensorShapeProto__Dimension *d = sh->dim[i];
         if (d->value_case != ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE || d->dim_value < 1 ||
@@ -346,7 +391,8 @@ static nn_status walk(ox_ctx *c, const Onnx__ModelProto *mp)
         c->cap_v += g->node[i]->n_output < 16 ? g->node[i]->n_output : 16;
     if (!(c->v = calloc(c->cap_v, sizeof *c->v)))
         return nn_fail(c->err, NN_E_NOMEM, "%s: out of memory", c->src);
-    nn_status s = graph_input(c, g);
+    nn_status s = index_reads(c, g);
+    if (!s) s = graph_input(c, g);
     for (size_t i = 0; !s && i < g->n_initializer; i++) {
         ox_val *v = ox_add_val(c, g->initializer[i]->name ? g->initializer[i]->name : "");
         v->kind = OV_CONST;
@@ -388,11 +434,12 @@ nn_status imp_onnx_parse(imp_model *m, const uint8_t *buf, size_t len, nn_err *e
     if (!mp)
         return nn_fail(err, NN_E_PARSE, "%s: not a valid ONNX file (the protobuf message does not decode: "
                        "truncated or not ONNX)", m->src);
-    ox_ctx c = {.src = m->src, .m = m, .err = err};
+    ox_ctx c = {.src = m->src, .m = m, .err = err, .fold_left = ((size_t)1 << 22) + 4 * len};
     nn_status s = walk(&c, mp);
     for (size_t i = 0; i < c.n_v; i++)
         ox_const_free(c.v[i].k);
     free(c.v);
+    free(c.reads);
     onnx__model_proto__free_unpacked(mp, NULL);
     return s;
 }

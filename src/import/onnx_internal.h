@@ -33,6 +33,8 @@ typedef enum {
     OV_CONST,     /* a constant (k, or the initializer init decoded on first use) */
     OV_SHUF5,     /* Reshape [N, g, c/g, h, w] of a spatial tensor (channel shuffle, step 1) */
     OV_SHUF5T,    /* ... then Transpose [0, 2, 1, 3, 4] (step 2; a Reshape back ends it) */
+    OV_VEC3,      /* a 1x1xC tensor seen as [N, C, 1] / [N, 1, C] (vpos: C's axis): a step between
+                   * Squeeze / Unsqueeze of [N, C] <-> 4-D one axis at a time (onnx_tf.c) */
 } ox_kind;
 
 typedef struct {
@@ -49,6 +51,7 @@ typedef struct {
     int pad[4];
     float padv;
     int groups;                /* OV_SHUF5* */
+    int vpos;                  /* OV_VEC3 */
     int bias_layer;            /* conv / dense layer without bias whose direct output this is; -1 */
     int in_d[3];               /* OV_INPUT: dims 1..3 as declared */
     int in_rank;
@@ -82,6 +85,9 @@ typedef struct {
     size_t n_v, cap_v;
     int64_t opset;
     int64_t batch;                 /* the input's static batch size, 0 when dynamic */
+    size_t fold_left;              /* values constant folding may still produce (bounds its time) */
+    const char **reads;            /* every node input and graph output name, sorted (ox_readers) */
+    size_t n_reads;
     const Onnx__NodeProto *node;
     char who[320];                 /* "model.onnx: node '/conv1/Conv' (Conv)" */
 } ox_ctx;
@@ -92,6 +98,8 @@ ox_val *ox_find(ox_ctx *c, const char *name);
 ox_val *ox_add_val(ox_ctx *c, const char *name);
 ox_const *ox_konst(ox_ctx *c, ox_val *v, nn_status *s);
 ox_val *ox_in(ox_ctx *c, size_t i);
+/* How many times the graph reads value `name` (node inputs and graph outputs). */
+size_t ox_readers(const ox_ctx *c, const char *name);
 nn_status ox_emit(ox_ctx *c, const ox_val *weight, const char *type, ox_val *const *ins, int n, imp_layer **out);
 ox_val *ox_result(ox_ctx *c, const ox_val *like, ox_kind kind, const imp_layer *l);
 nn_status ox_resolve_input(ox_ctx *c, ox_val *v, bool nhwc);
@@ -117,5 +125,11 @@ nn_status ox_op_transpose(ox_ctx *c);
 nn_status ox_op_merge(ox_ctx *c, bool add);
 nn_status ox_op_dense(ox_ctx *c, bool gemm);
 nn_status ox_op_pad(ox_ctx *c);
+/* ONNX dims of an engine tensor value as the graph sees them (dim 0: OX_BATCH); the rank. */
+int ox_dims(const ox_val *x, int64_t *d);
+/* onnx_tf.c: Squeeze / Unsqueeze of computed tensors (the 1x1 dims around global pooling). */
+nn_status ox_op_squeeze(ox_ctx *c, bool un);
+/* Identity, and Dropout in inference (dropped). */
+nn_status ox_op_identity(ox_ctx *c, bool dropout);
 
 #endif

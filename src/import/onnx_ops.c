@@ -69,7 +69,7 @@ static nn_status window(ox_ctx *c, const ox_val *x, int kh, int kw, imp_layer *l
                     "'same') are supported", mode);
     long long p[4] = {pd[0], pd[2], pd[1], pd[3]}; /* ONNX: top, left, bottom, right */
     for (int i = 0; i < 4; i++) {
-        p[i] += x->padded ? x->pad[i] : 0;
+        p[i] += p[i] < 0 || p[i] > 4096 || !x->padded ? 0 : x->pad[i]; /* no overflow: refused below */
         if (p[i] < 0 || p[i] > 4096)
             return ox_fail(c, NN_E_UNSUPPORTED, "attribute pads: %lld is out of range [0, 4096]", p[i]);
     }
@@ -198,7 +198,7 @@ static void hwc_to_chw(const ox_val *x, int *perm, int n)
 nn_status ox_op_batchnorm(ox_ctx *c)
 {
     ox_val *x;
-    nn_status s = ox_tensor_in(c, 0, true, true, &x);
+    nn_status s = ox_tensor_in(c, 0, true, false, &x); /* ONNX normalises axis 1: not C of an NHWC tensor */
     if (s)
         return s;
     if (ox_attr_i(c->node, "training_mode", 0) || (c->node->n_output > 1 && c->node->output[1][0]))
@@ -374,7 +374,7 @@ nn_status ox_alias(ox_ctx *c, ox_val *x, ox_kind kind)
     if (!r)
         return nn_fail(c->err, NN_E_NOMEM, "%s: out of memory", c->src);
     r->padded = x->padded;
-    r->bias_layer = x->bias_layer;
+    r->bias_layer = ox_readers(c, x->name) == 1 ? x->bias_layer : -1; /* others read x without a bias */
     return NN_OK;
 }
 
@@ -391,7 +391,7 @@ nn_status ox_op_flatten(ox_ctx *c)
 }
 
 /* ONNX dims of an engine tensor value as the graph sees them (dim 0: the batch). */
-static int onnx_dims(const ox_val *x, int64_t *d)
+int ox_dims(const ox_val *x, int64_t *d)
 {
     d[0] = OX_BATCH;
     if (x->kind == OV_FLAT) {
@@ -405,6 +405,11 @@ static int onnx_dims(const ox_val *x, int64_t *d)
         d[3] = x->h;
         d[4] = x->w;
         return 5;
+    }
+    if (x->kind == OV_VEC3) {
+        d[1] = x->vpos == 1 ? x->c : 1;
+        d[2] = x->vpos == 1 ? 1 : x->c;
+        return 3;
     }
     if (x->kind == OV_INPUT) {
         for (int i = 0; i < x->in_rank - 1; i++)
@@ -425,7 +430,7 @@ nn_status ox_op_shape(ox_ctx *c)
     if (ox_attr(c->node, "start") || ox_attr(c->node, "end"))
         return ox_fail(c, NN_E_UNSUPPORTED, "attributes start / end are not supported");
     int64_t d[OX_MAX_DIMS];
-    int64_t n = onnx_dims(x, d);
+    int64_t n = ox_dims(x, d);
     ox_const *k = ox_const_new(false, 1, &n);
     ox_val *r = k ? ox_add_val(c, c->node->output[0]) : NULL;
     if (!r) {
@@ -457,7 +462,7 @@ nn_status ox_op_reshape(ox_ctx *c)
         return ox_fail(c, NN_E_UNSUPPORTED, "input shape must be a constant (or a foldable Shape chain) of 1 to 5 "
                     "integers");
     int64_t d[OX_MAX_DIMS] = {0}, t[5] = {0};
-    int nd = onnx_dims(x, d), nt = (int)k->n, infer = -1;
+    int nd = ox_dims(x, d), nt = (int)k->n, infer = -1;
     long long per = 1, known = 1;
     for (int i = 1; i < nd; i++)
         per *= d[i];
@@ -470,16 +475,18 @@ nn_status ox_op_reshape(ox_ctx *c)
         else if (t[i] < 1)
             return ox_fail(c, NN_E_UNSUPPORTED, "input shape: dimension %d is %lld (only the batch may be dynamic)", i,
                         (long long)t[i]);
-        else
-            known *= t[i];
+        else if (t[i] > per || __builtin_mul_overflow(known, t[i], &known))
+            return ox_fail(c, NN_E_SHAPE, "input shape: dimension %d is %lld, more than the input's %lld elements "
+                           "per sample", i, (long long)t[i], per);
     }
     if (infer > 0)
         t[infer] = known && per % known == 0 ? per / known : -2;
     else if (infer == 0)
         t[0] = OX_BATCH, known = known == per ? known : -1;
     long long got = 1;
-    for (int i = 1; i < nt; i++)
-        got *= t[i];
+    for (int i = 1; i < nt; i++) /* each of t[1..] is in [1, per] or -2: got overflows to a mismatch */
+        if (__builtin_mul_overflow(got, t[i], &got))
+            got = -1;
     if (t[0] != OX_BATCH && !(c->batch && t[0] == c->batch))
         return ox_fail(c, NN_E_UNSUPPORTED, "input shape: the first dimension must stay the batch");
     if (got != per || known < 0)
@@ -561,7 +568,8 @@ nn_status ox_op_merge(ox_ctx *c, bool add)
         if (s || (!k && !(k = ox_konst(c, a, &s)) && s))
             return s;
         ox_val *x = k == (b ? b->k : NULL) ? a : b;
-        if (k && x && x->bias_layer >= 0 && k->is_float && k->n == (size_t)x->c &&
+        /* only where this Add is x's one reader: the bias goes into the layer, which others read too */
+        if (k && x && x->bias_layer >= 0 && ox_readers(c, x->name) == 1 && k->is_float && k->n == (size_t)x->c &&
             (x->kind == OV_FLAT || (k->ndim == 3 && k->dims[1] == 1 && k->dims[2] == 1) ||
              (k->ndim == 4 && k->dims[0] == 1 && k->dims[2] == 1 && k->dims[3] == 1))) {
             imp_layer *l = &c->m->l[x->bias_layer];
@@ -573,7 +581,7 @@ nn_status ox_op_merge(ox_ctx *c, bool add)
         }
         if (k)
             return ox_fail(c, NN_E_UNSUPPORTED, "adds a constant tensor (only a bias right after a Conv or MatMul "
-                        "without one is supported)");
+                        "without one, whose output nothing else reads, is supported)");
     }
     if (n < 2 || n > NN_MAX_INPUTS)
         return ox_fail(c, NN_E_UNSUPPORTED, "%zu inputs (the engine's %s takes 2 to %d)", n, add ? "add" : "concat",
@@ -584,6 +592,11 @@ nn_status ox_op_merge(ox_ctx *c, bool add)
         if (xs[i]->kind != xs[0]->kind || xs[i]->nhwc != xs[0]->nhwc || xs[i]->h != xs[0]->h ||
             xs[i]->w != xs[0]->w || (add && xs[i]->c != xs[0]->c))
             return ox_fail(c, NN_E_SHAPE, "input %zu's shape or layout differs from input 0's (no broadcasting)", i);
+        /* a flat of an NHWC tensor is in H, W, C order where the engine's is C, H, W: only an Add of
+         * two such flats of the same shape keeps one order for the dense / batch norm after it */
+        if (xs[i]->hwc != xs[0]->hwc || (xs[i]->hwc && (!add || xs[i]->sh != xs[0]->sh || xs[i]->sw != xs[0]->sw)))
+            return ox_fail(c, NN_E_UNSUPPORTED, "input %zu: %s a flattened NHWC tensor (features in H, W, C order) "
+                           "with others is not supported", i, add ? "adding" : "concatenating");
     }
     int cs = 0;
     for (size_t i = 0; i < n; i++)
@@ -702,7 +715,7 @@ nn_status ox_op_pad(ox_ctx *c)
         return s;
     int hy = x->nhwc ? 1 : 2, wx = x->nhwc ? 2 : 3, ch = x->nhwc ? 3 : 1;
     if (p[0] || p[4] || p[ch] || p[ch + 4] || p[hy] < 0 || p[wx] < 0 || p[hy + 4] < 0 || p[wx + 4] < 0 ||
-        p[hy] + p[hy + 4] > 4096 || p[wx] + p[wx + 4] > 4096 || x->nhwc)
+        p[hy] > 4096 || p[wx] > 4096 || p[hy] + p[hy + 4] > 4096 || p[wx] + p[wx + 4] > 4096 || x->nhwc)
         return ox_fail(c, NN_E_UNSUPPORTED, "input pads: only non-negative padding of height and width of an NCHW "
                     "tensor is supported");
     if (x->padded && x->padv != v)

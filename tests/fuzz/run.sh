@@ -69,7 +69,7 @@ extra=()
 if [ "$target" = onnx ]; then # the ONNX importer: onnx.proto compiled by protoc-c, libprotobuf-c
     mkdir -p "$out/gen"
     protoc-c --c_out="$out/gen" --proto_path=src/import src/import/onnx.proto
-    srcs+=(src/import/imodel.c src/import/onnx_const.c src/import/onnx_import.c src/import/onnx_ops.c "$out/gen/onnx.pb-c.c")
+    srcs+=(src/import/imodel.c src/import/onnx_*.c "$out/gen/onnx.pb-c.c")
     extra=(-I"$out/gen" -lprotobuf-c)
 fi
 if [ "$target" = h5 ]; then # the Keras .h5 importer: libhdf5 (Debian's serial build)
