@@ -283,17 +283,12 @@ static nn_status conv(kx *c, kv *x, const char *cls)
     o.c = cout;
     if (sep) { /* then the pointwise 1x1 convolution with the bias */
         l->bias = 0;
-        int pw[4] = {1, 1, cout, (int)kj_num(kj_get(c->cfg, "filters"), 0)};
+        int pw[4] = {1, 1, cout, (int)kj_num(kj_get(c->cfg, "filters"), 0)}; /* cout > 0: all but filters checked */
         if ((s = weight(c, "pointwise_kernel:0", 4, &k, d)))
             return s;
         if ((s = fits(c, "pointwise_kernel:0", d, pw, 4))) {
             free(k);
             return s;
-        }
-        if (d[0] != 1 || d[1] != 1 || d[2] != cout) {
-            free(k);
-            return kfail(c, NN_E_WEIGHTS, "pointwise_kernel %dx%dx%dx%d does not fit %d channels", d[0], d[1], d[2],
-                         d[3], cout);
         }
         names[0] = lname;
         if ((s = imp_add(c->m, c->lname, "conv2d", names, 1, &l, c->err))) {
@@ -349,14 +344,10 @@ static nn_status dense(kx *c, kv *x)
     nn_status s = weight(c, "kernel:0", 2, &k, d);
     if (s)
         return s;
-    int want[2] = {x->c, (int)kj_num(kj_get(c->cfg, "units"), 0)};
+    int want[2] = {x->c, (int)kj_num(kj_get(c->cfg, "units"), 0)}; /* x->c > 0: the input features checked */
     if ((s = fits(c, "kernel:0", d, want, 2))) {
         free(k);
         return s;
-    }
-    if (d[0] != x->c) {
-        free(k);
-        return kfail(c, NN_E_WEIGHTS, "kernel %dx%d does not fit %d input features", d[0], d[1], x->c);
     }
     int *perm = hwc_perm(x, &s, c), n = d[1];
     float *t = s ? NULL : malloc((size_t)d[0] * n * sizeof *t);
