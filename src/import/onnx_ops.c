@@ -163,10 +163,11 @@ nn_status ox_op_pool(ox_ctx *c, bool max)
         pads |= pa->ints[i] != 0;
     /* average: a Pad's zeros are real cells, the node's pads count with count_include_pad 1; the
      * engine's count_pad counts all of its padding or none */
-    const bool counted = !max && (ox_attr_i(c->node, "count_include_pad", 0) ? pads || x->padded : x->padded);
-    if (counted && x->padded && pads && !ox_attr_i(c->node, "count_include_pad", 0))
+    const bool include = ox_attr_i(c->node, "count_include_pad", 0) != 0;
+    if (!max && x->padded && pads && !include)
         return ox_fail(c, NN_E_UNSUPPORTED, "attribute pads after a Pad with count_include_pad 0: the engine's average "
                     "pooling counts all of its padding or none");
+    const bool counted = !max && (x->padded || (include && pads));
     imp_layer *l;
     int oh, ow;
     bool ceiled = false;
